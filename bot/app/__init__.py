@@ -1,0 +1,1 @@
+"""Stage wiring: settings, configuration file, scheduler, pipeline and the `policybot` CLI."""

@@ -1,0 +1,296 @@
+"""The feeds/config file (feeds.yaml): schema, loading, and errors a person can act on."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'15m', '2h', '1d', '90s' or a bare number of minutes."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(minutes=float(value))
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            unit = (m.group(2) or "m").lower()
+            return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[unit])
+    raise ValueError(f"{value!r} is not a duration: write e.g. 30m, 2h, 1d or 90s")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+JURISDICTION_RE = re.compile(r"^(?:[A-Z]{2}|EU|INTL)$")
+
+
+def _check_codes(codes: list[str]) -> list[str]:
+    out = []
+    for c in codes:
+        cu = c.strip().upper()
+        if not JURISDICTION_RE.match(cu):
+            raise ValueError(
+                f"{c!r} is not a jurisdiction code: use ISO 3166 alpha-2 (US, CN, GB...), EU or INTL"
+            )
+        out.append(cu)
+    return out
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Defaults(_Model):
+    interval: Duration = timedelta(minutes=30)
+    backfill_window: Duration = Field(
+        default=timedelta(hours=48),
+        description="entries older than this, in a newly added feed, are stored but not posted",
+    )
+    user_agent: str = (
+        "policybot/0.1 (+https://github.com/policybot/policybot; AI-governance news bot)"
+    )
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 32
+    per_host_concurrency: int = 2
+    max_backoff: Duration = timedelta(hours=12)
+
+
+class FeedConfig(_Model):
+    name: str = Field(min_length=1, max_length=120)
+    url: str
+    interval: Duration | None = None
+    language: str | None = None
+    jurisdictions: list[str] = Field(default_factory=list)
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https", "file") or (
+            parts.scheme != "file" and not parts.netloc
+        ):
+            raise ValueError(f"{v!r} is not an http(s) URL (or file: URL)")
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.fullmatch(r"[a-zA-Z]{2}(?:[-_][a-zA-Z]{2,4})?", v):
+            raise ValueError(f"{v!r} is not a language code: use ISO 639-1 such as en, zh, ja")
+        return v[:2].lower()
+
+    @field_validator("jurisdictions")
+    @classmethod
+    def _jur(cls, v: list[str]) -> list[str]:
+        return _check_codes(v)
+
+
+class DestinationConfig(_Model):
+    """Where a subscription posts. Webhook URLs are secrets: name an environment variable."""
+
+    platform: Literal["console", "discord", "slack", "discord-webhook", "slack-webhook"]
+    channel: str | None = Field(default=None, description="channel id (discord/slack bot)")
+    guild: str | None = Field(default=None, description="Discord guild or Slack workspace id")
+    webhook_env: str | None = Field(
+        default=None, description="environment variable holding the webhook URL"
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> DestinationConfig:
+        if self.platform in ("discord", "slack") and not self.channel:
+            raise ValueError(f"a {self.platform} destination needs `channel` (the channel id)")
+        if self.platform.endswith("-webhook") and not self.webhook_env:
+            raise ValueError(
+                f"a {self.platform} destination needs `webhook_env`: the name of an environment"
+                " variable that holds the webhook URL (secrets stay out of this file)"
+            )
+        return self
+
+
+class SubscriptionConfig(_Model):
+    name: str | None = None
+    destination: DestinationConfig
+    jurisdictions: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    instruments: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    mode: Literal["instant", "daily", "weekly"] = "instant"
+    at: str = Field(default="09:00", description="digest time HH:MM")
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    timezone: str = "UTC"
+
+    @field_validator("jurisdictions")
+    @classmethod
+    def _jur(cls, v: list[str]) -> list[str]:
+        return _check_codes(v)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        from bot.classify.verdict import TOPICS
+
+        for t in v:
+            if t not in TOPICS:
+                raise ValueError(f"unknown topic {t!r}: choose from {', '.join(TOPICS)}")
+        return v
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", v)
+        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+            raise ValueError(f"{v!r} is not a time of day: write HH:MM, e.g. 09:00")
+        return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin"
+            ) from None
+        return v
+
+
+class ClassifierConfig(_Model):
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    lexicons: list[Path] = Field(
+        default_factory=list,
+        description="extra lexicon YAML files (same format as bot/classify/data), relative to"
+        " this file",
+    )
+
+
+class AppConfig(_Model):
+    defaults: Defaults = Field(default_factory=Defaults)
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    # Where the file was read from: relative paths (file: URLs, lexicons) resolve against it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AppConfig:
+        seen: dict[str, int] = {}
+        for i, f in enumerate(self.feeds):
+            key = f.name.casefold()
+            if key in seen:
+                raise ValueError(
+                    f"feeds[{i}] ({f.name!r}) has the same name as feeds[{seen[key]}]:"
+                    " every feed needs its own name"
+                )
+            seen[key] = i
+        return self
+
+    def interval_for(self, feed: FeedConfig) -> timedelta:
+        return feed.interval or self.defaults.interval
+
+    def resolve_url(self, url: str) -> str:
+        """Make a relative `file:` URL absolute against the config file's folder."""
+        if url.startswith("file:") and not url.startswith("file:///"):
+            rel = url[len("file:") :].lstrip("/") if url.startswith("file://") else url[5:]
+            return (self.base_dir / rel).resolve().as_uri()
+        return url
+
+
+class ConfigError(Exception):
+    """A problem in the config file, worded for a person: file, entry, what to fix."""
+
+
+def _describe_location(loc: tuple[Any, ...], data: Any) -> str:
+    parts: list[str] = []
+    node = data
+    for p in loc:
+        if isinstance(p, int):
+            name = None
+            if isinstance(node, list) and 0 <= p < len(node) and isinstance(node[p], dict):
+                name = node[p].get("name")
+            parts.append(f"[{p}]" + (f" ({name!r})" if name else ""))
+            node = node[p] if isinstance(node, list) and 0 <= p < len(node) else None
+        else:
+            parts.append(("." if parts else "") + str(p))
+            node = node.get(p) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def format_validation_error(path: Path, err: ValidationError, data: Any) -> str:
+    lines = [f"{path}: {err.error_count()} problem(s):"]
+    for e in err.errors():
+        where = _describe_location(tuple(e["loc"]), data)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling; see README, 'feeds.yaml')"
+        elif e["type"] == "missing":
+            msg = "required setting is missing"
+        lines.append(f"  - {where}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, path: Path) -> AppConfig:
+    if data is None:
+        data = {}
+    if isinstance(data, list):  # a bare list of feeds is accepted too
+        data = {"feeds": data}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with `feeds:` (and optional `defaults:`)")
+    try:
+        cfg = AppConfig.model_validate({**data, "base_dir": path.resolve().parent})
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(path, err, data)) from None
+    return cfg
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate the config file; every problem is a ConfigError with a clear message."""
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: no such file. Pass --feeds PATH, set POLICYBOT_FEEDS, or run"
+            " `policybot run --sample` to try the bundled sample feeds."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    return parse_config(data, path)
+
+
+SAMPLE_DIR = Path(__file__).parent / "samples"
+SAMPLE_CONFIG = SAMPLE_DIR / "feeds.yaml"

@@ -1,0 +1,52 @@
+"""Process settings from the environment (secrets live only here, never in feeds.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLICYBOT_", extra="ignore")
+
+    feeds: Path = Field(default=Path("feeds.yaml"), description="the feeds/config file")
+    data_dir: Path = Field(default=Path("data"), description="where the SQLite file lives")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "POLICYBOT_DATABASE_URL"),
+        description="SQLAlchemy URL; default: a SQLite file in data_dir",
+    )
+    log_level: str = "INFO"
+    log_format: str = Field(default="console", description="console or json")
+
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "POLICYBOT_DISCORD_TOKEN")
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "POLICYBOT_SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "POLICYBOT_SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "POLICYBOT_SLACK_SIGNING_SECRET"),
+    )
+    metrics_port: int | None = Field(default=None, description="health/metrics HTTP port; off when unset")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants a driver too.
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'policybot.db').resolve()}"
+
+    @property
+    def has_chat_platform(self) -> bool:
+        return bool(self.discord_token or self.slack_bot_token)
