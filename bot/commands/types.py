@@ -1,0 +1,51 @@
+"""Platform-neutral command requests and replies (errbot/opsdroid style: adapters translate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.deliver.types import StoryPost
+
+Platform = Literal["discord", "slack", "cli", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, and where. `scope` is the guild (Discord) or workspace/team (Slack)."""
+
+    platform: Platform
+    user_id: str
+    scope: str = ""  # guild id / team id; "" on the CLI
+    channel: str = ""  # channel id; "" on the CLI
+    is_admin: bool = False  # Manage Server/Channels on Discord; admin list on Slack; CLI: True
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    command: str  # "search", "subscribe", "unsubscribe", "subscriptions", "digest", "feeds", "why", "help"
+    args: dict[str, Any]
+    caller: Caller
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a handler answers. Plain text only: the platform renderer escapes and formats it."""
+
+    title: str = ""
+    text: str = ""  # plain text paragraphs; may be empty
+    stories: tuple[StoryPost, ...] = ()  # search results, a digest, the item of `why`
+    table: Table | None = None  # subscriptions, feeds status
+    error: bool = False  # a user error (bad argument...): text says what to do
+    ephemeral: bool = True  # visible only to the caller unless they asked to share
+    page: int = 1
+    has_more: bool = False
+    more_args: dict[str, Any] = field(default_factory=dict)  # args for the "more" button/action
+    suggestions: tuple[str, ...] = ()  # "did you mean"
