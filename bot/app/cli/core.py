@@ -2,4 +2,362 @@
 
 from __future__ import annotations
 
-from bot.app.cli.base import app  # noqa: F401
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.app.cli.base import app, console, err_console, fail, feeds_path
+from bot.app.config import ConfigError, load_config
+from bot.app.settings import Settings
+from bot.store.storage import FeedInfo, PollOutcome
+
+feeds_app = typer.Typer(help="List feeds, show their health, import or export OPML.")
+db_app = typer.Typer(help="Database schema migrations.")
+config_app = typer.Typer(help="Check the configuration.")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+
+def _settings(ctx: typer.Context, sample: bool = False) -> tuple[Settings, Path]:
+    from bot.app.runtime import sample_settings
+
+    settings = Settings()
+    if sample:
+        settings = sample_settings(settings)
+        return settings, settings.feeds
+    return settings, feeds_path(ctx)
+
+
+def _runtime(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyped-def]
+    from bot.app.logging import configure_logging
+    from bot.app.runtime import Runtime
+
+    settings, path = _settings(ctx, sample)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return Runtime.build(settings, path)
+    except ConfigError as exc:
+        fail(str(exc))
+    except Exception as exc:  # database unreachable, bad URL...: say what, not a traceback
+        fail(f"cannot start: {exc}")
+
+
+def _ago(t: datetime | None, now: datetime) -> str:
+    if t is None:
+        return "never"
+    secs = (now - t).total_seconds()
+    future = secs < 0
+    secs = abs(secs)
+    if secs < 90:
+        text = f"{int(secs)}s"
+    elif secs < 5400:
+        text = f"{int(secs // 60)}m"
+    elif secs < 172800:
+        text = f"{int(secs // 3600)}h"
+    else:
+        text = f"{int(secs // 86400)}d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _summary_table(outcomes: list[PollOutcome]) -> Table:
+    counts = Counter(o.status for o in outcomes)
+    table = Table(title="Poll summary")
+    for col in ("feeds", "ok", "unchanged", "not modified", "failed", "new items", "new stories",
+                "flagged"):
+        table.add_column(col, justify="right")
+    failed = sum(n for s, n in counts.items() if s not in ("ok", "unchanged", "not_modified"))
+    table.add_row(
+        str(len(outcomes)),
+        str(counts.get("ok", 0)),
+        str(counts.get("unchanged", 0)),
+        str(counts.get("not_modified", 0)),
+        str(failed),
+        str(sum(o.new_entries for o in outcomes)),
+        str(sum(o.new_stories for o in outcomes)),
+        str(sum(o.flagged for o in outcomes)),
+    )
+    return table
+
+
+@app.command()
+def poll(
+    ctx: typer.Context,
+    once: bool = typer.Option(True, "--once", help="One pass over the feeds, then exit."),
+    feed: str | None = typer.Option(None, "--feed", help="Poll only the feed of this name."),
+    sample: bool = typer.Option(False, "--sample", help="Use the bundled offline sample feeds."),
+) -> None:
+    """Poll every enabled feed once (or one feed), with a progress bar and a summary table."""
+    rt = _runtime(ctx, sample)
+    feeds = rt.active_feeds(feed)
+    if feed is not None and not feeds:
+        names = ", ".join(f.name for f in rt.storage.feeds() if f.active) or "none"
+        fail(f"no enabled feed named {feed!r}. Enabled feeds: {names}")
+
+    async def go() -> list[PollOutcome]:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("polling", total=len(feeds))
+            rt.on_outcome.append(lambda o: progress.advance(task))
+            try:
+                return await rt.pipeline.poll_feeds(feeds)
+            finally:
+                await rt.aclose()
+
+    outcomes = asyncio.run(go())
+    console.print(_summary_table(outcomes))
+    for o in outcomes:
+        if o.error:
+            console.print(f"[yellow]{o.feed}[/]: {o.error}", highlight=False)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    once: bool = typer.Option(
+        False, "--once", help="One full cycle (poll, classify, route, deliver), then exit."
+    ),
+    sample: bool = typer.Option(
+        False, "--sample", help="Run on the bundled offline sample feeds (own SQLite file)."
+    ),
+) -> None:
+    """Run the bot: poll feeds on schedule, flag AI-governance news, post it (Ctrl-C stops)."""
+    rt = _runtime(ctx, sample)
+    if once:
+        outcomes = asyncio.run(rt.run_once())
+        console.print(_summary_table(outcomes))
+        return
+    asyncio.run(rt.serve())
+
+
+# -- feeds ---------------------------------------------------------------------------------
+
+
+def _open_storage(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyped-def]
+    from bot.store.storage import Storage
+
+    settings, path = _settings(ctx, sample)
+    try:
+        cfg = load_config(path)
+        storage = Storage.open(settings.resolved_database_url())
+        storage.sync_feeds(cfg, datetime.now(UTC))
+    except ConfigError as exc:
+        fail(str(exc))
+    except Exception as exc:
+        fail(f"cannot open the database: {exc}")
+    return storage
+
+
+def _health(f: FeedInfo) -> str:
+    if f.disabled_reason:
+        return "[red]disabled[/]"
+    if not f.in_config:
+        return "[dim]removed[/]"
+    if not f.enabled:
+        return "[dim]off[/]"
+    if f.consecutive_failures:
+        return f"[yellow]failing ×{f.consecutive_failures}[/]"
+    if f.last_success_at is None:
+        return "[dim]new[/]"
+    return "[green]ok[/]"
+
+
+@feeds_app.command("status")
+def feeds_status(
+    ctx: typer.Context,
+    sample: bool = typer.Option(False, "--sample", help="The sample run's database."),
+) -> None:
+    """Each feed's health: last success, last error, consecutive failures, next poll."""
+    storage = _open_storage(ctx, sample)
+    now = datetime.now(UTC)
+    table = Table(title="Feeds")
+    for col in ("name", "health", "last success", "next poll", "entries", "last error"):
+        table.add_column(col, overflow="fold")
+    for f in storage.feeds():
+        error = f.disabled_reason or (f.last_error if f.consecutive_failures else "") or ""
+        table.add_row(
+            f.name,
+            _health(f),
+            _ago(f.last_success_at, now),
+            _ago(f.next_poll_at, now) if f.active else "-",
+            str(f.entry_count),
+            error[:120],
+        )
+    storage.close()
+    console.print(table)
+
+
+@feeds_app.command("list")
+def feeds_list(ctx: typer.Context) -> None:
+    """The feeds in the config file."""
+    try:
+        cfg = load_config(feeds_path(ctx))
+    except ConfigError as exc:
+        fail(str(exc))
+    table = Table(title=f"{len(cfg.feeds)} feeds")
+    for col in ("name", "url", "lang", "hints", "interval", "enabled"):
+        table.add_column(col, overflow="fold")
+    for f in cfg.feeds:
+        table.add_row(
+            f.name,
+            f.url,
+            f.language or "",
+            ",".join(f.jurisdictions),
+            str(cfg.interval_for(f)),
+            "yes" if f.enabled else "no",
+        )
+    console.print(table)
+
+
+@feeds_app.command("import")
+def feeds_import(
+    ctx: typer.Context,
+    opml: Path = typer.Argument(..., help="An OPML file exported from a feed reader."),
+) -> None:
+    """Add the feeds of an OPML file to the config file (existing names and URLs are skipped)."""
+    from bot.app.opml import add_feeds_to_config_file, import_opml
+
+    path = feeds_path(ctx)
+    try:
+        feeds = import_opml(opml)
+        added, skipped = add_feeds_to_config_file(path, feeds)
+    except ConfigError as exc:
+        fail(str(exc))
+    except (OSError, ValueError) as exc:
+        fail(f"{opml}: {exc}")
+    console.print(f"added {len(added)} feed(s) to {path}; skipped {len(skipped)} already there")
+    for name in added:
+        console.print(f"  + {name}", highlight=False)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    ctx: typer.Context,
+    out: Path | None = typer.Argument(None, help="Write here instead of standard output."),
+) -> None:
+    """Write the feed list as OPML 2.0 (for other feed readers)."""
+    from bot.app.opml import export_opml
+
+    try:
+        cfg = load_config(feeds_path(ctx))
+    except ConfigError as exc:
+        fail(str(exc))
+    text = export_opml(cfg)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {len(cfg.feeds)} feeds to {out}")
+
+
+# -- db ------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations (the bot also does this at start)."""
+    from bot.store.db import current_revision, make_engine, migrate
+
+    settings = Settings()
+    url = settings.resolved_database_url()
+    try:
+        engine = make_engine(url)
+        before = current_revision(engine)
+        migrate(engine)
+        after = current_revision(engine)
+    except Exception as exc:
+        fail(f"migration failed: {exc}")
+    shown = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"{shown}: already at {after}")
+    else:
+        console.print(f"{shown}: {before or 'empty'} -> {after}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and the newest one available."""
+    from bot.store.db import current_revision, head_revision, make_engine
+
+    engine = make_engine(Settings().resolved_database_url())
+    try:
+        cur, head = current_revision(engine), head_revision(engine)
+    except Exception as exc:
+        fail(f"cannot read the database: {exc}")
+    console.print(f"current: {cur or 'empty'}; newest: {head}")
+
+
+# -- config --------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate the config file, the environment and the database connection."""
+    from sqlalchemy import text
+
+    from bot.store.db import make_engine
+
+    problems: list[str] = []
+    path = feeds_path(ctx)
+    cfg = None
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    try:
+        settings = Settings()
+    except Exception as exc:
+        fail(f"environment: {exc}")
+    url = settings.resolved_database_url()
+    try:
+        with make_engine(url).connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        problems.append(f"database {url}: cannot connect: {exc}")
+    if cfg is not None:
+        try:
+            from bot.app.runtime import load_classifier
+
+            load_classifier(cfg)
+        except Exception as exc:
+            problems.append(f"classifier lexicons: {exc}")
+        for sub in cfg.subscriptions:
+            env = sub.destination.webhook_env
+            if env:
+                import os
+
+                if not os.environ.get(env):
+                    problems.append(
+                        f"subscription {sub.name or sub.destination.platform}: environment"
+                        f" variable {env} is not set"
+                    )
+    if problems:
+        for p in problems:
+            err_console.print(f"[red]✗[/] {p}", highlight=False)
+        raise typer.Exit(1)
+    assert cfg is not None
+    platforms = [
+        name
+        for name, on in (
+            ("discord", settings.discord_token),
+            ("slack", settings.slack_bot_token),
+        )
+        if on
+    ] or ["console"]
+    console.print(
+        f"[green]✓[/] {path}: {len(cfg.feeds)} feeds, {len(cfg.subscriptions)} subscriptions;"
+        f" database {make_engine(url).url.render_as_string(hide_password=True)};"
+        f" posting to {', '.join(platforms)}",
+        highlight=False,
+    )

@@ -1,0 +1,131 @@
+"""One poll of one feed, end to end: fetch -> parse -> normalise -> store (dedup, classify, route)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from bot.app.config import AppConfig
+from bot.classify import Classifier
+from bot.classify.verdict import Verdict
+from bot.ingest.fetch import Fetcher, next_poll_delay
+from bot.ingest.normalise import normalise
+from bot.ingest.parse import parse_feed
+from bot.ingest.types import FetchResult, FetchStatus, Item
+from bot.store.storage import FeedInfo, PollOutcome, Storage, StoryHook
+
+log = structlog.get_logger("policybot.poll")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Pipeline:
+    storage: Storage
+    config: AppConfig
+    fetcher: Fetcher
+    classifier: Classifier
+    on_story: StoryHook | None = None
+    clock: Callable[[], datetime] = utcnow
+    rng: random.Random = field(default_factory=random.Random)
+    on_outcome: Callable[[PollOutcome], None] | None = None  # metrics, progress bars
+
+    def _classify(self, item: Item, hints: Sequence[str]) -> Verdict:
+        return self.classifier.classify(item.title, item.summary, lang=item.language, hints=hints)
+
+    async def poll_feed(self, feed: FeedInfo) -> PollOutcome:
+        try:
+            outcome = await self._poll(feed)
+        except Exception as exc:  # one broken feed must never stop the others
+            log.exception("poll crashed", feed=feed.name)
+            outcome = PollOutcome(feed=feed.name, status="error", error=f"internal error: {exc}")
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        return outcome
+
+    async def _poll(self, feed: FeedInfo) -> PollOutcome:
+        result = await self.fetcher.fetch(feed.state())
+        now = self.clock()
+        items: list[Item] = []
+        parse_error: str | None = None
+        feed_title: str | None = None
+        if result.status is FetchStatus.OK and result.body is not None:
+            items, feed_title, parse_error = await asyncio.to_thread(
+                self._parse, feed, result, now
+            )
+        failing = result.status in (FetchStatus.FAILED, FetchStatus.GONE) or parse_error is not None
+        failures = feed.consecutive_failures + 1 if failing else 0
+        # A parse error backs off like a fetch failure.
+        delay_basis = result
+        if parse_error is not None:
+            delay_basis = FetchResult(status=FetchStatus.FAILED, url=result.url)
+        delay = next_poll_delay(
+            delay_basis,
+            interval=feed.interval,
+            failures=failures,
+            max_backoff=self.config.defaults.max_backoff,
+            rng=self.rng,
+        )
+        outcome = await asyncio.to_thread(
+            self.storage.record_poll,
+            feed.id,
+            result,
+            items,
+            now=now,
+            next_poll_at=now + delay,
+            classify=self._classify,
+            backfill_window=self.config.defaults.backfill_window,
+            feed_title=feed_title,
+            parse_error=parse_error,
+            on_story=self.on_story,
+        )
+        log.info(
+            "polled",
+            feed=feed.name,
+            status=outcome.status,
+            http=result.http_status,
+            new_entries=outcome.new_entries,
+            new_stories=outcome.new_stories,
+            flagged=outcome.flagged,
+            error=outcome.error,
+            seconds=round(result.elapsed, 3),
+            next_in=int(delay.total_seconds()),
+        )
+        return outcome
+
+    def _parse(
+        self, feed: FeedInfo, result: FetchResult, now: datetime
+    ) -> tuple[list[Item], str | None, str | None]:
+        assert result.body is not None
+        url = result.final_url or feed.url
+        parsed = parse_feed(result.body, url=url, headers=result.headers)
+        if not parsed.ok:
+            return [], None, parsed.error or "not a feed"
+        language = feed.language or parsed.language
+        items = [
+            normalise(e, feed_url=url, feed_language=language, first_seen=now)
+            for e in parsed.entries
+        ]
+        return items, parsed.title, None
+
+    async def poll_feeds(self, feeds: Sequence[FeedInfo]) -> list[PollOutcome]:
+        """Poll these feeds concurrently (the fetcher enforces global and per-host limits)."""
+        return list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
+
+    async def poll_due(self) -> list[PollOutcome]:
+        return await self.poll_feeds(self.storage.due_feeds(self.clock()))
+
+
+def next_due_in(storage: Storage, now: datetime, default: timedelta) -> timedelta:
+    """How long until the next feed is due (for the scheduler's sleep)."""
+    times = [f.next_poll_at for f in storage.feeds() if f.active and f.next_poll_at is not None]
+    if not times:
+        return default
+    return max(timedelta(0), min(times) - now)

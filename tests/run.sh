@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite, set up from nothing: venv, install, lint, type check, pytest.
+# This is the README's test command and what .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "== ruff"; .venv/bin/ruff check bot tests bench migrations
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider "$@"
