@@ -75,6 +75,9 @@ class Feed(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None]
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    # -- added by bot/commands (migration 0002): feeds added from chat live only in the DB.
+    origin: Mapped[str] = mapped_column(String(16), default="config")  # config|chat
+    added_by: Mapped[str | None] = mapped_column(String(200))  # "platform:scope:user" for chat
 
 
 class Story(Base):
