@@ -1,0 +1,222 @@
+"""Storage on SQLite and PostgreSQL: migrations, feed sync, transactional polls, dedup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.app.config import parse_config
+from bot.classify.verdict import Evidence, Verdict
+from bot.ingest.types import FetchResult, FetchStatus, Item
+from bot.store.db import current_revision, head_revision
+from bot.store.models import Base, Entry, Feed, Story, StoryTag
+from bot.store.models import Verdict as VerdictRow
+from bot.store.storage import Storage
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Storage]:
+    s = Storage.open(db_url)
+    yield s
+    s.close()
+
+
+def config(tmp_path: Path, *names: str, **urls: str) -> object:
+    feeds = [{"name": n, "url": urls.get(n, f"https://example.org/{n}.xml")} for n in names]
+    return parse_config({"feeds": feeds, "defaults": {"interval": "30m"}}, tmp_path / "f.yaml")
+
+
+def item(uid: str, title: str, *, url: str | None = None, age: timedelta = timedelta(hours=1),
+         known: bool = True) -> Item:
+    return Item(
+        uid=uid,
+        url=url,
+        title=title,
+        summary=f"summary of {title}",
+        published=NOW - age,
+        published_known=known,
+        language="en",
+    )
+
+
+def ok(body_hash: str = "h1") -> FetchResult:
+    return FetchResult(status=FetchStatus.OK, url="https://example.org/a.xml", http_status=200,
+                       etag='"e1"', last_modified="Fri, 20 Nov 2026 10:00:00 GMT",
+                       body_hash=body_hash)
+
+
+def classify(item: Item, hints: Sequence[str]) -> Verdict:
+    relevant = "AI Act" in item.title
+    return Verdict(
+        relevant=relevant,
+        score=0.9 if relevant else 0.1,
+        jurisdictions=("EU",) if relevant else (),
+        topics=("legislation",) if relevant else (),
+        instruments=("EU AI Act",) if relevant else (),
+        evidence=(Evidence(rule="ai-term", term="ai act", text="AI Act", field="title"),)
+        if relevant else (),
+    )
+
+
+def poll(storage: Storage, feed_id: int, items: list[Item], **kw: object) -> object:
+    return storage.record_poll(
+        feed_id, kw.pop("result", ok()), items, now=kw.pop("now", NOW),  # type: ignore[arg-type]
+        next_poll_at=NOW + timedelta(minutes=30), classify=classify,
+        backfill_window=timedelta(hours=48), **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_migrations_match_models(storage: Storage) -> None:
+    assert current_revision(storage.engine) == head_revision(storage.engine)
+    with storage.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    # Columns and tables must match; the full-text index tables are the migrations' own
+    # (SQLite FTS5 shadow tables), with no model.
+    def fts(d: tuple[object, ...]) -> bool:
+        return d[0] == "remove_table" and str(getattr(d[1], "name", "")).startswith("stories_fts")
+
+    structural = ("add_table", "remove_table", "add_column", "remove_column")
+    assert [d for d in diffs if d[0] in structural and not fts(d)] == []
+
+
+def test_sync_feeds_follows_the_config(storage: Storage, tmp_path: Path) -> None:
+    cfg = config(tmp_path, "a", "b")
+    feeds = storage.sync_feeds(cfg, NOW)  # type: ignore[arg-type]
+    assert [f.name for f in feeds] == ["a", "b"]
+    assert all(f.next_poll_at == NOW and f.active for f in feeds)
+    cfg2 = config(tmp_path, "a", a="https://example.org/moved.xml")
+    storage.sync_feeds(cfg2, NOW)  # type: ignore[arg-type]
+    by_name = {f.name: f for f in storage.feeds()}
+    assert by_name["a"].url == "https://example.org/moved.xml"
+    assert not by_name["b"].in_config and not by_name["b"].active
+    assert [f.name for f in storage.due_feeds(NOW)] == ["a"]
+
+
+def test_poll_stores_items_stories_verdicts_once(storage: Storage, tmp_path: Path) -> None:
+    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    flagged: list[int] = []
+
+    def hook(session: Session, story: Story, verdict: Verdict) -> None:
+        flagged.append(story.id)
+
+    items = [item("1", "EU AI Act enters into force", url="https://ex.org/ai-act"),
+             item("2", "New phone launched", url="https://ex.org/phone")]
+    out = poll(storage, feed.id, items, on_story=hook)
+    assert (out.new_entries, out.new_stories, out.flagged) == (2, 2, 1)  # type: ignore[attr-defined]
+    assert len(flagged) == 1
+    again = poll(storage, feed.id, items, on_story=hook)
+    assert (again.new_entries, again.new_stories) == (0, 0)  # type: ignore[attr-defined]
+    assert len(flagged) == 1
+    with storage.session() as s:
+        assert s.scalar(select(func.count()).select_from(Entry)) == 2
+        story = s.get(Story, flagged[0])
+        assert story is not None and story.verdict is not None
+        assert story.verdict.jurisdictions == ["EU"]
+        assert story.verdict.evidence[0]["term"] == "ai act"
+        tags = {(k, v) for k, v in s.execute(select(StoryTag.kind, StoryTag.value))}
+        assert tags == {("jurisdiction", "EU"), ("topic", "legislation"),
+                        ("instrument", "EU AI Act")}
+    info = storage.feed("a")
+    assert info is not None
+    assert info.etag == '"e1"' and info.body_hash == "h1" and info.entry_count == 2
+    assert info.last_success_at == NOW and info.consecutive_failures == 0
+
+
+def test_same_story_from_two_feeds_is_one_story(storage: Storage, tmp_path: Path) -> None:
+    a, b, c = storage.sync_feeds(config(tmp_path, "a", "b", "c"), NOW)  # type: ignore[arg-type]
+    poll(storage, a.id, [item("x", "EU AI Act: Council adopts final text",
+                              url="https://news.example/eu-ai-act-final")])
+    # Same canonical URL, other wording.
+    out_b = poll(storage, b.id, [item("y", "Council gives final approval to AI Act",
+                                      url="https://news.example/eu-ai-act-final")])
+    # Near-identical title, other URL.
+    out_c = poll(storage, c.id, [item("z", "EU AI Act: Council adopts final text - Reuters",
+                                      url="https://reuters.example/x")])
+    assert out_b.new_stories == 0 and out_c.new_stories == 0  # type: ignore[attr-defined]
+    assert out_b.flagged == 0  # posted once, by the first source  # type: ignore[attr-defined]
+    with storage.session() as s:
+        (story,) = s.scalars(select(Story)).all()
+        assert story.source_count == 3
+        assert sorted(e.feed.name for e in story.entries) == ["a", "b", "c"]
+
+
+def test_home_page_links_do_not_merge_stories(storage: Storage, tmp_path: Path) -> None:
+    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    out = poll(storage, feed.id, [item("1", "First unrelated story about budgets",
+                                       url="https://site.example/"),
+                                  item("2", "Second completely different story on trains",
+                                       url="https://site.example/")])
+    assert out.new_stories == 2  # type: ignore[attr-defined]
+
+
+def test_back_catalogue_of_a_new_feed_is_not_posted(storage: Storage, tmp_path: Path) -> None:
+    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    out = poll(storage, feed.id, [
+        item("old", "EU AI Act old news", age=timedelta(days=30)),
+        item("undated", "EU AI Act undated news", age=timedelta(0), known=False),
+        item("new", "EU AI Act fresh news", age=timedelta(hours=2)),
+    ])
+    assert out.new_stories == 3 and out.flagged == 1  # type: ignore[attr-defined]
+    with storage.session() as s:
+        announce = {t: a for t, a in s.execute(select(Story.title, Story.announce))}
+    assert announce == {"EU AI Act old news": False, "EU AI Act undated news": False,
+                        "EU AI Act fresh news": True}
+    # Once the feed is known, an undated new entry is news.
+    later = poll(storage, feed.id, [item("undated2", "EU AI Act another undated item",
+                                         age=timedelta(0), known=False)])
+    assert later.flagged == 1  # type: ignore[attr-defined]
+
+
+def test_failures_are_recorded_and_gone_disables(storage: Storage, tmp_path: Path) -> None:
+    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    failed = FetchResult(status=FetchStatus.FAILED, url=feed.url, http_status=500,
+                         error="HTTP 500 Internal Server Error")
+    poll(storage, feed.id, [], result=failed)
+    poll(storage, feed.id, [], result=failed)
+    info = storage.feed("a")
+    assert info is not None and info.consecutive_failures == 2
+    assert info.last_error == "HTTP 500 Internal Server Error" and info.active
+    poll(storage, feed.id, [], result=FetchResult(status=FetchStatus.GONE, url=feed.url,
+                                                  http_status=410, error="HTTP 410 Gone"))
+    info = storage.feed("a")
+    assert info is not None and not info.active and "410" in (info.disabled_reason or "")
+
+
+def test_permanent_redirect_updates_the_url(storage: Storage, tmp_path: Path) -> None:
+    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    moved = FetchResult(status=FetchStatus.NOT_MODIFIED, url=feed.url, http_status=304,
+                        permanent_redirect="https://new.example/feed.xml")
+    poll(storage, feed.id, [], result=moved)
+    info = storage.feed("a")
+    assert info is not None and info.url == "https://new.example/feed.xml"
+    assert info.config_url == "https://example.org/a.xml"
+    # Re-syncing the unchanged config keeps the redirected URL.
+    storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    assert storage.feed("a").url == "https://new.example/feed.xml"  # type: ignore[union-attr]
+
+
+def test_a_failing_hook_rolls_back_the_whole_poll(storage: Storage, tmp_path: Path) -> None:
+    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+
+    def broken(session: Session, story: Story, verdict: Verdict) -> None:
+        raise RuntimeError("router down")
+
+    with pytest.raises(RuntimeError):
+        poll(storage, feed.id, [item("1", "EU AI Act news")], on_story=broken)
+    with storage.session() as s:
+        assert s.scalar(select(func.count()).select_from(Story)) == 0
+        assert s.scalar(select(func.count()).select_from(VerdictRow)) == 0
+        row = s.scalars(select(Feed)).one()
+        assert row.last_polled_at is None and row.entry_count == 0
+    # The next poll carries on as if the failed one never happened.
+    out = poll(storage, feed.id, [item("1", "EU AI Act news")])
+    assert out.new_entries == 1 and out.flagged == 1  # type: ignore[attr-defined]
