@@ -1,0 +1,340 @@
+"""Cross-source story grouping by title: pure functions and a small in-memory index.
+
+Two outlets carrying the same wire story produce near-identical headlines ("EU agrees AI Act
+deal" / "EU agrees AI Act deal - Reuters"). Different stories often differ by a single name
+("EU fines Meta over AI" / "EU fines Google over AI"), so plain fuzzy similarity is not enough:
+we also refuse to merge when each title has a meaningful word the other lacks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rapidfuzz import fuzz
+
+# ----------------------------------------------------------------------------- keys
+
+# Trailing " - Source" / " | Source" segments are dropped when short and the rest is a
+# headline of its own; separators must have spaces around them so "AI-driven" is safe.
+_SUFFIX_SEP_RE = re.compile(r"\s+(?:[-|–—•·:]{1,2}|::)\s+")
+_SUFFIX_MAX_WORDS = 4
+_SUFFIX_MAX_CHARS = 40
+_MIN_REST_WORDS = 3
+# Wire-service prefixes such as "UPDATE 2-" or "EXCLUSIVE:" say nothing about the story.
+_PREFIX_RE = re.compile(
+    r"^\s*(?:(?:update|corrected|refile|exclusive|breaking|analysis|factbox|explainer|"
+    r"live|watch|video|opinion)(?:\s*\d+)?\s*[-:|]+\s*)+",
+    re.IGNORECASE,
+)
+_APOSTROPHES = "'’ʼ`´"
+_POSSESSIVE_RE = re.compile(r"(?<=\w)['’ʼ]s\b", re.IGNORECASE)
+# Outlets whose name is stripped from either end even when the rest is a short headline.
+KNOWN_SOURCES: frozenset[str] = frozenset(
+    {"reuters", "ap", "ap news", "associated press", "afp", "bloomberg", "bbc", "bbc news",
+     "the verge", "politico", "politico europe", "the guardian", "guardian", "financial times",
+     "ft", "ft.com", "cnn", "cnbc", "techcrunch", "axios", "wired", "the new york times",
+     "nytimes", "nyt", "the wall street journal", "wsj", "euractiv", "euronews", "xinhua",
+     "新华网", "新华社", "nikkei", "nikkei asia", "yonhap", "the register", "ars technica",
+     "the hill", "npr", "al jazeera", "dw", "le monde", "der spiegel", "el país",
+     "south china morning post", "scmp", "the economist", "fortune", "forbes", "semafor"}
+)  # fmt: skip
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return (
+        0x3040 <= o <= 0x30FF  # kana
+        or 0x3400 <= o <= 0x4DBF
+        or 0x4E00 <= o <= 0x9FFF  # Han
+        or 0xAC00 <= o <= 0xD7A3  # Hangul syllables
+        or 0x1100 <= o <= 0x11FF
+        or 0x3130 <= o <= 0x318F  # Hangul jamo
+        or 0xF900 <= o <= 0xFAFF
+        or 0x20000 <= o <= 0x2FA1F
+        or 0x31F0 <= o <= 0x31FF
+    )
+
+
+def _word_count(s: str) -> int:
+    return len(_tokens(s))
+
+
+def _strip_source_suffix(title: str) -> str:
+    # Twice: "Deal done - Politics - BBC News" carries two.
+    for _ in range(2):
+        seps = list(_SUFFIX_SEP_RE.finditer(title))
+        if not seps:
+            break
+        rest, tail = title[: seps[-1].start()].strip(), title[seps[-1].end() :].strip()
+        known = tail.casefold() in KNOWN_SOURCES
+        if (known and rest) or (
+            _word_count(tail) <= _SUFFIX_MAX_WORDS
+            and len(tail) <= _SUFFIX_MAX_CHARS
+            and _word_count(rest) >= _MIN_REST_WORDS
+        ):
+            title = rest
+        else:
+            break
+    return title
+
+
+def _fold_char(ch: str) -> str:
+    """Case-fold and drop accents, except inside CJK where marks change the word."""
+    if _is_cjk(ch):
+        return ch
+    decomposed = unicodedata.normalize("NFKD", ch.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def title_key(title: str) -> str:
+    """Comparable form of a headline: case-folded, unaccented (CJK kept), no punctuation,
+    no source suffix (" - Reuters") or wire prefix ("UPDATE 2-"), whitespace folded."""
+    if not title:
+        return ""
+    t = unicodedata.normalize("NFKC", title)
+    t = " ".join(t.split())
+    t = _PREFIX_RE.sub("", t)
+    t = _strip_source_suffix(t)
+    t = _POSSESSIVE_RE.sub("", t)  # "Meta's AI" and "Meta AI" are the same headline
+    out: list[str] = []
+    for ch in t:
+        cat = unicodedata.category(ch)
+        if cat[0] in "PSZC" or ch in _APOSTROPHES:
+            out.append(" ")
+        else:
+            out.append(_fold_char(ch))
+    return " ".join("".join(out).split())
+
+
+def _tokens(key: str) -> list[str]:
+    """Words of a key; runs of CJK characters become one token per character."""
+    toks: list[str] = []
+    for word in key.split():
+        buf = ""
+        for ch in word:
+            if _is_cjk(ch):
+                if buf:
+                    toks.append(buf)
+                    buf = ""
+                toks.append(ch)
+            else:
+                buf += ch
+        if buf:
+            toks.append(buf)
+    return toks
+
+
+# ----------------------------------------------------------------------------- comparison
+
+MIN_TOKENS = 4  # shorter titles must match exactly
+SIMILARITY = 88.0  # rapidfuzz ratio (0-100) on the keys
+_TOKEN_SIMILARITY = 80.0  # inflections: "rule"/"rules", "agrees"/"agreed"
+_INSERTION_MIN_CORE = 5  # meaningful words a title needs before one added word is tolerated
+_PREFIX_LEN = 4  # fuzzy-paired words must share this prefix (also the index key)
+# Words whose substitution does not change the story ("fines Meta over AI" / "on AI").
+STOPWORDS: frozenset[str] = frozenset(
+    {"a", "an", "the", "of", "in", "on", "at", "to", "for", "from", "by", "with", "over",
+     "and", "or", "as", "is", "are", "was", "be", "its", "it", "this", "that", "after",
+     "into", "amid", "about", "de", "la", "le", "les", "des", "du", "et", "der", "die", "das",
+     "und", "el", "los", "las", "y", "en"}
+)  # fmt: skip
+
+
+def _stem(token: str) -> str:
+    return token[:_PREFIX_LEN]
+
+
+def _tokens_pair(a: str, b: str) -> bool:
+    """Same word up to inflection: digits and short words only match exactly."""
+    if a == b:
+        return True
+    if len(a) < _PREFIX_LEN or len(b) < _PREFIX_LEN or a.isdigit() or b.isdigit():
+        return False
+    if any(c.isdigit() for c in a + b) or _stem(a) != _stem(b):
+        return False
+    return fuzz.ratio(a, b) >= _TOKEN_SIMILARITY
+
+
+def _unmatched(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
+    """Tokens of each side with no equal or inflected counterpart on the other side."""
+    ca, cb = Counter(a), Counter(b)
+    common = ca & cb
+    only_a = list((ca - common).elements())
+    only_b = list((cb - common).elements())
+    rest_b = list(only_b)
+    left_a: list[str] = []
+    for t in only_a:
+        for i, u in enumerate(rest_b):
+            if _tokens_pair(t, u):
+                del rest_b[i]
+                break
+        else:
+            left_a.append(t)
+    return left_a, rest_b
+
+
+def _is_subsequence(short: list[str], long: list[str]) -> bool:
+    it = iter(long)
+    return all(any(_tokens_pair(t, u) for u in it) for t in short)
+
+
+def _same(ka: str, ta: list[str], kb: str, tb: list[str]) -> bool:
+    if not ka or not kb:
+        return False
+    if ka == kb:
+        return True
+    if len(ta) < MIN_TOKENS or len(tb) < MIN_TOKENS:
+        return False
+    only_a, only_b = _unmatched(ta, tb)
+    sig_a = [t for t in only_a if t not in STOPWORDS]
+    sig_b = [t for t in only_b if t not in STOPWORDS]
+    # A meaningful word swapped for another (Meta -> Google, 2023 -> 2024) is a new story.
+    if sig_a and sig_b:
+        return False
+    if fuzz.ratio(ka, kb) >= SIMILARITY:
+        return True
+    # One extra meaningful word ("landmark") in an otherwise identical headline of at least
+    # five meaningful words, in the same order, is still the same headline. Shorter ones are
+    # too easily a different story ("EU fines Meta" / "EU fines Meta and Google").
+    # Word order matters too: "Meta sues EU" is not "EU sues Meta".
+    short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    core = [t for t in short if t not in STOPWORDS]
+    return (
+        len(sig_a) + len(sig_b) <= 1
+        and len(core) >= _INSERTION_MIN_CORE
+        and _is_subsequence(core, [t for t in long if t not in STOPWORDS])
+    )
+
+
+def same_story(a_title: str, b_title: str) -> bool:
+    """True when two headlines are the same story: near-identical after `title_key`."""
+    ka, kb = title_key(a_title), title_key(b_title)
+    return _same(ka, _tokens(ka), kb, _tokens(kb))
+
+
+# ----------------------------------------------------------------------------- index
+
+
+@dataclass(slots=True)
+class _Entry:
+    story_id: str
+    key: str
+    tokens: list[str]
+    stems: frozenset[str]
+    when: datetime
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+class RecentTitles:
+    """Recently seen titles -> story ids, for grouping the same story across sources.
+
+    Holds at most `max_size` titles from the last `window`; the oldest go first. Lookups use
+    an inverted index on word stems and only compare against titles sharing the query's
+    rarest stems, so they stay cheap with tens of thousands of titles.
+    """
+
+    _RARE_STEMS = 3  # how many of the query's rarest stems pick candidates
+    _MAX_CANDIDATES = 64  # full comparisons per lookup, best-overlap first
+
+    def __init__(self, window: timedelta = timedelta(hours=72), max_size: int = 100_000) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        self.window = window
+        self.max_size = max_size
+        self._entries: dict[int, _Entry] = {}
+        self._by_key: dict[str, int] = {}  # exact key -> newest entry with it
+        self._postings: dict[str, set[int]] = {}
+        self._heap: list[tuple[datetime, int]] = []  # (when, id): oldest first
+        self._ids = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, story_id: str, title: str, when: datetime) -> None:
+        key = title_key(title)
+        if not key:
+            return
+        when = _aware(when)
+        tokens = _tokens(key)
+        entry = _Entry(story_id, key, tokens, self._stems(tokens), when)
+        eid = next(self._ids)
+        self._entries[eid] = entry
+        newest = self._by_key.get(key)
+        if newest is None or self._entries[newest].when <= when:
+            self._by_key[key] = eid
+        for stem in entry.stems:
+            self._postings.setdefault(stem, set()).add(eid)
+        heapq.heappush(self._heap, (when, eid))
+        while len(self._entries) > self.max_size:
+            self._evict_oldest()
+
+    def find(self, title: str, now: datetime) -> str | None:
+        """The story id of a recent title that is the same story, or None."""
+        now = _aware(now)
+        self.prune(now)
+        key = title_key(title)
+        if not key:
+            return None
+        cutoff = now - self.window
+        eid = self._by_key.get(key)
+        if eid is not None and self._entries[eid].when >= cutoff:
+            return self._entries[eid].story_id
+        tokens = _tokens(key)
+        if len(tokens) < MIN_TOKENS:
+            return None  # short titles only ever match exactly
+        best: tuple[float, datetime, str] | None = None
+        for cand in self._candidates(tokens):
+            entry = self._entries[cand]
+            if entry.when < cutoff or not _same(key, tokens, entry.key, entry.tokens):
+                continue
+            score = (fuzz.ratio(key, entry.key), entry.when, entry.story_id)
+            if best is None or score[:2] > best[:2]:
+                best = score
+        return best[2] if best else None
+
+    def prune(self, now: datetime) -> None:
+        """Forget titles older than the window."""
+        cutoff = _aware(now) - self.window
+        while self._heap and self._heap[0][0] < cutoff:
+            self._evict_oldest()
+
+    # -- internals
+
+    @staticmethod
+    def _stems(tokens: list[str]) -> frozenset[str]:
+        return frozenset(_stem(t) for t in tokens if t not in STOPWORDS)
+
+    def _candidates(self, tokens: list[str]) -> list[int]:
+        stems = [s for s in self._stems(tokens) if s in self._postings]
+        if not stems:
+            return []
+        # A same-story title shares nearly all meaningful stems, so it shares at least one
+        # of the rarest few; counting overlaps across them ranks the candidates.
+        stems.sort(key=lambda s: len(self._postings[s]))
+        overlap: Counter[int] = Counter()
+        for stem in stems[: self._RARE_STEMS]:
+            overlap.update(self._postings[stem])
+        return [eid for eid, _ in overlap.most_common(self._MAX_CANDIDATES)]
+
+    def _evict_oldest(self) -> None:
+        _, eid = heapq.heappop(self._heap)
+        entry = self._entries.pop(eid, None)
+        if entry is None:
+            return
+        if self._by_key.get(entry.key) == eid:
+            del self._by_key[entry.key]
+        for stem in entry.stems:
+            posting = self._postings.get(stem)
+            if posting is not None:
+                posting.discard(eid)
+                if not posting:
+                    del self._postings[stem]
