@@ -48,7 +48,8 @@ def _check_codes(codes: list[str]) -> list[str]:
         cu = c.strip().upper()
         if not JURISDICTION_RE.match(cu):
             raise ValueError(
-                f"{c!r} is not a jurisdiction code: use ISO 3166 alpha-2 (US, CN, GB...), EU or INTL"
+                f"{c!r} is not a jurisdiction code: use ISO 3166 alpha-2 (US, CN, GB...),"
+                " EU or INTL"
             )
         out.append(cu)
     return out

@@ -1,4 +1,4 @@
-"""One poll of one feed, end to end: fetch -> parse -> normalise -> store (dedup, classify, route)."""
+"""One poll of one feed: fetch -> parse -> normalise -> store (dedup, classify, route)."""
 
 from __future__ import annotations
 

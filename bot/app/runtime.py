@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,10 +89,9 @@ class Runtime:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
+            # Not possible off the main thread (tests): then only cancellation stops us.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # not on the main thread (tests)
-                pass
 
         scheduler = AsyncIOScheduler(timezone="UTC")
         # One dispatcher looks for due feeds: each feed's next_poll_at (interval with jitter, or

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "POLICYBOT_SLACK_SIGNING_SECRET"),
     )
-    metrics_port: int | None = Field(default=None, description="health/metrics HTTP port; off when unset")
+    metrics_port: int | None = Field(
+        default=None, description="health/metrics HTTP port; off when unset"
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -164,7 +164,7 @@ class Storage:
         # Writers are serialised in-process: SQLite has one writer anyway, and the recent-titles
         # index must change only with committed stories.
         self._write_lock = threading.Lock()
-        self._recent: RecentTitles | None = None
+        self._recent: RecentTitles[int] | None = None
 
     @classmethod
     def open(cls, url: str, *, run_migrations: bool = True) -> Storage:
@@ -250,9 +250,11 @@ class Storage:
 
     # -- polling -----------------------------------------------------------------------------
 
-    def _recent_titles(self, s: Session, now: datetime) -> RecentTitles:
+    def _recent_titles(self, s: Session, now: datetime) -> RecentTitles[int]:
         if self._recent is None:
-            recent = RecentTitles(window=DEDUP_WINDOW, max_size=RECENT_TITLES_MAX)
+            recent: RecentTitles[int] = RecentTitles(
+                window=DEDUP_WINDOW, max_size=RECENT_TITLES_MAX
+            )
             rows = s.execute(
                 select(Story.id, Story.title, Story.first_seen)
                 .where(Story.first_seen >= now - DEDUP_WINDOW)
