@@ -15,8 +15,10 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Generic
 
 from rapidfuzz import fuzz
+from typing_extensions import TypeVar
 
 # ----------------------------------------------------------------------------- keys
 
@@ -221,9 +223,13 @@ def same_story(a_title: str, b_title: str) -> bool:
 # ----------------------------------------------------------------------------- index
 
 
+# Whatever the caller identifies stories by (int primary keys, strings); unannotated use is Any.
+StoryId = TypeVar("StoryId", default=Any)
+
+
 @dataclass(slots=True)
-class _Entry:
-    story_id: str
+class _Entry(Generic[StoryId]):
+    story_id: StoryId
     key: str
     tokens: list[str]
     stems: frozenset[str]
@@ -234,7 +240,7 @@ def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
-class RecentTitles:
+class RecentTitles(Generic[StoryId]):
     """Recently seen titles -> story ids, for grouping the same story across sources.
 
     Holds at most `max_size` titles from the last `window`; the oldest go first. Lookups use
@@ -250,7 +256,7 @@ class RecentTitles:
             raise ValueError("max_size must be at least 1")
         self.window = window
         self.max_size = max_size
-        self._entries: dict[int, _Entry] = {}
+        self._entries: dict[int, _Entry[StoryId]] = {}
         self._by_key: dict[str, int] = {}  # exact key -> newest entry with it
         self._postings: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []  # (when, id): oldest first
@@ -259,7 +265,7 @@ class RecentTitles:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, story_id: str, title: str, when: datetime) -> None:
+    def add(self, story_id: StoryId, title: str, when: datetime) -> None:
         key = title_key(title)
         if not key:
             return
@@ -277,7 +283,7 @@ class RecentTitles:
         while len(self._entries) > self.max_size:
             self._evict_oldest()
 
-    def find(self, title: str, now: datetime) -> str | None:
+    def find(self, title: str, now: datetime) -> StoryId | None:
         """The story id of a recent title that is the same story, or None."""
         now = _aware(now)
         self.prune(now)
@@ -291,7 +297,7 @@ class RecentTitles:
         tokens = _tokens(key)
         if len(tokens) < MIN_TOKENS:
             return None  # short titles only ever match exactly
-        best: tuple[float, datetime, str] | None = None
+        best: tuple[float, datetime, StoryId] | None = None
         for cand in self._candidates(tokens):
             entry = self._entries[cand]
             if entry.when < cutoff or not _same(key, tokens, entry.key, entry.tokens):
