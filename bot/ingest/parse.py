@@ -196,6 +196,10 @@ def parse_feed(
     lower = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
     base = _base_url(url, lower)
     passed = {k: lower[k] for k in _PASSED_HEADERS if k in lower}
+    # Any header dict makes feedparser act as if it saw an HTTP response, and a response
+    # without Content-Type defaults to ISO-8859-1. application/xml keeps its
+    # no-headers behaviour (BOM / XML declaration / UTF-8) while still passing the base URL.
+    passed.setdefault("content-type", "application/xml")
     passed["content-location"] = base
 
     try:
@@ -217,8 +221,9 @@ def parse_feed(
     feed = result.get("feed") or {}
     if not version and not entries:
         verdict = _sniff(body)
-        # An itemless channel with a title (old CDF files) is an empty feed, not an error.
-        if verdict != _GENERIC_XML or not _str(feed.get("title")):
+        # XML in which feedparser still found channel data (an itemless CDF channel) is an
+        # empty feed, not an error.
+        if verdict != _GENERIC_XML or not feed:
             return ParsedFeed(ok=False, entries=(), error=verdict)
 
     title = text_of(_str(feed.get("title")), _detail_type(feed, "title_detail")) or None
