@@ -333,8 +333,14 @@ def test_authors_are_plain_deduplicated_and_bounded() -> None:
 
 def test_normalise_accepts_a_raw_entry_with_nothing_in_it() -> None:
     empty = RawEntry(
-        guid=None, link=None, title=None, title_type=None, summary=None, summary_type=None,
-        published=None, language=None,
+        guid=None,
+        link=None,
+        title=None,
+        title_type=None,
+        summary=None,
+        summary_type=None,
+        published=None,
+        language=None,
     )
     item = norm(empty, feed_language=None)
     assert item.title == "" and item.summary == "" and item.url is None
