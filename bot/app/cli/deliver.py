@@ -1,5 +1,98 @@
-"""CLI commands of this area (registered on the root app in bot.app.cli.base)."""
+"""`policybot deliver ...`: destinations, their queues and errors."""
 
 from __future__ import annotations
 
-from bot.app.cli.base import app  # noqa: F401
+from datetime import UTC, datetime
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bot.app.cli.base import app, console, fail
+
+deliver_app = typer.Typer(help="Delivery: destinations, outbox queues, errors.")
+app.add_typer(deliver_app, name="deliver")
+
+
+def _open_storage():  # type: ignore[no-untyped-def]
+    from bot.app.settings import Settings
+    from bot.store.storage import Storage
+
+    try:
+        return Storage.open(Settings().resolved_database_url())
+    except Exception as exc:  # unreachable database, bad URL: say what, no traceback
+        fail(f"cannot open the database: {exc}")
+
+
+def _when(t: datetime | None, now: datetime) -> str:
+    if t is None:
+        return "-"
+    secs = (now - t).total_seconds()
+    suffix = "ago" if secs >= 0 else "from now"
+    secs = abs(secs)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{int(secs // size)}{unit} {suffix}"
+    return f"{int(secs)}s {suffix}"
+
+
+@deliver_app.command("status")
+def status() -> None:
+    """Destinations with their pending and failed counts and last errors."""
+    from bot.deliver.status import destination_status
+
+    storage = _open_storage()
+    try:
+        rows = destination_status(storage)
+    finally:
+        storage.close()
+    if not rows:
+        console.print("No destinations yet: add `subscriptions:` to the config file.")
+        return
+    now = datetime.now(UTC)
+    table = Table(title="Delivery")
+    for col in ("id", "destination", "subs", "pending", "failed", "sent", "last sent", "state"):
+        table.add_column(col, justify="right" if col in ("id", "subs", "pending", "failed",
+                                                         "sent") else "left")
+    for r in rows:
+        if r.disabled_reason:
+            state = f"[red]disabled:[/] {escape(r.disabled_reason)}"
+        elif r.last_error:
+            state = f"[yellow]last error {_when(r.last_error_at, now)}:[/] {escape(r.last_error)}"
+        else:
+            state = "[green]ok[/]"
+        if r.pending and r.next_attempt_at and not r.disabled_reason:
+            state += f" (next try {_when(r.next_attempt_at, now)})"
+        table.add_row(
+            str(r.destination.id),
+            escape(r.destination.label()),
+            str(r.subscriptions),
+            str(r.pending),
+            f"[red]{r.failed}[/]" if r.failed else "0",
+            str(r.sent),
+            _when(r.last_sent_at, now),
+            state,
+        )
+    console.print(table)
+    if any(r.disabled_reason for r in rows):
+        console.print(
+            "Fix the cause, then `policybot deliver enable ID` to requeue a disabled"
+            " destination's messages."
+        )
+
+
+@deliver_app.command("enable")
+def enable(
+    destination_id: int = typer.Argument(..., help="the id shown by `deliver status`"),
+) -> None:
+    """Re-enable a disabled destination and requeue the messages parked with it."""
+    from bot.deliver.worker import enable_destination
+
+    storage = _open_storage()
+    try:
+        n = enable_destination(storage, destination_id)
+    except KeyError:
+        fail(f"no destination with id {destination_id}: see `policybot deliver status`")
+    finally:
+        storage.close()
+    console.print(f"Destination {destination_id} enabled; {n} message(s) requeued.")

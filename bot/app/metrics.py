@@ -1,0 +1,119 @@
+"""Health and Prometheus metrics over HTTP (/healthz, /metrics), off unless a port is set.
+
+The counters are module-level so any part of the pipeline can increment them:
+
+    from bot.app import metrics
+    metrics.FEEDS_POLLED.labels(status=outcome.status).inc()
+    metrics.ITEMS_FLAGGED.inc(outcome.flagged)
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+
+if TYPE_CHECKING:
+    from bot.store.storage import Storage
+
+# A registry of our own: no process/platform collectors clash between tests or apps.
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+FEEDS_POLLED = Counter(
+    "policybot_feeds_polled", "Feed polls, by outcome status", ["status"], registry=REGISTRY
+)
+ITEMS_FLAGGED = Counter(
+    "policybot_items_flagged", "New stories flagged as AI-governance news", registry=REGISTRY
+)
+MESSAGES_SENT = Counter(
+    "policybot_messages_sent", "Messages posted, by platform", ["platform"], registry=REGISTRY
+)
+DELIVERY_FAILURES = Counter(
+    "policybot_delivery_failures",
+    "Failed posts, by platform and kind (transient, permanent, rejected)",
+    ["platform", "kind"],
+    registry=REGISTRY,
+)
+OUTBOX_DEPTH = Gauge(
+    "policybot_outbox_depth", "Outbox rows waiting to be sent (pending or sending)",
+    registry=REGISTRY,
+)
+
+
+class MetricsServer:
+    """A small threaded HTTP server; `port` is the bound port (pass 0 to pick a free one)."""
+
+    def __init__(self, server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler(storage: Storage | None) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/healthz":
+                ok, detail = True, "ok"
+                if storage is not None:
+                    try:
+                        from sqlalchemy import text
+
+                        with storage.session() as s:
+                            s.execute(text("SELECT 1"))
+                    except Exception as exc:  # the database is what health means here
+                        ok, detail = False, f"database unavailable: {type(exc).__name__}"
+                self._reply(200 if ok else 503, (detail + "\n").encode(), "text/plain")
+            elif path == "/metrics":
+                self._reply(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+            else:
+                self._reply(404, b"not found: try /healthz or /metrics\n", "text/plain")
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # scrapes every few seconds would flood the log
+
+    return Handler
+
+
+def start_metrics_server(
+    port: int, storage: Storage | None = None, *, host: str = "0.0.0.0"
+) -> MetricsServer:
+    """Serve /healthz (checks the database) and /metrics in a daemon thread."""
+    if storage is not None:
+        from bot.deliver.worker import outbox_depth
+
+        def depth() -> float:
+            try:
+                return float(outbox_depth(storage))
+            except Exception:  # a scrape must not fail because the database blinked
+                return float("nan")
+
+        OUTBOX_DEPTH.set_function(depth)
+    server = ThreadingHTTPServer((host, port), _handler(storage))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return MetricsServer(server, thread)

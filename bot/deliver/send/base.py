@@ -1,0 +1,88 @@
+"""The sender protocol: one destination, rendered payloads in, a classified result out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    TRANSIENT = "transient"  # try again later: 429, 5xx, timeouts, connection errors
+    PERMANENT = "permanent"  # the destination is unusable: no access, unknown channel, bad token
+    REJECTED = "rejected"  # this message is refused (e.g. 400 invalid body); others may pass
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationInfo:
+    """A destination row detached from the ORM."""
+
+    id: int
+    platform: str  # console | discord | slack | discord-webhook | slack-webhook
+    guild: str = ""
+    channel: str = ""
+    webhook_env: str = ""
+
+    def label(self) -> str:
+        if self.platform == "console":
+            return "console"
+        if self.webhook_env:
+            return f"{self.platform} ${self.webhook_env}"
+        where = f"{self.guild}/" if self.guild else ""
+        return f"{self.platform} {where}{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    outcome: Outcome
+    delivered: int = 0  # how many of the payloads were posted, in order
+    error: str | None = None
+    retry_after: float | None = None  # seconds the platform asked us to wait
+    message_ids: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.SENT
+
+
+def part_nonce(nonce: str, part: int) -> str:
+    """The nonce of one part of a message; Discord allows 25 characters."""
+    return f"{nonce}-{part}"[:25]
+
+
+class Sender(Protocol):
+    """Posts payloads (from the renderer of its platform) to one destination, in order.
+
+    Part i of the call carries the nonce `part_nonce(nonce, first_part + i)`, so a resend
+    after a crash reuses the nonce of the very same part. Sending stops at the first failure;
+    `delivered` says how many went out. Senders never raise for platform errors.
+    """
+
+    async def send(
+        self,
+        destination: DestinationInfo,
+        payloads: Sequence[Any],
+        nonce: str,
+        *,
+        first_part: int = 0,
+    ) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class WebhookUrlMissing(Exception):
+    pass
+
+
+def webhook_url(destination: DestinationInfo) -> str:
+    """The webhook URL from the environment variable the destination names."""
+    name = destination.webhook_env
+    url = os.environ.get(name, "").strip() if name else ""
+    if not url:
+        raise WebhookUrlMissing(
+            f"environment variable {name or '(none)'} holding the webhook URL is not set"
+        )
+    return url

@@ -1,0 +1,70 @@
+"""A read-only summary of destinations and their queues (CLI `deliver status`, chat)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot.deliver.send.base import DestinationInfo
+from bot.store.models import Destination, OutboxMessage, Subscription
+from bot.store.storage import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationStatus:
+    destination: DestinationInfo
+    subscriptions: int
+    pending: int  # pending or in flight
+    failed: int
+    sent: int
+    disabled_reason: str | None
+    last_error: str | None
+    last_error_at: datetime | None
+    last_sent_at: datetime | None
+    next_attempt_at: datetime | None  # earliest pending row
+
+
+def destination_status(storage: Storage) -> list[DestinationStatus]:
+    with storage.session() as s:
+        counts: dict[tuple[int, str], int] = {
+            (d, st): n
+            for d, st, n in s.execute(
+                select(OutboxMessage.destination_id, OutboxMessage.status, func.count())
+                .group_by(OutboxMessage.destination_id, OutboxMessage.status)
+            )
+        }
+        subs = dict(
+            s.execute(
+                select(Subscription.destination_id, func.count()).group_by(
+                    Subscription.destination_id
+                )
+            ).all()
+        )
+        nexts = dict(
+            s.execute(
+                select(OutboxMessage.destination_id, func.min(OutboxMessage.next_attempt_at))
+                .where(OutboxMessage.status.in_(("pending", "sending")))
+                .group_by(OutboxMessage.destination_id)
+            ).all()
+        )
+        out = []
+        for d in s.scalars(select(Destination).order_by(Destination.id)):
+            out.append(
+                DestinationStatus(
+                    destination=DestinationInfo(
+                        d.id, d.platform, d.guild, d.channel, d.webhook_env
+                    ),
+                    subscriptions=int(subs.get(d.id, 0)),
+                    pending=counts.get((d.id, "pending"), 0) + counts.get((d.id, "sending"), 0),
+                    failed=counts.get((d.id, "failed"), 0),
+                    sent=counts.get((d.id, "sent"), 0),
+                    disabled_reason=d.disabled_reason,
+                    last_error=d.last_error,
+                    last_error_at=d.last_error_at,
+                    last_sent_at=d.last_sent_at,
+                    next_attempt_at=nexts.get(d.id),
+                )
+            )
+        return out

@@ -1,0 +1,513 @@
+"""The delivery worker: drains the outbox to the senders, at most once per message.
+
+Life of an outbox row:
+
+    pending --claim--> sending --each part posted--> (parts_sent += 1) --last part--> sent
+                          |--transient failure--> pending (attempts+1, next_attempt_at later)
+                          |--permanent failure--> failed (destination disabled; its rows parked)
+                          '--rejected message---> failed (this row only)
+
+The claim (status "sending", a nonce, a lease in next_attempt_at) is committed BEFORE the
+post, and "sent" right after it, each in its own small transaction. So a kill -9 can at worst
+repeat the one part that was in flight, with the same nonce, which Discord deduplicates.
+Rows are rendered at send time from the database, so a story's later sources are named too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+
+from bot.deliver.load import load_digest, load_story_posts
+from bot.deliver.send.base import DestinationInfo, Outcome, Sender, SendResult
+from bot.deliver.types import Digest, StoryPost
+from bot.store.models import Destination, OutboxMessage, Subscription
+from bot.store.storage import Storage
+
+log = structlog.get_logger("policybot.deliver")
+
+# Seconds between two posts to one destination: Slack allows about 1 message/s per channel;
+# Discord 5 per 5 s per channel and about 30 per minute per webhook. discord.py also follows
+# Discord's bucket headers; this keeps us well clear of 429s rather than reacting to them.
+DEFAULT_PACING: dict[str, float] = {
+    "slack": 1.0,
+    "slack-webhook": 1.0,
+    "discord": 1.0,
+    "discord-webhook": 2.0,
+    "console": 0.0,
+}
+LEASE = timedelta(minutes=5)  # a "sending" row whose worker died is retried after this
+MAX_ATTEMPTS = 25  # transient failures before a row is parked as failed (days of backoff)
+BACKOFF_BASE = 15.0
+BACKOFF_CAP = 3600.0
+
+RenderAlert = Callable[[str, StoryPost], list[Any]]
+RenderDigest = Callable[[str, Digest], list[Any]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def render_alert(platform: str, post: StoryPost) -> list[Any]:
+    """Payloads of an alert for a platform (one message, as a list)."""
+    from bot.deliver import render
+
+    if platform.startswith("discord"):
+        return [render.discord_alert(post)]
+    if platform.startswith("slack"):
+        return [render.slack_alert(post)]
+    return [render.console_alert(post)]
+
+
+def render_digest(platform: str, digest: Digest) -> list[Any]:
+    from bot.deliver import render
+
+    if platform.startswith("discord"):
+        return list(render.discord_digest(digest))
+    if platform.startswith("slack"):
+        return list(render.slack_digest(digest))
+    return [render.console_digest(digest)]
+
+
+@dataclass
+class DrainStats:
+    picked: int = 0  # rows claimed
+    sent: int = 0  # rows completely delivered
+    parts: int = 0  # messages posted (a digest may take several)
+    transient: int = 0  # rows put back for a later attempt
+    permanent: int = 0  # rows parked because their destination failed for good
+    rejected: int = 0  # rows the platform refused (or that could not be rendered)
+    skipped: int = 0  # rows not attempted (destination paused in this drain, lost claim)
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: DrainStats) -> None:
+        for k in ("picked", "sent", "parts", "transient", "permanent", "rejected", "skipped"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.errors.extend(other.errors)
+
+
+class Pacer:
+    """Minimum spacing between posts to one destination; lives across drains."""
+
+    def __init__(
+        self,
+        intervals: Mapping[str, float] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.intervals = dict(DEFAULT_PACING if intervals is None else intervals)
+        self._monotonic = monotonic
+        self._last: dict[int, float] = {}
+
+    async def wait(self, dest: DestinationInfo) -> None:
+        gap = self.intervals.get(dest.platform, 0.0)
+        last = self._last.get(dest.id)
+        if gap > 0 and last is not None:
+            delay = last + gap - self._monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def mark(self, dest: DestinationInfo) -> None:
+        self._last[dest.id] = self._monotonic()
+
+
+_default_pacer = Pacer()
+
+
+def backoff_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
+    """Seconds to wait before attempt `attempts + 1`: the platform's Retry-After when given
+    (plus a little jitter so queued rows do not all return at once), else exponential backoff
+    with full jitter on its upper half."""
+    if retry_after is not None and retry_after > 0:
+        return retry_after * (1.0 + 0.1 * rng.random())
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    return ceiling * (0.5 + 0.5 * rng.random())
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(10)  # 20 chars; "-<part>" keeps it within Discord's 25
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    destination: DestinationInfo
+    nonce: str
+    parts_sent: int
+    attempts: int
+    payloads: tuple[Any, ...]
+    error: str | None = None  # set when it could not be rendered
+
+
+def _due_condition(now: datetime) -> Any:
+    return (
+        OutboxMessage.status.in_(("pending", "sending"))
+        & (OutboxMessage.next_attempt_at <= now)
+    )
+
+
+class Worker:
+    """Drains the outbox. One per process; `drain_outbox` is the functional shortcut."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        senders: Mapping[str, Sender],
+        *,
+        pacer: Pacer | None = None,
+        concurrency: int = 8,
+        per_destination: int = 50,
+        rng: random.Random | None = None,
+        alert_renderer: RenderAlert = render_alert,
+        digest_renderer: RenderDigest = render_digest,
+        on_sent: Callable[[str, int], None] | None = None,
+        on_failure: Callable[[str, Outcome], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.senders = dict(senders)
+        self.pacer = pacer or _default_pacer
+        self.concurrency = concurrency
+        self.per_destination = per_destination
+        self.rng = rng or random.Random()
+        self.render_alert = alert_renderer
+        self.render_digest = digest_renderer
+        self.on_sent = on_sent
+        self.on_failure = on_failure
+
+    # -- database steps (run in a thread: never block the event loop on the database) --------
+
+    def _due(self, now: datetime, limit: int) -> dict[int, list[int]]:
+        """Destination id -> due row ids, fair across destinations."""
+        with self.storage.session() as s:
+            rows = s.execute(
+                select(OutboxMessage.destination_id, OutboxMessage.id)
+                .join(Destination, Destination.id == OutboxMessage.destination_id)
+                .where(
+                    _due_condition(now),
+                    Destination.disabled_reason.is_(None),
+                    Destination.platform.in_(list(self.senders)),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(max(limit * 4, limit))
+            ).all()
+        out: dict[int, list[int]] = defaultdict(list)
+        total = 0
+        for dest_id, row_id in rows:
+            if total >= limit:
+                break
+            if len(out[dest_id]) < self.per_destination:
+                out[dest_id].append(row_id)
+                total += 1
+        return dict(out)
+
+    def _claim(self, row_id: int, now: datetime) -> _Claimed | None:
+        with self.storage.write() as s:
+            row = s.get(OutboxMessage, row_id, with_for_update=True)
+            if row is None or row.status not in ("pending", "sending"):
+                return None
+            if row.next_attempt_at > now:
+                return None  # claimed by someone else meanwhile, or put back
+            dest = s.get(Destination, row.destination_id)
+            if dest is None or dest.disabled_reason is not None:
+                return None
+            if row.nonce is None:
+                row.nonce = new_nonce()
+            row.status = "sending"
+            row.next_attempt_at = now + LEASE
+            info = DestinationInfo(
+                id=dest.id,
+                platform=dest.platform,
+                guild=dest.guild,
+                channel=dest.channel,
+                webhook_env=dest.webhook_env,
+            )
+            payloads: list[Any] = []
+            error: str | None = None
+            try:
+                if row.kind == "alert":
+                    sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
+                    posts = load_story_posts(s, [sid] if sid is not None else [])
+                    if sid in posts:
+                        payloads = self.render_alert(info.platform, posts[sid])
+                    else:
+                        error = "the story no longer exists"
+                else:
+                    name = None
+                    if row.subscription_id is not None:
+                        name = s.scalar(
+                            select(Subscription.name).where(
+                                Subscription.id == row.subscription_id
+                            )
+                        )
+                    digest = load_digest(
+                        s,
+                        [int(i) for i in row.story_ids or []],
+                        row.period_start or row.created_at,
+                        row.period_end or row.created_at,
+                        name,
+                    )
+                    payloads = self.render_digest(info.platform, digest) if digest.stories else []
+                    if not payloads:
+                        error = "nothing left to post (its stories were deleted)"
+            except Exception as exc:  # a renderer bug must park the row, not stop delivery
+                log.exception("render failed", outbox=row.id)
+                error = f"could not render: {type(exc).__name__}: {exc}"
+            return _Claimed(
+                id=row.id,
+                destination=info,
+                nonce=row.nonce,
+                parts_sent=row.parts_sent,
+                attempts=row.attempts,
+                payloads=tuple(payloads),
+                error=error,
+            )
+
+    def _part_sent(self, row_id: int, parts_sent: int, total: int, now: datetime) -> None:
+        with self.storage.write() as s:
+            row = s.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.parts_sent = parts_sent
+            if parts_sent >= total:
+                row.status = "sent"
+                row.sent_at = now
+                row.last_error = None
+            else:
+                row.next_attempt_at = now + LEASE  # renew the lease for the next part
+            s.execute(
+                update(Destination)
+                .where(Destination.id == row.destination_id)
+                .values(last_sent_at=now)
+            )
+
+    def _reject(self, row_id: int, error: str) -> None:
+        with self.storage.write() as s:
+            row = s.get(OutboxMessage, row_id)
+            if row is not None:
+                row.status = "failed"
+                row.attempts += 1
+                row.last_error = error[:2000]
+
+    def _transient(
+        self, row_id: int, attempts: int, result: SendResult, now: datetime
+    ) -> None:
+        with self.storage.write() as s:
+            row = s.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.attempts = attempts + 1
+            error = result.error or "transient failure"
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+                row.last_error = f"gave up after {row.attempts} attempts: {error}"[:2000]
+            else:
+                row.status = "pending"
+                delay = backoff_delay(row.attempts, result.retry_after, self.rng)
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                row.last_error = error[:2000]
+            dest = s.get(Destination, row.destination_id)
+            if dest is not None:
+                dest.last_error = error[:2000]
+                dest.last_error_at = now
+
+    def _permanent(self, row_id: int, dest_id: int, error: str, now: datetime) -> int:
+        """Disable the destination and park its queued rows; returns how many were parked."""
+        with self.storage.write() as s:
+            dest = s.get(Destination, dest_id)
+            if dest is not None:
+                dest.disabled_reason = error[:2000]
+                dest.disabled_at = now
+                dest.last_error = error[:2000]
+                dest.last_error_at = now
+            row = s.get(OutboxMessage, row_id)
+            if row is not None:
+                row.attempts += 1
+            res = s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.destination_id == dest_id,
+                    OutboxMessage.status.in_(("pending", "sending")),
+                )
+                .values(status="failed", last_error=f"destination disabled: {error}"[:2000])
+            )
+            return int(getattr(res, "rowcount", 0) or 0)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def _drain_destination(
+        self, row_ids: Sequence[int], clock: Callable[[], datetime]
+    ) -> DrainStats:
+        stats = DrainStats()
+        for n, row_id in enumerate(row_ids):
+            claimed = await asyncio.to_thread(self._claim, row_id, clock())
+            if claimed is None:
+                stats.skipped += 1
+                continue
+            stats.picked += 1
+            dest = claimed.destination
+            if claimed.error is not None:
+                await asyncio.to_thread(self._reject, claimed.id, claimed.error)
+                stats.rejected += 1
+                stats.errors.append(f"outbox {claimed.id}: {claimed.error}")
+                continue
+            sender = self.senders[dest.platform]
+            total = len(claimed.payloads)
+            result: SendResult | None = None
+            for part in range(claimed.parts_sent, total):
+                await self.pacer.wait(dest)
+                result = await sender.send(
+                    dest, [claimed.payloads[part]], claimed.nonce, first_part=part
+                )
+                self.pacer.mark(dest)
+                if not result.ok:
+                    break
+                stats.parts += 1
+                await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock())
+                if self.on_sent is not None:
+                    self.on_sent(dest.platform, 1)
+                result = None
+            if result is None:
+                stats.sent += 1
+                continue
+            error = result.error or result.outcome.value
+            if self.on_failure is not None:
+                self.on_failure(dest.platform, result.outcome)
+            log.warning(
+                "delivery failed",
+                destination=dest.label(),
+                outbox=claimed.id,
+                outcome=result.outcome.value,
+                error=error,
+            )
+            stats.errors.append(f"{dest.label()}: {error}")
+            if result.outcome is Outcome.REJECTED:
+                await asyncio.to_thread(self._reject, claimed.id, error)
+                stats.rejected += 1
+                continue
+            if result.outcome is Outcome.PERMANENT:
+                parked = await asyncio.to_thread(
+                    self._permanent, claimed.id, dest.id, error, clock()
+                )
+                stats.permanent += max(parked, 1)
+            else:
+                await asyncio.to_thread(
+                    self._transient, claimed.id, claimed.attempts, result, clock()
+                )
+                stats.transient += 1
+            # Either way this destination is done for this drain: do not hammer it.
+            stats.skipped += len(row_ids) - n - 1
+            break
+        return stats
+
+    async def drain(self, *, now: datetime | None = None, limit: int = 200) -> DrainStats:
+        """Send what is due (at most `limit` rows); destinations are drained concurrently,
+        each one in order and paced."""
+        clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+        due = await asyncio.to_thread(self._due, clock(), limit)
+        stats = DrainStats()
+        if not due:
+            return stats
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(ids: list[int]) -> DrainStats:
+            async with sem:
+                return await self._drain_destination(ids, clock)
+
+        for part in await asyncio.gather(*(one(ids) for ids in due.values())):
+            stats.merge(part)
+        return stats
+
+
+async def drain_outbox(
+    storage: Storage,
+    senders: Mapping[str, Sender],
+    *,
+    now: datetime | None = None,
+    limit: int = 200,
+    pacer: Pacer | None = None,
+    alert_renderer: RenderAlert = render_alert,
+    digest_renderer: RenderDigest = render_digest,
+) -> DrainStats:
+    """One pass over the due outbox rows (see `Worker` for a long-lived, configured one)."""
+    worker = Worker(
+        storage,
+        senders,
+        pacer=pacer,
+        alert_renderer=alert_renderer,
+        digest_renderer=digest_renderer,
+        on_sent=_metric_sent,
+        on_failure=_metric_failure,
+    )
+    return await worker.drain(now=now, limit=limit)
+
+
+def _metric_sent(platform: str, n: int) -> None:
+    from bot.app import metrics
+
+    metrics.MESSAGES_SENT.labels(platform=platform).inc(n)
+
+
+def _metric_failure(platform: str, outcome: Outcome) -> None:
+    from bot.app import metrics
+
+    metrics.DELIVERY_FAILURES.labels(platform=platform, kind=outcome.value).inc()
+
+
+def recover_in_flight(storage: Storage) -> int:
+    """At startup: rows left "sending" by a dead worker become due now (same nonce).
+
+    Only call this when no other worker uses the same database.
+    """
+    with storage.write() as s:
+        res = s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending")
+            .values(status="pending", next_attempt_at=utcnow())
+        )
+        return int(getattr(res, "rowcount", 0) or 0)
+
+
+def enable_destination(storage: Storage, destination_id: int) -> int:
+    """Clear a destination's permanent error and requeue its parked rows; returns how many."""
+    now = utcnow()
+    with storage.write() as s:
+        dest = s.get(Destination, destination_id)
+        if dest is None:
+            raise KeyError(destination_id)
+        dest.disabled_reason = None
+        dest.disabled_at = None
+        res = s.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.destination_id == destination_id,
+                OutboxMessage.status == "failed",
+                # Only rows parked with the destination: messages the platform itself refused
+                # (bad rendering) would only be refused again.
+                OutboxMessage.last_error.like("destination disabled:%"),
+            )
+            .values(status="pending", next_attempt_at=now, attempts=0)
+        )
+        return int(getattr(res, "rowcount", 0) or 0)
+
+
+def outbox_depth(storage: Storage) -> int:
+    with storage.session() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status.in_(("pending", "sending")))
+            )
+            or 0
+        )
