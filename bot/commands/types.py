@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.deliver.types import StoryPost
+from bot.deliver.types import Digest, StoryPost
 
 Platform = Literal["discord", "slack", "cli", "test"]
 
@@ -24,7 +24,8 @@ class Caller:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    command: str  # "search", "subscribe", "unsubscribe", "subscriptions", "digest", "feeds", "why", "help"
+    # "search", "subscribe", "unsubscribe", "subscriptions", "digest", "feeds", "why", "help"
+    command: str
     args: dict[str, Any]
     caller: Caller
 
@@ -49,3 +50,5 @@ class Reply:
     has_more: bool = False
     more_args: dict[str, Any] = field(default_factory=dict)  # args for the "more" button/action
     suggestions: tuple[str, ...] = ()  # "did you mean"
+    digest: Digest | None = None  # `digest`: post it to the channel (stories holds the same)
+    notices: tuple[str, ...] = ()  # side remarks ("query shortened...") for a footer

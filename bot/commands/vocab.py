@@ -1,0 +1,202 @@
+"""Values people type in commands (jurisdictions, topics, languages): suggestions, autocomplete."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from bot.classify.verdict import TOPICS
+
+MAX_CHOICES = 25  # Discord's (and our) autocomplete limit
+
+# Names people use that ISO's list spells differently (or not at all).
+_ALIASES: dict[str, str] = {
+    "eu": "EU",
+    "european union": "EU",
+    "europe": "EU",
+    "intl": "INTL",
+    "international": "INTL",
+    "global": "INTL",
+    "un": "INTL",
+    "united nations": "INTL",
+    "oecd": "INTL",
+    "g7": "INTL",
+    "g20": "INTL",
+    "usa": "US",
+    "u.s.": "US",
+    "america": "US",
+    "united states of america": "US",
+    "uk": "GB",
+    "u.k.": "GB",
+    "britain": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "south korea": "KR",
+    "korea": "KR",
+    "north korea": "KP",
+    "russia": "RU",
+    "iran": "IR",
+    "taiwan": "TW",
+    "vietnam": "VN",
+    "turkey": "TR",
+    "uae": "AE",
+    "czechia": "CZ",
+    "czech republic": "CZ",
+    "holland": "NL",
+    "prc": "CN",
+    "mainland china": "CN",
+}
+
+# Without pycountry, these still work (the jurisdictions AI-governance news is mostly about).
+_FALLBACK_NAMES: dict[str, str] = {
+    "US": "United States", "CN": "China", "GB": "United Kingdom", "JP": "Japan",
+    "KR": "South Korea", "IN": "India", "CA": "Canada", "AU": "Australia", "BR": "Brazil",
+    "DE": "Germany", "FR": "France", "IT": "Italy", "ES": "Spain", "NL": "Netherlands",
+    "SG": "Singapore", "AE": "United Arab Emirates", "SA": "Saudi Arabia", "IL": "Israel",
+    "CH": "Switzerland", "RU": "Russia", "TW": "Taiwan", "NZ": "New Zealand", "IE": "Ireland",
+    "SE": "Sweden", "PL": "Poland", "MX": "Mexico", "ZA": "South Africa", "NG": "Nigeria",
+    "KE": "Kenya", "ID": "Indonesia", "VN": "Vietnam", "TR": "Turkey", "UA": "Ukraine",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    name: str  # what people read
+    value: str  # what the command receives
+
+
+def _fold(s: str) -> str:
+    s = unicodedata.normalize("NFKD", s)
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", s).strip().casefold()
+
+
+@lru_cache(maxsize=1)
+def jurisdiction_names() -> dict[str, str]:
+    """code -> display name, for EU, INTL and every ISO 3166-1 country."""
+    names: dict[str, str] = {"EU": "European Union", "INTL": "International"}
+    try:
+        import pycountry
+
+        for c in pycountry.countries:
+            names[c.alpha_2] = getattr(c, "common_name", None) or c.name
+    except ImportError:  # pragma: no cover - pycountry is optional
+        names.update(_FALLBACK_NAMES)
+    for code, name in _FALLBACK_NAMES.items():
+        names.setdefault(code, name)
+    # Shorter common names read better than "Korea, Republic of".
+    names.update({"KR": "South Korea", "RU": "Russia", "IR": "Iran", "TW": "Taiwan",
+                  "VN": "Vietnam", "GB": "United Kingdom", "US": "United States"})
+    return names
+
+
+@lru_cache(maxsize=1)
+def _jurisdiction_lookup() -> dict[str, str]:
+    """folded name/code/alias -> code."""
+    out: dict[str, str] = {}
+    try:
+        import pycountry
+
+        for c in pycountry.countries:
+            for attr in ("name", "official_name", "common_name", "alpha_3"):
+                v = getattr(c, attr, None)
+                if v:
+                    out.setdefault(_fold(v), c.alpha_2)
+    except ImportError:  # pragma: no cover
+        pass
+    for code, name in jurisdiction_names().items():
+        out.setdefault(_fold(name), code)
+        out[_fold(code)] = code
+    for alias, code in _ALIASES.items():
+        out[_fold(alias)] = code
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    value: str | None  # the canonical value, or None when unknown
+    suggestions: tuple[str, ...] = ()  # "did you mean" (display form "Name (CODE)" or value)
+
+
+def resolve_jurisdiction(text: str) -> Resolved:
+    key = _fold(text)
+    lookup = _jurisdiction_lookup()
+    if key in lookup:
+        return Resolved(lookup[key])
+    names = jurisdiction_names()
+    matches = process.extract(key, list(lookup), scorer=fuzz.WRatio, limit=8, score_cutoff=70)
+    seen: list[str] = []
+    for m, _score, _i in matches:
+        code = lookup[m]
+        label = f"{names.get(code, code)} ({code})"
+        if label not in seen:
+            seen.append(label)
+    return Resolved(None, tuple(seen[:3]))
+
+
+def resolve_topic(text: str) -> Resolved:
+    key = _fold(text).replace("_", "-").replace(" ", "-")
+    if key in TOPICS:
+        return Resolved(key)
+    # Plurals and near-misses: "export-control" -> "export-controls".
+    matches = process.extract(key, list(TOPICS), scorer=fuzz.WRatio, limit=3, score_cutoff=60)
+    return Resolved(None, tuple(m for m, _s, _i in matches))
+
+
+def topic_label(topic: str) -> str:
+    return topic.replace("-", " ").capitalize()
+
+
+def resolve_language(text: str) -> Resolved:
+    t = text.strip().replace("_", "-").split("-")[0].lower()
+    if re.fullmatch(r"[a-z]{2}", t):
+        return Resolved(t)
+    try:
+        import pycountry
+
+        lang = pycountry.languages.get(name=text.strip()) or pycountry.languages.get(
+            alpha_3=t
+        )
+        code = getattr(lang, "alpha_2", None) if lang else None
+        if code:
+            return Resolved(code)
+    except (ImportError, LookupError, KeyError):  # pragma: no cover
+        pass
+    return Resolved(None, ("en", "zh", "ja", "ko", "fr", "de"))
+
+
+def autocomplete(field: str, prefix: str) -> list[tuple[str, str]]:
+    """Up to 25 (name, value) choices for `field` ("jurisdiction(s)" or "topic(s)")."""
+    p = _fold(prefix or "")
+    f = field.rstrip("s").lower()
+    if f == "topic":
+        items = [(topic_label(t), t) for t in TOPICS]
+    elif f == "jurisdiction":
+        items = [(f"{name} ({code})", code) for code, name in jurisdiction_names().items()]
+        # EU and INTL first: they are the most asked-for after the big countries.
+        items.sort(key=lambda c: (c[1] not in ("EU", "INTL"), c[0]))
+    else:
+        return []
+    if not p:
+        return items[:MAX_CHOICES]
+    starts = [c for c in items if _fold(c[0]).startswith(p) or _fold(c[1]).startswith(p)]
+    contains = [c for c in items if c not in starts and p in _fold(c[0])]
+    out = starts + contains
+    if f == "jurisdiction":
+        # An alias typed in full ("uk", "usa") should offer its country first.
+        code = _jurisdiction_lookup().get(p)
+        if code:
+            hit = (f"{jurisdiction_names().get(code, code)} ({code})", code)
+            out = [hit] + [c for c in out if c != hit]
+    if not out:
+        out = [
+            items[i]
+            for _m, _s, i in process.extract(
+                p, [_fold(c[0]) for c in items], scorer=fuzz.WRatio, limit=5, score_cutoff=60
+            )
+        ]
+    return out[:MAX_CHOICES]
