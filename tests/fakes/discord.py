@@ -138,6 +138,11 @@ class FakeDiscord(FakeServer):
         """Every later message to this channel fails with this Discord error."""
         self.broken_channels[str(channel_id)] = (status, code)
 
+    @staticmethod
+    def webhook_channel(webhook_id: int | str) -> str:
+        """The channel a webhook posts into (webhook id + 1 in this fake)."""
+        return str(int(webhook_id) + 1)
+
     def messages_in(self, channel_id: int | str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel_id"] == str(channel_id)]
 
@@ -250,7 +255,7 @@ class FakeDiscord(FakeServer):
             status, code = self.broken_channels[webhook_id]
             return json_response(error_body(code, ERRORS.get(code, "error")), status)
         body = await request.json()
-        msg = self.message_object(f"webhook:{webhook_id}", body, webhook_id=webhook_id)
+        msg = self.message_object(self.webhook_channel(webhook_id), body, webhook_id=webhook_id)
         msg["_request"] = body
         msg["_token"] = request.match_info["token"]
         self.messages.append(msg)
@@ -261,13 +266,12 @@ class FakeDiscord(FakeServer):
         return web.Response(status=204)
 
     async def _webhook_message(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = {}
-        if request.can_read_body:
-            body = await request.json()
+        raw = await request.read()
+        body: dict[str, Any] = json.loads(raw) if raw else {}
         if request.method == "DELETE":
             return web.Response(status=204)
-        msg = self.message_object(f"webhook:{request.match_info['webhook_id']}", body,
-                                  webhook_id=request.match_info["webhook_id"])
+        webhook_id = request.match_info["webhook_id"]
+        msg = self.message_object(self.webhook_channel(webhook_id), body, webhook_id=webhook_id)
         return json_response(msg)
 
     async def _commands(self, request: web.Request) -> web.Response:

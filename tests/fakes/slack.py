@@ -93,8 +93,8 @@ class FakeSlack(FakeServer):
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         args: dict[str, Any] = dict(request.query)
-        if request.can_read_body:
-            raw = await request.read()
+        raw = await request.read()  # cached by aiohttp: the recorder read it already
+        if raw:
             ctype = request.headers.get("Content-Type", "")
             if "json" in ctype:
                 args.update(json.loads(raw or b"{}"))
