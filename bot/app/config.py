@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,10 +25,14 @@ _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """'15m', '2h', '1d', '90s' or a bare number of minutes."""
+    """'15m', '2h', '1d', '90s' or a bare number of minutes; never negative."""
     if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise ValueError(f"{value} is negative: a duration must be 0 or more")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0 or value != value:  # the second test catches NaN
+            raise ValueError(f"{value!r} is not a duration: write e.g. 30m, 2h, 1d or 90s")
         return timedelta(minutes=float(value))
     if isinstance(value, str):
         m = _DURATION.match(value)
@@ -37,9 +42,38 @@ def parse_duration(value: Any) -> timedelta:
     raise ValueError(f"{value!r} is not a duration: write e.g. 30m, 2h, 1d or 90s")
 
 
+def _positive(value: timedelta) -> timedelta:
+    # A zero poll interval or backoff would make the scheduler spin.
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0: write e.g. 30m, 2h or 1d")
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact spelling parse_duration reads back: 90s, 30m, 2h, 1d."""
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds}s"
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[
+    timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)
+]
 
 JURISDICTION_RE = re.compile(r"^(?:[A-Z]{2}|EU|INTL)$")
+
+
+def _code_list(value: Any) -> Any:
+    # `jurisdictions: US` or `jurisdictions: "US, EU"` mean the obvious list.
+    if isinstance(value, str):
+        return [c for c in (p.strip() for p in value.split(",")) if c]
+    return value
+
+
+CodeList = Annotated[list[str], BeforeValidator(_code_list)]
 
 
 def _check_codes(codes: list[str]) -> list[str]:
@@ -60,7 +94,7 @@ class _Model(BaseModel):
 
 
 class Defaults(_Model):
-    interval: Duration = timedelta(minutes=30)
+    interval: PositiveDuration = timedelta(minutes=30)
     backfill_window: Duration = Field(
         default=timedelta(hours=48),
         description="entries older than this, in a newly added feed, are stored but not posted",
@@ -68,22 +102,22 @@ class Defaults(_Model):
     user_agent: str = (
         "policybot/0.1 (+https://github.com/policybot/policybot; AI-governance news bot)"
     )
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    total_timeout: float = 60.0
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    concurrency: int = 32
-    per_host_concurrency: int = 2
-    max_backoff: Duration = timedelta(hours=12)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=20.0, gt=0)
+    total_timeout: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    concurrency: int = Field(default=32, gt=0)
+    per_host_concurrency: int = Field(default=2, gt=0)
+    max_backoff: PositiveDuration = timedelta(hours=12)
 
 
 class FeedConfig(_Model):
     name: str = Field(min_length=1, max_length=120)
     url: str
-    interval: Duration | None = None
+    interval: PositiveDuration | None = None
     language: str | None = None
-    jurisdictions: list[str] = Field(default_factory=list)
+    jurisdictions: CodeList = Field(default_factory=list)
     enabled: bool = True
 
     @field_validator("url")
@@ -136,7 +170,7 @@ class DestinationConfig(_Model):
 class SubscriptionConfig(_Model):
     name: str | None = None
     destination: DestinationConfig
-    jurisdictions: list[str] = Field(default_factory=list)
+    jurisdictions: CodeList = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
     instruments: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
@@ -254,7 +288,10 @@ def format_validation_error(path: Path, err: ValidationError, data: Any) -> str:
             msg = "unknown setting (check the spelling; see README, 'feeds.yaml')"
         elif e["type"] == "missing":
             msg = "required setting is missing"
-        lines.append(f"  - {where}: {msg}")
+        elif e["type"] == "list_type":
+            msg = "should be a list: one line per item, each starting with `- `"
+        # Whole-file checks (duplicate names) already name the entries in their message.
+        lines.append(f"  - {where}: {msg}" if e["loc"] else f"  - {msg}")
     return "\n".join(lines)
 
 
@@ -272,6 +309,55 @@ def parse_config(data: Any, path: Path) -> AppConfig:
     return cfg
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping.
+
+    Plain PyYAML keeps the last value silently, so a second `feeds:` would drop every feed
+    listed under the first one.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: let the base class report it
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"the key {key!r} appears twice (first at line {first.start_mark.line + 1});"
+                    " merge the two entries",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str, path: Path) -> Any:
+    """Parse YAML text as the config loader does; errors name the file, line and column."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no tags run code
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
+def parse_config_text(text: str, path: Path) -> AppConfig:
+    """Validate config text as if it were the file at `path` (relative paths resolve there)."""
+    data = load_yaml_text(text, path)
+    if data is None:
+        raise ConfigError(
+            f"{path}: the file is empty. Add a `feeds:` list (see README, 'feeds.yaml'), or run"
+            " `policybot run --sample` to try the bundled sample feeds."
+        )
+    return parse_config(data, path)
+
+
 def load_config(path: Path) -> AppConfig:
     """Read and validate the config file; every problem is a ConfigError with a clear message."""
     if not path.exists():
@@ -279,18 +365,13 @@ def load_config(path: Path) -> AppConfig:
             f"{path}: no such file. Pass --feeds PATH, set POLICYBOT_FEEDS, or run"
             " `policybot run --sample` to try the bundled sample feeds."
         )
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; expected the feeds.yaml file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    return parse_config(data, path)
+    return parse_config_text(text, path)
 
 
 SAMPLE_DIR = Path(__file__).parent / "samples"
