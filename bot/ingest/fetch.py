@@ -1,0 +1,576 @@
+"""Fetch feeds over HTTP(S) (and file: URLs) politely and defensively.
+
+One `Fetcher` is shared by all polls. It limits concurrency globally and per host, enforces
+connect/read timeouts plus a total wall-clock budget per fetch, streams bodies with a cap on both
+the bytes on the wire and the decompressed size (so a gzip bomb is stopped early), follows
+redirects by hand (so a chain of 301/308 can update the stored URL), sends conditional GETs and
+recognises an unchanged body by its SHA-256. `fetch` never raises for network or HTTP problems:
+they come back as `FetchStatus.FAILED` (or `GONE`) with a message a person can act on.
+
+Retries: a connection that fails to open is retried once at once by httpcore's transport
+(`retries=1`); that covers the transient case (a dropped SYN, a stale pooled socket) without
+tenacity. Anything else is left to the scheduler, which backs off with `next_poll_delay`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from bot.ingest.backoff import next_poll_delay
+from bot.ingest.types import FeedState, FetchResult, FetchStatus
+
+if TYPE_CHECKING:
+    from bot.app.config import Defaults
+
+__all__ = ["ACCEPT", "MAX_RETRY_AFTER", "Fetcher", "next_poll_delay", "parse_retry_after"]
+
+MiB = 1024 * 1024
+# Feed types first; anything else is still accepted (the parser decides what it really is).
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+# Only encodings we decode ourselves, with a bound on the output.
+ACCEPT_ENCODING = "gzip, deflate"
+MAX_RETRY_AFTER = 24 * 3600.0  # a server asking for more than a day is capped at a day
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_INFLATE_STEP = 256 * 1024  # decompress at most this much per zlib call
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Undecodable(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Redirect:
+    status: int
+    location: str
+
+
+def _fmt_seconds(s: float) -> str:
+    return f"{s:g} s"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP-date; capped at a day.
+
+    A date in the past gives 0; an unreadable value gives None.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(delta, 0.0), MAX_RETRY_AFTER)
+
+
+def _zlib_header(data: bytes) -> bool:
+    """True when `data` starts with a zlib (RFC 1950) header: deflate method, valid check bits."""
+    return len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
+
+
+class _BoundedDecoder:
+    """Decodes one Content-Encoding incrementally, refusing to produce more than `limit` bytes.
+
+    zlib is asked for at most _INFLATE_STEP bytes per call, so a bomb is stopped after about
+    `limit` bytes of output instead of inflating a whole network chunk (~1000x) in one go.
+    """
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        enc = encoding.strip().lower()
+        if enc in ("", "identity"):
+            self._mode = "identity"
+        elif enc in ("gzip", "x-gzip"):
+            self._mode = "gzip"
+        elif enc == "deflate":
+            self._mode = "deflate"
+        else:
+            raise _Undecodable(f"unsupported Content-Encoding {encoding!r}")
+        self.encoding = enc or "identity"
+        self._limit = limit
+        self._out = bytearray()
+        self._d = self._new()
+        self._fed = False
+        self._ended = False  # the current stream reached its end marker
+        self._junk = False  # ignoring trailing bytes
+        self._tail = b""  # bytes after an ended stream, until we know what they are
+
+    def _new(self) -> zlib._Decompress:
+        # 32 + MAX_WBITS accepts a gzip or zlib header (servers mislabel); deflate starts as zlib.
+        return zlib.decompressobj(32 + zlib.MAX_WBITS if self._mode == "gzip" else zlib.MAX_WBITS)
+
+    def _emit(self, data: bytes) -> None:
+        if len(self._out) + len(data) > self._limit:
+            raise _TooLarge(
+                f"decompressed body larger than {self._limit} bytes"
+                f" (Content-Encoding: {self.encoding}; a compression bomb?)"
+            )
+        self._out += data
+
+    def feed(self, data: bytes) -> None:
+        if self._mode == "identity":
+            self._emit(data)
+            return
+        if not data:
+            return
+        if not self._fed and self._mode == "deflate" and not _zlib_header(data):
+            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
+            self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+        self._fed = True
+        try:
+            self._inflate(data)
+        except zlib.error as exc:
+            raise _Undecodable(f"cannot decode the {self.encoding} body: {exc}") from None
+
+    def _inflate(self, data: bytes) -> None:
+        buf = data
+        while True:
+            if self._ended:
+                # Bytes after a finished stream: another gzip member (possibly split across
+                # network chunks), else trailing junk, which is ignored as browsers do.
+                if self._junk:
+                    return
+                self._tail += buf
+                if len(self._tail) < 2:
+                    return
+                if self._mode == "gzip" and self._tail[:2] == _GZIP_MAGIC:
+                    buf, self._tail, self._ended = self._tail, b"", False
+                    self._d = self._new()
+                    continue
+                self._junk, self._tail = True, b""
+                return
+            out = self._d.decompress(buf, _INFLATE_STEP)
+            self._emit(out)
+            if self._d.eof:
+                self._ended = True
+                buf = self._d.unused_data
+                continue
+            buf = self._d.unconsumed_tail
+            # A full step may leave output pending inside zlib even when the input is used up.
+            if not buf and len(out) < _INFLATE_STEP:
+                return
+
+    def finish(self) -> bytes:
+        if self._mode != "identity":
+            if self._fed and not self._ended:
+                raise _Undecodable(f"the {self.encoding} body is truncated (stream incomplete)")
+            try:
+                self._emit(self._d.flush())
+            except zlib.error as exc:
+                raise _Undecodable(f"cannot decode the {self.encoding} body: {exc}") from None
+        return bytes(self._out)
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _host_of(url: str) -> str:
+    try:
+        return httpx.URL(url).host
+    except httpx.InvalidURL:
+        return url
+
+
+def describe_error(exc: BaseException, url: str, fetcher: Fetcher) -> str:
+    """A short, human-readable reason for a transport-level failure."""
+    host = _host_of(url)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"connect timed out after {_fmt_seconds(fetcher.connect_timeout)} ({host})"
+    if isinstance(exc, httpx.ReadTimeout):
+        return (
+            f"read timed out after {_fmt_seconds(fetcher.read_timeout)}"
+            f" (the server sent nothing for that long)"
+        )
+    if isinstance(exc, httpx.WriteTimeout):
+        return f"write timed out after {_fmt_seconds(fetcher.read_timeout)}"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "timed out waiting for a free connection"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return f"invalid URL {url!r}: {exc}"
+    for e in _exception_chain(exc):
+        if isinstance(e, socket.gaierror):
+            return f"DNS lookup failed for {host}: {e.strerror or e}"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"TLS certificate problem for {host}: {e.verify_message or e.reason or e}"
+        if isinstance(e, ssl.SSLError):
+            return f"TLS error with {host}: {e.reason or e}"
+        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
+            return f"connection refused ({host})"
+        if isinstance(e, ConnectionResetError):
+            return f"connection reset by {host}"
+        if getattr(e, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"network unreachable ({host})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke the HTTP protocol: {exc}"
+    if isinstance(exc, httpx.LocalProtocolError):
+        return f"cannot send the request: {exc}"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {host}: {exc}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _http_error(resp: httpx.Response) -> str:
+    try:
+        phrase = resp.reason_phrase or HTTPStatus(resp.status_code).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP {resp.status_code} {phrase}".rstrip()
+
+
+class Fetcher:
+    """Fetches feeds. Share one instance; close it with `aclose()` or `async with`."""
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        connect_timeout: float = 10,
+        read_timeout: float = 20,
+        total_timeout: float = 60,
+        max_body_bytes: int = 10 * MiB,
+        max_decompressed_bytes: int | None = None,
+        max_redirects: int = 5,
+        concurrency: int = 32,
+        per_host_concurrency: int = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        for name, value in (
+            ("connect_timeout", connect_timeout),
+            ("read_timeout", read_timeout),
+            ("total_timeout", total_timeout),
+            ("max_body_bytes", max_body_bytes),
+            ("concurrency", concurrency),
+            ("per_host_concurrency", per_host_concurrency),
+        ):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, not {value!r}")
+        if max_redirects < 0:
+            raise ValueError(f"max_redirects must be 0 or more, not {max_redirects!r}")
+        if not user_agent.strip():
+            raise ValueError("user_agent must not be empty")
+        self.user_agent = user_agent
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self.total_timeout = float(total_timeout)
+        self.max_body_bytes = int(max_body_bytes)
+        # Feeds compress ~5-10x; allow that, but never let a bomb inflate without bound.
+        self.max_decompressed_bytes = (
+            int(max_decompressed_bytes)
+            if max_decompressed_bytes is not None
+            else max(4 * self.max_body_bytes, 50 * MiB)
+        )
+        if self.max_decompressed_bytes <= 0:
+            raise ValueError("max_decompressed_bytes must be positive")
+        self.max_redirects = max_redirects
+        self.concurrency = concurrency
+        self.per_host_concurrency = per_host_concurrency
+        self._global = asyncio.Semaphore(concurrency)
+        self._per_host: dict[str, asyncio.Semaphore] = {}
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(
+                retries=1,  # one immediate retry of a failed connect (see module docstring)
+                limits=httpx.Limits(
+                    max_connections=concurrency, max_keepalive_connections=concurrency
+                ),
+            )
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            follow_redirects=False,  # done by hand to see each hop
+            timeout=httpx.Timeout(
+                connect=self.connect_timeout,
+                read=self.read_timeout,
+                write=self.read_timeout,
+                pool=self.connect_timeout,
+            ),
+            headers={
+                "User-Agent": user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+        )
+
+    @classmethod
+    def from_defaults(cls, d: Defaults) -> Fetcher:
+        return cls(
+            user_agent=d.user_agent,
+            connect_timeout=d.connect_timeout,
+            read_timeout=d.read_timeout,
+            total_timeout=d.total_timeout,
+            max_body_bytes=d.max_body_bytes,
+            max_redirects=d.max_redirects,
+            concurrency=d.concurrency,
+            per_host_concurrency=d.per_host_concurrency,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- public ------------------------------------------------------------------------------
+    async def fetch(self, state: FeedState) -> FetchResult:
+        """Fetch one feed. Never raises for network or HTTP problems (see FetchResult)."""
+        started = time.monotonic()
+        url = state.url.strip()
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "file":
+            result = await self._fetch_file(state, url)
+        elif scheme in ("http", "https"):
+            result = await self._fetch_http(state, url)
+        else:
+            result = self._failed(
+                state,
+                url,
+                f"unsupported URL scheme {scheme + ':' if scheme else '(none)'}"
+                " (use http:, https: or file:)",
+            )
+        return replace(result, url=state.url, elapsed=time.monotonic() - started)
+
+    # --- HTTP --------------------------------------------------------------------------------
+    def _host_limit(self, url: str) -> asyncio.Semaphore:
+        # Keyed by host name only: two ports on one machine share the politeness budget.
+        key = _host_of(url).lower()
+        sem = self._per_host.get(key)
+        if sem is None:
+            sem = self._per_host[key] = asyncio.Semaphore(self.per_host_concurrency)
+        return sem
+
+    async def _fetch_http(self, state: FeedState, url: str) -> FetchResult:
+        budget = self.total_timeout  # spent only while a hop is running, not while queued
+        hops: list[int] = []
+        visited = [url]
+        current = url
+        while True:
+            # Host slot first, then a global slot: a task waiting for a busy host must not
+            # hold one of the global slots other hosts could use.
+            async with self._host_limit(current), self._global:
+                hop_started = time.monotonic()
+                try:
+                    async with asyncio.timeout(budget):
+                        outcome = await self._hop(state, current)
+                except TimeoutError:
+                    return self._failed(
+                        state,
+                        current,
+                        f"timed out after {_fmt_seconds(self.total_timeout)} (total)",
+                    )
+                except httpx.HTTPError as exc:
+                    return self._failed(state, current, describe_error(exc, current, self))
+                except OSError as exc:  # belt and braces: transports may leak raw socket errors
+                    return self._failed(state, current, describe_error(exc, current, self))
+                finally:
+                    budget -= time.monotonic() - hop_started
+            if isinstance(outcome, FetchResult):
+                permanent = (
+                    outcome.final_url
+                    if hops
+                    and all(s in _PERMANENT for s in hops)
+                    and outcome.status is not FetchStatus.FAILED
+                    and outcome.status is not FetchStatus.GONE
+                    else None
+                )
+                return replace(outcome, permanent_redirect=permanent)
+            hops.append(outcome.status)
+            try:
+                target = str(httpx.URL(current).join(outcome.location))
+            except (httpx.InvalidURL, ValueError) as exc:
+                return self._failed(
+                    state,
+                    current,
+                    f"HTTP {outcome.status} to an invalid Location {outcome.location!r}: {exc}",
+                )
+            if urlsplit(target).scheme.lower() not in ("http", "https"):
+                # Never let a remote server point us at file: or other local resources.
+                return self._failed(
+                    state,
+                    current,
+                    f"HTTP {outcome.status} redirect to a non-HTTP URL {outcome.location!r}",
+                )
+            if len(hops) > self.max_redirects:
+                loop = target in visited
+                chain = " -> ".join([*visited, target])
+                what = "redirect loop" if loop else "too many redirects"
+                return self._failed(
+                    state,
+                    current,
+                    f"{what} (more than {self.max_redirects} redirects): {chain}",
+                )
+            visited.append(target)
+            current = target
+
+    async def _hop(self, state: FeedState, url: str) -> FetchResult | _Redirect:
+        headers: dict[str, str] = {}
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        request = self._client.build_request("GET", url, headers=headers)
+        resp = await self._client.send(request, stream=True)
+        try:
+            return await self._handle(state, url, resp)
+        finally:
+            await resp.aclose()
+
+    async def _handle(
+        self, state: FeedState, url: str, resp: httpx.Response
+    ) -> FetchResult | _Redirect:
+        code = resp.status_code
+        headers = dict(resp.headers.items())  # lower-case names, repeats joined
+        etag = resp.headers.get("etag")
+        last_modified = resp.headers.get("last-modified")
+        base = FetchResult(
+            status=FetchStatus.FAILED,
+            url=url,
+            final_url=url,
+            http_status=code,
+            headers=headers,
+            etag=etag or state.etag,
+            last_modified=last_modified or state.last_modified,
+            body_hash=state.body_hash,
+        )
+        if code in _REDIRECTS:
+            location = resp.headers.get("location", "").strip()
+            if not location:
+                return replace(base, error=f"{_http_error(resp)} without a Location header")
+            return _Redirect(code, location)
+        if code == 304:
+            return replace(base, status=FetchStatus.NOT_MODIFIED)  # keep the old validators
+        if code == 410:
+            return replace(
+                base,
+                status=FetchStatus.GONE,
+                error=f"{_http_error(resp)}: the feed was removed for good",
+            )
+        if not 200 <= code < 300:
+            retry_after = (
+                parse_retry_after(resp.headers.get("retry-after"))
+                if code in _RETRY_AFTER_STATUSES
+                else None
+            )
+            return replace(base, error=_http_error(resp), retry_after=retry_after)
+
+        declared = resp.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return replace(
+                base,
+                error=f"body larger than {self.max_body_bytes} bytes"
+                f" (Content-Length: {int(declared)})",
+            )
+        try:
+            if resp.is_stream_consumed:
+                # Some transports (httpx.MockTransport) read and decode the body themselves.
+                body = resp.content
+                if len(body) > self.max_body_bytes:
+                    raise _TooLarge(f"body larger than {self.max_body_bytes} bytes")
+            else:
+                body = await self._read_body(resp)
+        except (_TooLarge, _Undecodable) as exc:
+            return replace(base, error=str(exc))
+        # A fresh 200 carries its own validators; do not keep stale ones it did not send.
+        return self._body_result(replace(base, etag=etag, last_modified=last_modified), state, body)
+
+    async def _read_body(self, resp: httpx.Response) -> bytes:
+        decoder = _BoundedDecoder(
+            resp.headers.get("content-encoding", ""), self.max_decompressed_bytes
+        )
+        received = 0
+        async for chunk in resp.aiter_raw():
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                raise _TooLarge(f"body larger than {self.max_body_bytes} bytes")
+            decoder.feed(chunk)
+        return decoder.finish()
+
+    # --- file: URLs ----------------------------------------------------------------------------
+    async def _fetch_file(self, state: FeedState, url: str) -> FetchResult:
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            return self._failed(state, url, f"file: URL on another host {parts.netloc!r}")
+        path = Path(unquote(parts.path))
+        base = FetchResult(status=FetchStatus.FAILED, url=url, final_url=url)
+        try:
+            body = await asyncio.to_thread(self._read_file, path)
+        except FileNotFoundError:
+            return replace(base, error=f"no such file: {path}")
+        except IsADirectoryError:
+            return replace(base, error=f"not a file: {path}")
+        except _TooLarge as exc:
+            return replace(base, error=str(exc))
+        except OSError as exc:
+            return replace(base, error=f"cannot read {path}: {exc.strerror or exc}")
+        return self._body_result(base, state, body)
+
+    def _read_file(self, path: Path) -> bytes:
+        with path.open("rb") as fh:
+            body = fh.read(self.max_body_bytes + 1)
+        if len(body) > self.max_body_bytes:
+            raise _TooLarge(f"body larger than {self.max_body_bytes} bytes")
+        return body
+
+    # --- helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _body_result(base: FetchResult, state: FeedState, body: bytes) -> FetchResult:
+        digest = hashlib.sha256(body).hexdigest()
+        if state.body_hash is not None and digest == state.body_hash:
+            return replace(base, status=FetchStatus.UNCHANGED, body=None, body_hash=digest)
+        return replace(base, status=FetchStatus.OK, body=body, body_hash=digest)
+
+    @staticmethod
+    def _failed(state: FeedState, url: str, error: str) -> FetchResult:
+        return FetchResult(
+            status=FetchStatus.FAILED,
+            url=state.url,
+            final_url=url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            body_hash=state.body_hash,
+            error=error,
+        )
