@@ -84,7 +84,8 @@ def _is_cjk(ch: str) -> bool:
 
 
 def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+    # CJK characters are letters, but unspaced: "AI" in "日本のAI法" is a word of its own.
+    return (ch.isalnum() or ch == "_") and not _is_cjk(ch)
 
 
 @dataclass(slots=True)
