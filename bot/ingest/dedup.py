@@ -15,9 +15,10 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Generic
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from typing_extensions import TypeVar
 
 # ----------------------------------------------------------------------------- keys
@@ -86,12 +87,21 @@ def _strip_source_suffix(title: str) -> str:
     return title
 
 
+@lru_cache(maxsize=65536)
 def _fold_char(ch: str) -> str:
-    """Case-fold and drop accents, except inside CJK where marks change the word."""
+    """Key form of one character: punctuation/symbols/spaces become a space; letters are
+    case-folded and lose their accents, except CJK, where marks change the word."""
+    if ch in _APOSTROPHES or unicodedata.category(ch)[0] in "PSZC":
+        return " "
     if _is_cjk(ch):
         return ch
     decomposed = unicodedata.normalize("NFKD", ch.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_ASCII_NON_WORD_RE = re.compile(r"[^a-z0-9]+")
+# "U.S." and "U.K." are written both ways; fold the dotted form into the plain one.
+_DOTTED_ACRONYM_RE = re.compile(r"\b((?:[A-Za-z]\.){2,})")
 
 
 def title_key(title: str) -> str:
@@ -104,18 +114,16 @@ def title_key(title: str) -> str:
     t = _PREFIX_RE.sub("", t)
     t = _strip_source_suffix(t)
     t = _POSSESSIVE_RE.sub("", t)  # "Meta's AI" and "Meta AI" are the same headline
-    out: list[str] = []
-    for ch in t:
-        cat = unicodedata.category(ch)
-        if cat[0] in "PSZC" or ch in _APOSTROPHES:
-            out.append(" ")
-        else:
-            out.append(_fold_char(ch))
-    return " ".join("".join(out).split())
+    t = _DOTTED_ACRONYM_RE.sub(lambda m: m.group(1).replace(".", "") + " ", t)
+    if t.isascii():  # the common case, without a per-character loop
+        return _ASCII_NON_WORD_RE.sub(" ", t.lower()).strip()
+    return " ".join("".join(map(_fold_char, t)).split())
 
 
 def _tokens(key: str) -> list[str]:
     """Words of a key; runs of CJK characters become one token per character."""
+    if key.isascii():
+        return key.split()
     toks: list[str] = []
     for word in key.split():
         buf = ""
@@ -136,6 +144,7 @@ def _tokens(key: str) -> list[str]:
 
 MIN_TOKENS = 4  # shorter titles must match exactly
 SIMILARITY = 88.0  # rapidfuzz ratio (0-100) on the keys
+_QUICK_REJECT = 60.0  # below this ratio not even the one-inserted-word rule can hold
 _TOKEN_SIMILARITY = 80.0  # inflections: "rule"/"rules", "agrees"/"agreed"
 _INSERTION_MIN_CORE = 5  # meaningful words a title needs before one added word is tolerated
 _PREFIX_LEN = 4  # fuzzy-paired words must share this prefix (also the index key)
@@ -153,12 +162,12 @@ def _stem(token: str) -> str:
 
 
 def _tokens_pair(a: str, b: str) -> bool:
-    """Same word up to inflection: digits and short words only match exactly."""
+    """Same word up to inflection: words with digits and short words only match exactly."""
     if a == b:
         return True
-    if len(a) < _PREFIX_LEN or len(b) < _PREFIX_LEN or a.isdigit() or b.isdigit():
+    if len(a) < _PREFIX_LEN or len(b) < _PREFIX_LEN or _stem(a) != _stem(b):
         return False
-    if any(c.isdigit() for c in a + b) or _stem(a) != _stem(b):
+    if not (a.isalpha() and b.isalpha()):  # "2023"/"2024", "gpt4"/"gpt5"
         return False
     return fuzz.ratio(a, b) >= _TOKEN_SIMILARITY
 
@@ -168,17 +177,19 @@ def _unmatched(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
     ca, cb = Counter(a), Counter(b)
     common = ca & cb
     only_a = list((ca - common).elements())
-    only_b = list((cb - common).elements())
-    rest_b = list(only_b)
+    by_stem: dict[str, list[str]] = {}
+    for u in (cb - common).elements():
+        by_stem.setdefault(_stem(u), []).append(u)
     left_a: list[str] = []
     for t in only_a:
-        for i, u in enumerate(rest_b):
+        group = by_stem.get(_stem(t), [])  # pairs always share a stem: look only there
+        for i, u in enumerate(group):
             if _tokens_pair(t, u):
-                del rest_b[i]
+                del group[i]
                 break
         else:
             left_a.append(t)
-    return left_a, rest_b
+    return left_a, [u for group in by_stem.values() for u in group]
 
 
 def _is_subsequence(short: list[str], long: list[str]) -> bool:
@@ -193,13 +204,16 @@ def _same(ka: str, ta: list[str], kb: str, tb: list[str]) -> bool:
         return True
     if len(ta) < MIN_TOKENS or len(tb) < MIN_TOKENS:
         return False
+    ratio = fuzz.ratio(ka, kb, score_cutoff=_QUICK_REJECT)
+    if not ratio:  # far below anything either rule below accepts
+        return False
     only_a, only_b = _unmatched(ta, tb)
     sig_a = [t for t in only_a if t not in STOPWORDS]
     sig_b = [t for t in only_b if t not in STOPWORDS]
     # A meaningful word swapped for another (Meta -> Google, 2023 -> 2024) is a new story.
     if sig_a and sig_b:
         return False
-    if fuzz.ratio(ka, kb) >= SIMILARITY:
+    if ratio >= SIMILARITY:
         return True
     # One extra meaningful word ("landmark") in an otherwise identical headline of at least
     # five meaningful words, in the same order, is still the same headline. Shorter ones are
@@ -248,7 +262,7 @@ class RecentTitles(Generic[StoryId]):
     rarest stems, so they stay cheap with tens of thousands of titles.
     """
 
-    _RARE_STEMS = 3  # how many of the query's rarest stems pick candidates
+    _RARE_STEMS = 4  # how many of the query's rarest stems pick candidates
     _MAX_CANDIDATES = 64  # full comparisons per lookup, best-overlap first
 
     def __init__(self, window: timedelta = timedelta(hours=72), max_size: int = 100_000) -> None:
@@ -298,7 +312,7 @@ class RecentTitles(Generic[StoryId]):
         if len(tokens) < MIN_TOKENS:
             return None  # short titles only ever match exactly
         best: tuple[float, datetime, StoryId] | None = None
-        for cand in self._candidates(tokens):
+        for cand in self._candidates(key, tokens):
             entry = self._entries[cand]
             if entry.when < cutoff or not _same(key, tokens, entry.key, entry.tokens):
                 continue
@@ -319,17 +333,34 @@ class RecentTitles(Generic[StoryId]):
     def _stems(tokens: list[str]) -> frozenset[str]:
         return frozenset(_stem(t) for t in tokens if t not in STOPWORDS)
 
-    def _candidates(self, tokens: list[str]) -> list[int]:
+    def _candidates(self, key: str, tokens: list[str]) -> list[int]:
         stems = [s for s in self._stems(tokens) if s in self._postings]
         if not stems:
             return []
-        # A same-story title shares nearly all meaningful stems, so it shares at least one
-        # of the rarest few; counting overlaps across them ranks the candidates.
+        # A same-story title shares nearly all of the query's meaningful stems (inflections
+        # share a stem; at most a word or two is extra), so it holds at least `need` of the
+        # query's rarest stems.
         stems.sort(key=lambda s: len(self._postings[s]))
-        overlap: Counter[int] = Counter()
-        for stem in stems[: self._RARE_STEMS]:
-            overlap.update(self._postings[stem])
-        return [eid for eid, _ in overlap.most_common(self._MAX_CANDIDATES)]
+        rare = [self._postings[s] for s in stems[: self._RARE_STEMS]]
+        need = 2 if len(rare) >= self._RARE_STEMS else 1
+        # Pairwise intersections run in C over the smaller set, so even very common words
+        # ("ai", "eu") cost little; only entries sharing two rare stems are scored.
+        found: set[int] = set()
+        for combo in itertools.combinations(rare, need):
+            found |= set.intersection(*combo) if need > 1 else combo[0]
+        if len(found) <= self._MAX_CANDIDATES:
+            return list(found)
+        # Common words everywhere ("EU", "AI", "Act"): rank the survivors by similarity in
+        # rapidfuzz's C loop and compare in full only the best few.
+        choices = {eid: self._entries[eid].key for eid in found}
+        ranked = process.extract(
+            key,
+            choices,
+            scorer=fuzz.ratio,
+            limit=self._MAX_CANDIDATES,
+            score_cutoff=_QUICK_REJECT,
+        )
+        return [eid for _, _, eid in ranked]
 
     def _evict_oldest(self) -> None:
         _, eid = heapq.heappop(self._heap)
