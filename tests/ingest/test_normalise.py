@@ -18,7 +18,7 @@ from bot.ingest.normalise import (
     plain_text,
     truncate,
 )
-from bot.ingest.types import RawEntry
+from bot.ingest.types import Item, RawEntry
 
 TAG_RE = re.compile(r"<[a-zA-Z/!]")
 FIRST_SEEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ def raw(**kw: object) -> RawEntry:
     return RawEntry(**base)  # type: ignore[arg-type]
 
 
-def norm(r: RawEntry, feed_language: str | None = "en", first_seen: datetime = FIRST_SEEN):
+def norm(r: RawEntry, feed_language: str | None = "en", first_seen: datetime = FIRST_SEEN) -> Item:
     return normalise(r, feed_url=FEED, feed_language=feed_language, first_seen=first_seen)
 
 
