@@ -83,7 +83,7 @@ class _TextExtractor(HTMLParser):
 
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _TAGLIKE_RE = re.compile(r"<[a-zA-Z/!?]")
-_SCRIPT_URL_RE = re.compile(r"(?i)\b(java|vb)script\s*:")
+_SCRIPT_URL_RE = re.compile(r"(?i)(java|vb)script\s*:")
 # Invisible characters that hide text or reorder it: zero-width space/joiner-free marks,
 # bidi embeddings/overrides/isolates, BOM, word joiner, soft hyphen, interlinear annotation.
 _INVISIBLE_RE = re.compile(

@@ -210,6 +210,8 @@ def test_output_never_contains_tags_for_hostile_inputs() -> None:
         "<a href='java&#x09;script:alert(1)'>x</a>",
         "<!doctype html><html><head><title>t</title></head><body>b</body></html>",
         "<?php echo 1 ?>after",
+        "nojavascript:alert(1) and VBScript:msgbox",
+        "javascript&colon;alert(1)",
     ]
     for s in hostile:
         assert_plain(html_to_text(s))

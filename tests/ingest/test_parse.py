@@ -254,3 +254,26 @@ def test_any_text_in_a_feed_comes_out_plain(title: str, summary: str) -> None:
         for text in (item.title, item.summary):
             assert not re.search(r"<[a-zA-Z/!]", text)
             assert "javascript:" not in text.lower()
+
+
+def test_feed_served_as_text_html_still_parses_with_a_warning() -> None:
+    p = parse_feed(RSS, url=URL, headers={"content-type": "text/html; charset=utf-8"}, now=NOW)
+    assert p.ok and len(p.entries) == 2
+    assert p.error is not None and "text/html" in p.error
+
+
+def test_entity_expansion_and_external_entities_are_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    levels = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY l0 "lol">{levels}'
+        f'<!ENTITY xxe SYSTEM "file://{secret}">]>'
+        "<rss version='2.0'><channel><title>t</title>"
+        "<item><title>&l9;</title><description>&xxe;</description></item>"
+        "</channel></rss>"
+    ).encode()
+    p = parse_feed(body, url=URL, now=NOW)
+    for entry in p.entries:
+        assert len(entry.title or "") < 1000  # no billion laughs
+        assert "TOP-SECRET" not in (entry.summary or "")
