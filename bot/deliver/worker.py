@@ -464,7 +464,7 @@ def _metric_failure(platform: str, outcome: Outcome) -> None:
     metrics.DELIVERY_FAILURES.labels(platform=platform, kind=outcome.value).inc()
 
 
-def recover_in_flight(storage: Storage) -> int:
+def recover_in_flight(storage: Storage, *, now: datetime | None = None) -> int:
     """At startup: rows left "sending" by a dead worker become due now (same nonce).
 
     Only call this when no other worker uses the same database.
@@ -473,14 +473,16 @@ def recover_in_flight(storage: Storage) -> int:
         res = s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.status == "sending")
-            .values(status="pending", next_attempt_at=utcnow())
+            .values(status="pending", next_attempt_at=now or utcnow())
         )
         return int(getattr(res, "rowcount", 0) or 0)
 
 
-def enable_destination(storage: Storage, destination_id: int) -> int:
+def enable_destination(
+    storage: Storage, destination_id: int, *, now: datetime | None = None
+) -> int:
     """Clear a destination's permanent error and requeue its parked rows; returns how many."""
-    now = utcnow()
+    now = now or utcnow()
     with storage.write() as s:
         dest = s.get(Destination, destination_id)
         if dest is None:

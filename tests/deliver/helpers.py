@@ -85,3 +85,24 @@ def facts(title: str = "x", summary: str = "", **kw: Any) -> StoryFacts:
                             "topics": ("legislation",), "instruments": ("law",)}
     base.update(kw)
     return StoryFacts(title=title, summary=summary, **base)
+
+
+# Minimal renderers for worker mechanics (the real ones are tested in test_render*.py and in
+# the end-to-end test): the title and sources, so tests see what was loaded at send time.
+def simple_alert(platform: str, post: Any) -> list[Any]:
+    line = f"{post.title} [{', '.join(s.name for s in post.sources)}]"
+    if platform.startswith("discord"):
+        return [{"content": line}]
+    if platform.startswith("slack"):
+        return [{"text": line}]
+    return [line]
+
+
+def simple_digest(platform: str, digest: Any, per_part: int = 2) -> list[Any]:
+    titles = [p.title for p in digest.stories]
+    chunks = [titles[i:i + per_part] for i in range(0, len(titles), per_part)]
+    if platform.startswith("discord"):
+        return [{"content": " | ".join(c)} for c in chunks]
+    if platform.startswith("slack"):
+        return [{"text": " | ".join(c)} for c in chunks]
+    return [" | ".join(c) for c in chunks]

@@ -51,7 +51,9 @@ def classify_discord_error(exc: BaseException) -> SendResult:
             return SendResult(Outcome.TRANSIENT, error=text)
         if code in PERMANENT_CODES or status in (401, 403, 404):
             name = PERMANENT_CODES.get(code, "")
-            return SendResult(Outcome.PERMANENT, error=f"{text} {name}".strip())
+            if name and name not in text:
+                text = f"{text} ({name})"
+            return SendResult(Outcome.PERMANENT, error=text)
         return SendResult(Outcome.REJECTED, error=text)
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError):
         return SendResult(Outcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}")

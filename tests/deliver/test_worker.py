@@ -1,0 +1,321 @@
+"""The outbox worker end to end over real HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.deliver import worker as worker_mod
+from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
+from bot.deliver.send.console import ConsoleSender
+from bot.deliver.send.discord import DiscordBotSender, DiscordWebhookSender
+from bot.deliver.send.slack import SlackBotSender, SlackWebhookSender
+from bot.deliver.status import destination_status
+from bot.deliver.worker import (
+    LEASE,
+    Pacer,
+    Worker,
+    enable_destination,
+    outbox_depth,
+    recover_in_flight,
+)
+from bot.store.models import Destination, OutboxMessage
+from bot.store.storage import Storage
+from tests.deliver import helpers as h
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.slack import FakeSlack
+
+NOW = h.NOW
+
+
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Storage]:
+    s = Storage.open(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+async def fakes(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeDiscord, FakeSlack]]:
+    async with FakeDiscord() as d, FakeSlack() as s:
+        monkeypatch.setenv("DHOOK", d.webhook_url(123456789012345678))
+        monkeypatch.setenv("SHOOK", s.webhook_url("T/B/c"))
+        with d.patched():
+            yield d, s
+
+
+@pytest.fixture
+async def senders(fakes: tuple[FakeDiscord, FakeSlack]) -> AsyncIterator[dict[str, Any]]:
+    _, slack = fakes
+    out: dict[str, Any] = {
+        "discord": DiscordBotSender("t"),
+        "discord-webhook": DiscordWebhookSender(),
+        "slack": SlackBotSender("xoxb-test", base_url=slack.api_base),
+        "slack-webhook": SlackWebhookSender(),
+        "console": ConsoleSender(io.StringIO()),
+    }
+    yield out
+    for sender in out.values():
+        await sender.aclose()
+
+
+def make_worker(storage: Storage, senders: dict[str, Any], **kw: Any) -> Worker:
+    return Worker(storage, senders, pacer=Pacer({}), alert_renderer=h.simple_alert,
+                  digest_renderer=h.simple_digest, **kw)
+
+
+def rows(storage: Storage) -> list[OutboxMessage]:
+    with storage.session() as s:
+        return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def route_stories(storage: Storage, titles: list[str], platforms: list[tuple[str, str, str]]
+                  ) -> list[int]:
+    router = Router()
+    with storage.write() as s:
+        for platform, channel, env in platforms:
+            h.subscription(s, h.destination(s, platform, channel, env))
+        subscriptions_changed()
+        ids = []
+        for t in titles:
+            st, v = h.story(s, t, feeds=("Politico Europe", "Euractiv"))
+            router(s, st, v)
+            ids.append(st.id)
+    return ids
+
+
+ALL = [("discord", "111111111111111111", ""), ("discord-webhook", "", "DHOOK"),
+       ("slack", "C1", ""), ("slack-webhook", "", "SHOOK"), ("console", "", "")]
+
+
+async def test_whole_outbox_path(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    discord, slack = fakes
+    route_stories(storage, ["EU AI Act adopted", "AI Office opens"], ALL)
+    assert outbox_depth(storage) == 10
+    w = make_worker(storage, senders)
+    stats = await w.drain(now=NOW)
+    assert (stats.picked, stats.sent, stats.parts) == (10, 10, 10)
+    assert all(r.status == "sent" and r.sent_at == NOW and r.parts_sent == 1 for r in rows(storage))
+    expected = ["EU AI Act adopted [Politico Europe, Euractiv]",
+                "AI Office opens [Politico Europe, Euractiv]"]
+    assert [m["content"] for m in discord.messages_in("111111111111111111")] == expected
+    hook_channel = FakeDiscord.webhook_channel(123456789012345678)
+    assert [m["content"] for m in discord.messages_in(hook_channel)] == expected
+    assert [p["text"] for p in slack.posts_in("C1")] == expected
+    assert [p["text"] for p in slack.webhook_posts] == expected
+    console = senders["console"]._stream.getvalue()
+    assert "EU AI Act adopted [Politico Europe, Euractiv]" in console
+    # Nonces: stored before sending, one per row, sent as part 0.
+    nonces = {r.nonce for r in rows(storage) if r.destination_id == 1}
+    sent = {m["nonce"] for m in discord.messages_in("111111111111111111")}
+    assert sent == {f"{n}-0" for n in nonces}
+    # Never twice.
+    again = await w.drain(now=NOW + timedelta(hours=1))
+    assert again.picked == 0 and len(discord.messages) == 4 and len(slack.posts) == 2
+    assert outbox_depth(storage) == 0
+    status = {s.destination.platform: s for s in destination_status(storage)}
+    assert status["slack"].sent == 2 and status["slack"].pending == 0
+    assert status["slack"].last_sent_at == NOW
+
+
+async def test_transient_failure_backs_off_then_succeeds(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    discord, _ = fakes
+    route_stories(storage, ["one", "two"], [ALL[0]])
+    discord.fail_next("POST", "/api/v10/channels/", 503, {"message": "down", "code": 0})
+    w = make_worker(storage, senders)
+    stats = await w.drain(now=NOW)
+    # The first failed; the second was not tried (the destination waits out its backoff).
+    assert (stats.transient, stats.sent, stats.skipped) == (1, 0, 1)
+    first, second = rows(storage)
+    assert first.status == "pending" and first.attempts == 1 and "503" in (first.last_error or "")
+    assert NOW + timedelta(seconds=7) <= first.next_attempt_at <= NOW + timedelta(seconds=15)
+    assert second.status == "pending" and second.attempts == 0
+    with storage.session() as s:
+        d = s.get(Destination, first.destination_id)
+        assert d is not None and d.disabled_reason is None and "503" in (d.last_error or "")
+    # Not yet due: only the second goes.
+    stats = await w.drain(now=NOW + timedelta(seconds=1))
+    assert stats.sent == 1 and [r.status for r in rows(storage)] == ["pending", "sent"]
+    stats = await w.drain(now=NOW + timedelta(seconds=20))
+    assert stats.sent == 1 and [r.status for r in rows(storage)] == ["sent", "sent"]
+    assert len(discord.messages) == 2
+
+
+async def test_retry_after_is_honoured(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    _, slack = fakes
+    route_stories(storage, ["one"], [ALL[2]])
+    slack.fail_next("POST", "/api/chat.postMessage", 429, {"ok": False, "error": "ratelimited"},
+                    headers={"Retry-After": "120"})
+    w = make_worker(storage, senders)
+    await w.drain(now=NOW)
+    (row,) = rows(storage)
+    assert row.status == "pending"
+    assert NOW + timedelta(seconds=120) <= row.next_attempt_at <= NOW + timedelta(seconds=133)
+    assert (await w.drain(now=NOW + timedelta(seconds=119))).picked == 0
+    assert (await w.drain(now=NOW + timedelta(seconds=140))).sent == 1
+
+
+async def test_permanent_failure_disables_and_parks(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    discord, slack = fakes
+    route_stories(storage, ["one", "two", "three"], [ALL[0], ALL[2]])
+    discord.break_channel("111111111111111111", 403, 50001)
+    w = make_worker(storage, senders)
+    stats = await w.drain(now=NOW)
+    assert stats.sent == 3 and stats.permanent == 3  # Slack got all three; Discord parked
+    assert len(discord.requests_to("POST", "/api/v10/channels/")) == 1  # no hammering
+    discord_rows = [r for r in rows(storage) if r.destination_id == 1]
+    assert [r.status for r in discord_rows] == ["failed"] * 3
+    assert all("50001" in (r.last_error or "") for r in discord_rows)
+    (st,) = [s for s in destination_status(storage) if s.destination.platform == "discord"]
+    assert st.disabled_reason and "Missing Access" in st.disabled_reason and st.failed == 3
+    # New alerts for a disabled destination wait; drains leave it alone.
+    route_stories(storage, ["four"], [])
+    assert (await w.drain(now=NOW + timedelta(days=1))).picked == 1  # only Slack's
+    assert len(discord.requests_to("POST", "/api/v10/channels/")) == 1
+    # Someone fixes the permissions and re-enables it: everything parked goes out.
+    del discord.broken_channels["111111111111111111"]
+    assert enable_destination(storage, 1, now=NOW + timedelta(days=1)) == 3
+    stats = await w.drain(now=NOW + timedelta(days=2))
+    assert stats.sent == 4
+    assert [m["content"].split(" [")[0] for m in discord.messages_in("111111111111111111")] == [
+        "one", "two", "three", "four"]
+    assert len(slack.posts) == 4
+
+
+async def test_rejected_message_does_not_block_the_destination(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    discord, _ = fakes
+    route_stories(storage, ["bad", "good"], [ALL[0]])
+    discord.fail_next("POST", "/api/v10/channels/", 400,
+                      {"code": 50035, "message": "Invalid Form Body"})
+    stats = await make_worker(storage, senders).drain(now=NOW)
+    assert (stats.rejected, stats.sent) == (1, 1)
+    assert [r.status for r in rows(storage)] == ["failed", "sent"]
+    with storage.session() as s:
+        d = s.get(Destination, 1)
+        assert d is not None and d.disabled_reason is None
+
+
+async def test_multi_part_digest_resumes_with_the_next_part(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    discord, _ = fakes
+    with storage.write() as s:
+        d = h.destination(s, "discord", "222222222222222222")
+        h.subscription(s, d, mode="daily", created_at=NOW - timedelta(days=5))
+        for i in range(5):
+            h.story(s, f"s{i}", first_seen=NOW - timedelta(hours=10 - i))
+        (q,) = queue_due_digests(s, NOW)
+        assert len(q.story_ids) == 5
+    # Part 1 of 3 goes; part 2 meets a 503 (transient); the next drain resumes at part 2.
+    w = make_worker(storage, senders)
+    orig = senders["discord"].send
+    calls = {"n": 0}
+
+    async def flaky(dest: Any, payloads: Any, nonce: str, *, first_part: int = 0) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            discord.fail_next("POST", "/api/v10/channels/", 503, {"message": "x", "code": 0})
+        return await orig(dest, payloads, nonce, first_part=first_part)
+
+    senders["discord"].send = flaky
+    stats = await w.drain(now=NOW)
+    assert (stats.parts, stats.transient) == (1, 1)
+    (row,) = rows(storage)
+    assert row.parts_sent == 1 and row.status == "pending"
+    stats = await w.drain(now=NOW + timedelta(minutes=5))
+    assert stats.parts == 2 and stats.sent == 1
+    (row,) = rows(storage)
+    assert row.status == "sent" and row.parts_sent == 3
+    msgs = discord.messages_in("222222222222222222")
+    assert [m["content"] for m in msgs] == ["s0 | s1", "s2 | s3", "s4"]
+    assert [m["nonce"] for m in msgs] == [f"{row.nonce}-{i}" for i in range(3)]
+
+
+async def test_in_flight_rows_wait_for_their_lease_or_recovery(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    discord, _ = fakes
+    route_stories(storage, ["one"], [ALL[0]])
+    with storage.write() as s:  # a worker died after claiming it
+        s.execute(update(OutboxMessage).values(status="sending", nonce="deadbeef",
+                                               next_attempt_at=NOW + LEASE))
+    w = make_worker(storage, senders)
+    assert (await w.drain(now=NOW)).picked == 0
+    assert recover_in_flight(storage, now=NOW) == 1
+    stats = await w.drain(now=NOW)
+    assert stats.sent == 1
+    assert discord.messages[0]["nonce"] == "deadbeef-0"  # the nonce it was first sent with
+
+
+async def test_pacing_spaces_posts_per_destination(
+    storage: Storage, senders: dict[str, Any], fakes: tuple[FakeDiscord, FakeSlack],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    route_stories(storage, ["one", "two", "three"], [ALL[2], ALL[4]])
+    slept: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        slept.append(delay)
+
+    monkeypatch.setattr(worker_mod.asyncio, "sleep", fake_sleep)
+    clock = [1000.0]
+    pacer = Pacer({"slack": 1.0, "console": 0.0}, monotonic=lambda: clock[0])
+    w = Worker(storage, senders, pacer=pacer, alert_renderer=h.simple_alert,
+               digest_renderer=h.simple_digest)
+    stats = await w.drain(now=NOW)
+    assert stats.sent == 6
+    # Slack: the 2nd and 3rd posts waited a second each; the console never waits.
+    assert slept == [1.0, 1.0]
+
+
+async def test_unrenderable_row_is_parked(
+    storage: Storage, senders: dict[str, Any], fakes: tuple[FakeDiscord, FakeSlack]
+) -> None:
+    route_stories(storage, ["one", "two"], [ALL[4]])
+
+    def broken(platform: str, post: Any) -> list[Any]:
+        if post.title == "one":
+            raise ValueError("boom")
+        return h.simple_alert(platform, post)
+
+    w = Worker(storage, senders, pacer=Pacer({}), alert_renderer=broken)
+    stats = await w.drain(now=NOW)
+    assert (stats.rejected, stats.sent) == (1, 1)
+    first, second = rows(storage)
+    assert first.status == "failed" and "boom" in (first.last_error or "")
+    assert second.status == "sent"
+
+
+def test_metrics_endpoint(storage: Storage) -> None:
+    import urllib.request
+
+    from bot.app import metrics
+
+    route_stories(storage, ["one"], [ALL[4]])
+    server = metrics.start_metrics_server(0, storage, host="127.0.0.1")
+    try:
+        metrics.MESSAGES_SENT.labels(platform="console").inc()
+        base = f"http://127.0.0.1:{server.port}"
+        with urllib.request.urlopen(base + "/healthz") as r:
+            assert r.status == 200 and r.read() == b"ok\n"
+        with urllib.request.urlopen(base + "/metrics") as r:
+            text = r.read().decode()
+        assert "policybot_outbox_depth 1.0" in text
+        assert 'policybot_messages_sent_total{platform="console"}' in text
+    finally:
+        server.close()
