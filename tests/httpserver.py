@@ -27,6 +27,7 @@ yourself (`with LocalHTTPServer() as srv: yield srv`) to keep ruff's F811 quiet.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -210,6 +211,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a handler stuck in a slow drip must not block close()
     allow_reuse_address = True
     owner: LocalHTTPServer
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients that hang up (timeouts, TLS probes, cut-off bodies) are expected in tests.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -393,10 +393,13 @@ class Fetcher:
             # hold one of the global slots other hosts could use.
             async with self._host_limit(current), self._global:
                 hop_started = time.monotonic()
+                deadline = asyncio.timeout(budget)
                 try:
-                    async with asyncio.timeout(budget):
+                    async with deadline:
                         outcome = await self._hop(state, current)
-                except TimeoutError:
+                except TimeoutError as exc:
+                    if not deadline.expired():  # a socket-level timeout, not our budget
+                        return self._failed(state, current, describe_error(exc, current, self))
                     return self._failed(
                         state,
                         current,
