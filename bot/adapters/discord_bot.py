@@ -456,11 +456,9 @@ def split_list(value: str | None) -> list[str] | None:
 class PolicyClient(discord.Client):
     """A Client that needs no privileged intents: slash commands arrive without any."""
 
-    def __init__(self, runner: Runner, *, sync_commands: bool = True) -> None:
-        super().__init__(
-            intents=discord.Intents.none(),
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+    def __init__(self, runner: Runner, *, sync_commands: bool = True, **options: Any) -> None:
+        options.setdefault("intents", discord.Intents.none())
+        super().__init__(allowed_mentions=discord.AllowedMentions.none(), **options)
         self.runner = runner
         self.sync_commands = sync_commands
         self.tree: app_commands.CommandTree[PolicyClient] = app_commands.CommandTree(self)
@@ -499,10 +497,12 @@ def build_client(
     handler: Handler | None = None,
     completer: Completer | None = None,
     sync_commands: bool = True,
+    **client_options: Any,
 ) -> PolicyClient:
-    """The Discord client with the /policy commands. `ctx` goes to every handler call."""
+    """The Discord client with the /policy commands. `ctx` goes to every handler call;
+    `client_options` go to discord.Client (e.g. guild_ready_timeout)."""
     runner = Runner(ctx, handler or default_handler(), completer or default_completer())
-    return PolicyClient(runner, sync_commands=sync_commands)
+    return PolicyClient(runner, sync_commands=sync_commands, **client_options)
 
 
 async def run_discord(
