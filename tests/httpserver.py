@@ -228,8 +228,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         owner = self.server.owner
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        body = self._read_body()
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()
@@ -245,6 +244,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up (e.g. a timeout): expected
         finally:
             owner._leave(req)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
 
     def _send(self, reply: Reply) -> None:
         owner = self.server.owner
