@@ -59,9 +59,7 @@ def format_duration(value: timedelta) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[
-    timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)
-]
+PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 
 JURISDICTION_RE = re.compile(r"^(?:[A-Z]{2}|EU|INTL)$")
 

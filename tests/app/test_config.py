@@ -211,9 +211,7 @@ def test_bare_list_is_accepted(tmp_path: Path) -> None:
 def test_subscription_errors_are_explained(tmp_path: Path) -> None:
     p = _write(
         tmp_path,
-        "feeds:\n"
-        + GOOD_FEED
-        + "subscriptions:\n"
+        "feeds:\n" + GOOD_FEED + "subscriptions:\n"
         "  - name: team\n    destination: {platform: slack-webhook}\n"
         "  - destination: {platform: discord, channel: '1'}\n    topics: [weather]\n"
         "    timezone: Mars/Olympus\n    at: '25:00'\n",
