@@ -26,6 +26,9 @@ AUTHOR_MAX = 120
 AUTHORS_MAX = 10
 GUID_MAX = 512  # longer guids are hashed so the store can index them
 ELLIPSIS = "…"
+# HTML beyond this many characters is not read: a summary needs a thousand characters of
+# text, and feeds that embed whole articles (or hostile megabytes) should not cost more.
+HTML_INPUT_MAX = 100_000
 
 # --------------------------------------------------------------------------- HTML -> text
 
@@ -80,6 +83,11 @@ class _TextExtractor(HTMLParser):
         if not self._skip:
             self.parts.append(data)
 
+    @property
+    def skipping(self) -> bool:
+        """Inside an element whose content is dropped (including script/style CDATA)."""
+        return bool(self._skip) or self.cdata_elem is not None
+
 
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _TAGLIKE_RE = re.compile(r"<[a-zA-Z/!?]")
@@ -96,10 +104,21 @@ _WS_RE = re.compile(r"\s+")
 def _strip_markup(s: str) -> str:
     parser = _TextExtractor()
     try:
-        parser.feed(s)
-        parser.close()
-    except Exception:  # pragma: no cover - html.parser is lenient; belt and braces
-        return _TAGLIKE_RE.sub("", s)
+        parser.feed(s[:HTML_INPUT_MAX])
+    except AssertionError:
+        # _markupbase asserts on some malformed declarations ("<![<!["): keep the text
+        # before it; the broken construct and what follows are dropped, like an unclosed one.
+        return "".join(parser.parts)
+    # Deliberately no close(): it re-scans an unfinished construct at the end once per '<'
+    # in it, which is quadratic on hostile input ("<!--" * 50000 takes half a minute).
+    # feed() stops at the first unfinished tag, comment or declaration and leaves the rest
+    # in rawdata; as in a browser, such a construct runs to the end and shows nothing.
+    # What else can be left is plain text held back for a possibly unfinished entity.
+    rest = parser.rawdata
+    if rest and not parser.skipping and not rest.startswith("<"):
+        parser.parts.append(html.unescape(rest))
+    elif rest == "<":  # a lone trailing "<" is text, not a construct
+        parser.parts.append(rest)
     return "".join(parser.parts)
 
 
@@ -109,7 +128,7 @@ def _clean_chars(s: str) -> str:
     for ch in s:
         if ch.isspace():
             out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\t\n\r":
+        elif unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
             continue
         else:
             out.append(ch)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,24 @@ def _sniff(body: bytes) -> str:
     if head.startswith(b"<"):
         return _GENERIC_XML
     return "not a feed: no RSS, Atom or RDF document found"
+
+
+_FIRST_ELEMENT_RE = re.compile(rb"<[A-Za-z_]")
+
+
+def _expose_entity_declarations(body: bytes) -> bytes:
+    """Put each <!ENTITY ...> of the prolog on a line of its own.
+
+    feedparser drops entity declarations that reference other entities (the "billion
+    laughs"), but only finds declarations at the start of a line; a one-line DOCTYPE slips
+    through and leaves expat to expand it until its amplification limit trips seconds later.
+    """
+    m = _FIRST_ELEMENT_RE.search(body)
+    end = m.start() if m else len(body)
+    head = body[:end]
+    if b"<!ENTITY" not in head:
+        return body
+    return head.replace(b"<!ENTITY", b"\n<!ENTITY") + body[end:]
 
 
 def _to_datetime(value: Any, now: datetime) -> datetime | None:
@@ -205,7 +224,9 @@ def parse_feed(
     try:
         # A BytesIO, never the bytes themselves: feedparser treats a bytes/str argument
         # that names an existing file or URL as a path to open.
-        result = feedparser.parse(io.BytesIO(body), response_headers=passed)
+        result = feedparser.parse(
+            io.BytesIO(_expose_entity_declarations(body)), response_headers=passed
+        )
     except Exception as exc:  # hostile bytes must not take the poller down
         return ParsedFeed(ok=False, entries=(), error=f"parser failure: {_short(exc)}")
 

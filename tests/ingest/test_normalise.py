@@ -218,6 +218,22 @@ def test_output_never_contains_tags_for_hostile_inputs() -> None:
         assert_plain(plain_text(s))
 
 
+@pytest.mark.parametrize(
+    ("hostile", "expected"),
+    [
+        ("ok <!--" + "<!--" * 20_000, "ok"),  # unclosed comment runs to the end
+        ("ok <a" + "<a" * 20_000, "ok"),  # unfinished tag runs to the end
+        ("ok <![" * 20_000, "ok"),  # malformed declarations
+        ("ok <script>" + "<" * 20_000, "ok"),  # unclosed script keeps its content hidden
+        ("<b>x</b>" * 40_000, "x" * 12_500),  # input beyond 100,000 characters is not read
+    ],
+)
+def test_pathological_markup_is_handled_in_one_pass(hostile: str, expected: str) -> None:
+    # html.parser's close() rescans an unfinished construct once per '<' (quadratic);
+    # html_to_text must not go there, and must still give the browser's answer.
+    assert html_to_text(hostile) == expected
+
+
 def test_truncate_at_word_boundary_with_ellipsis() -> None:
     s = "word " * 100
     out = truncate(s.strip(), 50)
