@@ -84,8 +84,8 @@ async def env() -> AsyncIterator[Env]:
                 await client.close()
                 await asyncio.wait_for(task, 10)
     # patched() restored what it changed
-    assert discord.http.Route.BASE == old_base
-    assert discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY == old_gw
+    assert old_base == discord.http.Route.BASE
+    assert old_gw == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
 
 
 def _search_reply(request: Request) -> Reply:

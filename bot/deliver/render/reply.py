@@ -309,20 +309,24 @@ def slack_story_blocks(post: StoryPost) -> list[dict[str, Any]]:
     ]
 
 
-def page_button_value(command: str, args: dict[str, Any]) -> str | None:
-    """The button's value (what to run when clicked), or None when it would be too long."""
-    value = json.dumps({"c": command, "a": args}, separators=(",", ":"), default=str)
+def page_button_value(command: str, args: dict[str, Any], owner: str | None = None) -> str | None:
+    """The button's value (what to run when clicked, and for whom), or None when too long."""
+    data: dict[str, Any] = {"c": command, "a": args}
+    if owner:
+        data["u"] = owner
+    value = json.dumps(data, separators=(",", ":"), default=str)
     return value if len(value) <= SLACK_BUTTON_VALUE else None
 
 
-def slack_page_actions(reply: Reply, command: str) -> dict[str, Any] | None:
+def slack_page_actions(reply: Reply, command: str, owner: str | None = None
+                       ) -> dict[str, Any] | None:
     buttons = []
     for label, delta, shown in (("Previous", -1, reply.page > 1), ("More", 1, reply.has_more)):
         if not shown:
             continue
         args = dict(reply.more_args)
         args["page"] = max(1, reply.page + delta)
-        value = page_button_value(command, args)
+        value = page_button_value(command, args, owner)
         if value is None:
             continue
         button: dict[str, Any] = {
@@ -341,7 +345,8 @@ def _block_size(block: dict[str, Any]) -> int:
     return len(json.dumps(block, ensure_ascii=False))
 
 
-def _slack_units(reply: Reply, command: str) -> list[list[dict[str, Any]]]:
+def _slack_units(reply: Reply, command: str, owner: str | None = None
+                 ) -> list[list[dict[str, Any]]]:
     """Blocks in units that must stay in one message (a story's section and its context)."""
     units: list[list[dict[str, Any]]] = []
     if reply.title:
@@ -359,14 +364,15 @@ def _slack_units(reply: Reply, command: str) -> list[list[dict[str, Any]]]:
     if footer:
         units.append([{"type": "context", "elements": [
             {"type": "mrkdwn", "text": fit(footer, 2000, slack_text)}]}])
-    actions = slack_page_actions(reply, command)
+    actions = slack_page_actions(reply, command, owner)
     if actions:
         units.append([actions])
     return units
 
 
-def slack_blocks(reply: Reply, *, command: str = "search") -> list[dict[str, Any]]:
-    return [b for unit in _slack_units(reply, command) for b in unit]
+def slack_blocks(reply: Reply, *, command: str = "search", owner: str | None = None
+                 ) -> list[dict[str, Any]]:
+    return [b for unit in _slack_units(reply, command, owner) for b in unit]
 
 
 def _fallback(reply: Reply) -> str:
@@ -376,14 +382,18 @@ def _fallback(reply: Reply) -> str:
 
 
 def slack_reply(
-    reply: Reply, *, ephemeral: bool | None = None, command: str = "search"
+    reply: Reply,
+    *,
+    ephemeral: bool | None = None,
+    command: str = "search",
+    owner: str | None = None,
 ) -> list[dict[str, Any]]:
     """The reply as Slack messages (response_url / respond() bodies): each has at most 50
     blocks and about 12,000 characters of blocks; at most 5 (a response_url's quota)."""
     eph = (reply.ephemeral or reply.error) if ephemeral is None else ephemeral
     groups: list[list[dict[str, Any]]] = [[]]
     size = 0
-    for unit in _slack_units(reply, command):
+    for unit in _slack_units(reply, command, owner):
         n = sum(_block_size(b) for b in unit)
         # One block is kept free for the "more not shown" note.
         if groups[-1] and (len(groups[-1]) + len(unit) > SLACK_BLOCKS - 1
