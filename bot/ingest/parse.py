@@ -3,6 +3,11 @@
 feedparser is lenient: it recovers entries from broken XML (a "bozo" feed) and we keep them.
 What it cannot do is tell a feed from an HTML error page or a JSON API answer, so when it finds
 no feed we say what the document looks like instead. Nothing here raises on bad input.
+
+feedparser's HTML sanitizer and relative-URI rewriting of HTML content are switched off:
+normalise turns every text into plain text with its own parser (so they add no safety), and
+the sanitizer's unclosed-comment handling is quadratic on hostile input (an 80 KB summary of
+"<!--" took seconds). RawEntry text is therefore raw HTML: never render it as HTML.
 """
 
 from __future__ import annotations
@@ -225,7 +230,10 @@ def parse_feed(
         # A BytesIO, never the bytes themselves: feedparser treats a bytes/str argument
         # that names an existing file or URL as a path to open.
         result = feedparser.parse(
-            io.BytesIO(_expose_entity_declarations(body)), response_headers=passed
+            io.BytesIO(_expose_entity_declarations(body)),
+            response_headers=passed,
+            sanitize_html=False,
+            resolve_relative_uris=False,
         )
     except Exception as exc:  # hostile bytes must not take the poller down
         return ParsedFeed(ok=False, entries=(), error=f"parser failure: {_short(exc)}")

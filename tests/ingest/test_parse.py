@@ -281,3 +281,16 @@ def test_entity_expansion_and_external_entities_are_not_followed(tmp_path: Path)
     # The nested declarations were removed before parsing even on a one-line DOCTYPE, rather
     # than left for expat to expand until its amplification limit trips.
     assert p.error is not None and "amplification" not in p.error
+
+
+def test_unclosed_comment_flood_in_a_summary() -> None:
+    # feedparser's own sanitizer is quadratic on this; parse_feed does not use it, and the
+    # text before the comment survives while the unclosed comment hides the rest.
+    flood = "<![CDATA[Before <b>it</b>" + "<!--" * 40_000 + "]]>"
+    body = (
+        "<rss version='2.0'><channel><item><title>t</title>"
+        f"<description>{flood}</description></item></channel></rss>"
+    ).encode()
+    (entry,) = parse_feed(body, url=URL, now=NOW).entries
+    item = normalise(entry, feed_url=URL, feed_language="en", first_seen=NOW)
+    assert item.summary == "Before it"
