@@ -24,6 +24,7 @@ TITLE_MAX = 300
 SUMMARY_MAX = 1000
 AUTHOR_MAX = 120
 AUTHORS_MAX = 10
+LANG_SAMPLE = 400  # summary characters given to language detection
 GUID_MAX = 512  # longer guids are hashed so the store can index them
 ELLIPSIS = "…"
 # HTML beyond this many characters is not read: a summary needs a thousand characters of
@@ -122,17 +123,17 @@ def _strip_markup(s: str) -> str:
     return "".join(parser.parts)
 
 
+# C0/C1 controls (whitespace among them is folded before this runs), lone surrogates and
+# private-use characters: none of them is text a reader should see.
+_CONTROL_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff]"
+)
+
+
 def _clean_chars(s: str) -> str:
-    """Drop control and invisible characters; every kind of whitespace becomes a space."""
-    out = []
-    for ch in s:
-        if ch.isspace():
-            out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
-            continue
-        else:
-            out.append(ch)
-    return _INVISIBLE_RE.sub("", "".join(out))
+    """Every kind of whitespace becomes a space; control and invisible characters go."""
+    s = _WS_RE.sub(" ", s)
+    return _INVISIBLE_RE.sub("", _CONTROL_RE.sub("", s))
 
 
 def _defang(s: str) -> str:
@@ -143,7 +144,7 @@ def _defang(s: str) -> str:
 
 def _finish(s: str) -> str:
     s = _clean_chars(s)
-    s = _WS_RE.sub(" ", s).strip()
+    s = _WS_RE.sub(" ", s).strip()  # removals can leave runs of spaces behind
     return _defang(s)
 
 
@@ -338,7 +339,8 @@ def normalise(
 
     language = normalise_language_tag(raw.language) or normalise_language_tag(feed_language)
     if language is None:
-        language = detect_language(f"{title_full}. {summary_full[:SUMMARY_MAX]}".strip(" ."))
+        # A few hundred characters settle the language; langid's cost grows with length.
+        language = detect_language(f"{title_full}. {summary_full[:LANG_SAMPLE]}".strip(" ."))
 
     authors: list[str] = []
     for a in raw.authors:
