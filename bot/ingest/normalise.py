@@ -125,9 +125,7 @@ def _strip_markup(s: str) -> str:
 
 # C0/C1 controls (whitespace among them is folded before this runs), lone surrogates and
 # private-use characters: none of them is text a reader should see.
-_CONTROL_RE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff]"
-)
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff]")
 
 
 def _clean_chars(s: str) -> str:
