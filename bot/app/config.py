@@ -233,6 +233,14 @@ class AppConfig(_Model):
     # Where the file was read from: relative paths (file: URLs, lexicons) resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        # `feeds:` with every entry commented out reads as null: the same as leaving it out.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
     @model_validator(mode="after")
     def _unique_names(self) -> AppConfig:
         seen: dict[str, int] = {}

@@ -303,3 +303,10 @@ def test_sample_config_is_offline_and_posts_everything() -> None:
         assert resolved.startswith("file:///")
         path = Path(resolved.removeprefix("file://"))
         assert path.is_file() and path.parent == SAMPLE_DIR.resolve()
+
+
+def test_sections_with_everything_commented_out(tmp_path: Path) -> None:
+    p = _write(tmp_path, "defaults:\n  # interval: 1h\nfeeds:\n  # - name: later\nsubscriptions:\n")
+    cfg = load_config(p)
+    assert cfg.feeds == [] and cfg.subscriptions == []
+    assert cfg.defaults.interval == timedelta(minutes=30)
