@@ -63,6 +63,9 @@ _FALLBACK_NAMES: dict[str, str] = {
 }
 
 
+_POPULAR = frozenset(_FALLBACK_NAMES) | {"EU", "INTL"}
+
+
 @dataclass(frozen=True, slots=True)
 class Choice:
     name: str  # what people read
@@ -128,7 +131,10 @@ def resolve_jurisdiction(text: str) -> Resolved:
     if key in lookup:
         return Resolved(lookup[key])
     names = jurisdiction_names()
-    matches = process.extract(key, list(lookup), scorer=fuzz.WRatio, limit=8, score_cutoff=70)
+    # Names only (3-letter codes make noisy neighbours); frequent jurisdictions win ties.
+    candidates = [k for k in lookup if len(k) > 3]
+    matches = process.extract(key, candidates, scorer=fuzz.ratio, limit=8, score_cutoff=70)
+    matches.sort(key=lambda m: (-m[1], lookup[m[0]] not in _POPULAR))
     seen: list[str] = []
     for m, _score, _i in matches:
         code = lookup[m]
@@ -184,6 +190,7 @@ def autocomplete(field: str, prefix: str) -> list[tuple[str, str]]:
     if not p:
         return items[:MAX_CHOICES]
     starts = [c for c in items if _fold(c[0]).startswith(p) or _fold(c[1]).startswith(p)]
+    starts.sort(key=lambda c: c[1] not in _POPULAR)  # stable: alphabetical within each group
     contains = [c for c in items if c not in starts and p in _fold(c[0])]
     out = starts + contains
     if f == "jurisdiction":
