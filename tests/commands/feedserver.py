@@ -34,7 +34,7 @@ def feed_server() -> Iterator[Server]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             state[0].requests.append((self.path, self.headers.get("Host", "")))
             parts = urlsplit(self.path)
             if parts.path == "/feed.xml":
