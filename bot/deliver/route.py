@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -222,26 +222,85 @@ def load_subscription_views(session: Session) -> list[SubscriptionView]:
     return views
 
 
+_OUTBOX_COLUMNS = (
+    "destination_id",
+    "subscription_id",
+    "kind",
+    "story_id",
+    "dedup_key",
+    "story_ids",
+    "period_start",
+    "period_end",
+    "status",
+    "attempts",
+    "parts_sent",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+class _FastInsert:
+    """INSERT ... ON CONFLICT DO NOTHING into the outbox, compiled once per dialect and run
+    as a driver-level executemany with values converted by the columns' own bind processors.
+
+    Routing writes tens of rows per story inside every poll; SQLAlchemy's per-row executemany
+    bookkeeping cost more than SQLite's insert itself.
+    """
+
+    def __init__(self, dialect: Any) -> None:
+        table = cast(Table, OutboxMessage.__table__)
+        maker = pg_insert if dialect.name == "postgresql" else sqlite_insert
+        stmt = maker(table).values({c: bindparam(c) for c in _OUTBOX_COLUMNS})
+        compiled = stmt.on_conflict_do_nothing().compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        order = list(compiled.positiontup or ()) if self.positional else list(_OUTBOX_COLUMNS)
+        self.order = order
+        # dialect_impl: the type as this dialect stores it (e.g. SQLite's datetime strings).
+        procs = {
+            c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns
+        }
+        self.processors = [procs.get(name) for name in order]
+
+    def all_params(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        # Rows of one story share most values (same datetimes, same JSON list objects):
+        # convert each distinct object once.
+        cache: list[tuple[Any, Any]] = [(object(), None)] * len(self.order)
+        out: list[Any] = []
+        for row in rows:
+            values = []
+            for i, name in enumerate(self.order):
+                v = row.get(name)
+                proc = self.processors[i]
+                if proc is None or v is None:
+                    values.append(v)
+                    continue
+                last, processed = cache[i]
+                if v is not last:
+                    processed = proc(v)
+                    cache[i] = (v, processed)
+                values.append(processed)
+            out.append(tuple(values) if self.positional else dict(zip(self.order, values,
+                                                                      strict=True)))
+        return out
+
+
+_fast_inserts: dict[str, _FastInsert] = {}
+
+
 def insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows, skipping any (destination, kind, dedup_key) already queued."""
+    """Insert outbox rows (dicts of _OUTBOX_COLUMNS), skipping any (destination, kind,
+    dedup_key) already queued; in the session's transaction."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(pg_insert(OutboxMessage).on_conflict_do_nothing(), list(rows))
-    elif dialect == "sqlite":
-        session.execute(sqlite_insert(OutboxMessage).on_conflict_do_nothing(), list(rows))
-    else:  # pragma: no cover - only the two supported databases
-        for r in rows:
-            exists = session.scalar(
-                select(OutboxMessage.id).where(
-                    OutboxMessage.destination_id == r["destination_id"],
-                    OutboxMessage.kind == r["kind"],
-                    OutboxMessage.dedup_key == r["dedup_key"],
-                )
-            )
-            if exists is None:
-                session.execute(insert(OutboxMessage), [r])
+    conn = session.connection()
+    dialect = conn.dialect
+    if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - unsupported
+        raise RuntimeError(f"unsupported database {dialect.name}")
+    fast = _fast_inserts.get(dialect.name)
+    if fast is None:
+        fast = _fast_inserts[dialect.name] = _FastInsert(dialect)
+    conn.exec_driver_sql(fast.sql, fast.all_params(rows))
 
 
 class Router:
@@ -308,6 +367,7 @@ class Router:
         if not targets:
             return
         when = story.first_seen or datetime.now(UTC)
+        story_ids = [story.id]  # one object for all rows: converted to JSON once
         rows = [
             {
                 "destination_id": dest_id,
@@ -315,7 +375,7 @@ class Router:
                 "kind": "alert",
                 "story_id": story.id,
                 "dedup_key": str(story.id),
-                "story_ids": [story.id],
+                "story_ids": story_ids,
                 "status": "pending",
                 "attempts": 0,
                 "parts_sent": 0,
