@@ -1,5 +1,218 @@
-"""CLI commands of this area (registered on the root app in bot.app.cli.base)."""
+"""The chat commands from the command line: `policybot search|subscriptions|why ...`.
+
+The same handlers as Discord and Slack answer (bot.commands.handle) with a "cli" caller that
+is an admin; output is rich tables, or JSON with --json. Feed text is printed as plain Text
+(never parsed as rich markup) with control characters removed.
+"""
 
 from __future__ import annotations
 
-from bot.app.cli.base import app  # noqa: F401
+import asyncio
+import dataclasses
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+import typer
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from bot.app.cli.base import app, console, err_console, fail, feeds_path
+from bot.commands.types import Caller, Reply, Request
+
+subs_app = typer.Typer(help="List, add or remove the subscriptions of a destination.")
+app.add_typer(subs_app, name="subscriptions")
+
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON instead of tables.")
+PLATFORM_OPT = typer.Option("console", "--platform", help="discord, slack or console.")
+SCOPE_OPT = typer.Option("", "--scope", help="Discord guild id or Slack team id.")
+CHANNEL_OPT = typer.Option("", "--channel", help="Channel id.")
+
+
+def _clean(s: str) -> str:
+    return _CTRL.sub("", s)
+
+
+def _context(ctx: typer.Context) -> Any:
+    from bot.app.config import ConfigError, load_config
+    from bot.app.settings import Settings
+    from bot.commands.context import CommandContext
+    from bot.store.storage import Storage
+
+    settings = Settings()
+    cfg = None
+    path = feeds_path(ctx)
+    if path.exists():
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            fail(str(exc))
+    try:
+        storage = Storage.open(settings.resolved_database_url())
+    except Exception as exc:  # unreachable database, bad URL: a message, not a traceback
+        fail(f"cannot open the database: {exc}")
+
+    def classifier() -> Any:
+        from bot.classify import get_classifier
+
+        return get_classifier()
+
+    return CommandContext(storage=storage, classifier=classifier, config=cfg, settings=settings)
+
+
+def _run(ctx: typer.Context, command: str, args: dict[str, Any]) -> Reply:
+    cctx = _context(ctx)
+    try:
+        return asyncio.run(
+            _handle(Request(command, args, Caller("cli", "cli", is_admin=True)), cctx)
+        )
+    finally:
+        cctx.storage.close()
+
+
+async def _handle(req: Request, cctx: Any) -> Reply:
+    from bot.commands import handle
+
+    return await handle(req, cctx)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _print(reply: Reply, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(_jsonable(reply), ensure_ascii=False))
+    else:
+        out = err_console if reply.error else console
+        if reply.title:
+            out.print(Text(_clean(reply.title), style="bold"))
+        if reply.text:
+            out.print(Text(_clean(reply.text)))
+        for i, s in enumerate(reply.stories, 1):
+            line = Text(f"{i}. ", style="bold")
+            line.append(_clean(s.title), style="bold")
+            line.append(f"  [#{s.story_id}, {s.published:%Y-%m-%d}]", style="dim")
+            console.print(line)
+            meta = " · ".join(
+                x for x in (
+                    ", ".join(s.jurisdictions), ", ".join(s.topics),
+                    ", ".join(_clean(src.name) for src in s.sources),
+                ) if x
+            )
+            if meta:
+                console.print(Text("   " + meta, style="cyan"))
+            if s.url:
+                console.print(Text("   " + _clean(s.url), style="blue"))
+        if reply.table is not None:
+            t = RichTable(*reply.table.columns, show_lines=False)
+            for row in reply.table.rows:
+                t.add_row(*(Text(_clean(c)) for c in row))
+            console.print(t)
+        for n in reply.notices:
+            console.print(Text(f"note: {_clean(n)}", style="dim"))
+        if reply.has_more:
+            console.print(Text(f"more: --page {reply.page + 1}", style="dim"))
+    if reply.error:
+        raise typer.Exit(2)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: list[str] = typer.Argument(None, help="Words or \"a phrase\"; any language."),
+    jurisdiction: str | None = typer.Option(None, "--jurisdiction", "-j"),
+    topic: str | None = typer.Option(None, "--topic", "-t"),
+    since: str | None = typer.Option(None, "--since", help="7d, 24h or 2026-11-01"),
+    source: str | None = typer.Option(None, "--source", help="A feed's name."),
+    lang: str | None = typer.Option(None, "--lang", help="Language code: en, zh, ja..."),
+    page: int = typer.Option(1, "--page"),
+    per_page: int = typer.Option(5, "--per-page"),
+    all_items: bool = typer.Option(False, "--all", help="Include items not flagged relevant."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Search stored stories (title, summary, source), best and newest first."""
+    args = {
+        "query": " ".join(query or []), "jurisdiction": jurisdiction, "topic": topic,
+        "since": since, "source": source, "lang": lang, "page": page, "per_page": per_page,
+        "all": all_items,
+    }
+    _print(_run(ctx, "search", args), as_json)
+
+
+@app.command()
+def why(
+    ctx: typer.Context,
+    item: list[str] = typer.Argument(..., help="A story id, its URL, or words of its title."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Why an item was (or was not) flagged: matched terms, jurisdictions, rules."""
+    _print(_run(ctx, "why", {"item": " ".join(item)}), as_json)
+
+
+@subs_app.command("list")
+def subs_list(
+    ctx: typer.Context,
+    platform: str = PLATFORM_OPT,
+    scope: str = SCOPE_OPT,
+    channel: str = CHANNEL_OPT,
+    all_channels: bool = typer.Option(False, "--all-channels", help="Every channel of --scope."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """The subscriptions of one destination."""
+    args = {"platform": platform, "scope": scope, "channel": channel,
+            "all_channels": all_channels}
+    _print(_run(ctx, "subscriptions", args), as_json)
+
+
+@subs_app.command("add")
+def subs_add(
+    ctx: typer.Context,
+    platform: str = PLATFORM_OPT,
+    scope: str = SCOPE_OPT,
+    channel: str = CHANNEL_OPT,
+    jurisdictions: str | None = typer.Option(None, "--jurisdictions", help="EU,US,China"),
+    topics: str | None = typer.Option(None, "--topics", help="legislation,export-controls"),
+    instruments: str | None = typer.Option(None, "--instruments", help="Comma-separated."),
+    keywords: str | None = typer.Option(None, "--keywords", help="Comma-separated."),
+    languages: str | None = typer.Option(None, "--languages", help="en,zh"),
+    mode: str = typer.Option("instant", "--mode", help="instant, daily or weekly"),
+    at: str = typer.Option("09:00", "--at", help="Digest time HH:MM."),
+    day: str = typer.Option("mon", "--day", help="Weekly digest day."),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA zone, e.g. Europe/Berlin."),
+    name: str | None = typer.Option(None, "--name"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Add a subscription to a destination."""
+    args = {
+        "platform": platform, "scope": scope, "channel": channel,
+        "jurisdictions": jurisdictions, "topics": topics, "instruments": instruments,
+        "keywords": keywords, "languages": languages, "mode": mode, "at": at, "day": day,
+        "timezone": timezone, "name": name,
+    }
+    _print(_run(ctx, "subscribe", args), as_json)
+
+
+@subs_app.command("remove")
+def subs_remove(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="A subscription id, or `all`."),
+    platform: str = PLATFORM_OPT,
+    scope: str = SCOPE_OPT,
+    channel: str = CHANNEL_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Remove one subscription (chat-made ones) of a destination, or all of them."""
+    args = {"platform": platform, "scope": scope, "channel": channel, "id": target}
+    _print(_run(ctx, "unsubscribe", args), as_json)
