@@ -74,6 +74,12 @@ def discord_text(text: str) -> str:
     return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), t)
 
 
+def discord_plain(text: str) -> str:
+    """For places Discord shows without markdown (embed footers): no mention syntax either."""
+    t = _clean(text).replace("<", "<" + _ZWSP).replace("](", "]" + _ZWSP + "(")
+    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), t)
+
+
 def slack_text(text: str) -> str:
     """Plain text -> Slack mrkdwn: escaping <, > and & is what stops <!channel> and links."""
     t = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -240,7 +246,7 @@ def discord_embeds(reply: Reply) -> list[dict[str, Any]]:
         embeds.append(e)
     footer = _footer(reply)
     if footer:
-        embeds[0]["footer"] = {"text": fit(footer, 1000, plain_text)}
+        embeds[0]["footer"] = {"text": fit(footer, 1000, discord_plain)}
     if len(embeds) == 1 and not embeds[0].keys() - {"color"}:
         embeds = []  # nothing but stories
     embeds.extend(discord_story_embed(p) for p in reply.stories)
