@@ -38,7 +38,7 @@ MAX_PER_PAGE = 25
 # How many of the newest matches are ranked; pages beyond it need a narrower query.
 WINDOW = 250
 # A query with only short terms scans the newest stories; bounded so it stays fast.
-SHORT_SCAN_LIMIT = 200_000
+SHORT_SCAN_LIMIT = 100_000
 RECENCY_HALF_LIFE_DAYS = 14.0
 RELEVANCE_WEIGHT = 0.7
 MIN_TRIGRAM = 3

@@ -1,0 +1,274 @@
+"""Search benchmark: load N synthetic stories, time a mixed set of searches (p50/p95), size.
+
+    .venv/bin/python bench/search.py --items 1000000 --queries 1000 --db /tmp/bench.db
+    .venv/bin/python bench/search.py --items 20000 --pg postgresql+psycopg://...   # optional
+
+Items are realistic in length (titles 50-110 chars, summaries 120-400) and language mix
+(en, fr, de, es, zh, ja, ko); about a third are flagged relevant and tagged. Queries mix
+plain words, two-word queries, "phrases", CJK terms (2 and 4 characters) and filters.
+An existing --db with at least --items stories is reused (pass --fresh to rebuild).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, insert, select, text
+
+from bot.store.models import Entry, Feed, Story, StoryTag, Verdict
+from bot.store.search import MIN_TRIGRAM, parse_query, search_stories
+from bot.store.storage import Storage
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+WORDS = {k: v.split() for k, v in {
+    "en": ("artificial intelligence regulation government lawmakers bill senate agency safety"
+           " institute export controls chips semiconductor model frontier evaluation privacy"
+           " data protection copyright liability enforcement fine court ruling guidance"
+           " standard framework summit declaration alliance investment compute cloud startup"
+           " market competition antitrust deepfake election transparency audit risk"),
+    "fr": ("intelligence artificielle règlement gouvernement loi sénat autorité sécurité"
+           " contrôle exportations puces modèle évaluation données protection droit amende"
+           " tribunal décision norme cadre sommet déclaration investissement"),
+    "de": ("künstliche Intelligenz Verordnung Regierung Gesetz Bundestag Behörde Sicherheit"
+           " Exportkontrolle Chips Modell Bewertung Datenschutz Urheberrecht Haftung Bußgeld"
+           " Gericht Urteil Norm Rahmen Gipfel Erklärung Investition"),
+    "es": ("inteligencia artificial reglamento gobierno ley senado agencia seguridad control"
+           " exportaciones chips modelo evaluación datos protección derechos multa tribunal"
+           " norma marco cumbre declaración inversión"),
+    "zh": ("人工智能 监管 办法 政府 法律 国务院 网信办 安全 出口 管制 芯片 半导体 模型 评估 数据"
+           " 保护 版权 责任 执法 罚款 法院 标准 框架 峰会 宣言 合作 投资 算力 生成式 服务"),
+    "ja": ("人工知能 規制 法案 政府 国会 閣議決定 安全 研究所 輸出 管理 半導体 モデル 評価 個人情報"
+           " 保護 著作権 責任 罰金 裁判所 指針 標準 枠組み 首脳 宣言 投資"),
+    "ko": ("인공지능 규제 기본법 정부 국회 통과 안전 연구소 수출 통제 반도체 모델 평가"
+           " 개인정보 보호 저작권 책임 과징금 법원 지침 표준 정상회의 선언 투자"),
+}.items()}
+SPACED = {"en", "fr", "de", "es", "ko"}
+JURS = ("EU", "US", "CN", "JP", "KR", "GB", "FR", "DE", "IN", "INTL")
+TOPICS = ("legislation", "regulation", "executive-action", "export-controls",
+          "standards-safety", "enforcement-litigation", "public-investment")
+FEEDS = [f"Feed {i:03d}" for i in range(200)]
+
+
+def _sentence(rng: random.Random, lang: str, lo: int, hi: int) -> str:
+    words = WORDS[lang]
+    target = rng.randint(lo, hi)
+    out = ""
+    sep = " " if lang in SPACED else ""
+    while len(out) < target:
+        w = rng.choice(words)
+        if lang not in SPACED and rng.random() < 0.15:
+            w += "，" if lang == "zh" else "、"
+        out = f"{out}{sep}{w}" if out else w
+        if lang in SPACED and rng.random() < 0.08:
+            out += f" {rng.randint(1, 2030)}"
+    return out[:hi]
+
+
+def _rows(n: int, start: int, rng: random.Random) -> Iterator[dict[str, Any]]:
+    langs = ["en"] * 50 + ["fr"] * 8 + ["de"] * 8 + ["es"] * 6 + ["zh"] * 12 + ["ja"] * 9 + \
+        ["ko"] * 7
+    span = timedelta(days=3 * 365)
+    for i in range(start, start + n):
+        lang = rng.choice(langs)
+        # Ids follow time, as they do in production (first_seen order).
+        when = NOW - span * (1 - i / max(1, start + n))
+        yield {
+            "id": i + 1,
+            "title": _sentence(rng, lang, 50, 110),
+            "title_key": f"k{i}",
+            "url": f"https://news{i % 997}.example/{i}",
+            "summary": _sentence(rng, lang, 120, 400),
+            "language": lang,
+            "published": when,
+            "first_seen": when,
+            "announce": True,
+            "source_count": 1,
+        }
+
+
+def load(storage: Storage, n: int, rng: random.Random, batch: int = 20_000) -> float:
+    t0 = time.perf_counter()
+    with storage.write() as s:
+        s.execute(insert(Feed), [
+            {"id": i + 1, "name": name, "config_url": f"https://f{i}.example/rss",
+             "url": f"https://f{i}.example/rss", "jurisdictions": [], "interval_seconds": 1800,
+             "enabled": True, "in_config": True, "consecutive_failures": 0, "entry_count": 0,
+             "added_at": NOW, "origin": "config"}
+            for i, name in enumerate(FEEDS)
+        ])
+    done = 0
+    while done < n:
+        k = min(batch, n - done)
+        stories = list(_rows(k, done, rng))
+        verdicts, tags, entries = [], [], []
+        for st in stories:
+            relevant = rng.random() < 0.35
+            jur = rng.sample(JURS, rng.randint(1, 2)) if relevant else []
+            top = rng.sample(TOPICS, rng.randint(1, 2)) if relevant else []
+            verdicts.append({"story_id": st["id"], "relevant": relevant,
+                             "score": 0.8 if relevant else 0.1, "jurisdictions": jur,
+                             "topics": top, "instruments": [], "evidence": [],
+                             "created_at": st["first_seen"]})
+            tags += [{"story_id": st["id"], "kind": "jurisdiction", "value": j} for j in jur]
+            tags += [{"story_id": st["id"], "kind": "topic", "value": t} for t in top]
+            entries.append({"feed_id": (st["id"] % len(FEEDS)) + 1, "uid": str(st["id"]),
+                            "uid_hash": f"{st['id']:064d}", "story_id": st["id"],
+                            "url": st["url"], "title": st["title"], "summary": "",
+                            "language": st["language"], "published": st["published"],
+                            "published_known": True, "first_seen": st["first_seen"]})
+        with storage.write() as s:
+            conn = s.connection()
+            conn.execute(insert(Story), stories)
+            conn.execute(insert(Verdict), verdicts)
+            if tags:
+                conn.execute(insert(StoryTag), tags)
+            conn.execute(insert(Entry), entries)
+        done += k
+        rate = done / (time.perf_counter() - t0)
+        print(f"\rloaded {done:,}/{n:,} ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return time.perf_counter() - t0
+
+
+def queries(rng: random.Random, n: int) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(n):
+        r = rng.random()
+        lang = rng.choice(["en", "en", "fr", "de", "zh", "ja", "ko"])
+        words = WORDS[lang]
+        kw: dict[str, Any] = {}
+        if r < 0.25:
+            q = rng.choice(WORDS["en"])
+        elif r < 0.40:
+            q = f"{rng.choice(WORDS['en'])} {rng.choice(WORDS['en'])}"
+        elif r < 0.50:
+            q = f'"{rng.choice(WORDS["en"])} {rng.choice(WORDS["en"])}"'
+        elif r < 0.70:
+            q = rng.choice(words)  # CJK words are often 2 characters: the short-term path
+            if lang in ("zh", "ja") and rng.random() < 0.5:
+                q = rng.choice(words) + rng.choice(words)
+        elif r < 0.80:
+            q = rng.choice(["AI", "EU", "UK", "G7"])  # short ASCII terms
+        else:
+            q = rng.choice(words)
+        if rng.random() < 0.35:
+            pick = rng.random()
+            if pick < 0.3:
+                kw["jurisdiction"] = rng.choice(JURS)
+            elif pick < 0.55:
+                kw["topic"] = rng.choice(TOPICS)
+            elif pick < 0.75:
+                kw["since"] = NOW - timedelta(days=rng.choice([1, 7, 30, 365]))
+            elif pick < 0.9:
+                kw["lang"] = lang
+            else:
+                kw["source"] = rng.choice(FEEDS)
+        if rng.random() < 0.1:
+            kw["page"] = rng.randint(2, 5)
+        out.append((q, kw))
+    return out
+
+
+def _kind(q: str) -> str:
+    terms = parse_query(q).terms
+    return "trigram" if any(len(t) >= MIN_TRIGRAM for t in terms) else "short-only (LIKE scan)"
+
+
+def run_queries(
+    storage: Storage, qs: list[tuple[str, dict[str, Any]]]
+) -> tuple[list[float], dict[str, list[float]]]:
+    times: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    slow: list[tuple[float, str, dict[str, Any]]] = []
+    with storage.session() as s:
+        search_stories(s, "warm up", now=NOW)
+        for q, kw in qs:
+            t0 = time.perf_counter()
+            search_stories(s, q, now=NOW, **kw)
+            dt = time.perf_counter() - t0
+            times.append(dt)
+            by_kind.setdefault(_kind(q), []).append(dt)
+            slow.append((dt, q, kw))
+    slow.sort(key=lambda x: -x[0])
+    print("slowest:", [(f"{d * 1000:.0f}ms", q, list(kw)) for d, q, kw in slow[:5]],
+          file=sys.stderr)
+    return times, by_kind
+
+
+def report(label: str, times: list[float]) -> None:
+    ms = sorted(t * 1000 for t in times)
+    q = statistics.quantiles(ms, n=100)
+    print(f"{label}: {len(ms)} searches  p50 {q[49]:.1f} ms  p95 {q[94]:.1f} ms"
+          f"  p99 {q[98]:.1f} ms  max {ms[-1]:.1f} ms  mean {statistics.fmean(ms):.1f} ms")
+
+
+def bench(url: str, args: argparse.Namespace, label: str) -> None:
+    storage = Storage.open(url)
+    try:
+        with storage.session() as s:
+            have = s.scalar(select(func.count()).select_from(Story)) or 0
+        if have < args.items:
+            if have:
+                sys.exit(f"{label}: the database has {have} stories; use --fresh or another --db")
+            secs = load(storage, args.items, random.Random(args.seed))
+            print(f"{label}: loaded {args.items:,} items in {secs:.0f} s")
+            with storage.write() as s:
+                if s.get_bind().dialect.name == "sqlite":
+                    s.execute(text("INSERT INTO stories_fts(stories_fts) VALUES ('optimize')"))
+                    s.execute(text("ANALYZE"))
+        if storage.engine.dialect.name == "postgresql":
+            with storage.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("VACUUM ANALYZE"))
+        times, by_kind = run_queries(
+            storage, queries(random.Random(args.seed + 1), args.queries)
+        )
+        report(label, times)
+        for kind, ts in sorted(by_kind.items()):
+            if len(ts) >= 2:
+                report(f"{label} [{kind}]", ts)
+        if storage.engine.dialect.name == "sqlite":
+            db = Path(storage.engine.url.database or "")
+            size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+            print(f"{label}: database size {size / 1e6:,.0f} MB ({db})")
+        else:
+            with storage.session() as s:
+                size = s.scalar(text("SELECT pg_database_size(current_database())")) or 0
+            print(f"{label}: database size {size / 1e6:,.0f} MB")
+    finally:
+        storage.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", type=int, default=1_000_000, help="stories to load")
+    ap.add_argument("--queries", type=int, default=1000, help="searches to time")
+    ap.add_argument("--db", type=Path, default=Path("/tmp/policybot-search-bench.db"),
+                    help="SQLite file (reused when it holds enough stories)")
+    ap.add_argument("--fresh", action="store_true", help="delete --db first")
+    ap.add_argument("--pg", metavar="URL", help="also run on this PostgreSQL database (empty)")
+    ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    if not args.no_sqlite:
+        if args.fresh:
+            for p in args.db.parent.glob(args.db.name + "*"):
+                p.unlink()
+        bench(f"sqlite:///{args.db.resolve()}", args, "sqlite")
+    if args.pg:
+        bench(args.pg, args, "postgresql")
+
+
+if __name__ == "__main__":
+    main()
