@@ -131,7 +131,9 @@ class Runner:
         for i, payload in enumerate(messages):
             kwargs = _message_kwargs(payload)
             if paged and i == len(messages) - 1:
-                kwargs["view"] = PageView(self, interaction.user.id, command, reply)
+                # Only the first message can be edited through the interaction token.
+                kwargs["view"] = PageView(self, interaction.user.id, command, reply,
+                                          origin=interaction if len(messages) == 1 else None)
             if not interaction.response.is_done():
                 await interaction.response.send_message(
                     allowed_mentions=discord.AllowedMentions.none(), **kwargs
@@ -165,8 +167,10 @@ class Runner:
 class PageView(discord.ui.View):
     """Previous/More under a page of search results; the buttons re-run the search."""
 
-    def __init__(self, runner: Runner, owner_id: int, command: str, reply: Reply) -> None:
+    def __init__(self, runner: Runner, owner_id: int, command: str, reply: Reply,
+                 origin: discord.Interaction[Any] | None = None) -> None:
         super().__init__(timeout=PAGE_VIEW_TIMEOUT)
+        self.origin = origin  # whose token can still edit the message when we time out
         self.runner = runner
         self.owner_id = owner_id
         self.command = command
@@ -190,7 +194,7 @@ class PageView(discord.ui.View):
         )
         reply = await call_handler(self.runner.handler, request, self.runner.ctx)
         first = discord_reply(reply, ephemeral=True)[0]
-        view = PageView(self.runner, self.owner_id, self.command, reply)
+        view = PageView(self.runner, self.owner_id, self.command, reply, origin=interaction)
         self.stop()
         await interaction.edit_original_response(
             content=first.get("content") or None,
@@ -210,6 +214,14 @@ class PageView(discord.ui.View):
         self, interaction: discord.Interaction[Any], button: discord.ui.Button[PageView]
     ) -> None:
         await self._turn(interaction, +1)
+
+    async def on_timeout(self) -> None:
+        # Dead buttons would only answer "This interaction failed": take them away.
+        if self.origin is not None:
+            try:
+                await self.origin.edit_original_response(view=None)
+            except discord.HTTPException as exc:
+                log.info("page_buttons_not_removed", error=str(exc))
 
     async def on_error(
         self,

@@ -306,3 +306,17 @@ async def test_long_replies_are_split_into_follow_ups(env: Env) -> None:
     assert [len(b["embeds"]) for b in bodies] == [10, 10, 4]  # 1 header + 23 stories
     for b in bodies:
         assert not b.get("flags", 0) & EPHEMERAL
+
+
+async def test_expired_page_buttons_are_removed(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                ) -> None:
+    from bot.adapters import discord_bot
+
+    monkeypatch.setattr(discord_bot, "PAGE_VIEW_TIMEOUT", 0.2)
+    env.handler.reply = _search_reply
+    inter = await env.command("search", [opt("query", "ai act")])
+    await env.followup(inter)
+    edits = await until(lambda: [r for r in env.fake.requests
+                                 if r.method == "PATCH" and inter["token"] in r.path])
+    assert edits[0].path.endswith("/messages/@original")
+    assert edits[0].json["components"] == []
