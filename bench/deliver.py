@@ -199,6 +199,8 @@ def main() -> int:
             return 1
         t = time.perf_counter()
         for sid, dest_id in rows:
+            if sid is None:
+                continue
             p = platform[dest_id]
             render_alert(p, posts[sid])
             per_platform[p] += 1

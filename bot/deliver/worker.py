@@ -131,7 +131,7 @@ def backoff_delay(attempts: int, retry_after: float | None, rng: random.Random) 
     with full jitter on its upper half."""
     if retry_after is not None and retry_after > 0:
         return retry_after * (1.0 + 0.1 * rng.random())
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * float(2 ** min(max(0, attempts - 1), 30)))
     return ceiling * (0.5 + 0.5 * rng.random())
 
 

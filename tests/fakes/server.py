@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,7 +166,9 @@ class FakeServer:
         return None
 
     @web.middleware
-    async def _record_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _record_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
         body = await request.read()
