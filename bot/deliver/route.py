@@ -28,6 +28,7 @@ from bot.app.config import AppConfig, DestinationConfig, SubscriptionConfig
 from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
 from bot.store.models import Destination, OutboxMessage, Story, Subscription, Verdict
+from bot.store.storage import Storage
 
 log = structlog.get_logger("policybot.route")
 
@@ -539,6 +540,12 @@ def queue_due_digests(
         row.last_digest_at = end
     session.flush()
     return queued
+
+
+def queue_digests(storage: Storage, now: datetime | None = None) -> list[QueuedDigest]:
+    """`queue_due_digests` in its own transaction (for the scheduler)."""
+    with storage.write() as s:
+        return queue_due_digests(s, now or datetime.now(UTC))
 
 
 def delete_subscription(session: Session, subscription_id: int) -> bool:

@@ -139,6 +139,18 @@ def new_nonce() -> str:
     return secrets.token_hex(10)  # 20 chars; "-<part>" keeps it within Discord's 25
 
 
+def _metric_sent(platform: str, n: int) -> None:
+    from bot.app import metrics
+
+    metrics.MESSAGES_SENT.labels(platform=platform).inc(n)
+
+
+def _metric_failure(platform: str, outcome: Outcome) -> None:
+    from bot.app import metrics
+
+    metrics.DELIVERY_FAILURES.labels(platform=platform, kind=outcome.value).inc()
+
+
 @dataclass(frozen=True, slots=True)
 class _Claimed:
     id: int
@@ -171,8 +183,8 @@ class Worker:
         rng: random.Random | None = None,
         alert_renderer: RenderAlert = render_alert,
         digest_renderer: RenderDigest = render_digest,
-        on_sent: Callable[[str, int], None] | None = None,
-        on_failure: Callable[[str, Outcome], None] | None = None,
+        on_sent: Callable[[str, int], None] | None = _metric_sent,
+        on_failure: Callable[[str, Outcome], None] | None = _metric_failure,
     ) -> None:
         self.storage = storage
         self.senders = dict(senders)
@@ -446,22 +458,8 @@ async def drain_outbox(
         pacer=pacer,
         alert_renderer=alert_renderer,
         digest_renderer=digest_renderer,
-        on_sent=_metric_sent,
-        on_failure=_metric_failure,
     )
     return await worker.drain(now=now, limit=limit)
-
-
-def _metric_sent(platform: str, n: int) -> None:
-    from bot.app import metrics
-
-    metrics.MESSAGES_SENT.labels(platform=platform).inc(n)
-
-
-def _metric_failure(platform: str, outcome: Outcome) -> None:
-    from bot.app import metrics
-
-    metrics.DELIVERY_FAILURES.labels(platform=platform, kind=outcome.value).inc()
 
 
 def recover_in_flight(storage: Storage, *, now: datetime | None = None) -> int:

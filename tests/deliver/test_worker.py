@@ -99,8 +99,16 @@ async def test_whole_outbox_path(
     discord, slack = fakes
     route_stories(storage, ["EU AI Act adopted", "AI Office opens"], ALL)
     assert outbox_depth(storage) == 10
+    from bot.app.metrics import REGISTRY
+
+    def sent_metric() -> float:
+        return REGISTRY.get_sample_value("policybot_messages_sent_total",
+                                         {"platform": "slack"}) or 0.0
+
+    before = sent_metric()
     w = make_worker(storage, senders)
     stats = await w.drain(now=NOW)
+    assert sent_metric() == before + 2
     assert (stats.picked, stats.sent, stats.parts) == (10, 10, 10)
     assert all(r.status == "sent" and r.sent_at == NOW and r.parts_sent == 1 for r in rows(storage))
     expected = ["EU AI Act adopted [Politico Europe, Euractiv]",
