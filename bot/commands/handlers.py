@@ -648,7 +648,8 @@ async def _feeds_add(req: Request, ctx: CommandContext) -> Reply:
 
 async def _feeds_remove(req: Request, ctx: CommandContext) -> Reply:
     _require_admin(req.caller, "remove feeds")
-    name = _str_arg(req.args, "name", 200)
+    # "feeds remove NAME" arrives with NAME in the positional `url` slot from text commands.
+    name = _str_arg(req.args, "name", 200) or _str_arg(req.args, "url", 200)
     if not name:
         raise UserError("say which feed: `/policy feeds remove NAME` (see `/policy feeds`)")
 

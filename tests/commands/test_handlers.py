@@ -276,7 +276,7 @@ async def test_feeds_add_and_remove_a_local_feed_when_allowed(storage: Storage) 
         assert f.added_by == "discord:guildA:u1" and f.next_poll_at == NOW
     r = await run(ctx, "feeds", action="remove", name="Reuters")
     assert r.error and "config file" in r.text
-    r = await run(ctx, "feeds", action="remove", name="local ai policy")
+    r = await run(ctx, "feeds", action="remove", url="local ai policy")  # positional form
     assert not r.error
     r = await run(ctx, "feeds", action="remove", name="Local AI Polcy")
     assert r.error and "Local AI Policy" in r.suggestions
