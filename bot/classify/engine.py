@@ -14,7 +14,6 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.classify.lexicon import Entry, Lexicon, load_lexicon, make_entry
@@ -65,15 +64,18 @@ def _noisy_or(values: Sequence[float]) -> float:
     return 1.0 - p
 
 
-@dataclass
 class _Segment:
-    ai: float = 0.0
-    compute: float = 0.0
-    actor: float = 0.0
-    gov: list[float] = field(default_factory=list)
-    weak_gov: list[float] = field(default_factory=list)  # needs an actor
-    neg: list[float] = field(default_factory=list)
-    has_jur: bool = False
+    """What one sentence (or the title) says; plain slots class, several per item."""
+
+    __slots__ = ("ai", "compute", "actor", "gov", "weak_gov", "neg")
+
+    def __init__(self) -> None:
+        self.ai = 0.0
+        self.compute = 0.0
+        self.actor = 0.0
+        self.gov: list[float] = []
+        self.weak_gov: list[float] = []  # needs an actor
+        self.neg: list[float] = []
 
     def governance(self, actor: float) -> float:
         return _noisy_or([*self.gov, *(w * actor for w in self.weak_gov)])
@@ -153,6 +155,9 @@ class Classifier:
         self.lexicon = lexicon
         self.threshold = threshold
         self.matcher = Matcher(lexicon)
+        # Evidence detail strings, computed once per entry (keyed by identity: entries live as
+        # long as the lexicon).
+        self._details = {id(e): _detail(e) for e in lexicon.entries}
 
     @classmethod
     def load(
@@ -197,7 +202,6 @@ class Classifier:
                 s.actor = max(s.actor, e.weight)
                 s.gov.append(_ACTOR_GOV * e.weight)
             elif k == "jurisdiction":
-                s.has_jur = True
                 if e.label != "weak":
                     strength = 0.6 if e.label != "demonyms" else 0.35
                     if _subject_position(h, title, summary):
@@ -245,16 +249,17 @@ class Classifier:
         score = round(min(max(score, 0.0), 1.0), 4)
         relevant = score >= self.threshold and score > 0.0
 
+        details = self._details
         evidence: list[Evidence] = [
             Evidence(
-                rule=h.entry.kind,
-                term=h.entry.term,
-                text=h.text,
-                field=h.field,
-                start=h.start,
-                end=h.end,
-                weight=h.entry.weight,
-                detail=_detail(h.entry),
+                h.entry.kind,
+                h.entry.term,
+                h.text,
+                h.field,
+                h.start,
+                h.end,
+                h.entry.weight,
+                details[id(h.entry)],
             )
             for h in hits
         ]

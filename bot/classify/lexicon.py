@@ -103,7 +103,7 @@ class Lexicon:
 # --- text normalisation shared by terms and texts -------------------------------------------
 
 
-def _is_wide(ch: str) -> bool:
+def is_wide(ch: str) -> bool:
     """Scripts written without spaces between words (CJK, kana) or with particles glued to
     words (Hangul): terms in them match as substrings."""
     o = ord(ch)
@@ -117,7 +117,7 @@ def _is_wide(ch: str) -> bool:
 
 
 def is_word_char(ch: str) -> bool:
-    return ch.isalnum() and not _is_wide(ch)
+    return ch.isalnum() and not is_wide(ch)
 
 
 def base_char_map() -> dict[int, str]:
