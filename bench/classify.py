@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.classify import Classifier  # noqa: E402
-from bot.classify.lexicon import load_lexicon  # noqa: E402
+from bot.classify import Classifier
+from bot.classify.lexicon import load_lexicon
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval" / "dev.jsonl"
 

@@ -67,7 +67,7 @@ def _noisy_or(values: Sequence[float]) -> float:
 class _Segment:
     """What one sentence (or the title) says; plain slots class, several per item."""
 
-    __slots__ = ("ai", "compute", "actor", "gov", "weak_gov", "neg")
+    __slots__ = ("actor", "ai", "compute", "gov", "neg", "weak_gov")
 
     def __init__(self) -> None:
         self.ai = 0.0

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import ahocorasick
 
-from bot.classify.lexicon import Entry, Lexicon, is_wide, base_char_map, lower_same_length
+from bot.classify.lexicon import Entry, Lexicon, base_char_map, is_wide, lower_same_length
 
 # A sentence ends after a lower-case letter, digit or closing mark plus . ! ? ; (so "U.S." and
 # "Gen. AI" initials do not split), or at CJK sentence punctuation.
@@ -251,7 +250,3 @@ def guess_script_language(text: str) -> str | None:
     if _HAN.search(text):
         return "zh"
     return None
-
-
-def sentence_count(hits: Sequence[Hit]) -> int:
-    return max((h.segment for h in hits), default=0)

@@ -1,0 +1,37 @@
+"""The matcher's contract: whole words for Latin scripts, substrings for CJK, exact offsets."""
+
+from __future__ import annotations
+
+from bot.classify import Classifier
+
+
+def _terms(clf: Classifier, title: str, summary: str = "", lang: str | None = None) -> set[str]:
+    return {h.entry.term for h in clf.matcher.scan(title, summary, lang)}
+
+
+def test_boundaries_punctuation_and_mixed_scripts(clf: Classifier) -> None:
+    assert "U.S." in _terms(clf, "The U.S. acts on chips")
+    assert "AI" in _terms(clf, "生成AI規制の議論", lang="ja")  # CJK next to Latin is a boundary
+    assert "AI" in _terms(clf, "(AI), «AI», AI-driven, AI's")
+    assert "AI" not in _terms(clf, "Shanghai said Dubai's AIDS plan")
+    # Arabic comma after a term is a boundary too
+    assert "أشباه الموصلات" in _terms(clf, "صناعة أشباه الموصلات، إلى")
+
+
+def test_offsets_point_at_the_original_text(clf: Classifier) -> None:
+    title = "“China’s” ＡＩ rules"
+    summary = "Full-width ＡＩ and 人工智慧 in one sentence. Then the EU."
+    for h in clf.matcher.scan(title, summary):
+        source = title if h.field == "title" else summary
+        assert source[h.start : h.end] == h.text
+    segs = {h.text: h.segment for h in clf.matcher.scan(title, summary)}
+    assert segs["EU"] == 2 and segs["人工智慧"] == 1
+
+
+def test_hostile_input_stays_correct(clf: Classifier) -> None:
+    # Long runs without letters, control characters and mixed scripts: no error, no match.
+    junk = "9" * 20000 + "中" + "\x00\x07" * 500 + "-" * 5000
+    v = clf.classify(junk, junk)
+    assert not v.relevant
+    v = clf.classify("AI law " + junk)
+    assert v.relevant
