@@ -131,7 +131,7 @@ class Matcher:
         has_wide = not low.isascii() and _WIDE_TEXT.search(low) is not None
         if lang is None:
             lang = guess_script_language(folded) if has_wide else None
-        raw: list[tuple[int, int, Entry]] = []
+        raw: list[tuple[int, int, int, Entry]] = []  # (start, -end, seq, entry)
         if self._latin is not None:
             # In CJK text only the Latin-script fragments ("AI", "DeepSeek", "OpenAI") need
             # the Latin automaton; elsewhere the whole text is one fragment.
@@ -154,7 +154,7 @@ class Matcher:
                             continue
                         if e.case and folded[start:end] != e.term:
                             continue
-                        raw.append((start, end, e))
+                        raw.append((start, -end, len(raw), e))
         if has_wide and self._wide is not None:
             data = low.encode("utf-8")
             # Matches come in order of their end: convert byte to character offsets
@@ -180,7 +180,7 @@ class Matcher:
                             continue
                         if e.case and folded[start:end] != e.term:
                             continue
-                        raw.append((start, end, e))
+                        raw.append((start, -end, len(raw), e))
         if not raw:
             return []
         # Sentence starts inside the summary, as offsets into `joined`.
@@ -189,11 +189,12 @@ class Matcher:
             if m.end() < n:
                 starts.append(m.end())
         # Longest match wins: drop any match inside a longer one (same span: keep all).
-        raw.sort(key=lambda r: (r[0], r[0] - r[1]))
+        raw.sort()  # by start, then longest first; seq keeps entries out of comparisons
         kept: list[Hit] = []
         max_end = -1
         last_start = last_end = -1
-        for start, end, e in raw:
+        for start, neg_end, _, e in raw:
+            end = -neg_end
             if end <= max_end and (start != last_start or end != last_end):
                 continue
             if end > max_end:
