@@ -95,8 +95,9 @@ def slack_alert(post: StoryPost) -> dict[str, Any]:
     url = safe_link(post.url)
     body = f"*{_link(url, truncate(slack_text(title), ALERT_TITLE))}*"
     summary = inline(post.summary)
-    if summary:
-        body += "\n" + truncate(slack_text(summary), ALERT_SUMMARY)
+    room = min(ALERT_SUMMARY, SLACK_SECTION - platform_len(body) - 1)  # a long URL eats room
+    if summary and room > 0:
+        body += "\n" + truncate(slack_text(summary), room)
     elements = []
     for labels in (jurisdiction_labels(post.jurisdictions), topic_labels(post.topics),
                    instrument_labels(post.instruments)):

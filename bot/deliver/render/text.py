@@ -15,6 +15,7 @@ import ipaddress
 import re
 import unicodedata
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
 ZWSP = "\u200b"  # zero-width space: invisible, but breaks mention and link syntax
@@ -117,8 +118,9 @@ def slack_text(text: str) -> str:
 
 def slack_plain(text: str) -> str:
     """For Slack plain_text objects: Slack shows them literally (and escapes them itself), so
-    no entities; a ZWSP after "<" keeps even a misparsing client from seeing <!channel>."""
-    return clean(text).replace("<", "<" + ZWSP)
+    no entities; a ZWSP after "<" (and in @channel) keeps even a misparsing client from
+    seeing a mention."""
+    return _MASS.sub("@" + ZWSP, clean(text).replace("<", "<" + ZWSP))
 
 
 # -- links ------------------------------------------------------------------------------------
@@ -127,12 +129,14 @@ MAX_URL = 2000
 # Characters that would end or break <url|text> (Slack) or [text](url) (Discord), or that no
 # valid URL contains: quotes, backslash, backtick, angle brackets, pipe, braces, spaces.
 _URL_BREAKERS = frozenset('<>|"\'`\\{}^ ')
+_ASCII_BAD = re.compile(r'[^\x21-\x7e]|[<>|"\'`\\{}^]')
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}\.?$")
 # Percent-encoded here, not refused: common in real URLs, harmless once encoded.
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "()%") + "%"
 
 
+@lru_cache(maxsize=4096)  # digests look up the same source URLs again and again
 def safe_link(url: str | None) -> str | None:
     """An http(s) URL that is safe to link, or None. Refused: other schemes (javascript:, data:,
     file:), credentials in the host, whitespace or control characters anywhere, characters
@@ -143,9 +147,12 @@ def safe_link(url: str | None) -> str | None:
     u = url.strip()
     if not u or len(u) > MAX_URL:
         return None
-    for ch in u:
-        if ch in _URL_BREAKERS or ch.isspace() or unicodedata.category(ch)[0] in "CZ":
-            return None  # C*: controls, format (ZWSP, bidi), surrogates; Z*: separators
+    if u.isascii():
+        if _ASCII_BAD.search(u):
+            return None
+    elif any(ch in _URL_BREAKERS or ch.isspace() or unicodedata.category(ch)[0] in "CZ"
+             for ch in u):
+        return None  # C*: controls, format (ZWSP, bidi), surrogates; Z*: separators
     try:
         parts = urlsplit(u)
         port = parts.port  # raises on a bad port
