@@ -88,7 +88,7 @@ _MASKED = re.compile(r"\[([^\[\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\)")
 _BARE_SCHEME = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:/{2}\S*")
 _INVITE = re.compile(r"(?i)\bdiscord(?:app)?\.(?:gg|com|io|me|li|new)\b\S*")
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")
-_DOMAIN = re.compile(r"(?i)(?<![\w.@-])(?:www\.|(?:[a-z0-9-]+\.)+(?:com|org|net|io|eu|gov|"
+_DOMAIN = re.compile(r"(?i)(?<![\w.@-])(?:www\.[a-z0-9]|(?:[a-z0-9-]+\.)+(?:com|org|net|io|eu|gov|"
                      r"uk|cn|info|example|evil|test|xyz|app|dev|ly|gg)\b)\S*")
 
 

@@ -57,14 +57,15 @@ def inline(text: str | None) -> str:
 _DISCORD_MD = re.compile(r"([\\*_~`|\[\]])")
 # Headings (#), subtext (-#), quotes (>), lists (-, +, *, 1.) only exist at the start of a line.
 _LINE_START = re.compile(r"(?m)^([ \t]*)(#|-|>|\+|\d+\.)")
-# Any scheme://: Discord autolinks http(s) (and Slack any scheme); a ZWSP before ":" stops it.
-_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}):(?=//)")
+
 # discord.gg/code becomes an invite embed even without a scheme.
 _INVITE = re.compile(r"(?i)\b(discord(?:app)?)\.(gg|com|io|me|li|new)\b")
 
 
 def _break_schemes(text: str) -> str:
-    return _SCHEME.sub(lambda m: m.group(1) + ZWSP + ":", text)
+    # Discord autolinks http(s)://, Slack any scheme://; a ZWSP before every "://" stops both
+    # (whatever precedes it: "__https://" has no word boundary before the scheme).
+    return text.replace("://", ZWSP + "://")
 
 
 def _break_mentions(text: str) -> str:
@@ -237,10 +238,10 @@ def truncate(text: str, limit: int) -> str:
     m = _ENTITY_TAIL.search(head)
     if m and re.match(r"&#?[A-Za-z0-9]{1,10};", text[m.start():]):
         head = head[: m.start()]  # the cut fell inside "&amp;" or "&#123;"
+    head = head.rstrip()
     trailing = len(head) - len(head.rstrip("\\"))
     if trailing % 2:
         head = head[:-1]  # a lone backslash would escape our ellipsis
-    head = head.rstrip()
     return head + ELLIPSIS
 
 
