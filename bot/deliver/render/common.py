@@ -74,10 +74,10 @@ def fit_list(
     shown: int | None = None,
     more: Callable[[int], str] = lambda n: f"+{n} more",
 ) -> str:
-    """Join already-escaped, indivisible items (links stay whole) within `limit`, ending with
-    "+N more" for the ones left out. An item too long on its own is left out too; when not even
-    one fits, the first is returned truncated (items without link syntax only: callers pass
-    link-free fallbacks for that case via `items`)."""
+    """Join already-escaped items within `limit`, ending with "+N more" for those left out.
+    Items are indivisible (a link is never cut): the list stops before the first that does not
+    fit. Only when not even one fits is the first truncated, so callers keep link items short
+    (at most a third of the limit) and fall back to a plain label otherwise."""
     cap = len(items) if shown is None else min(shown, len(items))
     out: list[str] = []
     used = 0
@@ -165,7 +165,8 @@ def counted(label: str, n: int, *, continued: bool = False) -> str:
     return f"{label} ({n}{', continued' if continued else ''})"
 
 
-def digest_summary(digest: Digest, groups: list[JurisdictionGroup]) -> str:
+def digest_summary(groups: list[JurisdictionGroup]) -> str:
+    """ "300 stories in 12 jurisdictions" """
     n = sum(g.count for g in groups)
     return (f"{n} {'story' if n == 1 else 'stories'} in {len(groups)} "
             f"{'jurisdiction' if len(groups) == 1 else 'jurisdictions'}")

@@ -62,7 +62,7 @@ def console_digest(digest: Digest) -> str:
     when = period(digest.period_start, digest.period_end)
     if not groups:
         return f"{title} · {when}: no new items."
-    out = [f"{title} · {when} · {digest_summary(digest, groups)}", "=" * min(WIDTH, 60)]
+    out = [f"{title} · {when} · {digest_summary(groups)}", "=" * min(WIDTH, 60)]
     for g in groups:
         out.append("")
         out.append(f"{g.label} ({g.count})")

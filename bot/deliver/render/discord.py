@@ -228,7 +228,7 @@ def discord_digest(digest: Digest) -> list[dict[str, Any]]:
     for i, embeds in enumerate(parts):
         suffix = part_suffix(i, len(parts))
         if i == 0:
-            content = f"**{head}** · {when} · {digest_summary(digest, groups)}{suffix}"
+            content = f"**{head}** · {when} · {digest_summary(groups)}{suffix}"
         else:
             content = f"**{head}**{suffix}"
         out.append({"content": content, "embeds": embeds,

@@ -188,6 +188,10 @@ class _Packer:
             self.new_message()
         self._push(block)
 
+    def has_room_for(self, lines: list[str]) -> bool:
+        """Whether a section of these lines still fits in the current message."""
+        return self._room(self._section(lines))
+
     def fits(self, line: str) -> bool:
         lines = [*self.lines, line]
         text = "\n".join(lines)
@@ -219,8 +223,7 @@ def _pack_group(packer: _Packer, g: JurisdictionGroup) -> None:
             if only_heading:
                 packer.lines = []
             packer.flush()
-            probe = packer._section([cont, line])
-            if not packer._room(probe):
+            if not packer.has_room_for([cont, line]):
                 packer.new_message()
                 packer.header(jcont)
             packer.add(heading if only_heading else cont)
@@ -249,7 +252,7 @@ def slack_digest(digest: Digest) -> list[dict[str, Any]]:
     out = []
     for i, blocks in enumerate(parts):
         suffix = part_suffix(i, len(parts))
-        info = f"{when} · {digest_summary(digest, groups)}{suffix}" if i == 0 else (
+        info = f"{when} · {digest_summary(groups)}{suffix}" if i == 0 else (
             f"{title}{suffix}")
         head: list[dict[str, Any]] = [
             {"type": "context", "elements": [_mrkdwn(truncate(slack_text(info), 300))]}
