@@ -192,6 +192,12 @@ def _unmatched(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
     return left_a, [u for group in by_stem.values() for u in group]
 
 
+def _shared_numbers(a: list[str], b: list[str]) -> list[str]:
+    """The tokens of `a` with a digit that `b` has too, in `a`'s order."""
+    in_b = {t for t in b if not t.isalpha()}
+    return [t for t in a if t in in_b and any(c.isdigit() for c in t)]
+
+
 def _is_subsequence(short: list[str], long: list[str]) -> bool:
     it = iter(long)
     return all(any(_tokens_pair(t, u) for u in it) for t in short)
@@ -212,6 +218,10 @@ def _same(ka: str, ta: list[str], kb: str, tb: list[str]) -> bool:
     sig_b = [t for t in only_b if t not in STOPWORDS]
     # A meaningful word swapped for another (Meta -> Google, 2023 -> 2024) is a new story.
     if sig_a and sig_b:
+        return False
+    # Numbers carry identity ("part 2 of 3" / "part 3 of 2", "bill 12, section 4"): the ones
+    # both titles share must come in the same order, however similar the rest is.
+    if _shared_numbers(ta, tb) != _shared_numbers(tb, ta):
         return False
     if ratio >= SIMILARITY:
         return True

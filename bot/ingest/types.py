@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class FetchStatus(str, Enum):
+class FetchStatus(StrEnum):
     OK = "ok"  # 200 with a new body: parse it
     UNCHANGED = "unchanged"  # 200 with the same body as last time: nothing to parse
     NOT_MODIFIED = "not_modified"  # 304

@@ -91,6 +91,9 @@ def test_same_story(a: str, b: str) -> None:
         ("欧盟对Meta处以人工智能罚款", "欧盟对谷歌处以人工智能罚款"),
         ("EU agrees AI Act deal", "EU agrees landmark historic AI Act deal"),
         ("China sets rules for generative AI", "Japan sets rules for generative AI"),
+        # the same numbers in another order are another item
+        ("AI Act explained, part 2 of 3 (Reuters)", "AI Act explained, part 3 of 2 (Reuters)"),
+        ("Senate AI bill 12 clears committee 4", "Senate AI bill 4 clears committee 12"),
         # short titles must match exactly
         ("AI rules", "AI rule"),
         ("New AI law", "New AI laws"),
