@@ -196,10 +196,14 @@ class Worker:
         self.render_digest = digest_renderer
         self.on_sent = on_sent
         self.on_failure = on_failure
+        # Destination id -> time until which it is left alone after a transient failure: its
+        # other rows wait too, so an outage costs one try per backoff period, not one try per
+        # queued message. (In memory: after a restart each row is tried at most once more.)
+        self._paused: dict[int, datetime] = {}
 
     # -- database steps (run in a thread: never block the event loop on the database) --------
 
-    def _due(self, now: datetime, limit: int) -> dict[int, list[int]]:
+    def _due(self, now: datetime, limit: int, paused: Sequence[int] = ()) -> dict[int, list[int]]:
         """Destination id -> due row ids, fair across destinations."""
         with self.storage.session() as s:
             rows = s.execute(
@@ -209,6 +213,7 @@ class Worker:
                     _due_condition(now),
                     Destination.disabled_reason.is_(None),
                     Destination.platform.in_(list(self.senders)),
+                    Destination.id.not_in(list(paused)),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(max(limit * 4, limit))
@@ -313,11 +318,13 @@ class Worker:
 
     def _transient(
         self, row_id: int, attempts: int, result: SendResult, now: datetime
-    ) -> None:
+    ) -> float:
+        """Put the row back for later; returns the seconds until its next attempt."""
+        delay = backoff_delay(attempts + 1, result.retry_after, self.rng)
         with self.storage.write() as s:
             row = s.get(OutboxMessage, row_id)
             if row is None:
-                return
+                return delay
             row.attempts = attempts + 1
             error = result.error or "transient failure"
             if row.attempts >= MAX_ATTEMPTS:
@@ -325,13 +332,13 @@ class Worker:
                 row.last_error = f"gave up after {row.attempts} attempts: {error}"[:2000]
             else:
                 row.status = "pending"
-                delay = backoff_delay(row.attempts, result.retry_after, self.rng)
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 row.last_error = error[:2000]
             dest = s.get(Destination, row.destination_id)
             if dest is not None:
                 dest.last_error = error[:2000]
                 dest.last_error_at = now
+        return delay
 
     def _permanent(self, row_id: int, dest_id: int, error: str, now: datetime) -> int:
         """Disable the destination and park its queued rows; returns how many were parked."""
@@ -413,9 +420,10 @@ class Worker:
                 )
                 stats.permanent += max(parked, 1)
             else:
-                await asyncio.to_thread(
+                delay = await asyncio.to_thread(
                     self._transient, claimed.id, claimed.attempts, result, clock()
                 )
+                self._paused[dest.id] = clock() + timedelta(seconds=delay)
                 stats.transient += 1
             # Either way this destination is done for this drain: do not hammer it.
             stats.skipped += len(row_ids) - n - 1
@@ -426,7 +434,9 @@ class Worker:
         """Send what is due (at most `limit` rows); destinations are drained concurrently,
         each one in order and paced."""
         clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-        due = await asyncio.to_thread(self._due, clock(), limit)
+        start = clock()
+        self._paused = {d: until for d, until in self._paused.items() if until > start}
+        due = await asyncio.to_thread(self._due, start, limit, list(self._paused))
         stats = DrainStats()
         if not due:
             return stats

@@ -6,10 +6,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 import bot
+
+log = structlog.get_logger("policybot.db")
 
 
 def migrations_dir() -> Path:
@@ -64,7 +67,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             f"migrations not found at {mdir}: run from a source checkout or set"
             " POLICYBOT_MIGRATIONS_DIR"
         )
+    before = current_revision(engine)
     command.upgrade(_alembic_config(engine), revision)
+    after = current_revision(engine)
+    if after != before:
+        log.info("database migrated", url=engine.url.render_as_string(hide_password=True),
+                 before=before or "empty", after=after)
 
 
 def current_revision(engine: Engine) -> str | None:

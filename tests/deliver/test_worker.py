@@ -150,12 +150,13 @@ async def test_transient_failure_backs_off_then_succeeds(
     with storage.session() as s:
         d = s.get(Destination, first.destination_id)
         assert d is not None and d.disabled_reason is None and "503" in (d.last_error or "")
-    # Not yet due: only the second goes.
+    # The destination waits out the backoff: its untried second row does not go either.
     stats = await w.drain(now=NOW + timedelta(seconds=1))
-    assert stats.sent == 1 and [r.status for r in rows(storage)] == ["pending", "sent"]
+    assert stats.picked == 0 and [r.status for r in rows(storage)] == ["pending", "pending"]
     stats = await w.drain(now=NOW + timedelta(seconds=20))
-    assert stats.sent == 1 and [r.status for r in rows(storage)] == ["sent", "sent"]
-    assert len(discord.messages) == 2
+    assert stats.sent == 2 and [r.status for r in rows(storage)] == ["sent", "sent"]
+    assert [m["_request"]["nonce"] for m in discord.messages] == [
+        f"{r.nonce}-0" for r in rows(storage)]  # in queue order
 
 
 async def test_retry_after_is_honoured(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from bot.app.settings import Settings
 
 app = typer.Typer(
     name="policybot",
@@ -27,6 +30,7 @@ err_console = Console(stderr=True)
 @dataclass
 class CliState:
     feeds_path: Path | None = None
+    sample: bool = False
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -35,13 +39,50 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def feeds_path(ctx: typer.Context) -> Path:
+def _state(ctx: typer.Context) -> CliState:
+    state = ctx.find_root().obj
+    return state if isinstance(state, CliState) else CliState()
+
+
+def _env_name(settings_cls: Any, loc: tuple[Any, ...]) -> str:
+    """The environment variable behind a settings field (what the user has to fix)."""
+    name = str(loc[0]) if loc else ""
+    field = settings_cls.model_fields.get(name)
+    alias = getattr(field, "validation_alias", None)
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return str(choices[0])
+    return f"POLICYBOT_{name.upper()}" if name else "environment"
+
+
+def cli_settings(ctx: typer.Context, sample: bool = False) -> Settings:
+    """The environment's settings; with --sample (here or before the command), those of the
+    offline sample run (its feeds and its own SQLite file)."""
+    from pydantic import ValidationError
+
     from bot.app.settings import Settings
 
-    state = ctx.find_root().obj
-    if isinstance(state, CliState) and state.feeds_path is not None:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_env_name(Settings, e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"environment: {problems}")
+    if sample or _state(ctx).sample:
+        from bot.app.runtime import sample_settings
+
+        settings = sample_settings(settings)
+    return settings
+
+
+def feeds_path(ctx: typer.Context, sample: bool = False) -> Path:
+    state = _state(ctx)
+    if sample or state.sample:
+        return cli_settings(ctx, sample).feeds
+    if state.feeds_path is not None:
         return state.feeds_path
-    return Settings().feeds
+    return cli_settings(ctx).feeds
 
 
 @app.callback()
@@ -54,8 +95,14 @@ def root(
         help="The feeds/config file. Default: ./feeds.yaml",
         show_default=False,
     ),
+    sample: bool = typer.Option(
+        False,
+        "--sample",
+        help="Work on the bundled offline sample feeds and their own database"
+        " (data/sample.db), as `policybot run --sample` does.",
+    ),
 ) -> None:
-    ctx.obj = CliState(feeds_path=feeds)
+    ctx.obj = CliState(feeds_path=feeds, sample=sample)
 
 
 def stdout_is_tty() -> bool:

@@ -18,7 +18,7 @@ import typer
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from bot.app.cli.base import app, console, err_console, fail, feeds_path
+from bot.app.cli.base import app, cli_settings, console, err_console, fail, feeds_path
 from bot.commands.types import Caller, Reply, Request
 
 subs_app = typer.Typer(help="List, add or remove the subscriptions of a destination.")
@@ -38,11 +38,10 @@ def _clean(s: str) -> str:
 
 def _context(ctx: typer.Context) -> Any:
     from bot.app.config import ConfigError, load_config
-    from bot.app.settings import Settings
     from bot.commands.context import CommandContext
     from bot.store.storage import Storage
 
-    settings = Settings()
+    settings = cli_settings(ctx)
     cfg = None
     path = feeds_path(ctx)
     if path.exists():

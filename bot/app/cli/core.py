@@ -6,15 +6,20 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.app.cli.base import app, console, err_console, fail, feeds_path
+from bot.app.cli.base import app, cli_settings, console, err_console, fail, feeds_path
 from bot.app.config import ConfigError, load_config
 from bot.app.settings import Settings
 from bot.store.storage import FeedInfo, PollOutcome
+
+if TYPE_CHECKING:
+    from bot.deliver.worker import DrainStats
 
 feeds_app = typer.Typer(help="List feeds, show their health, import or export OPML.")
 db_app = typer.Typer(help="Database schema migrations.")
@@ -25,13 +30,7 @@ app.add_typer(config_app, name="config")
 
 
 def _settings(ctx: typer.Context, sample: bool = False) -> tuple[Settings, Path]:
-    from bot.app.runtime import sample_settings
-
-    settings = Settings()
-    if sample:
-        settings = sample_settings(settings)
-        return settings, settings.feeds
-    return settings, feeds_path(ctx)
+    return cli_settings(ctx, sample), feeds_path(ctx, sample)
 
 
 def _runtime(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyped-def]
@@ -119,7 +118,7 @@ def poll(
     console.print(_summary_table(outcomes))
     for o in outcomes:
         if o.error:
-            console.print(f"[yellow]{o.feed}[/]: {o.error}", highlight=False)
+            console.print(f"[yellow]{escape(o.feed)}[/]: {escape(o.error)}", highlight=False)
 
 
 @app.command()
@@ -135,10 +134,27 @@ def run(
     """Run the bot: poll feeds on schedule, flag AI-governance news, post it (Ctrl-C stops)."""
     rt = _runtime(ctx, sample)
     if once:
-        outcomes = asyncio.run(rt.run_once())
+        outcomes, stats = asyncio.run(rt.run_once())
         console.print(_summary_table(outcomes))
+        console.print(_delivery_line(stats), highlight=False)
+        for o in outcomes:
+            if o.error:
+                console.print(f"[yellow]{escape(o.feed)}[/]: {escape(o.error)}", highlight=False)
         return
     asyncio.run(rt.serve())
+
+
+def _delivery_line(stats: DrainStats) -> str:
+    line = f"delivered {stats.sent} message(s)"
+    if stats.parts != stats.sent:
+        line += f" in {stats.parts} post(s)"
+    waiting = stats.transient
+    if waiting:
+        line += f"; {waiting} will be retried (`policybot deliver status` shows why)"
+    failed = stats.permanent + stats.rejected
+    if failed:
+        line += f"; {failed} failed (`policybot deliver status`)"
+    return line
 
 
 # -- feeds ---------------------------------------------------------------------------------
@@ -265,11 +281,11 @@ def feeds_export(
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(ctx: typer.Context) -> None:
     """Apply pending migrations (the bot also does this at start)."""
     from bot.store.db import current_revision, make_engine, migrate
 
-    settings = Settings()
+    settings = cli_settings(ctx)
     url = settings.resolved_database_url()
     try:
         engine = make_engine(url)
@@ -286,11 +302,11 @@ def db_upgrade() -> None:
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and the newest one available."""
     from bot.store.db import current_revision, head_revision, make_engine
 
-    engine = make_engine(Settings().resolved_database_url())
+    engine = make_engine(cli_settings(ctx).resolved_database_url())
     try:
         cur, head = current_revision(engine), head_revision(engine)
     except Exception as exc:
@@ -315,10 +331,7 @@ def config_check(ctx: typer.Context) -> None:
         cfg = load_config(path)
     except ConfigError as exc:
         problems.append(str(exc))
-    try:
-        settings = Settings()
-    except Exception as exc:
-        fail(f"environment: {exc}")
+    settings = cli_settings(ctx)
     url = settings.resolved_database_url()
     try:
         with make_engine(url).connect() as conn:

@@ -8,18 +8,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.app.cli.base import app, console, fail
+from bot.app.cli.base import app, cli_settings, console, fail
 
 deliver_app = typer.Typer(help="Delivery: destinations, outbox queues, errors.")
 app.add_typer(deliver_app, name="deliver")
 
 
-def _open_storage():  # type: ignore[no-untyped-def]
-    from bot.app.settings import Settings
+def _open_storage(ctx: typer.Context):  # type: ignore[no-untyped-def]
     from bot.store.storage import Storage
 
+    url = cli_settings(ctx).resolved_database_url()
     try:
-        return Storage.open(Settings().resolved_database_url())
+        return Storage.open(url)
     except Exception as exc:  # unreachable database, bad URL: say what, no traceback
         fail(f"cannot open the database: {exc}")
 
@@ -37,11 +37,11 @@ def _when(t: datetime | None, now: datetime) -> str:
 
 
 @deliver_app.command("status")
-def status() -> None:
+def status(ctx: typer.Context) -> None:
     """Destinations with their pending and failed counts and last errors."""
     from bot.deliver.status import destination_status
 
-    storage = _open_storage()
+    storage = _open_storage(ctx)
     try:
         rows = destination_status(storage)
     finally:
@@ -83,12 +83,13 @@ def status() -> None:
 
 @deliver_app.command("enable")
 def enable(
+    ctx: typer.Context,
     destination_id: int = typer.Argument(..., help="the id shown by `deliver status`"),
 ) -> None:
     """Re-enable a disabled destination and requeue the messages parked with it."""
     from bot.deliver.worker import enable_destination
 
-    storage = _open_storage()
+    storage = _open_storage(ctx)
     try:
         n = enable_destination(storage, destination_id)
     except KeyError:

@@ -1,0 +1,188 @@
+"""The bot wired together: poll -> classify -> route -> outbox -> senders, once and for good."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.app.config import SAMPLE_DIR
+from bot.app.runtime import Runtime
+from bot.app.settings import Settings
+from bot.deliver.send.console import ConsoleSender
+from bot.deliver.send.discord import DiscordWebhookSender
+from tests.app.test_samples import MUST_FLAG, MUST_NOT_FLAG
+from tests.fakes.discord import FakeDiscord
+from tests.httpserver import LocalHTTPServer, Reply
+
+REPO = Path(__file__).resolve().parents[2]
+CROSS_SOURCE = "export controls on advanced AI chips to China"
+
+
+def _policybot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DISCORD_TOKEN",
+                                                            "SLACK_BOT_TOKEN")}
+    env["POLICYBOT_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.app.cli import main; main()", *args],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+
+
+def test_sample_run_once_posts_each_flagged_story_to_the_console_once(tmp_path: Path) -> None:
+    first = _policybot(tmp_path, "run", "--sample", "--once")
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    for title in MUST_FLAG:
+        assert out.count(title) == 1, title
+    for title in MUST_NOT_FLAG:
+        assert title not in out
+    # The story two sample feeds carry is posted once, naming both.
+    assert out.count(CROSS_SOURCE) == 1
+    assert re.search(r"Sources: .*Asia Tech Desk \(sample\).*Policy Wire \(sample\)", out) or \
+        re.search(r"Sources: .*Policy Wire \(sample\).*Asia Tech Desk \(sample\)", out)
+    # Every flagged story became one console alert, and the summary says so.
+    flagged = int(re.findall(r"│\s+(\d+)\s+│\s*$", out, re.MULTILINE)[-1])
+    alerts = out.count("\nSources: ") + out.startswith("Sources: ")
+    assert flagged > 0 and alerts == flagged
+    assert f"delivered {flagged} message(s)" in out
+
+    again = _policybot(tmp_path, "run", "--sample", "--once")
+    assert again.returncode == 0, again.stderr
+    assert "delivered 0 message(s)" in again.stdout
+    assert "Sources: " not in again.stdout
+    for title in MUST_FLAG:
+        assert title not in again.stdout
+
+    status = _policybot(tmp_path, "--sample", "deliver", "status")
+    assert status.returncode == 0, status.stderr
+    assert re.search(rf"console\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+{flagged}\s+│", status.stdout)
+
+
+def _sample_feeds_config(tmp_path: Path, subscriptions: list[dict[str, Any]]) -> Path:
+    feeds = yaml.safe_load((SAMPLE_DIR / "feeds.yaml").read_text(encoding="utf-8"))
+    for f in feeds["feeds"]:
+        f["url"] = (SAMPLE_DIR / f["url"].removeprefix("file:")).as_uri()
+    feeds["subscriptions"] = subscriptions
+    path = tmp_path / "feeds.yaml"
+    path.write_text(yaml.safe_dump(feeds, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def test_config_subscription_gets_only_its_stories_through_a_discord_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _sample_feeds_config(tmp_path, [{
+        "name": "china-watch",
+        "destination": {"platform": "discord-webhook", "webhook_env": "CHINA_HOOK"},
+        "jurisdictions": ["CN"],
+    }])
+    console = io.StringIO()
+    async with FakeDiscord() as fake:
+        monkeypatch.setenv("CHINA_HOOK", fake.webhook_url(123456789012345678))
+        with fake.patched():
+            rt = Runtime.build(
+                Settings(data_dir=tmp_path / "data"), cfg,
+                senders={"console": ConsoleSender(console),
+                         "discord-webhook": DiscordWebhookSender()},
+            )
+            outcomes, stats = await rt.run_once()
+    assert all(o.status == "ok" for o in outcomes)
+    posted = [m["_request"] for m in fake.messages]
+    assert stats.sent == len(posted) > 0 and stats.errors == []
+    # A real subscription exists: the implicit console destination is gone.
+    assert console.getvalue() == ""
+    titles = [m["embeds"][0]["title"] for m in posted]
+    assert any("China seeks global AI management alliance" in t for t in titles)
+    assert not any("Korea" in t or "EU AI Office" in t for t in titles)
+    for body in posted:
+        assert body["allowed_mentions"] == {"parse": []}
+        assert "CN" in str(body["embeds"][0])
+
+    # A second cycle on unchanged feeds posts nothing more.
+    async with FakeDiscord() as fake2:
+        monkeypatch.setenv("CHINA_HOOK", fake2.webhook_url(123456789012345678))
+        with fake2.patched():
+            rt = Runtime.build(
+                Settings(data_dir=tmp_path / "data"), cfg,
+                senders={"discord-webhook": DiscordWebhookSender()},
+            )
+            _, stats2 = await rt.run_once()
+    assert stats2.sent == 0 and fake2.messages == []
+
+
+async def test_delivery_waits_in_the_outbox_while_the_platform_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = _sample_feeds_config(tmp_path, [{
+        "destination": {"platform": "discord-webhook", "webhook_env": "HOOK"},
+        "jurisdictions": ["CN"],
+    }])
+    settings = Settings(data_dir=tmp_path / "data")
+    # Down: nothing listens on this port.
+    with LocalHTTPServer() as srv:
+        dead = srv.port
+    monkeypatch.setattr("discord.http.Route.BASE", f"http://127.0.0.1:{dead}/api/v10")
+    monkeypatch.setenv("HOOK", FakeDiscord.webhook_url(123456789012345678))
+    rt = Runtime.build(settings, cfg, senders={"discord-webhook": DiscordWebhookSender()})
+    _, down = await rt.run_once()
+    assert down.sent == 0 and down.transient == 1  # one try, then the destination waits
+
+    # Back up: a later cycle (after the retry time) delivers everything, once.
+    async with FakeDiscord() as fake:
+        with fake.patched():
+            rt = Runtime.build(settings, cfg, senders={"discord-webhook": DiscordWebhookSender()})
+            with rt.storage.write() as s:
+                from sqlalchemy import update
+
+                from bot.store.models import OutboxMessage
+                s.execute(update(OutboxMessage).values(next_attempt_at=OutboxMessage.created_at))
+            _, up = await rt.run_once()
+    assert up.sent == len(fake.messages) > 0
+    titles = [m["_request"]["embeds"][0]["title"] for m in fake.messages]
+    assert len(titles) == len(set(titles))
+
+
+async def test_serve_polls_posts_and_serves_metrics_until_stopped(tmp_path: Path) -> None:
+    feed = (SAMPLE_DIR / "asia-en.xml").read_bytes()
+    out = io.StringIO()
+    with LocalHTTPServer() as srv:
+        srv.route("/asia.xml", Reply(body=feed, headers={"Content-Type": "application/atom+xml"}))
+        cfg = tmp_path / "feeds.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "defaults": {"backfill_window": "3650d"},
+            "feeds": [{"name": "Asia", "url": srv.url("/asia.xml")}],
+        }))
+        rt = Runtime.build(Settings(data_dir=tmp_path / "data", metrics_port=0), cfg,
+                           senders={"console": ConsoleSender(out)})
+        task = asyncio.create_task(rt.serve())
+        try:
+            for _ in range(200):
+                if MUST_FLAG[0] in out.getvalue() and rt.metrics_server is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert MUST_FLAG[0] in out.getvalue()
+            assert rt.metrics_server is not None
+            base = f"http://127.0.0.1:{rt.metrics_server.port}"
+            health = await asyncio.to_thread(urllib.request.urlopen, base + "/healthz", None, 5)
+            assert health.status == 200
+            scrape = await asyncio.to_thread(urllib.request.urlopen, base + "/metrics", None, 5)
+            text = scrape.read().decode()
+            assert re.search(r'policybot_feeds_polled_total\{status="ok"\} [1-9]', text)
+            assert re.search(r"policybot_messages_sent_total\{platform=\"console\"\} [1-9]",
+                             text)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert len(srv.requests_to("/asia.xml")) == 1  # polled once: not due again yet
+    assert out.getvalue().count(MUST_FLAG[0]) == 1
