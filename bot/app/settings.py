@@ -9,7 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POLICYBOT_", extra="ignore")
+    # Empty values count as unset: compose files pass `DISCORD_TOKEN: ${DISCORD_TOKEN:-}`.
+    model_config = SettingsConfigDict(
+        env_prefix="POLICYBOT_", extra="ignore", env_ignore_empty=True
+    )
 
     feeds: Path = Field(default=Path("feeds.yaml"), description="the feeds/config file")
     data_dir: Path = Field(default=Path("data"), description="where the SQLite file lives")

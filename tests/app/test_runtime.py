@@ -186,3 +186,15 @@ async def test_serve_polls_posts_and_serves_metrics_until_stopped(tmp_path: Path
                 await task
         assert len(srv.requests_to("/asia.xml")) == 1  # polled once: not due again yet
     assert out.getvalue().count(MUST_FLAG[0]) == 1
+
+
+def test_empty_token_variables_mean_no_chat_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docker compose passes `DISCORD_TOKEN: ${DISCORD_TOKEN:-}`: empty must mean unset, or the
+    # bot would try Discord with no token and drop the console fallback.
+    for name in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DATABASE_URL"):
+        monkeypatch.setenv(name, "")
+    settings = Settings()
+    assert not settings.has_chat_platform
+    assert settings.resolved_database_url().startswith("sqlite:///")
+    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    assert Settings().has_chat_platform
