@@ -191,10 +191,12 @@ async def test_serve_polls_posts_and_serves_metrics_until_stopped(tmp_path: Path
 def test_empty_token_variables_mean_no_chat_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     # docker compose passes `DISCORD_TOKEN: ${DISCORD_TOKEN:-}`: empty must mean unset, or the
     # bot would try Discord with no token and drop the console fallback.
-    for name in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DATABASE_URL"):
+    for name in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DATABASE_URL",
+                 "POLICYBOT_METRICS_PORT", "POLICYBOT_LOG_LEVEL"):
         monkeypatch.setenv(name, "")
     settings = Settings()
     assert not settings.has_chat_platform
+    assert settings.metrics_port is None and settings.log_level == "INFO"
     assert settings.resolved_database_url().startswith("sqlite:///")
     monkeypatch.setenv("DISCORD_TOKEN", "abc")
     assert Settings().has_chat_platform
