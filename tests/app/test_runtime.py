@@ -20,6 +20,8 @@ from bot.app.runtime import Runtime
 from bot.app.settings import Settings
 from bot.deliver.send.console import ConsoleSender
 from bot.deliver.send.discord import DiscordWebhookSender
+from bot.deliver.worker import outbox_depth
+from bot.store.storage import Storage
 from tests.app.test_samples import MUST_FLAG, MUST_NOT_FLAG
 from tests.fakes.discord import FakeDiscord
 from tests.httpserver import LocalHTTPServer, Reply
@@ -200,3 +202,56 @@ def test_empty_token_variables_mean_no_chat_platform(monkeypatch: pytest.MonkeyP
     assert settings.resolved_database_url().startswith("sqlite:///")
     monkeypatch.setenv("DISCORD_TOKEN", "abc")
     assert Settings().has_chat_platform
+
+
+async def test_serve_with_a_discord_token_posts_alerts_and_answers_commands(
+    tmp_path: Path,
+) -> None:
+    """The whole bot against the fake Discord: discord.py's gateway and REST code, the Router,
+    the outbox worker and the /policy handlers on the same database."""
+    from tests.adapters.helpers import opt, sub_option, until
+
+    channel = "111111111111111111"
+    cfg = _sample_feeds_config(tmp_path, [{
+        "destination": {"platform": "discord", "channel": channel}, "jurisdictions": ["CN"],
+    }])
+    async with FakeDiscord() as fake:
+        with fake.patched():
+            rt = Runtime.build(
+                Settings(data_dir=tmp_path / "data", discord_token="fake-token"), cfg)
+            assert set(rt.senders) >= {"discord", "console"}
+            task = asyncio.create_task(rt.serve())
+            try:
+                await until(lambda: fake.messages_in(channel), timeout=30)
+                await until(lambda: "global" in fake.commands, timeout=30)
+                await until(lambda: fake.identify, timeout=30)
+                data = fake.interaction("policy", sub_option("search", [opt("query", "alliance")]))
+                await fake.dispatch("INTERACTION_CREATE", data)
+                answer = await until(
+                    lambda: [m for m in fake.messages if m.get("_token") == data["token"]]
+                    or [c for c in fake.interaction_callbacks
+                        if c["token"] == data["token"] and c["body"].get("type") == 4],
+                    timeout=30)
+                # Let the worker finish the CN alerts (paced at 1 s per channel).
+                await until(lambda: all(f.last_polled_at for f in rt.storage.feeds()))
+                await until(lambda: outbox_depth(rt.storage) == 0, timeout=30)
+                queued = _outbox_count(rt.storage)
+            finally:
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+    alerts = [m["_request"] for m in fake.messages_in(channel)]
+    assert len(alerts) == queued >= 4  # the sample has several CN stories; each posted once
+    assert all(a["allowed_mentions"] == {"parse": []} and a["enforce_nonce"] for a in alerts)
+    assert len({a["nonce"] for a in alerts}) == len(alerts)
+    assert all("CN" in str(a["embeds"]) for a in alerts)
+    assert "China seeks global AI management alliance" in str(answer)
+
+
+def _outbox_count(storage: Storage) -> int:
+    from sqlalchemy import func, select
+
+    from bot.store.models import OutboxMessage
+
+    with storage.session() as s:
+        return int(s.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
