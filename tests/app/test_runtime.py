@@ -70,6 +70,14 @@ def test_sample_run_once_posts_each_flagged_story_to_the_console_once(tmp_path: 
     assert re.search(rf"console\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+{flagged}\s+│", status.stdout)
 
 
+@pytest.fixture
+def no_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhooks are paced at 2 s a message in production; tests need not wait."""
+    from bot.deliver import worker
+
+    monkeypatch.setattr(worker, "_default_pacer", worker.Pacer({}))
+
+
 def _sample_feeds_config(tmp_path: Path, subscriptions: list[dict[str, Any]]) -> Path:
     feeds = yaml.safe_load((SAMPLE_DIR / "feeds.yaml").read_text(encoding="utf-8"))
     for f in feeds["feeds"]:
@@ -81,7 +89,7 @@ def _sample_feeds_config(tmp_path: Path, subscriptions: list[dict[str, Any]]) ->
 
 
 async def test_config_subscription_gets_only_its_stories_through_a_discord_webhook(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_pacing: None
 ) -> None:
     cfg = _sample_feeds_config(tmp_path, [{
         "name": "china-watch",
@@ -123,7 +131,7 @@ async def test_config_subscription_gets_only_its_stories_through_a_discord_webho
 
 
 async def test_delivery_waits_in_the_outbox_while_the_platform_is_down(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_pacing: None
 ) -> None:
     cfg = _sample_feeds_config(tmp_path, [{
         "destination": {"platform": "discord-webhook", "webhook_env": "HOOK"},
