@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,6 +45,7 @@ _TOPIC_MIN = 0.8
 _TOPIC_RELATIVE = 0.45
 _TOPIC_MAX = 3
 _TOPIC_HEADLINE = 0.85
+_TOPIC_ORDER = {t: i for i, t in enumerate(TOPICS)}
 
 # Country names from pycountry that are too often something else in news text.
 _AMBIGUOUS_COUNTRY_NAMES = frozenset(
@@ -57,53 +57,93 @@ _AMBIGUOUS_COUNTRY_NAMES = frozenset(
 )  # fmt: skip
 
 
-def _noisy_or(values: Sequence[float]) -> float:
-    p = 1.0
-    for v in values:
-        p *= 1.0 - max(0.0, min(v, 0.99))
-    return 1.0 - p
+def _clip(v: float) -> float:
+    """A piece of evidence as a probability for a noisy-or: at most 0.99, at least 0. (The hot
+    loops spell this out inline.)"""
+    return 0.0 if v <= 0.0 else (v if v < 0.99 else 0.99)
 
 
-class _Segment:
-    """What one sentence (or the title) says; plain slots class, several per item."""
+# Kinds as small integers for the per-hit dispatch.
+_AI, _COMPUTE, _GOV, _AI_GOV, _INSTITUTION, _INSTRUMENT, _ACTOR, _JUR, _NEG, _TOPIC, _NEUTRAL = (
+    range(11)
+)
+_KIND_CODE = {
+    "ai": _AI,
+    "compute": _COMPUTE,
+    "governance": _GOV,
+    "ai_governance": _AI_GOV,
+    "institution": _INSTITUTION,
+    "instrument": _INSTRUMENT,
+    "actor": _ACTOR,
+    "jurisdiction": _JUR,
+    "negative": _NEG,
+    "topic": _TOPIC,
+    "neutral": _NEUTRAL,
+}
+# Kinds whose topics say what the item is about (and so whether chips count as AI evidence).
+_TOPIC_KINDS = frozenset({"governance", "ai_governance", "institution", "instrument", "topic"})
+# Kinds that make the next word a governance word for the attributive test ("US lawmakers").
+_GOV_WORD_KINDS = frozenset({_GOV, _ACTOR, _INSTITUTION, _AI_GOV})
+# Kinds that are governance evidence at full weight and may carry AI evidence.
+_STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
+_SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
 
-    __slots__ = ("actor", "ai", "compute", "gov", "neg", "weak_gov")
 
-    def __init__(self) -> None:
-        self.ai = 0.0
-        self.compute = 0.0
-        self.actor = 0.0
-        self.gov: list[float] = []
-        self.weak_gov: list[float] = []  # needs an actor
-        self.neg: list[float] = []
+class _Rule:
+    """What one lexicon entry means to the scorer, worked out once at load time so that the
+    per-hit loop reads plain attributes instead of re-deriving them ~20 times per item."""
 
-    def governance(self, actor: float) -> float:
-        return _noisy_or([*self.gov, *(w * actor for w in self.weak_gov)])
+    __slots__ = (
+        "actor_strength",
+        "ai",
+        "attributive",
+        "base",
+        "compute_cue",
+        "detail",
+        "headline",
+        "ident",
+        "jurisdictions",
+        "kind",
+        "kind_name",
+        "label",
+        "needs_actor",
+        "term",
+        "topic_weight",
+        "topics",
+        "weight",
+    )
+
+    def __init__(self, e: Entry, detail: str) -> None:
+        self.kind = _KIND_CODE[e.kind]
+        self.kind_name = e.kind
+        self.term = e.term
+        self.label = e.label
+        self.ident = e.ident
+        self.weight = e.weight
+        self.ai = e.ai
+        self.needs_actor = e.needs_actor
+        self.detail = detail
+        self.topics = e.topics
+        self.jurisdictions = e.jurisdictions
+        self.compute_cue = bool(set(e.topics) & _COMPUTE_TOPICS) and e.kind in _TOPIC_KINDS
+        # A jurisdiction name as a governmental actor of its sentence: "weak" cues are not.
+        self.actor_strength = 0.0 if e.label == "weak" else (0.35 if e.label == "demonyms" else 0.6)
+        # Jurisdiction attribution: a place's own weight, other kinds a fixed one.
+        self.base = e.weight if e.kind == "jurisdiction" else _JUR_KIND_WEIGHT.get(e.kind, 0.6)
+        self.attributive = e.kind == "jurisdiction" and e.label in ("names", "capitals")
+        w = e.weight if e.weight > 0 else 0.6
+        self.topic_weight = min(w, 1.0)
+        self.headline = w >= _TOPIC_HEADLINE and not e.needs_actor
 
 
-def _subject_position(h: Hit, title: str, summary: str) -> bool:
+def _subject_position(fld: str, start: int, end: int, title: str, summary: str) -> bool:
     """A place that opens the headline ("China seeks...", "Beijing tightens...") or owns
     something ("Korea's AI law") is the actor of the story, not a passing mention."""
-    text = title if h.field == "title" else summary
-    if h.field == "title" and not text[: h.start].strip(" \"'\u201c\u2018([:-"):
-        return True
-    return text[h.end : h.end + 2] in ("'s", "\u2019s")
-
-
-def _attributive(h: Hit, texts: dict[str, str], gov_starts: set[tuple[str, int]]) -> bool:
-    """A place name followed by a lower-case common noun that is not itself governance
-    ("the US journal Science") modifies the noun; "US lawmakers" or "China's" do not count."""
-    text = texts[h.field]
-    m = _NEXT_WORD.match(text, h.end)
-    if not m or not m.group(1)[0].islower():
-        return False
-    return (h.field, m.start(1)) not in gov_starts
-
-
-def _field_weight(h: Hit) -> float:
-    if h.field == "title":
-        return 1.0
-    return _SUMMARY_SENTENCE_WEIGHT[min(h.segment, len(_SUMMARY_SENTENCE_WEIGHT) - 1)]
+    if fld == "title":
+        if not title[:start].strip(_SUBJECT_OPENERS):
+            return True
+        return title[end : end + 2] in ("'s", "\u2019s")
+    return summary[end : end + 2] in ("'s", "\u2019s")
 
 
 def _pycountry_entries(lex: Lexicon) -> list[Entry]:
@@ -154,10 +194,7 @@ class Classifier:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         self.lexicon = lexicon
         self.threshold = threshold
-        self.matcher = Matcher(lexicon)
-        # Evidence detail strings, computed once per entry (keyed by identity: entries live as
-        # long as the lexicon).
-        self._details = {id(e): _detail(e) for e in lexicon.entries}
+        self.matcher = Matcher(lexicon, lambda e: _Rule(e, _detail(e)))
 
     @classmethod
     def load(
@@ -179,65 +216,122 @@ class Classifier:
         title = title or ""
         summary = summary or ""
         hits = self.matcher.scan(title, summary, _norm_lang(lang))
-        segs: dict[int, _Segment] = defaultdict(_Segment)
-        topic_hint: set[str] = set()
-        for h in hits:
-            e = h.entry
-            s = segs[h.segment]
-            k = e.kind
-            if k == "ai":
-                s.ai = max(s.ai, e.weight)
-            elif k == "compute":
-                s.compute = max(s.compute, e.weight)
-            elif k == "governance":
-                (s.weak_gov if e.needs_actor else s.gov).append(e.weight)
-                topic_hint.update(e.topics)
-            elif k in ("ai_governance", "institution", "instrument"):
-                s.gov.append(e.weight)
-                s.ai = max(s.ai, e.ai)
-                if k != "ai_governance":
-                    s.actor = max(s.actor, 1.0)
-                topic_hint.update(e.topics)
-            elif k == "actor":
-                s.actor = max(s.actor, e.weight)
-                s.gov.append(_ACTOR_GOV * e.weight)
-            elif k == "jurisdiction":
-                if e.label != "weak":
-                    strength = 0.6 if e.label != "demonyms" else 0.35
-                    if _subject_position(h, title, summary):
+        new = tuple.__new__  # builds an Evidence without the Python-level constructor
+
+        # One pass over the hits (sorted by position, so sentence by sentence): the evidence
+        # list, per-sentence AI/governance/actor/negative evidence, and the hits that the
+        # jurisdiction and topic steps need.
+        evidence: list[Evidence] = []
+        add_evidence = evidence.append
+        rows: list[tuple[int, float, float, float, list[float], list[float], list[float]]] = []
+        jur_hits: list[tuple[int, Hit]] = []
+        topic_hits: list[Hit] = []
+        instruments: list[str] = []
+        compute_cue = False
+        cur = -1
+        ai = comp = actor = 0.0
+        gov: list[float] = []
+        weak: list[float] = []
+        neg: list[float] = []
+        for n, h in enumerate(hits):
+            _, start, end, fld, seg, text, r = h
+            add_evidence(
+                new(Evidence, (r.kind_name, r.term, text, fld, start, end, r.weight, r.detail))
+            )
+            if seg != cur:
+                if cur >= 0:
+                    rows.append((cur, ai, comp, actor, gov, weak, neg))
+                cur = seg
+                ai = comp = actor = 0.0
+                gov, weak, neg = [], [], []
+            k = r.kind
+            if k == _GOV:
+                (weak if r.needs_actor else gov).append(r.weight)
+            elif k == _NEG:
+                neg.append(r.weight)
+            elif k == _JUR:
+                strength = r.actor_strength
+                if strength:
+                    if _subject_position(fld, start, end, title, summary):
                         strength = 1.0
-                    s.actor = max(s.actor, strength)
-            elif k == "negative":
-                s.neg.append(e.weight)
-            elif k == "topic":
-                topic_hint.update(e.topics)
+                    if strength > actor:
+                        actor = strength
+            elif k == _AI:
+                if r.weight > ai:
+                    ai = r.weight
+            elif k == _ACTOR:
+                if r.weight > actor:
+                    actor = r.weight
+                gov.append(_ACTOR_GOV * r.weight)
+            elif k == _COMPUTE:
+                if r.weight > comp:
+                    comp = r.weight
+            elif k in _STRONG_GOV_KINDS:
+                gov.append(r.weight)
+                if r.ai > ai:
+                    ai = r.ai
+                if k != _AI_GOV and actor < 1.0:
+                    actor = 1.0
+                if k == _INSTRUMENT:
+                    name = self.lexicon.instruments.get(r.ident, r.label)
+                    if name and name not in instruments:
+                        instruments.append(name)
+            if r.compute_cue:
+                compute_cue = True
+            if r.jurisdictions:
+                jur_hits.append((n, h))
+            if r.topics:
+                topic_hits.append(h)
+        if cur >= 0:
+            rows.append((cur, ai, comp, actor, gov, weak, neg))
 
-        compute_factor = 1.0 if topic_hint & _COMPUTE_TOPICS else _COMPUTE_ELSEWHERE
-        title_seg = segs.get(0, _Segment())
-        title_actor = title_seg.actor
-        seg_ai: dict[int, float] = {}
-        seg_gov: dict[int, float] = {}
-        for i, s in segs.items():
-            actor = s.actor if i == 0 else max(s.actor, 0.5 * title_actor)
-            seg_ai[i] = max(s.ai, s.compute * compute_factor)
-            seg_gov[i] = s.governance(actor)
-
-        pair_title = seg_ai.get(0, 0.0) * seg_gov.get(0, 0.0)
-        sum_pairs = []
-        for i in segs:
+        # Per sentence: AI evidence and governance evidence (weak words times the actor; in
+        # the summary the title's actor counts at half strength).
+        compute_factor = 1.0 if compute_cue else _COMPUTE_ELSEWHERE
+        title_actor = rows[0][3] if rows and rows[0][0] == 0 else 0.0
+        n_segs = cur + 1 if cur >= 0 else 1
+        seg_ai = [0.0] * n_segs
+        seg_gov = [0.0] * n_segs
+        pair_title = 0.0
+        q_summary = 1.0  # running noisy-or products: 1 - evidence
+        q_neg_title = q_neg_summary = 1.0
+        ai_sum = gov_sum = 0.0
+        for i, s_ai, s_comp, s_actor, s_gov, s_weak, s_neg in rows:
+            c = s_comp * compute_factor
+            a = s_ai if s_ai >= c else c
+            if i:
+                s_actor = max(s_actor, 0.5 * title_actor)
+            q = 1.0
+            for v in s_gov:
+                q *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
+            for v in s_weak:
+                v *= s_actor
+                q *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
+            g = 1.0 - q
+            seg_ai[i] = a
+            seg_gov[i] = g
             if i == 0:
-                continue
-            w = _SUMMARY_SENTENCE_WEIGHT[min(i, len(_SUMMARY_SENTENCE_WEIGHT) - 1)]
-            sum_pairs.append(seg_ai[i] * seg_gov[i] * w)
-        pair_summary = _noisy_or(sum_pairs)
-        ai_sum = max((v for i, v in seg_ai.items() if i), default=0.0)
-        gov_sum = max((v for i, v in seg_gov.items() if i), default=0.0)
-        cross = _CROSS_WEIGHT * max(seg_ai.get(0, 0.0) * gov_sum, ai_sum * seg_gov.get(0, 0.0))
-        positive = _noisy_or([pair_title, pair_summary, cross])
-
-        neg_title = _noisy_or(title_seg.neg)
-        neg_summary = _noisy_or([w * 0.6 for i, s in segs.items() if i for w in s.neg])
-        negative = _noisy_or([neg_title, neg_summary])
+                pair_title = a * g
+                for v in s_neg:
+                    q_neg_title *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
+            else:
+                w = _SUMMARY_SENTENCE_WEIGHT[min(i, len(_SUMMARY_SENTENCE_WEIGHT) - 1)]
+                q_summary *= 1.0 - _clip(a * g * w)
+                for v in s_neg:
+                    v *= 0.6
+                    q_neg_summary *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
+                if a > ai_sum:
+                    ai_sum = a
+                if g > gov_sum:
+                    gov_sum = g
+        pair_summary = 1.0 - q_summary
+        ai_title = seg_ai[0]
+        gov_title = seg_gov[0]
+        cross = _CROSS_WEIGHT * max(ai_title * gov_sum, ai_sum * gov_title)
+        positive = 1.0 - (1.0 - _clip(pair_title)) * (1.0 - _clip(pair_summary)) * (
+            1.0 - _clip(cross)
+        )
+        negative = 1.0 - (1.0 - _clip(1.0 - q_neg_title)) * (1.0 - _clip(1.0 - q_neg_summary))
         # Negatives push in log-odds space: they sink middling evidence but leave a clear
         # "AI law passed" title standing even when the summary talks about start-ups.
         if positive <= 0.0:
@@ -249,20 +343,6 @@ class Classifier:
         score = round(min(max(score, 0.0), 1.0), 4)
         relevant = score >= self.threshold and score > 0.0
 
-        details = self._details
-        evidence: list[Evidence] = [
-            Evidence(
-                h.entry.kind,
-                h.entry.term,
-                h.text,
-                h.field,
-                h.start,
-                h.end,
-                h.entry.weight,
-                details[id(h.entry)],
-            )
-            for h in hits
-        ]
         for name, value in (
             ("pair-title", pair_title),
             ("pair-summary", pair_summary),
@@ -274,126 +354,121 @@ class Classifier:
                     Evidence(rule="score", term=name, text="", field="", weight=round(value, 4))
                 )
 
-        jurisdictions = self._jurisdictions(
-            hits, seg_ai, seg_gov, hints, evidence, {"title": title, "summary": summary}
+        jurisdictions = _jurisdictions(
+            hits, jur_hits, seg_ai, seg_gov, hints, evidence, title, summary
         )
-        topics = self._topics(hits, relevant)
-        instruments = _instruments(hits, self.lexicon)
         return Verdict(
             relevant=relevant,
             score=score,
             jurisdictions=jurisdictions,
-            topics=topics,
-            instruments=instruments,
+            topics=_topics(topic_hits, relevant),
+            instruments=tuple(instruments),
             evidence=tuple(evidence),
         )
 
-    def _jurisdictions(
-        self,
-        hits: Sequence[Hit],
-        seg_ai: dict[int, float],
-        seg_gov: dict[int, float],
-        hints: Sequence[str],
-        evidence: list[Evidence],
-        texts: dict[str, str],
-    ) -> tuple[str, ...]:
-        scores: dict[str, float] = defaultdict(float)
-        first_seen: dict[str, int] = {}
-        # One span counts once per code even when several lexicon entries share its text
-        # ("China" the country and "china", Spanish for Chinese).
-        best_per_span: dict[tuple[str, int, str], float] = {}
-        gov_starts = {
-            (h.field, h.start)
-            for h in hits
-            if h.entry.kind in ("governance", "actor", "institution", "ai_governance")
-        }
-        for n, h in enumerate(hits):
-            e = h.entry
-            if not e.jurisdictions:
-                continue
-            if e.kind == "jurisdiction":
-                base = e.weight
-                if e.label in ("names", "capitals") and _attributive(h, texts, gov_starts):
-                    base = min(base, _ATTRIBUTIVE_WEIGHT)
-            else:
-                base = _JUR_KIND_WEIGHT.get(e.kind, 0.6)
-            fw = _JUR_TITLE if h.field == "title" else (1.0 if h.segment == 1 else 0.8)
-            prox = 1.0
-            if seg_gov.get(h.segment, 0.0) > 0.2:
-                prox += 0.3
-            if seg_ai.get(h.segment, 0.0) > 0.0:
-                prox += 0.2
-            for code in e.jurisdictions:
-                key = (h.field, h.start, code)
-                value = base * fw * prox
-                prev = best_per_span.get(key, 0.0)
-                if value > prev:
-                    scores[code] += value - prev
-                    best_per_span[key] = value
-                first_seen.setdefault(code, n)
-        for raw in hints:
-            code = str(raw).strip().upper()
-            if not code:
-                continue
-            scores[code] += _HINT_WEIGHT
-            first_seen.setdefault(code, len(hits))
-            evidence.append(
-                Evidence(rule="hint", term=code, text=code, field="hint", weight=_HINT_WEIGHT)
-            )
-        if not scores:
-            return ()
-        best = max((v for c, v in scores.items() if c != "INTL"), default=0.0)
-        chosen = []
-        for code, v in scores.items():
-            if v < _JUR_MIN:
-                continue
-            if code != "INTL" and v < _JUR_RELATIVE * best:
-                continue
-            chosen.append(code)
-        # Hints alone never outweigh what the text says, but fill in when it says nothing.
-        if not chosen:
-            hinted = [str(h).strip().upper() for h in hints if str(h).strip()]
-            chosen = list(dict.fromkeys(hinted))
+
+def _jurisdictions(
+    hits: Sequence[Hit],
+    jur_hits: Sequence[tuple[int, Hit]],
+    seg_ai: list[float],
+    seg_gov: list[float],
+    hints: Sequence[str],
+    evidence: list[Evidence],
+    title: str,
+    summary: str,
+) -> tuple[str, ...]:
+    scores: dict[str, float] = {}
+    first_seen: dict[str, int] = {}
+    # One span counts once per code even when several lexicon entries share its text
+    # ("China" the country and "china", Spanish for Chinese). Hits of one span are adjacent.
+    span: tuple[str, int] = ("", -1)
+    span_best: dict[str, float] = {}
+    gov_starts: set[tuple[str, int]] | None = None  # built only when a test needs it
+    for n, (_, start, end, fld, seg, _, r) in jur_hits:
+        base = r.base
+        if r.attributive and base > _ATTRIBUTIVE_WEIGHT:
+            # "the US journal Science": a place before a lower-case common noun that is not
+            # itself governance modifies the noun; "US lawmakers" or "China's" do not.
+            m = _NEXT_WORD.match(title if fld == "title" else summary, end)
+            if m and m.group(1)[0].islower():
+                if gov_starts is None:
+                    gov_starts = {
+                        (g.field, g.start) for g in hits if g.rule.kind in _GOV_WORD_KINDS
+                    }
+                if (fld, m.start(1)) not in gov_starts:
+                    base = _ATTRIBUTIVE_WEIGHT
+        fw = _JUR_TITLE if seg == 0 else (1.0 if seg == 1 else 0.8)
+        prox = 1.0
+        if seg_gov[seg] > 0.2:
+            prox += 0.3
+        if seg_ai[seg] > 0.0:
+            prox += 0.2
+        value = base * fw * prox
+        if (fld, start) != span:
+            span = (fld, start)
+            span_best = {}
+        for code in r.jurisdictions:
+            prev = span_best.get(code, 0.0)
+            if value > prev:
+                scores[code] = scores.get(code, 0.0) + (value - prev)
+                span_best[code] = value
+            if code not in first_seen:
+                first_seen[code] = n
+    for raw in hints:
+        code = str(raw).strip().upper()
+        if not code:
+            continue
+        scores[code] = scores.get(code, 0.0) + _HINT_WEIGHT
+        first_seen.setdefault(code, len(hits))
+        evidence.append(
+            Evidence(rule="hint", term=code, text=code, field="hint", weight=_HINT_WEIGHT)
+        )
+    if not scores:
+        return ()
+    best = 0.0
+    for c, v in scores.items():
+        if c != "INTL" and v > best:
+            best = v
+    chosen = [
+        c for c, v in scores.items() if v >= _JUR_MIN and (c == "INTL" or v >= _JUR_RELATIVE * best)
+    ]
+    # Hints alone never outweigh what the text says, but fill in when it says nothing.
+    if not chosen:
+        hinted = [str(h).strip().upper() for h in hints if str(h).strip()]
+        chosen = list(dict.fromkeys(hinted))
+    if len(chosen) > 1:
         chosen.sort(key=lambda c: (-scores[c], first_seen[c]))
-        return tuple(chosen)
+    return tuple(chosen)
 
-    def _topics(self, hits: Sequence[Hit], relevant: bool) -> tuple[str, ...]:
-        scores: dict[str, float] = defaultdict(float)
-        headline: set[str] = set()  # topics a strong cue in the title states outright
-        for h in hits:
-            e = h.entry
-            if not e.topics:
-                continue
-            w = e.weight if e.weight > 0 else 0.6
-            if h.field == "title" and w >= _TOPIC_HEADLINE and not e.needs_actor:
-                headline.update(e.topics)
-            w = min(w, 1.0) * (2.0 if h.field == "title" else _field_weight(h))
-            for t in e.topics:
-                scores[t] += w
-        if scores:
-            best = max(scores.values())
-            chosen = [
-                t
-                for t, v in scores.items()
-                if v >= _TOPIC_MIN and (v >= _TOPIC_RELATIVE * best or t in headline)
-            ]
-            chosen.sort(key=lambda t: (-scores[t], TOPICS.index(t)))
-            chosen = chosen[:_TOPIC_MAX]
+
+def _topics(hits: Sequence[Hit], relevant: bool) -> tuple[str, ...]:
+    """Topic scores from the hits that carry topics; a strong cue in the title states its
+    topic outright, others need a share of the best topic's score."""
+    scores: dict[str, float] = {}
+    headline: set[str] = set()
+    for _, _, _, _, seg, _, r in hits:
+        if seg == 0:
+            if r.headline:
+                headline.update(r.topics)
+            w = r.topic_weight * 2.0
         else:
-            chosen = []
-        if relevant and not chosen:
-            chosen = ["other-policy"]
-        return tuple(chosen)
-
-
-def _instruments(hits: Sequence[Hit], lex: Lexicon) -> tuple[str, ...]:
-    names: list[str] = []
-    for h in hits:
-        if h.entry.kind == "instrument":
-            name = lex.instruments.get(h.entry.ident, h.entry.label)
-            if name and name not in names:
-                names.append(name)
-    return tuple(names)
+            w = r.topic_weight * _SUMMARY_SENTENCE_WEIGHT[min(seg, 3)]
+        for t in r.topics:
+            scores[t] = scores.get(t, 0.0) + w
+    if not scores:
+        return ("other-policy",) if relevant else ()
+    best = max(scores.values())
+    chosen = [
+        t
+        for t, v in scores.items()
+        if v >= _TOPIC_MIN and (v >= _TOPIC_RELATIVE * best or t in headline)
+    ]
+    if len(chosen) > 1:
+        chosen.sort(key=lambda t: (-scores[t], _TOPIC_ORDER[t]))
+        del chosen[_TOPIC_MAX:]
+    if relevant and not chosen:
+        return ("other-policy",)
+    return tuple(chosen)
 
 
 def _detail(e: Entry) -> str:

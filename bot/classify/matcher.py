@@ -1,21 +1,30 @@
 """One pass over the text with an Aho-Corasick automaton, then the checks a substring match
 needs to be a real mention: word boundaries for Latin-script terms, exact case for short
 acronyms, and longest-match-wins so that "Star Alliance" shadows "alliance" and "Colorado AI
-Act" shadows "AI Act"."""
+Act" shadows "AI Act".
+
+This runs once per feed item and must stay cheap (tens of microseconds): the work per match is
+kept to a few tuple operations, and everything that can be decided per lexicon key is decided
+when the automaton is built."""
 
 from __future__ import annotations
 
 import bisect
 import re
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import ahocorasick
 
 from bot.classify.lexicon import Entry, Lexicon, base_char_map, is_wide, lower_same_length
 
 # A sentence ends after a lower-case letter, digit or closing mark plus . ! ? ; (so "U.S." and
-# "Gen. AI" initials do not split), or at CJK sentence punctuation.
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9\)\]\"'%][.!?;])\s+|(?<=[。！？；!?])")
+# "Gen. AI" initials do not split), or at CJK sentence punctuation. The pattern opens with one
+# character set so that the regex engine jumps from candidate to candidate instead of trying a
+# lookbehind at every character; a candidate that consumed no space counts only if it is one
+# of _HARD_ENDS.
+_SENTENCE_END = re.compile(r"[.!?;。！？；](?:(?<=[a-z0-9\)\]\"'%][.!?;])\s+)?")
+_HARD_ENDS = "。！？；!?"
 
 
 _HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff]")
@@ -32,7 +41,10 @@ class Hit(NamedTuple):
     field: str  # "title" | "summary"
     segment: int  # 0 = title, 1.. = summary sentences
     text: str  # the span as it stands in the item
+    rule: Any = None  # what the matcher's owner compiled from `entry` (see Matcher.__init__)
 
+
+_new_tuple = tuple.__new__  # builds a Hit without the Python-level NamedTuple constructor
 
 # Characters that need folding in almost every news text are replaced with str.replace (fast
 # C loops); the translate table (full-width forms, traditional Chinese, user char maps) runs
@@ -52,32 +64,95 @@ _NON_WIDE_RUN = re.compile("[^\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uff
 _LETTER = re.compile(r"[^\W\d_]")
 # The "word view" of a text: every character that cannot be part of a word becomes a space,
 # so that Latin-script keys padded with spaces (" ai ") match whole words only, inside the
-# automaton, instead of being found in "said" and rejected one by one in Python.
-_SPACE_TABLE = {o: " " for o in range(128) if not chr(o).isalnum()}  # ASCII fast path
-_NON_WORD = re.compile(r"[\W_]")  # everything else, incl. Arabic/CJK punctuation
+# automaton, instead of being found in "said" and rejected one by one in Python. Text in the
+# Latin-1 range (English, most of es/fr/de/pt/it) goes through bytes.translate, a C loop over
+# a 256-byte table; the few characters beyond it ("…", "€", "œ") are patched in afterwards.
+_VIEW_BYTES = bytes(c if chr(c).isalnum() else 32 for c in range(256))
+_BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
+# ... and in CJK text, where the wide characters become spaces too, the characters to patch
+# are those beyond Latin-1 that are not wide (Cyrillic, Greek, astral CJK).
+_BEYOND_NOT_WIDE = re.compile("[^\x00-\xff\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef]")
+_NON_WORD = re.compile(r"[^\w ]|_")  # the general case: every non-word character but space
+_MAX_PATCHES = 12  # beyond this many characters to patch, the regex is cheaper
+
+
+def _patched(text: str, view: str, beyond: re.Pattern[str]) -> str:
+    """`view` with the letters and digits among `beyond`'s matches put back."""
+    parts = []
+    prev = 0
+    for m in beyond.finditer(text):
+        i = m.start()
+        if text[i].isalnum():
+            parts.append(view[prev:i])
+            parts.append(text[i])
+            prev = i + 1
+    if not parts:
+        return view
+    parts.append(view[prev:])
+    return "".join(parts)
 
 
 def word_view(text: str) -> str:
     """`text` with every character that is not a letter or digit replaced by a space."""
     if text.isascii():
-        return text.translate(_SPACE_TABLE)
-    return _NON_WORD.sub(" ", text)
+        return text.encode("ascii").translate(_VIEW_BYTES).decode("ascii")
+    if len(_BEYOND_LATIN1.findall(text)) > _MAX_PATCHES:
+        return _NON_WORD.sub(" ", text)
+    # Unencodable characters become "?", then a space: right for "…", patched for letters.
+    view = text.encode("latin-1", "replace").translate(_VIEW_BYTES).decode("latin-1")
+    return _patched(text, view, _BEYOND_LATIN1)
 
 
-# A Latin automaton value: (key length in the view, left pad, right pad, entries)
-_LatinValue = tuple[int, int, int, tuple[Entry, ...]]
-# A wide automaton value: (key length in characters, ((need_left, need_right, entries), ...))
-_WideValue = tuple[int, tuple[tuple[bool, bool, tuple[Entry, ...]], ...]]
+def latin_view(text: str) -> str:
+    """The word view of CJK text for the Latin automaton: wide characters are spaces as well,
+    so that "AI" in "政府AI法" is a word. (Matches that would span a wide character are
+    rejected by the caller.)"""
+    view = text.encode("latin-1", "replace").translate(_VIEW_BYTES).decode("latin-1")
+    return _patched(text, view, _BEYOND_NOT_WIDE)
+
+
+# A group of entries sharing one automaton key, with the rule compiled for each.
+_Pairs = tuple[tuple[Entry, Any], ...]
+# A Latin automaton value: (key length in the view minus the left pad, right pad, pairs,
+# checked, cjk_test) where `checked` says some entry needs a per-item test (language, exact
+# case) and `cjk_test` how the match is checked in CJK text (see _fits_fragment).
+_LatinValue = tuple[int, int, _Pairs, bool, int]
+# A wide automaton value: (key length in characters, pairs when there is nothing to check, else
+# None, ((need_left, need_right, pairs, checked), ...)).
+_WideValue = tuple[int, _Pairs | None, tuple[tuple[bool, bool, _Pairs, bool], ...]]
+# cjk_test bits: the key holds a space inside (a wide character there would split it), at its
+# start or end (a wide character may stand there: a fragment's edge), or no letter at all
+# (such keys only count in a fragment that holds a letter).
+_INNER_SPACE, _LEAD_SPACE, _TRAIL_SPACE, _NO_LETTER = 1, 2, 4, 8
+
+
+def _accept(pairs: _Pairs, lang: str | None, folded: str, start: int, end: int) -> _Pairs:
+    return tuple(
+        p
+        for p in pairs
+        if (not p[0].langs or lang in p[0].langs)
+        and (not p[0].case or folded[start:end] == p[0].term)
+    )
 
 
 class Matcher:
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(
+        self, lexicon: Lexicon, compile_rule: Callable[[Entry], Any] | None = None
+    ) -> None:
+        """`compile_rule` turns each entry into whatever its owner wants handed back with every
+        hit (`Hit.rule`), so that the classifier reads precomputed values per hit."""
         self.char_map = {**base_char_map(), **lexicon.char_map}
+        # Runs of characters to fold: translating only these is much cheaper than translating
+        # the whole text with a table of ~1,500 characters.
         self._table_re = re.compile(
-            "[" + "".join(re.escape(chr(c)) for c in sorted(self.char_map)) + "]"
+            "[" + "".join(re.escape(chr(c)) for c in sorted(self.char_map)) + "]+"
             if self.char_map
             else "(?!)"
         )
+        table = self.char_map
+        self._fold_run: Callable[[re.Match[str]], str] = lambda m: m.group().translate(table)
+        # ASCII characters the map folds (the backtick): the only ones to look for in ASCII text.
+        self._ascii_keys = tuple(chr(c) for c in self.char_map if c < 128)
         latin: dict[str, list[Entry]] = {}
         wide: dict[str, dict[tuple[bool, bool], list[Entry]]] = {}
         for e in lexicon.entries:
@@ -89,6 +164,16 @@ class Matcher:
                 bucket = latin.setdefault(padded, [])
             if not any(_same(e, other) for other in bucket):
                 bucket.append(e)
+        rules: dict[int, Any] = {}
+
+        def pairs_of(entries: list[Entry]) -> tuple[_Pairs, bool]:
+            out = []
+            for e in _merge_places(entries):
+                if id(e) not in rules:
+                    rules[id(e)] = compile_rule(e) if compile_rule else None
+                out.append((e, rules[id(e)]))
+            return tuple(out), any(e.langs or e.case for e in entries)
+
         self._latin: ahocorasick.Automaton | None = None
         self._wide: ahocorasick.Automaton | None = None
         if latin:
@@ -96,33 +181,66 @@ class Matcher:
             for padded, entries in latin.items():
                 lp = 1 if padded.startswith(" ") and entries[0].left else 0
                 rp = 1 if padded.endswith(" ") and entries[0].right else 0
-                value: _LatinValue = (len(padded), lp, rp, tuple(_merge_places(entries)))
+                pairs, checked = pairs_of(entries)
+                span = padded[lp : len(padded) - rp]
+                cjk_test = (
+                    (_INNER_SPACE if " " in span.strip(" ") else 0)
+                    | (_LEAD_SPACE if span.startswith(" ") else 0)
+                    | (_TRAIL_SPACE if span.endswith(" ") else 0)
+                    | (0 if _LETTER.search(span) else _NO_LETTER)
+                )
+                value: _LatinValue = (len(padded) - lp, rp, pairs, checked, cjk_test)
                 self._latin.add_word(padded, value)
             self._latin.make_automaton()
         if wide:
-            # Walked over UTF-8 bytes (spelled as latin-1 characters): a trie over a few
-            # hundred byte values is much faster to walk than one over thousands of CJK
-            # characters, and a whole-key match always starts on a character boundary.
+            # Walked over UTF-32 bytes (spelled as latin-1 characters): a trie over byte
+            # values is much faster to walk than one over thousands of CJK characters, and
+            # with four bytes a character the offsets need no decoding.
             self._wide = ahocorasick.Automaton()
             for key, by_flags in wide.items():
-                groups = tuple(
-                    (lf, rf, tuple(_merge_places(es))) for (lf, rf), es in by_flags.items()
-                )
-                wvalue: _WideValue = (len(key), groups)
-                self._wide.add_word(key.encode("utf-8").decode("latin-1"), wvalue)
+                groups = tuple((lf, rf, *pairs_of(es)) for (lf, rf), es in by_flags.items())
+                lf0, rf0, pairs0, checked0 = groups[0]
+                plain = len(groups) == 1 and not (lf0 or rf0 or checked0)
+                simple = pairs0 if plain else None
+                wvalue: _WideValue = (len(key), simple, groups)
+                self._wide.add_word(key.encode("utf-32-be").decode("latin-1"), wvalue)
             self._wide.make_automaton()
 
     def normalise(self, text: str) -> tuple[str, str]:
         """(folded, lower-cased folded): both keep the original's offsets."""
+        if text.isascii():
+            for a in self._ascii_keys:
+                if a in text:
+                    text = text.translate(self.char_map)
+                    return text, lower_same_length(text)
+            return text, text.lower()
         for a, b in _QUICK_FOLD:
             if a in text:
                 text = text.replace(a, b)
-        if self._table_re.search(text):
-            text = text.translate(self.char_map)
+        text = self._table_re.sub(self._fold_run, text)
         return text, lower_same_length(text)
 
+    @staticmethod
+    def _fits_fragment(low: str, start: int, end: int, test: int) -> bool:
+        """Would a match of a Latin key at [start, end) of CJK text be found inside one run of
+        non-wide characters (a fragment, padded with a space on each side)? Only keys with
+        spaces or without letters need asking."""
+        if test & (_INNER_SPACE | _LEAD_SPACE | _TRAIL_SPACE):
+            lo = start + 1 if test & _LEAD_SPACE else start
+            hi = end - 1 if test & _TRAIL_SPACE else end
+            if lo < hi and _WIDE_TEXT.search(low, max(lo, 0), hi):
+                return False
+        if test & _NO_LETTER:
+            pos = start + 1 if test & _LEAD_SPACE else start
+            for m in _NON_WIDE_RUN.finditer(low):
+                if m.start() <= pos < m.end():
+                    return _LETTER.search(m.group()) is not None
+            return False
+        return True
+
     def scan(self, title: str, summary: str, lang: str | None = None) -> list[Hit]:
-        title = title.replace("\n", " ")
+        if "\n" in title:
+            title = title.replace("\n", " ")
         joined = title + "\n" + summary
         folded, low = self.normalise(joined)
         n_title = len(title)
@@ -131,82 +249,87 @@ class Matcher:
         has_wide = not low.isascii() and _WIDE_TEXT.search(low) is not None
         if lang is None:
             lang = guess_script_language(folded) if has_wide else None
-        raw: list[tuple[int, int, int, Entry]] = []  # (start, -end, seq, entry)
+        raw: list[tuple[int, int, int, _Pairs]] = []  # (start, -end, seq, pairs): one a span
+        append = raw.append
         if self._latin is not None:
-            # In CJK text only the Latin-script fragments ("AI", "DeepSeek", "OpenAI") need
-            # the Latin automaton; elsewhere the whole text is one fragment.
-            fragments = (
-                [(m.start(), m.group()) for m in _NON_WIDE_RUN.finditer(low)]
-                if has_wide
-                else [(0, low)]
-            )
-            latin = self._latin
-            for base, frag in fragments:
-                if has_wide and not _LETTER.search(frag):
+            # In CJK text, wide characters are spaces in the view: one pass finds "AI",
+            # "DeepSeek", "OpenAI" between them.
+            view = " " + (latin_view(low) if has_wide else word_view(low)) + " "
+            for end_idx, (klen, rp, pairs, checked, cjk_test) in self._latin.iter(view):
+                # view offset = text offset + 1 (the leading pad)
+                end = end_idx - rp
+                start = end_idx - klen
+                if has_wide and cjk_test and not self._fits_fragment(low, start, end, cjk_test):
                     continue
-                view = " " + word_view(frag) + " "
-                for end_idx, (klen, lp, rp, entries) in latin.iter(view):
-                    # view offset = text offset - base + 1 (the leading pad)
-                    end = base + end_idx - rp
-                    start = base + end_idx - klen + lp
-                    for e in entries:
-                        if e.langs and lang not in e.langs:
+                if checked:
+                    if len(pairs) == 1:  # the usual case: one acronym ("AI", "EU", "Act")
+                        e = pairs[0][0]
+                        if (e.langs and lang not in e.langs) or (
+                            e.case and folded[start:end] != e.term
+                        ):
                             continue
-                        if e.case and folded[start:end] != e.term:
+                    else:
+                        pairs = _accept(pairs, lang, folded, start, end)
+                        if not pairs:
                             continue
-                        raw.append((start, -end, len(raw), e))
+                append((start, -end, len(raw), pairs))
         if has_wide and self._wide is not None:
-            data = low.encode("utf-8")
-            # Matches come in order of their end: convert byte to character offsets
-            # incrementally (each match ends on a character boundary).
-            prev_b = prev_c = 0
-            for end_b, (klen, groups) in self._wide.iter(data.decode("latin-1")):
-                end = prev_c + len(data[prev_b : end_b + 1].decode("utf-8"))
-                prev_b, prev_c = end_b + 1, end
+            for end_b, (klen, simple, groups) in self._wide.iter(
+                low.encode("utf-32-be").decode("latin-1")
+            ):
+                if end_b & 3 != 3:
+                    continue  # a key's bytes found across two characters
+                end = (end_b + 1) >> 2
                 start = end - klen
-                left_ok = True
+                if simple is not None:
+                    append((start, -end, len(raw), simple))
+                    continue
+                left_ok = right_ok = True
                 if start:
                     c = folded[start - 1]
                     left_ok = not (c.isalnum() and (c < "\u1100" or "\u1e00" <= c <= "\u1eff"))
-                right_ok = True
                 if end < n:
                     c = folded[end]
                     right_ok = not (c.isalnum() and (c < "\u1100" or "\u1e00" <= c <= "\u1eff"))
-                for need_left, need_right, entries in groups:
+                for need_left, need_right, pairs, checked in groups:
                     if (need_left and not left_ok) or (need_right and not right_ok):
                         continue
-                    for e in entries:
-                        if e.langs and lang not in e.langs:
+                    if checked:
+                        pairs = _accept(pairs, lang, folded, start, end)
+                        if not pairs:
                             continue
-                        if e.case and folded[start:end] != e.term:
-                            continue
-                        raw.append((start, -end, len(raw), e))
+                    append((start, -end, len(raw), pairs))
         if not raw:
             return []
+        # Longest match wins: drop any match inside a longer one (same span: keep all).
+        raw.sort()  # by start, then longest first; seq keeps pairs out of comparisons
         # Sentence starts inside the summary, as offsets into `joined`.
         starts = [sum_start]
-        for m in _SENTENCE_END.finditer(folded, sum_start):
-            if m.end() < n:
-                starts.append(m.end())
-        # Longest match wins: drop any match inside a longer one (same span: keep all).
-        raw.sort()  # by start, then longest first; seq keeps entries out of comparisons
+        if raw[-1][0] >= n_title:
+            for m in _SENTENCE_END.finditer(folded, sum_start):
+                e = m.end()
+                if e < n and (e - m.start() > 1 or folded[e - 1] in _HARD_ENDS):
+                    starts.append(e)
         kept: list[Hit] = []
-        max_end = -1
-        last_start = last_end = -1
-        for start, neg_end, _, e in raw:
+        add = kept.append
+        bisect_right = bisect.bisect_right
+        max_end = last_start = last_end = -1
+        for start, neg_end, _, pairs in raw:
             end = -neg_end
             if end <= max_end and (start != last_start or end != last_end):
                 continue
             if end > max_end:
                 max_end = end
             last_start, last_end = start, end
+            text = joined[start:end]
             if start < n_title:
-                kept.append(Hit(e, start, end, "title", 0, joined[start:end]))
+                for e, rule in pairs:
+                    add(_new_tuple(Hit, (e, start, end, "title", 0, text, rule)))
             else:
-                seg = bisect.bisect_right(starts, start)
-                kept.append(
-                    Hit(e, start - sum_start, end - sum_start, "summary", seg, joined[start:end])
-                )
+                seg = bisect_right(starts, start)
+                s0, e0 = start - sum_start, end - sum_start
+                for e, rule in pairs:
+                    add(_new_tuple(Hit, (e, s0, e0, "summary", seg, text, rule)))
         return kept
 
 
