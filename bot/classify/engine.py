@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.classify.lexicon import Entry, Lexicon, load_lexicon, make_entry
-from bot.classify.matcher import Hit, Matcher
+from bot.classify.matcher import Matcher
 from bot.classify.verdict import TOPICS, Evidence, Verdict
 
 DEFAULT_THRESHOLD = 0.5
@@ -39,6 +40,7 @@ _JUR_RELATIVE = 0.3  # ... and this share of the best country's score
 _HINT_WEIGHT = 0.5
 _ATTRIBUTIVE_WEIGHT = 0.6  # "the US journal", "a China-based start-up": a modifier, not an actor
 _NEXT_WORD = re.compile(r"[ -]+([^\W\d_][\w-]*)")
+_WORD_JOINERS = (" ", "-")  # what _NEXT_WORD needs first
 
 # Topics.
 _TOPIC_MIN = 0.8
@@ -83,7 +85,7 @@ _KIND_CODE = {
 # Kinds whose topics say what the item is about (and so whether chips count as AI evidence).
 _TOPIC_KINDS = frozenset({"governance", "ai_governance", "institution", "instrument", "topic"})
 # Kinds that make the next word a governance word for the attributive test ("US lawmakers").
-_GOV_WORD_KINDS = frozenset({_GOV, _ACTOR, _INSTITUTION, _AI_GOV})
+_GOV_WORD_KINDS = frozenset({"governance", "actor", "institution", "ai_governance"})
 # Kinds that are governance evidence at full weight and may carry AI evidence.
 _STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
 _SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
@@ -107,6 +109,9 @@ class _Rule:
         "kind_name",
         "label",
         "needs_actor",
+        "q",
+        "q_actor",
+        "q_summary",
         "term",
         "topic_weight",
         "topics",
@@ -134,6 +139,35 @@ class _Rule:
         w = e.weight if e.weight > 0 else 0.6
         self.topic_weight = min(w, 1.0)
         self.headline = w >= _TOPIC_HEADLINE and not e.needs_actor
+        # Factors of the noisy-or products: governance or negative evidence, a governmental
+        # actor's weak governance evidence, a negative in the summary.
+        self.q = 1.0 - _clip(e.weight)
+        self.q_actor = 1.0 - _clip(_ACTOR_GOV * e.weight)
+        self.q_summary = 1.0 - _clip(e.weight * 0.6)
+
+
+# A hit that names a jurisdiction: (hit index, start, end, field, segment, rule).
+_JurHit = tuple[int, int, int, str, int, _Rule]
+
+
+def _close(
+    seg: int,
+    ai: float,
+    comp: float,
+    actor: float,
+    q_gov: float,
+    weak: list[float],
+    title_actor: float,
+) -> tuple[int, float, float, float]:
+    """A sentence's (segment, AI, compute, governance) once all its hits are seen: weak
+    governance words count times the sentence's actor (in the summary, at least half the
+    title's)."""
+    if weak:
+        if seg:
+            actor = max(actor, 0.5 * title_actor)
+        for w in weak:
+            q_gov *= 1.0 - _clip(w * actor)
+    return seg, ai, comp, 1.0 - q_gov
 
 
 def _subject_position(fld: str, start: int, end: int, title: str, summary: str) -> bool:
@@ -215,111 +249,118 @@ class Classifier:
     ) -> Verdict:
         title = title or ""
         summary = summary or ""
-        hits = self.matcher.scan(title, summary, _norm_lang(lang))
+        cand = self.matcher.candidates(title, summary, _norm_lang(lang))
+        joined, n_title, sum_start, starts = cand.joined, cand.n_title, cand.sum_start, cand.starts
         new = tuple.__new__  # builds an Evidence without the Python-level constructor
 
-        # One pass over the hits (sorted by position, so sentence by sentence): the evidence
-        # list, per-sentence AI/governance/actor/negative evidence, and the hits that the
-        # jurisdiction and topic steps need.
+        # One pass over the matches (sorted by position, so sentence by sentence): the
+        # evidence list, per-sentence AI/governance/actor evidence, negatives, and the hits
+        # that the jurisdiction and topic steps need. Noisy-ors are kept as running products
+        # of (1 - evidence), in the order the evidence comes. Spans become hits here as in
+        # Matcher.hits(), inlined: this loop is most of the classifier's time.
         evidence: list[Evidence] = []
         add_evidence = evidence.append
-        rows: list[tuple[int, float, float, float, list[float], list[float], list[float]]] = []
-        jur_hits: list[tuple[int, Hit]] = []
-        topic_hits: list[Hit] = []
+        segments: list[tuple[int, float, float, float]] = []  # (segment, ai, compute, gov)
+        jur_hits: list[_JurHit] = []
+        topic_hits: list[tuple[int, _Rule]] = []
         instruments: list[str] = []
         compute_cue = False
         cur = -1
-        ai = comp = actor = 0.0
-        gov: list[float] = []
-        weak: list[float] = []
-        neg: list[float] = []
-        for n, h in enumerate(hits):
-            _, start, end, fld, seg, text, r = h
-            add_evidence(
-                new(Evidence, (r.kind_name, r.term, text, fld, start, end, r.weight, r.detail))
-            )
+        n = 0  # hits so far
+        ai = comp = actor = title_actor = 0.0
+        q_gov = q_neg_title = q_neg_summary = 1.0
+        weak: list[float] = []  # needs-actor words of the sentence, weighed at its end
+        for start, neg_end, _, pairs in cand.spans:
+            end = -neg_end
+            text = joined[start:end]
+            if start < n_title:
+                fld = "title"
+                seg = 0
+            else:
+                fld = "summary"
+                seg = bisect_right(starts, start)
+                start -= sum_start
+                end -= sum_start
             if seg != cur:
                 if cur >= 0:
-                    rows.append((cur, ai, comp, actor, gov, weak, neg))
+                    segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
+                    if cur == 0:
+                        title_actor = actor
                 cur = seg
                 ai = comp = actor = 0.0
-                gov, weak, neg = [], [], []
-            k = r.kind
-            if k == _GOV:
-                (weak if r.needs_actor else gov).append(r.weight)
-            elif k == _NEG:
-                neg.append(r.weight)
-            elif k == _JUR:
-                strength = r.actor_strength
-                if strength:
-                    if _subject_position(fld, start, end, title, summary):
-                        strength = 1.0
-                    if strength > actor:
-                        actor = strength
-            elif k == _AI:
-                if r.weight > ai:
-                    ai = r.weight
-            elif k == _ACTOR:
-                if r.weight > actor:
-                    actor = r.weight
-                gov.append(_ACTOR_GOV * r.weight)
-            elif k == _COMPUTE:
-                if r.weight > comp:
-                    comp = r.weight
-            elif k in _STRONG_GOV_KINDS:
-                gov.append(r.weight)
-                if r.ai > ai:
-                    ai = r.ai
-                if k != _AI_GOV and actor < 1.0:
-                    actor = 1.0
-                if k == _INSTRUMENT:
-                    name = self.lexicon.instruments.get(r.ident, r.label)
-                    if name and name not in instruments:
-                        instruments.append(name)
-            if r.compute_cue:
-                compute_cue = True
-            if r.jurisdictions:
-                jur_hits.append((n, h))
-            if r.topics:
-                topic_hits.append(h)
+                q_gov = 1.0
+                if weak:
+                    weak = []
+            for _, r in pairs:
+                add_evidence(
+                    new(Evidence, (r.kind_name, r.term, text, fld, start, end, r.weight, r.detail))
+                )
+                k = r.kind
+                if k == _GOV:
+                    if r.needs_actor:
+                        weak.append(r.weight)
+                    else:
+                        q_gov *= r.q
+                elif k == _NEG:
+                    if seg:
+                        q_neg_summary *= r.q_summary
+                    else:
+                        q_neg_title *= r.q
+                elif k == _JUR:
+                    strength = r.actor_strength
+                    if strength:
+                        if _subject_position(fld, start, end, title, summary):
+                            strength = 1.0
+                        if strength > actor:
+                            actor = strength
+                elif k == _AI:
+                    if r.weight > ai:
+                        ai = r.weight
+                elif k == _ACTOR:
+                    if r.weight > actor:
+                        actor = r.weight
+                    q_gov *= r.q_actor
+                elif k == _COMPUTE:
+                    if r.weight > comp:
+                        comp = r.weight
+                elif k in _STRONG_GOV_KINDS:
+                    q_gov *= r.q
+                    if r.ai > ai:
+                        ai = r.ai
+                    if k != _AI_GOV and actor < 1.0:
+                        actor = 1.0
+                    if k == _INSTRUMENT:
+                        name = self.lexicon.instruments.get(r.ident, r.label)
+                        if name and name not in instruments:
+                            instruments.append(name)
+                if r.compute_cue:
+                    compute_cue = True
+                if r.jurisdictions:
+                    jur_hits.append((n, start, end, fld, seg, r))
+                if r.topics:
+                    topic_hits.append((seg, r))
+                n += 1
         if cur >= 0:
-            rows.append((cur, ai, comp, actor, gov, weak, neg))
+            segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
 
-        # Per sentence: AI evidence and governance evidence (weak words times the actor; in
-        # the summary the title's actor counts at half strength).
+        # AI and governance together: in the title, in one summary sentence, or across.
         compute_factor = 1.0 if compute_cue else _COMPUTE_ELSEWHERE
-        title_actor = rows[0][3] if rows and rows[0][0] == 0 else 0.0
         n_segs = cur + 1 if cur >= 0 else 1
         seg_ai = [0.0] * n_segs
         seg_gov = [0.0] * n_segs
         pair_title = 0.0
-        q_summary = 1.0  # running noisy-or products: 1 - evidence
-        q_neg_title = q_neg_summary = 1.0
+        q_summary = 1.0
         ai_sum = gov_sum = 0.0
-        for i, s_ai, s_comp, s_actor, s_gov, s_weak, s_neg in rows:
+        for i, s_ai, s_comp, g in segments:
             c = s_comp * compute_factor
             a = s_ai if s_ai >= c else c
-            if i:
-                s_actor = max(s_actor, 0.5 * title_actor)
-            q = 1.0
-            for v in s_gov:
-                q *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
-            for v in s_weak:
-                v *= s_actor
-                q *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
-            g = 1.0 - q
             seg_ai[i] = a
             seg_gov[i] = g
             if i == 0:
                 pair_title = a * g
-                for v in s_neg:
-                    q_neg_title *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
             else:
                 w = _SUMMARY_SENTENCE_WEIGHT[min(i, len(_SUMMARY_SENTENCE_WEIGHT) - 1)]
                 q_summary *= 1.0 - _clip(a * g * w)
-                for v in s_neg:
-                    v *= 0.6
-                    q_neg_summary *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
                 if a > ai_sum:
                     ai_sum = a
                 if g > gov_sum:
@@ -350,12 +391,10 @@ class Classifier:
             ("negatives", negative),
         ):
             if value > 0:
-                evidence.append(
-                    Evidence(rule="score", term=name, text="", field="", weight=round(value, 4))
-                )
+                add_evidence(new(Evidence, ("score", name, "", "", -1, -1, round(value, 4), "")))
 
         jurisdictions = _jurisdictions(
-            hits, jur_hits, seg_ai, seg_gov, hints, evidence, title, summary
+            jur_hits, n, seg_ai, seg_gov, hints, evidence, title, summary
         )
         return Verdict(
             relevant=relevant,
@@ -368,8 +407,8 @@ class Classifier:
 
 
 def _jurisdictions(
-    hits: Sequence[Hit],
-    jur_hits: Sequence[tuple[int, Hit]],
+    jur_hits: Sequence[_JurHit],
+    n_hits: int,
     seg_ai: list[float],
     seg_gov: list[float],
     hints: Sequence[str],
@@ -381,20 +420,19 @@ def _jurisdictions(
     first_seen: dict[str, int] = {}
     # One span counts once per code even when several lexicon entries share its text
     # ("China" the country and "china", Spanish for Chinese). Hits of one span are adjacent.
-    span: tuple[str, int] = ("", -1)
+    span_field, span_start = "", -1
     span_best: dict[str, float] = {}
     gov_starts: set[tuple[str, int]] | None = None  # built only when a test needs it
-    for n, (_, start, end, fld, seg, _, r) in jur_hits:
+    for n, start, end, fld, seg, r in jur_hits:
         base = r.base
         if r.attributive and base > _ATTRIBUTIVE_WEIGHT:
             # "the US journal Science": a place before a lower-case common noun that is not
             # itself governance modifies the noun; "US lawmakers" or "China's" do not.
-            m = _NEXT_WORD.match(title if fld == "title" else summary, end)
+            text = title if fld == "title" else summary
+            m = _NEXT_WORD.match(text, end) if text[end : end + 1] in _WORD_JOINERS else None
             if m and m.group(1)[0].islower():
                 if gov_starts is None:
-                    gov_starts = {
-                        (g.field, g.start) for g in hits if g.rule.kind in _GOV_WORD_KINDS
-                    }
+                    gov_starts = {(g[3], g[4]) for g in evidence if g[0] in _GOV_WORD_KINDS}
                 if (fld, m.start(1)) not in gov_starts:
                     base = _ATTRIBUTIVE_WEIGHT
         fw = _JUR_TITLE if seg == 0 else (1.0 if seg == 1 else 0.8)
@@ -404,8 +442,8 @@ def _jurisdictions(
         if seg_ai[seg] > 0.0:
             prox += 0.2
         value = base * fw * prox
-        if (fld, start) != span:
-            span = (fld, start)
+        if start != span_start or fld != span_field:
+            span_field, span_start = fld, start
             span_best = {}
         for code in r.jurisdictions:
             prev = span_best.get(code, 0.0)
@@ -419,7 +457,7 @@ def _jurisdictions(
         if not code:
             continue
         scores[code] = scores.get(code, 0.0) + _HINT_WEIGHT
-        first_seen.setdefault(code, len(hits))
+        first_seen.setdefault(code, n_hits)
         evidence.append(
             Evidence(rule="hint", term=code, text=code, field="hint", weight=_HINT_WEIGHT)
         )
@@ -441,12 +479,12 @@ def _jurisdictions(
     return tuple(chosen)
 
 
-def _topics(hits: Sequence[Hit], relevant: bool) -> tuple[str, ...]:
+def _topics(hits: Sequence[tuple[int, _Rule]], relevant: bool) -> tuple[str, ...]:
     """Topic scores from the hits that carry topics; a strong cue in the title states its
     topic outright, others need a share of the best topic's score."""
     scores: dict[str, float] = {}
     headline: set[str] = set()
-    for _, _, _, _, seg, _, r in hits:
+    for seg, r in hits:
         if seg == 0:
             if r.headline:
                 headline.update(r.topics)

@@ -44,7 +44,8 @@ class Hit(NamedTuple):
     rule: Any = None  # what the matcher's owner compiled from `entry` (see Matcher.__init__)
 
 
-_new_tuple = tuple.__new__  # builds a Hit without the Python-level NamedTuple constructor
+# What Matcher.hits returns: a Hit's fields as a plain tuple, several times cheaper to build.
+RawHit = tuple[Entry, int, int, str, int, str, Any]
 
 # Characters that need folding in almost every news text are replaced with str.replace (fast
 # C loops); the translate table (full-width forms, traditional Chinese, user char maps) runs
@@ -57,6 +58,15 @@ _QUICK_FOLD = (
     ("\u2013", "-"),
     ("\u2014", "-"),
     ("\u00a0", " "),
+    # full-width punctuation of Chinese and Japanese text
+    ("\uff0c", ","),
+    ("\uff1a", ":"),
+    ("\uff08", "("),
+    ("\uff09", ")"),
+    ("\uff1b", ";"),
+    ("\uff01", "!"),
+    ("\uff1f", "?"),
+    ("\u3000", " "),
 )
 _WIDE_TEXT = re.compile("[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef]")
 # Runs of non-CJK text (linear-time pattern) and the test that a run holds a letter.
@@ -111,8 +121,25 @@ def latin_view(text: str) -> str:
     return _patched(text, view, _BEYOND_NOT_WIDE)
 
 
+# Script classes of a text, as _normalise tells them.
+_ASCII, _LATIN1, _OTHER = 0, 1, 2
+
 # A group of entries sharing one automaton key, with the rule compiled for each.
 _Pairs = tuple[tuple[Entry, Any], ...]
+# A match in `joined` (title + "\n" + summary): (start, -end, seq, pairs), one a span; the
+# negative end and the sequence number make a plain sort put spans in text order, longest
+# first, and keep ties in the order found.
+Span = tuple[int, int, int, _Pairs]
+
+
+class Candidates(NamedTuple):
+    spans: list[Span]  # sorted, none inside a longer one
+    joined: str
+    n_title: int  # spans starting before this are in the title
+    sum_start: int  # offset of the summary in `joined`
+    starts: list[int]  # sentence starts in `joined`; a span's segment is bisect_right
+
+
 # A Latin automaton value: (key length in the view minus the left pad, right pad, pairs,
 # checked, cjk_test) where `checked` says some entry needs a per-item test (language, exact
 # case) and `cjk_test` how the match is checked in CJK text (see _fits_fragment).
@@ -153,6 +180,13 @@ class Matcher:
         self._fold_run: Callable[[re.Match[str]], str] = lambda m: m.group().translate(table)
         # ASCII characters the map folds (the backtick): the only ones to look for in ASCII text.
         self._ascii_keys = tuple(chr(c) for c in self.char_map if c < 128)
+        # The map's Latin-1 part as a bytes.translate table, if it stays within Latin-1.
+        latin1 = [self.char_map.get(c, chr(c)) for c in range(256)]
+        self._latin1_fold: bytes | None = (
+            "".join(latin1).encode("latin-1")
+            if all(len(x) == 1 and ord(x) < 256 for x in latin1)
+            else None
+        )
         latin: dict[str, list[Entry]] = {}
         wide: dict[str, dict[tuple[bool, bool], list[Entry]]] = {}
         for e in lexicon.entries:
@@ -208,17 +242,32 @@ class Matcher:
 
     def normalise(self, text: str) -> tuple[str, str]:
         """(folded, lower-cased folded): both keep the original's offsets."""
+        folded, low, _ = self._normalise(text)
+        return folded, low
+
+    def _normalise(self, text: str) -> tuple[str, str, int]:
+        """normalise() plus the text's script class: _ASCII, _LATIN1 (every character below
+        U+0100, no wide ones) or _OTHER. ASCII and Latin-1 text, most of it, fold through
+        bytes.translate; the regex over the whole character map runs only for the rest."""
         if text.isascii():
             for a in self._ascii_keys:
                 if a in text:
                     text = text.translate(self.char_map)
-                    return text, lower_same_length(text)
-            return text, text.lower()
+                    return text, lower_same_length(text), _OTHER
+            return text, text.lower(), _ASCII
+        if self._latin1_fold is not None:
+            try:
+                data = text.encode("latin-1")
+            except UnicodeEncodeError:
+                pass
+            else:
+                text = data.translate(self._latin1_fold).decode("latin-1")
+                return text, lower_same_length(text), _LATIN1
         for a, b in _QUICK_FOLD:
             if a in text:
                 text = text.replace(a, b)
         text = self._table_re.sub(self._fold_run, text)
-        return text, lower_same_length(text)
+        return text, lower_same_length(text), _OTHER
 
     @staticmethod
     def _fits_fragment(low: str, start: int, end: int, test: int) -> bool:
@@ -239,22 +288,49 @@ class Matcher:
         return True
 
     def scan(self, title: str, summary: str, lang: str | None = None) -> list[Hit]:
+        """Every accepted match in the item, in the order of the text."""
+        return [Hit._make(h) for h in self.hits(title, summary, lang)]
+
+    def hits(self, title: str, summary: str, lang: str | None = None) -> list[RawHit]:
+        """`scan` as plain tuples in the order of Hit's fields."""
+        c = self.candidates(title, summary, lang)
+        out: list[RawHit] = []
+        for start, neg_end, _, pairs in c.spans:
+            end = -neg_end
+            text = c.joined[start:end]
+            if start < c.n_title:
+                out.extend((e, start, end, "title", 0, text, rule) for e, rule in pairs)
+            else:
+                seg = bisect.bisect_right(c.starts, start)
+                s0, e0 = start - c.sum_start, end - c.sum_start
+                out.extend((e, s0, e0, "summary", seg, text, rule) for e, rule in pairs)
+        return out
+
+    def candidates(self, title: str, summary: str, lang: str | None = None) -> Candidates:
+        """The accepted matches as spans sorted by position, with what it takes to turn a
+        span into a hit: the classifier's hot loop reads these directly (see hits())."""
         if "\n" in title:
             title = title.replace("\n", " ")
         joined = title + "\n" + summary
-        folded, low = self.normalise(joined)
+        folded, low, script = self._normalise(joined)
         n_title = len(title)
         sum_start = n_title + 1
         n = len(folded)
-        has_wide = not low.isascii() and _WIDE_TEXT.search(low) is not None
+        has_wide = script == _OTHER and _WIDE_TEXT.search(low) is not None
         if lang is None:
             lang = guess_script_language(folded) if has_wide else None
-        raw: list[tuple[int, int, int, _Pairs]] = []  # (start, -end, seq, pairs): one a span
+        raw: list[Span] = []
         append = raw.append
         if self._latin is not None:
             # In CJK text, wide characters are spaces in the view: one pass finds "AI",
             # "DeepSeek", "OpenAI" between them.
-            view = " " + (latin_view(low) if has_wide else word_view(low)) + " "
+            if script == _OTHER:
+                view = latin_view(low) if has_wide else word_view(low)
+            elif script == _LATIN1:
+                view = low.encode("latin-1").translate(_VIEW_BYTES).decode("latin-1")
+            else:
+                view = low.encode("ascii").translate(_VIEW_BYTES).decode("ascii")
+            view = " " + view + " "
             for end_idx, (klen, rp, pairs, checked, cjk_test) in self._latin.iter(view):
                 # view offset = text offset + 1 (the leading pad)
                 end = end_idx - rp
@@ -300,37 +376,31 @@ class Matcher:
                             continue
                     append((start, -end, len(raw), pairs))
         if not raw:
-            return []
+            return Candidates([], joined, n_title, sum_start, [sum_start])
         # Longest match wins: drop any match inside a longer one (same span: keep all).
         raw.sort()  # by start, then longest first; seq keeps pairs out of comparisons
-        # Sentence starts inside the summary, as offsets into `joined`.
-        starts = [sum_start]
-        if raw[-1][0] >= n_title:
-            for m in _SENTENCE_END.finditer(folded, sum_start):
-                e = m.end()
-                if e < n and (e - m.start() > 1 or folded[e - 1] in _HARD_ENDS):
-                    starts.append(e)
-        kept: list[Hit] = []
+        kept: list[Span] = []
         add = kept.append
-        bisect_right = bisect.bisect_right
         max_end = last_start = last_end = -1
-        for start, neg_end, _, pairs in raw:
-            end = -neg_end
+        for span in raw:
+            start, end = span[0], -span[1]
             if end <= max_end and (start != last_start or end != last_end):
                 continue
             if end > max_end:
                 max_end = end
             last_start, last_end = start, end
-            text = joined[start:end]
-            if start < n_title:
-                for e, rule in pairs:
-                    add(_new_tuple(Hit, (e, start, end, "title", 0, text, rule)))
-            else:
-                seg = bisect_right(starts, start)
-                s0, e0 = start - sum_start, end - sum_start
-                for e, rule in pairs:
-                    add(_new_tuple(Hit, (e, s0, e0, "summary", seg, text, rule)))
-        return kept
+            add(span)
+        # Sentence starts inside the summary, as offsets into `joined`. Sentences after the
+        # last match do not matter: the search stops there (a match cut short by the stop
+        # ends past the last start, so it counts for no match).
+        starts = [sum_start]
+        last = kept[-1][0]
+        if last >= sum_start:
+            for m in _SENTENCE_END.finditer(folded, sum_start, last + 1):
+                e = m.end()
+                if e < n and (e - m.start() > 1 or folded[e - 1] in _HARD_ENDS):
+                    starts.append(e)
+        return Candidates(kept, joined, n_title, sum_start, starts)
 
 
 def _same(a: Entry, b: Entry) -> bool:
