@@ -13,18 +13,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.classify.verdict import Verdict as VerdictValue
 from bot.ingest.dedup import RecentTitles, title_key
 from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
 from bot.store.db import make_engine, migrate
-from bot.store.models import Entry, Feed, Story, StoryTag, Verdict
+from bot.store.models import Base, Feed, Story, StoryTag, Verdict
 
 if TYPE_CHECKING:
     from bot.app.config import AppConfig
@@ -32,6 +32,16 @@ if TYPE_CHECKING:
 # How far back a new entry is compared with earlier stories by title.
 DEDUP_WINDOW = timedelta(hours=72)
 RECENT_TITLES_MAX = 100_000
+# Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits on a statement.
+IN_CHUNK = 500
+
+_FEEDS: Table = Base.metadata.tables["feeds"]
+_STORIES: Table = Base.metadata.tables["stories"]
+_ENTRIES: Table = Base.metadata.tables["entries"]
+_VERDICTS: Table = Base.metadata.tables["verdicts"]
+_TAGS: Table = Base.metadata.tables["story_tags"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +146,50 @@ def _url_identifies_story(url: str | None) -> bool:
     return len(path.strip("/")) > 0
 
 
+def _tags(verdict: VerdictValue) -> set[tuple[str, str]]:
+    """The (kind, value) tag rows of a relevant verdict; values cut to the column's size."""
+    if not verdict.relevant:
+        return set()
+    return (
+        {("jurisdiction", v[:200]) for v in verdict.jurisdictions}
+        | {("topic", v[:200]) for v in verdict.topics}
+        | {("instrument", v[:200]) for v in verdict.instruments}
+    )
+
+
+def _verdict_row(story_id: int, verdict: VerdictValue, now: datetime) -> dict[str, Any]:
+    return {
+        "story_id": story_id,
+        "relevant": verdict.relevant,
+        "score": verdict.score,
+        "jurisdictions": list(verdict.jurisdictions),
+        "topics": list(verdict.topics),
+        "instruments": list(verdict.instruments),
+        "evidence": verdict.to_dict()["evidence"],
+        "created_at": now,
+    }
+
+
+def _tag_rows(story_id: int, verdict: VerdictValue) -> list[dict[str, Any]]:
+    return [{"story_id": story_id, "kind": k, "value": v} for k, v in sorted(_tags(verdict))]
+
+
+def _chunks(values: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+@dataclass(slots=True)
+class _NewStory:
+    """A story a poll is about to create; `id` and `verdict` are filled in as it is written."""
+
+    item: Item
+    key: str
+    announce: bool
+    id: int = 0
+    verdict: VerdictValue | None = None
+
+
 def store_verdict(session: Session, story_id: int, verdict: VerdictValue) -> Verdict:
     """Insert or replace the verdict of a story and its tag rows."""
     row = session.get(Verdict, story_id)
@@ -149,11 +203,7 @@ def store_verdict(session: Session, story_id: int, verdict: VerdictValue) -> Ver
     row.instruments = list(verdict.instruments)
     row.evidence = [e for e in verdict.to_dict()["evidence"]]
     session.execute(delete(StoryTag).where(StoryTag.story_id == story_id))
-    tags = {
-        ("jurisdiction", v) for v in verdict.jurisdictions
-    } | {("topic", v) for v in verdict.topics} | {("instrument", v) for v in verdict.instruments}
-    if verdict.relevant:
-        session.add_all(StoryTag(story_id=story_id, kind=k, value=v[:200]) for k, v in tags)
+    session.add_all(StoryTag(story_id=story_id, kind=k, value=v) for k, v in _tags(verdict))
     return row
 
 
@@ -250,38 +300,21 @@ class Storage:
 
     # -- polling -----------------------------------------------------------------------------
 
-    def _recent_titles(self, s: Session, now: datetime) -> RecentTitles[int]:
+    def _recent_titles(self, conn: Connection, now: datetime) -> RecentTitles[int]:
         if self._recent is None:
             recent: RecentTitles[int] = RecentTitles(
                 window=DEDUP_WINDOW, max_size=RECENT_TITLES_MAX
             )
-            rows = s.execute(
-                select(Story.id, Story.title, Story.first_seen)
-                .where(Story.first_seen >= now - DEDUP_WINDOW)
-                .order_by(Story.first_seen)
+            rows = conn.execute(
+                select(_STORIES.c.id, _STORIES.c.title, _STORIES.c.first_seen)
+                .where(_STORIES.c.first_seen >= now - DEDUP_WINDOW)
+                .order_by(_STORIES.c.first_seen)
                 .limit(RECENT_TITLES_MAX)
             )
             for sid, title, seen in rows:
                 recent.add(sid, title, seen)
             self._recent = recent
         return self._recent
-
-    def _find_story(self, s: Session, item: Item, now: datetime) -> Story | None:
-        if _url_identifies_story(item.url):
-            story = s.scalars(select(Story).where(Story.url == item.url).limit(1)).first()
-            if story is not None:
-                return story
-        sid = self._recent_titles(s, now).find(item.title, now)
-        if sid is not None:
-            return s.get(Story, sid)
-        key = title_key(item.title)
-        if len(key) >= 12:  # short keys ("Update", "News") say nothing about identity
-            return s.scalars(
-                select(Story)
-                .where(Story.title_key == key, Story.first_seen >= now - DEDUP_WINDOW)
-                .limit(1)
-            ).first()
-        return None
 
     def record_poll(
         self,
@@ -297,50 +330,70 @@ class Storage:
         parse_error: str | None = None,
         on_story: StoryHook | None = None,
     ) -> PollOutcome:
-        """Write one poll's results in one transaction and return what was new."""
+        """Write one poll's results in one transaction and return what was new.
+
+        Rows are written with Core statements, a few per poll rather than several per item:
+        the ORM's per-object bookkeeping cost more than everything else in a cold fill.
+        """
         new_titles: list[tuple[int, str]] = []
         with self.write() as s:
-            feed = s.get(Feed, feed_id)
-            if feed is None:
+            conn = s.connection()
+            row = conn.execute(
+                select(_FEEDS.c.name, _FEEDS.c.last_success_at, _FEEDS.c.jurisdictions).where(
+                    _FEEDS.c.id == feed_id
+                )
+            ).first()
+            if row is None:
                 raise KeyError(f"no feed with id {feed_id}")
-            outcome = PollOutcome(feed=feed.name, status=result.status.value)
-            feed.last_polled_at = now
-            feed.next_poll_at = next_poll_at
+            name, last_success_at, jurisdictions = row
+            outcome = PollOutcome(feed=name, status=result.status.value)
+            values: dict[str, Any] = {"last_polled_at": now, "next_poll_at": next_poll_at}
             ok = result.status in (FetchStatus.OK, FetchStatus.UNCHANGED, FetchStatus.NOT_MODIFIED)
             if ok and parse_error is None:
-                first_success = feed.last_success_at is None
-                feed.last_success_at = now
-                feed.consecutive_failures = 0
-                feed.last_status = result.status.value
-                if result.etag is not None:
-                    feed.etag = result.etag
-                if result.last_modified is not None:
-                    feed.last_modified = result.last_modified
-                if result.body_hash is not None:
-                    feed.body_hash = result.body_hash
-                if result.permanent_redirect:
-                    feed.url = result.permanent_redirect
-                if feed_title:
-                    feed.title = feed_title[:500]
-                hints = tuple(feed.jurisdictions or ())
-                cutoff = now - backfill_window
-                self._add_items(
-                    s, feed, items, now, hints, cutoff, first_success, classify, on_story,
-                    outcome, new_titles,
+                values.update(
+                    last_success_at=now, consecutive_failures=0, last_status=result.status.value
                 )
+                if result.etag is not None:
+                    values["etag"] = result.etag
+                if result.last_modified is not None:
+                    values["last_modified"] = result.last_modified
+                if result.body_hash is not None:
+                    values["body_hash"] = result.body_hash
+                if result.permanent_redirect:
+                    values["url"] = result.permanent_redirect
+                if feed_title:
+                    values["title"] = feed_title[:500]
+                added = self._add_items(
+                    s,
+                    feed_id,
+                    items,
+                    now=now,
+                    hints=tuple(jurisdictions or ()),
+                    cutoff=now - backfill_window,
+                    first_success=last_success_at is None,
+                    classify=classify,
+                    on_story=on_story,
+                    outcome=outcome,
+                    new_titles=new_titles,
+                )
+                if added:
+                    values["entry_count"] = _FEEDS.c.entry_count + added
             else:
                 error = parse_error or result.error or result.status.value
                 outcome.status = "parse_error" if parse_error else result.status.value
                 outcome.error = error
-                feed.last_status = outcome.status
-                feed.last_error = error[:2000]
-                feed.last_error_at = now
-                feed.consecutive_failures += 1
+                values.update(
+                    last_status=outcome.status,
+                    last_error=error[:2000],
+                    last_error_at=now,
+                    consecutive_failures=_FEEDS.c.consecutive_failures + 1,
+                )
                 if result.status is FetchStatus.GONE:
-                    feed.disabled_reason = f"the server says the feed is gone: {error}"
+                    values["disabled_reason"] = f"the server says the feed is gone: {error}"
                 elif parse_error and result.body_hash:
                     # Do not skip this body as "unchanged" next time: it was never parsed well.
-                    feed.body_hash = None
+                    values["body_hash"] = None
+            conn.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
         if self._recent is not None:
             for sid, title in new_titles:
                 self._recent.add(sid, title, now)
@@ -349,8 +402,9 @@ class Storage:
     def _add_items(
         self,
         s: Session,
-        feed: Feed,
+        feed_id: int,
         items: Sequence[Item],
+        *,
         now: datetime,
         hints: Sequence[str],
         cutoff: datetime,
@@ -359,70 +413,204 @@ class Storage:
         on_story: StoryHook | None,
         outcome: PollOutcome,
         new_titles: list[tuple[int, str]],
-    ) -> None:
+    ) -> int:
+        """Store the entries not seen before in this feed; returns how many were added.
+
+        Decisions are taken first, in item order and with the same precedence as one item at a
+        time (URL, recent titles, title key, then earlier items of this very poll), against
+        maps loaded in a few queries; then the rows go in with one executemany per table.
+        """
         if not items:
-            return
-        hashes = {uid_hash(i.uid): i for i in items}
-        seen = set(
-            s.scalars(
-                select(Entry.uid_hash).where(
-                    Entry.feed_id == feed.id, Entry.uid_hash.in_(list(hashes))
+            return 0
+        conn = s.connection()
+        hashes: dict[str, Item] = {}
+        for item in items:  # a repeated uid keeps its first place and its last content
+            hashes[uid_hash(item.uid)] = item
+        seen: set[str] = set()
+        for chunk in _chunks(list(hashes)):
+            seen.update(
+                conn.scalars(
+                    select(_ENTRIES.c.uid_hash).where(
+                        _ENTRIES.c.feed_id == feed_id, _ENTRIES.c.uid_hash.in_(chunk)
+                    )
                 )
             )
+        fresh = [(h, item) for h, item in hashes.items() if h not in seen]
+        if not fresh:
+            return 0
+
+        keys = [title_key(item.title) for _, item in fresh]
+        by_url = self._stories_by_url(
+            conn, {item.url for _, item in fresh if item.url and _url_identifies_story(item.url)}
         )
-        for h, item in hashes.items():
-            if h in seen:
-                continue
-            story = self._find_story(s, item, now)
+        by_key = self._stories_by_key(conn, {k for k in keys if len(k) >= 12}, now)
+        recent = self._recent_titles(conn, now)
+
+        new: list[_NewStory] = []  # stories this poll creates, in order
+        new_by_url: dict[str, int] = {}  # -> index in `new`
+        new_by_key: dict[str, int] = {}
+        links: list[tuple[str, Item, int | _NewStory]] = []  # (uid hash, item, its story)
+        for (h, item), key in zip(fresh, keys, strict=True):
+            story: int | _NewStory | None = None
+            url_ok = item.url is not None and _url_identifies_story(item.url)
+            if url_ok:
+                assert item.url is not None
+                story = by_url.get(item.url)
+                if story is None and item.url in new_by_url:
+                    story = new[new_by_url[item.url]]
             if story is None:
-                for sid, title in new_titles:  # same story twice in this very poll
-                    if title_key(title) == title_key(item.title):
-                        story = s.get(Story, sid)
-                        break
-            if story is not None:
-                is_new_source = all(e.feed_id != feed.id for e in story.entries)
-                if is_new_source:
-                    story.source_count += 1
-            else:
+                sid = recent.find(item.title, now)
+                if sid is not None:
+                    if self._story_exists(conn, sid):
+                        story = sid
+                elif len(key) >= 12:  # short keys ("Update", "News") say nothing about identity
+                    story = by_key.get(key)
+                    if story is None and key in new_by_key:
+                        story = new[new_by_key[key]]
+            if story is None and key and key in new_by_key:  # same story twice in this poll
+                story = new[new_by_key[key]]
+            if story is None:
                 # Back catalogue of a new feed, or an old entry: store, never post.
-                fresh = item.published >= cutoff and (item.published_known or not first_success)
-                story = Story(
-                    title=item.title,
-                    title_key=title_key(item.title)[:400],
-                    url=item.url,
-                    summary=item.summary,
-                    language=item.language,
-                    published=item.published,
-                    first_seen=now,
-                    announce=fresh,
-                    source_count=1,
+                fresh_news = item.published >= cutoff and (
+                    item.published_known or not first_success
                 )
-                s.add(story)
-                s.flush()
-                outcome.new_stories += 1
-                new_titles.append((story.id, item.title))
-                verdict = classify(item, hints)
-                store_verdict(s, story.id, verdict)
-                if verdict.relevant and fresh:
-                    outcome.flagged += 1
-                    outcome.flagged_story_ids.append(story.id)
-                    if on_story is not None:
-                        on_story(s, story, verdict)
-            s.add(
-                Entry(
-                    feed_id=feed.id,
-                    uid=item.uid,
-                    uid_hash=h,
-                    story_id=story.id,
-                    url=item.url,
-                    title=item.title,
-                    summary=item.summary,
-                    language=item.language,
-                    published=item.published,
-                    published_known=item.published_known,
-                    first_seen=now,
+                story = _NewStory(item, key, fresh_news)
+                if url_ok:
+                    assert item.url is not None
+                    new_by_url.setdefault(item.url, len(new))
+                if key:
+                    new_by_key.setdefault(key, len(new))
+                new.append(story)
+            links.append((h, item, story))
+
+        self._insert_new_stories(conn, new, now)
+        outcome.new_stories += len(new)
+        new_titles.extend((n.id, n.item.title) for n in new)
+        verdict_rows, tag_rows = [], []
+        for n in new:
+            n.verdict = classify(n.item, hints)
+            verdict_rows.append(_verdict_row(n.id, n.verdict, now))
+            tag_rows.extend(_tag_rows(n.id, n.verdict))
+        if verdict_rows:
+            conn.execute(insert(_VERDICTS), verdict_rows)
+        if tag_rows:
+            conn.execute(insert(_TAGS), tag_rows)
+
+        # A story gains a source when this feed had no entry on it yet (nor in this poll).
+        existing = {story for _, _, story in links if isinstance(story, int)}
+        sourced = self._stories_with_entries_from(conn, feed_id, existing)
+        gained = existing - sourced
+        if gained:
+            conn.execute(
+                update(_STORIES)
+                .where(_STORIES.c.id == bindparam("sid"))
+                .values(source_count=_STORIES.c.source_count + 1),
+                [{"sid": sid} for sid in sorted(gained)],
+            )
+        conn.execute(
+            insert(_ENTRIES),
+            [
+                {
+                    "feed_id": feed_id,
+                    "uid": item.uid,
+                    "uid_hash": h,
+                    "story_id": story if isinstance(story, int) else story.id,
+                    "url": item.url,
+                    "title": item.title,
+                    "summary": item.summary,
+                    "language": item.language,
+                    "published": item.published,
+                    "published_known": item.published_known,
+                    "first_seen": now,
+                }
+                for h, item, story in links
+            ],
+        )
+        outcome.new_entries += len(links)
+
+        flagged = [n for n in new if n.announce and n.verdict is not None and n.verdict.relevant]
+        outcome.flagged += len(flagged)
+        outcome.flagged_story_ids.extend(n.id for n in flagged)
+        if flagged and on_story is not None:
+            # The hook gets real ORM rows, loaded once the poll's rows are all written.
+            rows = {
+                st.id: st
+                for chunk in _chunks([n.id for n in flagged])
+                for st in s.scalars(select(Story).where(Story.id.in_(chunk)))
+            }
+            for n in flagged:
+                assert n.verdict is not None
+                on_story(s, rows[n.id], n.verdict)
+        return len(links)
+
+    # -- the batched lookups and writes of _add_items
+
+    @staticmethod
+    def _stories_by_url(conn: Connection, urls: set[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(sorted(urls)):
+            q = (
+                select(_STORIES.c.url, func.min(_STORIES.c.id))
+                .where(_STORIES.c.url.in_(chunk))
+                .group_by(_STORIES.c.url)
+            )
+            out.update((url, sid) for url, sid in conn.execute(q))
+        return out
+
+    @staticmethod
+    def _stories_by_key(conn: Connection, keys: set[str], now: datetime) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(sorted(keys)):
+            q = (
+                select(_STORIES.c.title_key, func.min(_STORIES.c.id))
+                .where(
+                    _STORIES.c.title_key.in_(chunk), _STORIES.c.first_seen >= now - DEDUP_WINDOW
+                )
+                .group_by(_STORIES.c.title_key)
+            )
+            out.update((key, sid) for key, sid in conn.execute(q))
+        return out
+
+    @staticmethod
+    def _story_exists(conn: Connection, sid: int) -> bool:
+        return conn.scalar(select(_STORIES.c.id).where(_STORIES.c.id == sid)) is not None
+
+    @staticmethod
+    def _stories_with_entries_from(conn: Connection, feed_id: int, ids: set[int]) -> set[int]:
+        out: set[int] = set()
+        for chunk in _chunks(sorted(ids)):
+            out.update(
+                conn.scalars(
+                    select(_ENTRIES.c.story_id)
+                    .where(_ENTRIES.c.feed_id == feed_id, _ENTRIES.c.story_id.in_(chunk))
+                    .distinct()
                 )
             )
-            s.flush()
-            feed.entry_count += 1
-            outcome.new_entries += 1
+        return out
+
+    @staticmethod
+    def _insert_new_stories(conn: Connection, new: Sequence[_NewStory], now: datetime) -> None:
+        if not new:
+            return
+        rows = [
+            {
+                "title": n.item.title,
+                "title_key": n.key[:400],
+                "url": n.item.url,
+                "summary": n.item.summary,
+                "language": n.item.language,
+                "published": n.item.published,
+                "first_seen": now,
+                "announce": n.announce,
+                "source_count": 1,
+            }
+            for n in new
+        ]
+        # One multi-row INSERT ... RETURNING (SQLite >= 3.35, PostgreSQL), ids in row order.
+        ids = conn.execute(
+            insert(_STORIES).returning(_STORIES.c.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
+        if len(ids) != len(new):
+            raise RuntimeError(f"inserted {len(new)} stories but got {len(ids)} ids back")
+        for n, sid in zip(new, ids, strict=True):
+            n.id = sid
