@@ -11,8 +11,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
+import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -172,7 +174,7 @@ def _tokens_pair(a: str, b: str) -> bool:
     return fuzz.ratio(a, b) >= _TOKEN_SIMILARITY
 
 
-def _unmatched(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
+def _unmatched(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str]]:
     """Tokens of each side with no equal or inflected counterpart on the other side."""
     ca, cb = Counter(a), Counter(b)
     common = ca & cb
@@ -192,18 +194,32 @@ def _unmatched(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
     return left_a, [u for group in by_stem.values() for u in group]
 
 
-def _shared_numbers(a: list[str], b: list[str]) -> list[str]:
+def _shared_numbers(a: Sequence[str], b: Sequence[str]) -> list[str]:
     """The tokens of `a` with a digit that `b` has too, in `a`'s order."""
     in_b = {t for t in b if not t.isalpha()}
     return [t for t in a if t in in_b and any(c.isdigit() for c in t)]
 
 
-def _is_subsequence(short: list[str], long: list[str]) -> bool:
+def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
     it = iter(long)
     return all(any(_tokens_pair(t, u) for u in it) for t in short)
 
 
-def _same(ka: str, ta: list[str], kb: str, tb: list[str]) -> bool:
+def _surely_swapped(ta: Sequence[str], tb: Sequence[str]) -> bool:
+    """True when each side has a meaningful word with no equal or same-stem word on the other.
+
+    Such words can pair with nothing in `_unmatched`, so both sides keep a meaningful unmatched
+    word and `_same` says no; this finds that with a few set operations instead of Counters.
+    """
+    sa, sb = set(ta), set(tb)
+    stems_b = {_stem(u) for u in sb}
+    if not any(t not in STOPWORDS and _stem(t) not in stems_b for t in sa - sb):
+        return False
+    stems_a = {_stem(t) for t in sa}
+    return any(u not in STOPWORDS and _stem(u) not in stems_a for u in sb - sa)
+
+
+def _same(ka: str, ta: Sequence[str], kb: str, tb: Sequence[str]) -> bool:
     if not ka or not kb:
         return False
     if ka == kb:
@@ -212,6 +228,8 @@ def _same(ka: str, ta: list[str], kb: str, tb: list[str]) -> bool:
         return False
     ratio = fuzz.ratio(ka, kb, score_cutoff=_QUICK_REJECT)
     if not ratio:  # far below anything either rule below accepts
+        return False
+    if _surely_swapped(ta, tb):  # the common "same template, other name or number" case
         return False
     only_a, only_b = _unmatched(ta, tb)
     sig_a = [t for t in only_a if t not in STOPWORDS]
@@ -251,12 +269,18 @@ def same_story(a_title: str, b_title: str) -> bool:
 StoryId = TypeVar("StoryId", default=Any)
 
 
+# Stems that a stopword of four letters or more also has ("about" / "abouts"): a query word with
+# one of them may pair with a stopword, which the index does not record, so lookups skip them.
+_STOP_STEMS = frozenset(_stem(w) for w in STOPWORDS if len(w) >= _PREFIX_LEN)
+
+
 @dataclass(slots=True)
 class _Entry(Generic[StoryId]):
     story_id: StoryId
     key: str
-    tokens: list[str]
-    stems: frozenset[str]
+    tokens: tuple[str, ...]  # interned: the same words recur in thousands of titles
+    stems: tuple[str, ...]  # distinct stems of the meaningful words, interned
+    sig: str | None  # the stem this entry is filed under for "all my words are in the query"
     when: datetime
 
 
@@ -267,12 +291,16 @@ def _aware(dt: datetime) -> datetime:
 class RecentTitles(Generic[StoryId]):
     """Recently seen titles -> story ids, for grouping the same story across sources.
 
-    Holds at most `max_size` titles from the last `window`; the oldest go first. Lookups use
-    an inverted index on word stems and only compare against titles sharing the query's
-    rarest stems, so they stay cheap with tens of thousands of titles.
+    Holds at most `max_size` titles from the last `window`; the oldest go first.
+
+    A title can only be the same story as the query when one of the two has no meaningful
+    word left unpaired (see `_same`): either it holds a word of every meaningful stem of the
+    query, or all its own meaningful stems are among the query's. Lookups gather exactly those
+    two groups, the first by intersecting stem postings (rarest first), the second from
+    titles filed under one of their stems (`_Entry.sig`, the rarest when added), and compare
+    only them, so a lookup costs little however many titles share common words.
     """
 
-    _RARE_STEMS = 4  # how many of the query's rarest stems pick candidates
     _MAX_CANDIDATES = 64  # full comparisons per lookup, best-overlap first
 
     def __init__(self, window: timedelta = timedelta(hours=72), max_size: int = 100_000) -> None:
@@ -282,7 +310,8 @@ class RecentTitles(Generic[StoryId]):
         self.max_size = max_size
         self._entries: dict[int, _Entry[StoryId]] = {}
         self._by_key: dict[str, int] = {}  # exact key -> newest entry with it
-        self._postings: dict[str, set[int]] = {}
+        self._postings: dict[str, set[int]] = {}  # meaningful stem -> entries with it
+        self._filed: dict[str, set[int]] = {}  # stem -> entries whose `sig` it is
         self._heap: list[tuple[datetime, int]] = []  # (when, id): oldest first
         self._ids = itertools.count()
 
@@ -294,15 +323,20 @@ class RecentTitles(Generic[StoryId]):
         if not key:
             return
         when = _aware(when)
-        tokens = _tokens(key)
-        entry = _Entry(story_id, key, tokens, self._stems(tokens), when)
+        tokens = tuple(map(sys.intern, _tokens(key)))
+        stems = self._stems(tokens)
+        # Filed under its rarest stem now: that keeps each filing list short.
+        sig = min(stems, key=lambda st: len(self._postings.get(st, ()))) if stems else None
+        entry = _Entry(story_id, sys.intern(key), tokens, stems, sig, when)
         eid = next(self._ids)
         self._entries[eid] = entry
         newest = self._by_key.get(key)
         if newest is None or self._entries[newest].when <= when:
-            self._by_key[key] = eid
-        for stem in entry.stems:
+            self._by_key[entry.key] = eid
+        for stem in stems:
             self._postings.setdefault(stem, set()).add(eid)
+        if sig is not None:
+            self._filed.setdefault(sig, set()).add(eid)
         heapq.heappush(self._heap, (when, eid))
         while len(self._entries) > self.max_size:
             self._evict_oldest()
@@ -340,29 +374,32 @@ class RecentTitles(Generic[StoryId]):
     # -- internals
 
     @staticmethod
-    def _stems(tokens: list[str]) -> frozenset[str]:
-        return frozenset(_stem(t) for t in tokens if t not in STOPWORDS)
+    def _stems(tokens: Sequence[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(sys.intern(_stem(t)) for t in tokens if t not in STOPWORDS))
 
-    def _candidates(self, key: str, tokens: list[str]) -> list[int]:
-        stems = [s for s in self._stems(tokens) if s in self._postings]
-        if not stems:
-            return []
-        # A same-story title shares nearly all of the query's meaningful stems (inflections
-        # share a stem; at most a word or two is extra), so it holds at least `need` of the
-        # query's rarest stems.
-        stems.sort(key=lambda s: len(self._postings[s]))
-        rare = [self._postings[s] for s in stems[: self._RARE_STEMS]]
-        need = 2 if len(rare) >= self._RARE_STEMS else 1
-        # Pairwise intersections run in C over the smaller set, so even very common words
-        # ("ai", "eu") cost little; only entries sharing two rare stems are scored.
+    def _candidates(self, key: str, tokens: Sequence[str]) -> list[int]:
+        """Entries that may be the same story (see the class docstring), oldest first."""
+        mine = {_stem(t) for t in tokens if t not in STOPWORDS}
+        testable = [st for st in mine if st not in _STOP_STEMS]
+        if not testable:
+            return []  # nothing but stopwords: such titles only match exactly
         found: set[int] = set()
-        for combo in itertools.combinations(rare, need):
-            found |= set.intersection(*combo) if need > 1 else combo[0]
+        # Entries with every meaningful stem of the query (rarest posting first, in C).
+        postings = [self._postings.get(st) for st in testable]
+        if all(postings):
+            lists = sorted((p for p in postings if p is not None), key=len)
+            found = lists[0].intersection(*lists[1:])
+        # Entries whose meaningful stems all occur in the query: filed under one of them.
+        everything = {_stem(t) for t in tokens}
+        for st in everything:
+            for eid in self._filed.get(st, ()):
+                if eid not in found and everything.issuperset(self._entries[eid].stems):
+                    found.add(eid)
         if len(found) <= self._MAX_CANDIDATES:
-            return list(found)
+            return sorted(found)
         # Common words everywhere ("EU", "AI", "Act"): rank the survivors by similarity in
         # rapidfuzz's C loop and compare in full only the best few.
-        choices = {eid: self._entries[eid].key for eid in found}
+        choices = {eid: self._entries[eid].key for eid in sorted(found)}
         ranked = process.extract(
             key,
             choices,
@@ -370,7 +407,7 @@ class RecentTitles(Generic[StoryId]):
             limit=self._MAX_CANDIDATES,
             score_cutoff=_QUICK_REJECT,
         )
-        return [eid for _, _, eid in ranked]
+        return sorted(eid for _, _, eid in ranked)
 
     def _evict_oldest(self) -> None:
         _, eid = heapq.heappop(self._heap)
@@ -380,8 +417,14 @@ class RecentTitles(Generic[StoryId]):
         if self._by_key.get(entry.key) == eid:
             del self._by_key[entry.key]
         for stem in entry.stems:
-            posting = self._postings.get(stem)
-            if posting is not None:
-                posting.discard(eid)
-                if not posting:
-                    del self._postings[stem]
+            _discard(self._postings, stem, eid)
+        if entry.sig is not None:
+            _discard(self._filed, entry.sig, eid)
+
+
+def _discard(index: dict[str, set[int]], stem: str, eid: int) -> None:
+    posting = index.get(stem)
+    if posting is not None:
+        posting.discard(eid)
+        if not posting:
+            del index[stem]

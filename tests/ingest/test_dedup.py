@@ -6,6 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.ingest import dedup
 from bot.ingest.dedup import RecentTitles, same_story, title_key
@@ -225,3 +227,106 @@ def test_lookups_compare_against_few_candidates(monkeypatch: pytest.MonkeyPatch)
     calls = 0
     assert idx.find("Completely unrelated words nobody has used before", NOW) is None
     assert calls == 0
+
+
+# ------------------------------------------------------------------------------ exactness
+
+# A small vocabulary makes near-duplicates common; "about"/"abouts" and "over"/"overs" pair a
+# stopword with a meaningful word of the same stem, numbers exercise the numbers rule.
+_VOCAB = ["eu", "ai", "act", "rules", "rule", "about", "abouts", "over", "overs", "the", "of",
+          "meta", "google", "fines", "fined", "2024", "2025", "deal", "deals", "chip", "chips",
+          "landmark", "export", "exports", "a", "on"]  # fmt: skip
+_words = st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=9)
+
+
+@st.composite
+def _index_and_query(draw: st.DrawFn) -> tuple[list[str], str]:
+    """Titles, and a query that is usually one small edit away from one of them."""
+    titles = draw(st.lists(_words, min_size=1, max_size=40))
+    words = list(draw(st.sampled_from(titles)))
+    edit = draw(st.sampled_from(["insert", "delete", "replace", "suffix", "fresh"]))
+    pos = draw(st.integers(0, len(words)))
+    word = draw(st.sampled_from(_VOCAB))
+    if edit == "insert":
+        words.insert(pos, word)
+    elif edit == "delete" and len(words) > 1:
+        del words[min(pos, len(words) - 1)]
+    elif edit == "replace":
+        words[min(pos, len(words) - 1)] = word
+    elif edit == "suffix":
+        words.append("- Reuters")
+    elif edit == "fresh":
+        words = draw(_words)
+    return [" ".join(t) for t in titles], " ".join(words)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_index_and_query())
+def test_lookups_find_what_comparing_with_every_title_finds(
+    case: tuple[list[str], str],
+) -> None:
+    """The candidate gathering never loses a match: find() returns what a full scan would."""
+    titles, query = case
+    idx: RecentTitles[int] = RecentTitles()
+    for i, t in enumerate(titles):
+        idx.add(i, t, NOW - timedelta(minutes=len(titles) - i))
+    key = title_key(query)
+    tokens = dedup._tokens(key)
+    expected = None
+    if key:
+        exact = [i for i, t in enumerate(titles) if title_key(t) == key]
+        if exact:
+            expected = exact[-1]  # the newest with the very key
+        elif len(tokens) >= dedup.MIN_TOKENS and any(
+            t not in dedup.STOPWORDS and dedup._stem(t) not in dedup._STOP_STEMS for t in tokens
+        ):  # a query of stopwords alone only matches exactly (by design)
+            best: tuple[float, datetime] | None = None
+            for i, t in enumerate(titles):
+                k = title_key(t)
+                if dedup._same(key, tokens, k, dedup._tokens(k)):
+                    score = (dedup.fuzz.ratio(key, k), NOW - timedelta(minutes=len(titles) - i))
+                    if best is None or score > best:
+                        best, expected = score, i
+    found = idx.find(query, NOW)
+    if found is None or expected is None:
+        assert found == expected
+    else:  # several titles may tie on similarity and age: any of them is right
+        assert title_key(titles[found]) == title_key(titles[expected]) or (
+            dedup.fuzz.ratio(key, title_key(titles[found]))
+            == dedup.fuzz.ratio(key, title_key(titles[expected]))
+        )
+
+
+@settings(max_examples=500, deadline=None)
+@given(_index_and_query())
+def test_the_quick_rejection_agrees_with_the_full_comparison(case: tuple[list[str], str]) -> None:
+    a, b = case[0][0], case[1]
+    ka, kb = title_key(a), title_key(b)
+    ta, tb = dedup._tokens(ka), dedup._tokens(kb)
+    if dedup._surely_swapped(ta, tb):
+        left_a, left_b = dedup._unmatched(ta, tb)
+        assert [t for t in left_a if t not in dedup.STOPWORDS]
+        assert [t for t in left_b if t not in dedup.STOPWORDS]
+        assert not dedup._same(ka, ta, kb, tb) or ka == kb
+
+
+def test_evicted_titles_leave_no_postings_behind() -> None:
+    idx: RecentTitles[int] = RecentTitles(max_size=2)
+    for i, t in enumerate(["EU agrees AI Act deal", "US tightens AI chip export rules",
+                           "China sets rules for generative AI"]):
+        idx.add(i, t, NOW - timedelta(minutes=10 - i))
+    idx.prune(NOW + timedelta(days=10))
+    assert len(idx) == 0
+    assert not idx._postings and not idx._filed and not idx._by_key
+
+
+def test_a_word_paired_with_a_stopword_is_still_found() -> None:
+    # "abouts" pairs with the stopword "about", which the postings do not hold; the title has
+    # a word more than the query, so only the "has every query word" group can find it.
+    idx: RecentTitles[int] = RecentTitles()
+    idx.add(1, "Council and Parliament agree about landmark AI Act rules today", NOW)
+    query = "Council and Parliament agree abouts landmark AI Act rules"
+    k1, k2 = title_key(query), title_key("Council and Parliament agree about landmark AI Act"
+                                         " rules today")
+    assert dedup._same(k1, dedup._tokens(k1), k2, dedup._tokens(k2))
+    assert idx.find(query, NOW) == 1
