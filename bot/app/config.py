@@ -24,22 +24,34 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNOR
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
+# Longer durations are mistakes, and "now - duration" must stay a valid date.
+MAX_DURATION = timedelta(days=36500)
+
+
 def parse_duration(value: Any) -> timedelta:
-    """'15m', '2h', '1d', '90s' or a bare number of minutes; never negative."""
+    """'15m', '2h', '1d', '90s' or a bare number of minutes; never negative, at most 100
+    years."""
     if isinstance(value, timedelta):
         if value < timedelta(0):
             raise ValueError(f"{value} is negative: a duration must be 0 or more")
-        return value
+        return _bounded(value, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value < 0 or value != value:  # the second test catches NaN
             raise ValueError(f"{value!r} is not a duration: write e.g. 30m, 2h, 1d or 90s")
-        return timedelta(minutes=float(value))
+        return _bounded(value, float(value) * 60)
     if isinstance(value, str):
         m = _DURATION.match(value)
         if m:
             unit = (m.group(2) or "m").lower()
-            return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[unit])
+            return _bounded(value, float(m.group(1)) * _UNIT_SECONDS[unit])
     raise ValueError(f"{value!r} is not a duration: write e.g. 30m, 2h, 1d or 90s")
+
+
+def _bounded(shown: Any, value: timedelta | float) -> timedelta:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{shown!r} is too long: at most {MAX_DURATION.days}d")
+    return timedelta(seconds=seconds)
 
 
 def _positive(value: timedelta) -> timedelta:

@@ -38,14 +38,24 @@ DIGEST_SECONDS = 60  # digests are scheduled to the minute
 # One drain sends at most this many rows; run_once repeats drains until nothing is due.
 DRAIN_LIMIT = 200
 MAX_DRAINS_ONCE = 1000  # a safety stop for run_once (200k messages)
+STOP_GRACE_SECONDS = 20.0  # on SIGTERM, how long the poll and send in flight may finish
 
 
 def sample_settings(settings: Settings) -> Settings:
-    """The offline sample run keeps its own SQLite file, apart from real data."""
-    update: dict[str, object] = {"feeds": SAMPLE_CONFIG}
-    if not settings.database_url:
-        update["database_url"] = f"sqlite:///{(settings.data_dir / 'sample.db').resolve()}"
-    return settings.model_copy(update=update)
+    """The offline sample run keeps its own SQLite file, apart from real data, whatever
+    DATABASE_URL says (it must never sync its feeds and subscriptions into a real database),
+    and posts only to the console."""
+    sample_db = f"sqlite:///{(settings.data_dir / 'sample.db').resolve()}"
+    return settings.model_copy(
+        update={
+            "feeds": SAMPLE_CONFIG,
+            "database_url": sample_db,
+            "discord_token": None,
+            "slack_bot_token": None,
+            "slack_app_token": None,
+            "slack_signing_secret": None,
+        }
+    )
 
 
 def load_classifier(config: AppConfig) -> Classifier:
@@ -73,6 +83,7 @@ class Runtime:
     on_outcome: list[Callable[[PollOutcome], None]] = field(default_factory=list)
     _wake_delivery: asyncio.Event | None = None
     metrics_server: metrics.MetricsServer | None = None  # while serve() runs with a port
+    _polling: asyncio.Task[Any] | None = None  # the poll job's task while it runs
 
     @classmethod
     def build(
@@ -173,10 +184,24 @@ class Runtime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), DRAIN_SECONDS)
             wake.clear()
+            if stop.is_set():
+                break
             try:
                 await self.deliver(until_idle=True)
             except Exception:  # the database blinked: log it and try again next tick
                 log.exception("delivery pass failed")
+
+    async def _poll_job(self) -> None:
+        """The scheduler's poll job; remembers its task so a shutdown can let it finish."""
+        self._polling = asyncio.current_task()
+        try:
+            await self.pipeline.poll_due()
+        except asyncio.CancelledError:
+            # Stopped mid-poll after the grace period: each feed's poll is one transaction,
+            # so nothing half-written remains; the next start polls those feeds again.
+            log.info("poll interrupted by shutdown")
+        finally:
+            self._polling = None
 
     async def _digests(self) -> None:
         try:
@@ -220,7 +245,7 @@ class Runtime:
         # One dispatcher looks for due feeds: each feed's next_poll_at (interval with jitter, or
         # backoff after failures, or Retry-After) is kept in the database, so it survives restarts.
         scheduler.add_job(
-            self.pipeline.poll_due,
+            self._poll_job,
             "interval",
             seconds=TICK_SECONDS,
             id="poll",
@@ -262,12 +287,26 @@ class Runtime:
         finally:
             log.info("stopping")
             stop.set()
+            if self._wake_delivery is not None:
+                self._wake_delivery.set()
+            scheduler.pause()  # no new jobs; shutdown() would cancel the running poll
+            # Let the poll and the send in flight finish (each is short and bounded by the
+            # fetch and send timeouts), then cancel whatever is left.
+            deadline = loop.time() + STOP_GRACE_SECONDS
+            running = [t for t in (*tasks, self._polling) if t is not None and not t.done()]
+            if running:
+                _, late = await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
+                for task in late:
+                    task.cancel()
+                for task in running:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             scheduler.shutdown(wait=False)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            # What the last poll flagged goes out now if the grace period allows; otherwise
+            # it waits in the outbox for the next start.
+            with contextlib.suppress(Exception):  # a timeout included
+                await asyncio.wait_for(self.deliver(until_idle=True),
+                                       max(0.0, deadline - loop.time()))
             if metrics_server is not None:
                 metrics_server.close()
             for sig in handled:

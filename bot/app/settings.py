@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,14 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "POLICYBOT_SLACK_SIGNING_SECRET"),
+    )
+    slack_mode: Literal["socket", "http"] | None = Field(
+        default=None,
+        description="Slack connection: socket (needs SLACK_APP_TOKEN) or http (needs"
+        " SLACK_SIGNING_SECRET); default: socket when an app token is set, else http",
+    )
+    slack_http_port: int | None = Field(
+        default=None, description="port of Slack's HTTP mode endpoint /slack/events (3000)"
     )
     metrics_port: int | None = Field(
         default=None, description="health/metrics HTTP port; off when unset"

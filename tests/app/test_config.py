@@ -113,6 +113,14 @@ def test_bad_interval(tmp_path: Path, value: str, expect: str) -> None:
     assert expect in msg and "30m" in msg  # says how to write one
 
 
+@pytest.mark.parametrize("value", ["99999999999d", "1000000d", "1.0e+300", "36501d"])
+def test_absurd_durations_are_refused_not_crashed_on(tmp_path: Path, value: str) -> None:
+    # 1000000d used to pass validation and then fail every poll ("date value out of range");
+    # 99999999999d raised OverflowError as a traceback.
+    msg = _error(_write(tmp_path, f"defaults:\n  backfill_window: {value}\nfeeds:\n" + GOOD_FEED))
+    assert "defaults.backfill_window" in msg and "too long" in msg and "36500d" in msg
+
+
 def test_bad_default_interval_and_limits(tmp_path: Path) -> None:
     p = _write(
         tmp_path,

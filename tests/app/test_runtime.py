@@ -263,3 +263,52 @@ def _outbox_count(storage: Storage) -> int:
 
     with storage.session() as s:
         return int(s.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+
+
+def test_the_sample_run_never_touches_the_real_database_or_chat(tmp_path: Path) -> None:
+    from bot.app.runtime import sample_settings
+
+    real = Settings(data_dir=tmp_path, database_url="postgresql://u:p@db.example/prod",
+                    discord_token="real-token", slack_bot_token="xoxb-real")
+    sample = sample_settings(real)
+    assert sample.resolved_database_url() == f"sqlite:///{(tmp_path / 'sample.db').resolve()}"
+    assert not sample.has_chat_platform
+    assert sample.feeds.name == "feeds.yaml" and sample.feeds.parent.name == "samples"
+
+
+def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    feed = (SAMPLE_DIR / "asia-en.xml").read_bytes()
+    with LocalHTTPServer() as srv:
+        # The body takes about 1.5 s to arrive: SIGTERM lands while the poll is under way.
+        srv.route("/slow.xml", Reply(body=feed, drip=1.5 / 30, drip_size=len(feed) // 30 + 1,
+                                     headers={"Content-Type": "application/atom+xml"}))
+        cfg = tmp_path / "feeds.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "defaults": {"backfill_window": "3650d"},
+            "feeds": [{"name": "Slow", "url": srv.url("/slow.xml")}],
+        }))
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",
+                                                                "DISCORD_TOKEN")}
+        env["POLICYBOT_DATA_DIR"] = str(tmp_path / "data")
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from bot.app.cli import main; main()", "--feeds", str(cfg),
+             "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not srv.requests_to("/slow.xml") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert srv.requests_to("/slow.xml"), "the bot never polled"
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "raised an exception" not in err, err
+    assert "polled" in err, err
+    stopping, polled = err.index("stopping"), err.index("polled")
+    assert polled > stopping and "status=ok" in err[polled:]  # finished after the signal
+    assert MUST_FLAG[0] in out  # and its alerts went out before the process ended

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from bot.app.settings import Settings
@@ -35,7 +36,9 @@ class CliState:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a clear error (no traceback) and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # The message is plain text: names, URLs and errors may hold "[...]" that rich would
+    # otherwise read as markup (and crash on).
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 

@@ -89,7 +89,7 @@ def classify_cmd(
                 item = parse_line(n, line)
             except InputError as exc:
                 bad += 1
-                err_console.print(f"[yellow]warning:[/] {exc}", highlight=False)
+                err_console.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
                 item_id = _salvage_id(line)
                 if item_id is not None:
                     out.write(json.dumps(_empty_record(item_id), ensure_ascii=False) + "\n")
@@ -155,7 +155,7 @@ def eval_cmd(
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     for msg in report.skipped:
-        err_console.print(f"[yellow]skipped:[/] {msg}", highlight=False)
+        err_console.print(f"[yellow]skipped:[/] {escape(msg)}", highlight=False)
     t = Table(title=f"{file.name}: {report.n} items, threshold {classifier.threshold}")
     for col in ("metric", "precision", "recall", "F1", "tp", "fp", "fn"):
         t.add_column(col, justify="right" if col != "metric" else "left")

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.app.cli.base import app, cli_settings, console, err_console, fail, feeds_path
-from bot.app.config import ConfigError, load_config
+from bot.app.config import ConfigError, format_duration, load_config
 from bot.app.settings import Settings
 from bot.store.storage import FeedInfo, PollOutcome
 
@@ -203,12 +203,12 @@ def feeds_status(
     for f in storage.feeds():
         error = f.disabled_reason or (f.last_error if f.consecutive_failures else "") or ""
         table.add_row(
-            f.name,
+            escape(f.name),
             _health(f),
             _ago(f.last_success_at, now),
             _ago(f.next_poll_at, now) if f.active else "-",
             str(f.entry_count),
-            error[:120],
+            escape(error[:120]),
         )
     storage.close()
     console.print(table)
@@ -226,11 +226,11 @@ def feeds_list(ctx: typer.Context) -> None:
         table.add_column(col, overflow="fold")
     for f in cfg.feeds:
         table.add_row(
-            f.name,
-            f.url,
+            escape(f.name),
+            escape(f.url),
             f.language or "",
             ",".join(f.jurisdictions),
-            str(cfg.interval_for(f)),
+            format_duration(cfg.interval_for(f)),
             "yes" if f.enabled else "no",
         )
     console.print(table)
@@ -252,9 +252,12 @@ def feeds_import(
         fail(str(exc))
     except (OSError, ValueError) as exc:
         fail(f"{opml}: {exc}")
-    console.print(f"added {len(added)} feed(s) to {path}; skipped {len(skipped)} already there")
+    console.print(
+        f"added {len(added)} feed(s) to {escape(str(path))}; skipped {len(skipped)} already there",
+        highlight=False,
+    )
     for name in added:
-        console.print(f"  + {name}", highlight=False)
+        console.print(f"  + {escape(name)}", highlight=False)
 
 
 @feeds_app.command("export")
@@ -274,7 +277,7 @@ def feeds_export(
         typer.echo(text)
     else:
         out.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {len(cfg.feeds)} feeds to {out}")
+        err_console.print(f"wrote {len(cfg.feeds)} feeds to {escape(str(out))}", highlight=False)
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -294,11 +297,11 @@ def db_upgrade(ctx: typer.Context) -> None:
         after = current_revision(engine)
     except Exception as exc:
         fail(f"migration failed: {exc}")
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = escape(engine.url.render_as_string(hide_password=True))
     if before == after:
-        console.print(f"{shown}: already at {after}")
+        console.print(f"{shown}: already at {after}", highlight=False)
     else:
-        console.print(f"{shown}: {before or 'empty'} -> {after}")
+        console.print(f"{shown}: {before or 'empty'} -> {after}", highlight=False)
 
 
 @db_app.command("current")
@@ -306,8 +309,8 @@ def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and the newest one available."""
     from bot.store.db import current_revision, head_revision, make_engine
 
-    engine = make_engine(cli_settings(ctx).resolved_database_url())
     try:
+        engine = make_engine(cli_settings(ctx).resolved_database_url())
         cur, head = current_revision(engine), head_revision(engine)
     except Exception as exc:
         fail(f"cannot read the database: {exc}")
@@ -333,11 +336,14 @@ def config_check(ctx: typer.Context) -> None:
         problems.append(str(exc))
     settings = cli_settings(ctx)
     url = settings.resolved_database_url()
+    shown = url
     try:
-        with make_engine(url).connect() as conn:
+        engine = make_engine(url)
+        shown = engine.url.render_as_string(hide_password=True)
+        with engine.connect() as conn:
             conn.execute(text("select 1"))
     except Exception as exc:
-        problems.append(f"database {url}: cannot connect: {exc}")
+        problems.append(f"database {shown}: cannot connect: {exc}")
     if cfg is not None:
         try:
             from bot.app.runtime import load_classifier
@@ -345,19 +351,24 @@ def config_check(ctx: typer.Context) -> None:
             load_classifier(cfg)
         except Exception as exc:
             problems.append(f"classifier lexicons: {exc}")
-        for sub in cfg.subscriptions:
-            env = sub.destination.webhook_env
-            if env:
-                import os
+        import os
 
-                if not os.environ.get(env):
-                    problems.append(
-                        f"subscription {sub.name or sub.destination.platform}: environment"
-                        f" variable {env} is not set"
-                    )
+        needs = {"discord": ("DISCORD_TOKEN", settings.discord_token),
+                 "slack": ("SLACK_BOT_TOKEN", settings.slack_bot_token)}
+        for sub in cfg.subscriptions:
+            label = f"subscription {sub.name or sub.destination.platform}"
+            env = sub.destination.webhook_env
+            if env and not os.environ.get(env):
+                problems.append(f"{label}: environment variable {env} is not set")
+            token = needs.get(sub.destination.platform)
+            if token is not None and not token[1]:
+                problems.append(
+                    f"{label}: posts to {sub.destination.platform} but {token[0]} is not set;"
+                    " its messages would wait in the outbox"
+                )
     if problems:
         for p in problems:
-            err_console.print(f"[red]✗[/] {p}", highlight=False)
+            err_console.print(f"[red]✗[/] {escape(p)}", highlight=False)
         raise typer.Exit(1)
     assert cfg is not None
     platforms = [
@@ -369,8 +380,9 @@ def config_check(ctx: typer.Context) -> None:
         if on
     ] or ["console"]
     console.print(
-        f"[green]✓[/] {path}: {len(cfg.feeds)} feeds, {len(cfg.subscriptions)} subscriptions;"
-        f" database {make_engine(url).url.render_as_string(hide_password=True)};"
+        f"[green]✓[/] {escape(str(path))}: {len(cfg.feeds)} feeds,"
+        f" {len(cfg.subscriptions)} subscriptions;"
+        f" database {escape(shown)};"
         f" posting to {', '.join(platforms)}",
         highlight=False,
     )
