@@ -59,17 +59,40 @@ def destination_key(cfg: DestinationConfig) -> tuple[str, str, str, str]:
     return (cfg.platform, cfg.guild or "", cfg.channel or "", cfg.webhook_env or "")
 
 
+# Platforms whose channel ids are unique on their own (Discord snowflakes; Slack channel ids):
+# the config file names a channel without its guild or workspace, chat commands know both.
+_CHANNEL_PLATFORMS = ("discord", "slack")
+
+
 def get_or_create_destination(
     session: Session, platform: str, *, guild: str = "", channel: str = "", webhook_env: str = ""
 ) -> Destination:
-    row = session.scalars(
-        select(Destination).where(
-            Destination.platform == platform,
-            Destination.guild == guild,
-            Destination.channel == channel,
-            Destination.webhook_env == webhook_env,
+    """The destination row for this place, created if new.
+
+    A channel named in the config file (no guild) and the same channel subscribed from chat
+    (with its guild) are one destination: otherwise each story would be posted there twice.
+    The first chat command in such a channel records its guild on the config-made row.
+    """
+    rows = list(
+        session.scalars(
+            select(Destination)
+            .where(
+                Destination.platform == platform,
+                Destination.channel == channel,
+                Destination.webhook_env == webhook_env,
+            )
+            .order_by(Destination.id)
         )
-    ).one_or_none()
+    )
+    row = next((r for r in rows if r.guild == guild), None)
+    if row is None and channel and platform in _CHANNEL_PLATFORMS:
+        if guild:
+            row = next((r for r in rows if r.guild == ""), None)
+            if row is not None:
+                row.guild = guild
+                session.flush()
+        elif rows:
+            row = rows[0]
     if row is None:
         row = Destination(platform=platform, guild=guild, channel=channel, webhook_env=webhook_env)
         session.add(row)

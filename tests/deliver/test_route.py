@@ -302,3 +302,28 @@ def test_router_ignores_implicit_once_chat_subscriptions_exist(storage: Storage)
         subscriptions_changed()
         Router()(s, *h.story(s, "EU only story"))
     assert outbox(storage) == []
+
+
+def test_a_config_channel_and_the_same_channel_from_chat_are_one_destination(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """The config file names a channel without its guild; a chat subscribe there knows the
+    guild. One destination, so a story matching both subscriptions is posted there once."""
+    from bot.deliver.route import get_or_create_destination
+
+    config = cfg(tmp_path, [{"destination": {"platform": "discord", "channel": "555"}}])
+    with storage.write() as s:
+        sync_config_subscriptions(s, config, has_chat_platform=True)
+        chat_dest = get_or_create_destination(s, "discord", guild="G1", channel="555")
+        h.subscription(s, chat_dest)
+        # The config sync at the next start finds the same row, now with its guild.
+        sync_config_subscriptions(s, config, has_chat_platform=True)
+        dests = list(s.scalars(select(Destination).where(Destination.platform == "discord")))
+        assert [(d.guild, d.channel) for d in dests] == [("G1", "555")]
+        # Another platform or a webhook with the same "channel" stays apart.
+        assert get_or_create_destination(s, "slack", guild="T1", channel="555").id != dests[0].id
+        subscriptions_changed()
+        st, v = h.story(s, "EU AI Act adopted")
+        Router()(s, st, v)
+    rows = outbox(storage)
+    assert len(rows) == 1 and rows[0].destination_id == dests[0].id
