@@ -62,8 +62,6 @@ async def complete(completer: Completer, field: str, prefix: str) -> list[tuple[
         return []
 
 
-def next_page_args(reply: Reply, delta: int) -> dict[str, Any]:
-    """The args that show the page `delta` away from the reply's page."""
-    args = dict(reply.more_args)
-    args["page"] = max(1, reply.page + delta)
-    return args
+def next_page_args(reply: Reply, delta: int) -> dict[str, Any] | None:
+    """The args that show the page `delta` away from the reply's page (None: no such page)."""
+    return reply.page_args(delta)

@@ -175,8 +175,8 @@ class PageView(discord.ui.View):
         self.owner_id = owner_id
         self.command = command
         self.reply = reply
-        self.previous.disabled = reply.page <= 1
-        self.more.disabled = not reply.has_more
+        self.previous.disabled = reply.page_args(-1) is None
+        self.more.disabled = reply.page_args(+1) is None
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         if interaction.user.id == self.owner_id:
@@ -189,9 +189,10 @@ class PageView(discord.ui.View):
 
     async def _turn(self, interaction: discord.Interaction[Any], delta: int) -> None:
         await interaction.response.defer()  # "deferred update": we edit this same message
-        request = Request(
-            self.command, next_page_args(self.reply, delta), caller_from(interaction)
-        )
+        args = next_page_args(self.reply, delta)
+        if args is None:  # a stale button: there is no such page (any more)
+            return
+        request = Request(self.command, args, caller_from(interaction))
         reply = await call_handler(self.runner.handler, request, self.runner.ctx)
         first = discord_reply(reply, ephemeral=True)[0]
         view = PageView(self.runner, self.owner_id, self.command, reply, origin=interaction)

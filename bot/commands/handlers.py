@@ -245,15 +245,15 @@ async def cmd_search(req: Request, ctx: CommandContext) -> Reply:
             text = f"No more results for {shown_q} (page {res.page})."
         elif relevant_only:
             text += " Try fewer words, another spelling, or drop a filter."
+        # Past the last page: keep the args so that Previous still runs this search.
         return Reply(title="Search", text=text, ephemeral=not share, page=res.page,
-                     notices=res.notices)
+                     more_args=dict(a), notices=res.notices)
     count = f"{res.total}" if res.total is not None else "many"
     first = (res.page - 1) * res.per_page + 1
     text = (
         f"{count} result{'s' if res.total != 1 else ''} for {shown_q}; showing"
         f" {first}-{first + len(res.hits) - 1}."
     )
-    more = {**a, "page": res.page + 1} if res.has_more else {}
     return Reply(
         title="Search",
         text=text,
@@ -261,7 +261,7 @@ async def cmd_search(req: Request, ctx: CommandContext) -> Reply:
         ephemeral=not share,
         page=res.page,
         has_more=res.has_more,
-        more_args=more,
+        more_args=dict(a),  # Previous needs them on the last page too
         notices=res.notices,
     )
 

@@ -48,7 +48,18 @@ class Reply:
     ephemeral: bool = True  # visible only to the caller unless they asked to share
     page: int = 1
     has_more: bool = False
-    more_args: dict[str, Any] = field(default_factory=dict)  # args for the "more" button/action
+    # The request's args, kept whole on every page (the last one too): paging controls re-run
+    # the command with them and set `page` themselves (see page_args).
+    more_args: dict[str, Any] = field(default_factory=dict)
     suggestions: tuple[str, ...] = ()  # "did you mean"
     digest: Digest | None = None  # `digest`: post it to the channel (stories holds the same)
     notices: tuple[str, ...] = ()  # side remarks ("query shortened...") for a footer
+
+    def page_args(self, delta: int) -> dict[str, Any] | None:
+        """The args that show the page `delta` away from this one; None when there is no such
+        page or the reply carries no args to re-run (a Previous built from nothing would run
+        an empty search)."""
+        target = self.page + delta
+        if not self.more_args or target < 1 or (delta > 0 and not self.has_more):
+            return None
+        return {**self.more_args, "page": target}

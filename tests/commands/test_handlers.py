@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from bot.classify.verdict import Evidence, Verdict
 from bot.commands import Caller, CommandContext, Reply, Request, autocomplete, handle
 from bot.commands.feedcheck import FeedCheck
 from bot.commands.ssrf import Policy
+from bot.deliver.render.reply import slack_reply
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
 from bot.store.storage import Storage, store_verdict
 from tests.commands.feedserver import feed_server
@@ -91,10 +93,35 @@ async def test_search_filters_and_since_forms(ctx: CommandContext) -> None:
 
 async def test_search_paging_gives_more_args(ctx: CommandContext) -> None:
     r = await run(ctx, "search", query="", since="30d", per_page=2)
-    assert r.has_more and r.more_args["page"] == 2
-    r2 = await run(ctx, "search", **r.more_args)
+    more = r.page_args(+1)
+    assert r.has_more and more is not None and more["page"] == 2
+    assert r.page_args(-1) is None  # page 1 has no Previous
+    r2 = await run(ctx, "search", **more)
     assert r2.page == 2 and len(r2.stories) == 1
     assert {s.story_id for s in r.stories}.isdisjoint({s.story_id for s in r2.stories})
+
+
+async def test_previous_from_the_last_page_runs_the_same_search(ctx: CommandContext) -> None:
+    # Regression: the last page carried no args, so Previous ran an empty search ("tell me
+    # what to search for") and the Slack button value was {"a": {"page": 2}}.
+    first = await run(ctx, "search", USER, query="", since="30d", per_page=1)
+    pages = [first]
+    while (more := pages[-1].page_args(+1)) is not None:
+        pages.append(await run(ctx, "search", USER, **more))
+    last = pages[-1]
+    assert last.page == 3 and not last.has_more and not last.error
+    assert last.page_args(+1) is None
+    back = last.page_args(-1)
+    assert back == {"query": "", "since": "30d", "per_page": 1, "page": 2}
+    r = await run(ctx, "search", USER, **back)
+    assert not r.error and r.page == 2 and r.stories == pages[1].stories
+    (message,) = slack_reply(last, owner="u2")
+    (actions,) = [b for b in message["blocks"] if b["type"] == "actions"]
+    (prev,) = actions["elements"]
+    assert json.loads(prev["value"])["a"] == back
+    # A page past the end ("No more results") still offers its way back.
+    beyond = await run(ctx, "search", USER, query="", since="30d", per_page=1, page=9)
+    assert not beyond.stories and beyond.page_args(-1) == {**back, "page": 8}
 
 
 @pytest.mark.parametrize(

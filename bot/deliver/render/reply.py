@@ -327,11 +327,10 @@ def page_button_value(command: str, args: dict[str, Any], owner: str | None = No
 def slack_page_actions(reply: Reply, command: str, owner: str | None = None
                        ) -> dict[str, Any] | None:
     buttons = []
-    for label, delta, shown in (("Previous", -1, reply.page > 1), ("More", 1, reply.has_more)):
-        if not shown:
+    for label, delta in (("Previous", -1), ("More", 1)):
+        args = reply.page_args(delta)
+        if args is None:
             continue
-        args = dict(reply.more_args)
-        args["page"] = max(1, reply.page + delta)
         value = page_button_value(command, args, owner)
         if value is None:
             continue
