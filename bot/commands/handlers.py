@@ -489,8 +489,10 @@ async def cmd_digest(req: Request, ctx: CommandContext) -> Reply:
             select(Story.id, Story.title, Story.summary, Story.language, Verdict.score,
                    Verdict.jurisdictions, Verdict.topics, Verdict.instruments)
             .join(Verdict, Verdict.story_id == Story.id)
-            .where(Verdict.relevant.is_(True), Story.first_seen > start,
-                   Story.first_seen <= end)
+            # A new feed's back catalogue (announce False) is stored for search, never posted:
+            # the same rule as scheduled digests (bot.deliver.route).
+            .where(Verdict.relevant.is_(True), Story.announce.is_(True),
+                   Story.first_seen > start, Story.first_seen <= end)
             .order_by(Story.first_seen.desc(), Story.id.desc())
         )
         ids: list[int] = []

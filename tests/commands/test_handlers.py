@@ -259,6 +259,26 @@ async def test_digest_follows_subscriptions(ctx: CommandContext) -> None:
         assert r.error
 
 
+async def test_digest_leaves_out_a_new_feeds_back_catalogue(ctx: CommandContext,
+                                                             storage: Storage) -> None:
+    with storage.write() as s:
+        old = Story(title="Back catalogue: AI Act recital", title_key="back catalogue",
+                    url="https://news.example/old", summary="", language="en",
+                    published=NOW - timedelta(days=400), first_seen=NOW - timedelta(hours=1),
+                    announce=False)
+        s.add(old)
+        s.flush()
+        store_verdict(s, old.id, Verdict(True, 0.9, ("EU",), ("legislation",), ()))
+    r = await run(ctx, "digest", USER)
+    assert r.digest is not None
+    titles = {p.title for p in r.digest.stories}
+    assert "Back catalogue: AI Act recital" not in titles
+    assert titles == {"EU AI Act enters into force", "US tightens export controls on AI chips"}
+    # ... while search still finds it.
+    found = await run(ctx, "search", USER, query="recital")
+    assert [p.title for p in found.stories] == ["Back catalogue: AI Act recital"]
+
+
 # -- feeds --
 
 
