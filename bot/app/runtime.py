@@ -156,6 +156,19 @@ class Runtime:
                 break
         return total
 
+    def warn_unsendable(self) -> None:
+        """Say so when queued messages cannot go: their platform has no credentials here."""
+        from bot.deliver.status import PLATFORM_NEEDS, waiting_without_sender
+
+        for platform, n in waiting_without_sender(self.storage, self.senders).items():
+            need = PLATFORM_NEEDS.get(platform)
+            log.warning(
+                "messages cannot be sent",
+                platform=platform,
+                waiting=n,
+                fix=f"set {need}" if need else "no sender for this platform",
+            )
+
     async def run_once(self) -> tuple[list[PollOutcome], DrainStats]:
         """One full cycle: poll every enabled feed (due or not), queue the digests that are
         due, deliver everything due, and close."""
@@ -164,6 +177,7 @@ class Runtime:
             outcomes = await self.poll_once()
             await self.queue_digests()
             stats = await self.deliver(until_idle=True)
+            await asyncio.to_thread(self.warn_unsendable)
             return outcomes, stats
         finally:
             await self.aclose()
@@ -236,6 +250,7 @@ class Runtime:
 
         # Rows left "sending" by a process that died are due again (same nonce: no double).
         recovered = await asyncio.to_thread(recover_in_flight, self.storage)
+        await asyncio.to_thread(self.warn_unsendable)
         metrics_server = None
         if self.settings.metrics_port is not None:
             metrics_server = metrics.start_metrics_server(self.settings.metrics_port, self.storage)

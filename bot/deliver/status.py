@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,3 +69,24 @@ def destination_status(storage: Storage) -> list[DestinationStatus]:
                 )
             )
         return out
+
+
+# What each platform needs before its messages can go (shown when it is missing).
+PLATFORM_NEEDS = {"discord": "DISCORD_TOKEN", "slack": "SLACK_BOT_TOKEN"}
+
+
+def waiting_without_sender(storage: Storage, platforms: Iterable[str]) -> dict[str, int]:
+    """Platform -> pending messages for destinations that no configured sender can reach
+    (a Discord subscription while DISCORD_TOKEN is unset, say): they wait, silently else."""
+    have = list(platforms)
+    with storage.session() as s:
+        rows = s.execute(
+            select(Destination.platform, func.count())
+            .join(OutboxMessage, OutboxMessage.destination_id == Destination.id)
+            .where(
+                OutboxMessage.status.in_(("pending", "sending")),
+                Destination.platform.not_in(have),
+            )
+            .group_by(Destination.platform)
+        ).all()
+    return {platform: int(n) for platform, n in rows}

@@ -47,7 +47,11 @@ DEFAULT_PACING: dict[str, float] = {
     "console": 0.0,
 }
 LEASE = timedelta(minutes=5)  # a "sending" row whose worker died is retried after this
-MAX_ATTEMPTS = 25  # transient failures before a row is parked as failed (days of backoff)
+# A row is parked as failed only after this many transient failures AND this age: a
+# platform outage of several days loses nothing, a message that can never go stops trying.
+MAX_ATTEMPTS = 25
+GIVE_UP_AFTER = timedelta(days=7)
+GAVE_UP = "gave up after"  # prefix of last_error for rows parked that way
 BACKOFF_BASE = 15.0
 BACKOFF_CAP = 3600.0
 
@@ -327,9 +331,11 @@ class Worker:
                 return delay
             row.attempts = attempts + 1
             error = result.error or "transient failure"
-            if row.attempts >= MAX_ATTEMPTS:
+            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(
+                tzinfo=UTC)
+            if row.attempts >= MAX_ATTEMPTS and now - created >= GIVE_UP_AFTER:
                 row.status = "failed"
-                row.last_error = f"gave up after {row.attempts} attempts: {error}"[:2000]
+                row.last_error = f"{GAVE_UP} {row.attempts} attempts: {error}"[:2000]
             else:
                 row.status = "pending"
                 row.next_attempt_at = now + timedelta(seconds=delay)
@@ -502,9 +508,10 @@ def enable_destination(
             .where(
                 OutboxMessage.destination_id == destination_id,
                 OutboxMessage.status == "failed",
-                # Only rows parked with the destination: messages the platform itself refused
-                # (bad rendering) would only be refused again.
-                OutboxMessage.last_error.like("destination disabled:%"),
+                # Rows parked with the destination or after a long outage: messages the
+                # platform itself refused (bad rendering) would only be refused again.
+                OutboxMessage.last_error.like("destination disabled:%")
+                | OutboxMessage.last_error.like(f"{GAVE_UP} %"),
             )
             .values(status="pending", next_attempt_at=now, attempts=0)
         )

@@ -34,6 +34,7 @@ def _policybot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DISCORD_TOKEN",
                                                             "SLACK_BOT_TOKEN")}
     env["POLICYBOT_DATA_DIR"] = str(tmp_path / "data")
+    env["COLUMNS"] = "200"  # rich wraps tables at 80 columns otherwise
     return subprocess.run(
         [sys.executable, "-c", "from bot.app.cli import main; main()", *args],
         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
@@ -312,3 +313,15 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(tmp_path: Path)
     stopping, polled = err.index("stopping"), err.index("polled")
     assert polled > stopping and "status=ok" in err[polled:]  # finished after the signal
     assert MUST_FLAG[0] in out  # and its alerts went out before the process ended
+
+
+def test_messages_for_a_platform_without_credentials_wait_and_say_why(tmp_path: Path) -> None:
+    cfg = _sample_feeds_config(tmp_path, [{
+        "destination": {"platform": "discord", "channel": "111111111111111111"},
+    }])
+    done = _policybot(tmp_path, "--feeds", str(cfg), "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "delivered 0 message(s)" in done.stdout
+    assert "messages cannot be sent" in done.stderr and "set DISCORD_TOKEN" in done.stderr
+    status = _policybot(tmp_path, "--feeds", str(cfg), "deliver", "status")
+    assert "waiting: DISCORD_TOKEN is not set" in status.stdout

@@ -159,6 +159,30 @@ async def test_transient_failure_backs_off_then_succeeds(
         f"{r.nonce}-0" for r in rows(storage)]  # in queue order
 
 
+async def test_a_long_outage_loses_nothing_and_a_week_old_message_is_parked(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    discord, _ = fakes
+    route_stories(storage, ["one"], [ALL[0]])
+    discord.break_channel(ALL[0][1], status=503, code=0)  # down, transiently, for days
+    w = make_worker(storage, senders)
+    when = NOW
+    for _ in range(worker_mod.MAX_ATTEMPTS + 5):  # past the attempt count, within a week
+        await w.drain(now=when)
+        (row,) = rows(storage)
+        assert row.status == "pending", row.last_error
+        when = row.next_attempt_at + timedelta(seconds=1)
+    assert when < NOW + worker_mod.GIVE_UP_AFTER
+    await w.drain(now=NOW + worker_mod.GIVE_UP_AFTER + timedelta(hours=2))
+    (row,) = rows(storage)
+    assert row.status == "failed" and (row.last_error or "").startswith("gave up after")
+    # Once the platform is back, `deliver enable` requeues it and it goes out.
+    discord.broken_channels.clear()
+    later = NOW + worker_mod.GIVE_UP_AFTER + timedelta(days=1)
+    assert enable_destination(storage, row.destination_id, now=later) == 1
+    assert (await w.drain(now=later)).sent == 1 and len(discord.messages) == 1
+
+
 async def test_retry_after_is_honoured(
     storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
 ) -> None:

@@ -39,13 +39,16 @@ def _when(t: datetime | None, now: datetime) -> str:
 @deliver_app.command("status")
 def status(ctx: typer.Context) -> None:
     """Destinations with their pending and failed counts and last errors."""
-    from bot.deliver.status import destination_status
+    from bot.deliver.status import PLATFORM_NEEDS, destination_status
 
+    settings = cli_settings(ctx)
     storage = _open_storage(ctx)
     try:
         rows = destination_status(storage)
     finally:
         storage.close()
+    missing = {p: env for p, env in PLATFORM_NEEDS.items()
+               if not getattr(settings, env.lower(), None)}
     if not rows:
         console.print("No destinations yet: add `subscriptions:` to the config file.")
         return
@@ -57,6 +60,8 @@ def status(ctx: typer.Context) -> None:
     for r in rows:
         if r.disabled_reason:
             state = f"[red]disabled:[/] {escape(r.disabled_reason)}"
+        elif r.destination.platform in missing and r.pending:
+            state = f"[yellow]waiting: {missing[r.destination.platform]} is not set[/]"
         elif r.last_error:
             state = f"[yellow]last error {_when(r.last_error_at, now)}:[/] {escape(r.last_error)}"
         else:
