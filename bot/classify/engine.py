@@ -102,6 +102,7 @@ class _Rule:
         "base",
         "compute_cue",
         "detail",
+        "extra",
         "headline",
         "ident",
         "jurisdictions",
@@ -131,6 +132,7 @@ class _Rule:
         self.topics = e.topics
         self.jurisdictions = e.jurisdictions
         self.compute_cue = bool(set(e.topics) & _COMPUTE_TOPICS) and e.kind in _TOPIC_KINDS
+        self.extra = bool(self.compute_cue or e.jurisdictions or e.topics)  # for later steps
         # A jurisdiction name as a governmental actor of its sentence: "weak" cues are not.
         self.actor_strength = 0.0 if e.label == "weak" else (0.35 if e.label == "demonyms" else 0.6)
         # Jurisdiction attribution: a place's own weight, other kinds a fixed one.
@@ -168,6 +170,21 @@ def _close(
         for w in weak:
             q_gov *= 1.0 - _clip(w * actor)
     return seg, ai, comp, 1.0 - q_gov
+
+
+def _next_word(text: str, end: int) -> int:
+    """Where the word after `end` starts when only spaces or hyphens come between (as
+    _NEXT_WORD finds it), else -1. The usual case, one space and a letter, skips the regex."""
+    c = text[end : end + 1]
+    if c == " ":
+        c = text[end + 1 : end + 2]
+        if c and c not in _WORD_JOINERS:
+            # [^\W\d_]: a letter or digit that is not a decimal digit
+            return end + 1 if c.isalnum() and not c.isdecimal() else -1
+    elif c != "-":
+        return -1
+    m = _NEXT_WORD.match(text, end)
+    return m.start(1) if m else -1
 
 
 def _subject_position(fld: str, start: int, end: int, title: str, summary: str) -> bool:
@@ -270,8 +287,16 @@ class Classifier:
         ai = comp = actor = title_actor = 0.0
         q_gov = q_neg_title = q_neg_summary = 1.0
         weak: list[float] = []  # needs-actor words of the sentence, weighed at its end
+        max_end = last_start = last_end = -1
         for start, neg_end, _, pairs in cand.spans:
             end = -neg_end
+            # Longest match wins: drop a match inside a longer one (same span: keep all).
+            if end <= max_end and (start != last_start or end != last_end):
+                continue
+            if end > max_end:
+                max_end = end
+            last_start = start
+            last_end = end
             text = joined[start:end]
             if start < n_title:
                 fld = "title"
@@ -333,12 +358,13 @@ class Classifier:
                         name = self.lexicon.instruments.get(r.ident, r.label)
                         if name and name not in instruments:
                             instruments.append(name)
-                if r.compute_cue:
-                    compute_cue = True
-                if r.jurisdictions:
-                    jur_hits.append((n, start, end, fld, seg, r))
-                if r.topics:
-                    topic_hits.append((seg, r))
+                if r.extra:
+                    if r.compute_cue:
+                        compute_cue = True
+                    if r.jurisdictions:
+                        jur_hits.append((n, start, end, fld, seg, r))
+                    if r.topics:
+                        topic_hits.append((seg, r))
                 n += 1
         if cur >= 0:
             segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
@@ -429,11 +455,11 @@ def _jurisdictions(
             # "the US journal Science": a place before a lower-case common noun that is not
             # itself governance modifies the noun; "US lawmakers" or "China's" do not.
             text = title if fld == "title" else summary
-            m = _NEXT_WORD.match(text, end) if text[end : end + 1] in _WORD_JOINERS else None
-            if m and m.group(1)[0].islower():
+            word = _next_word(text, end)
+            if word >= 0 and text[word].islower():
                 if gov_starts is None:
                     gov_starts = {(g[3], g[4]) for g in evidence if g[0] in _GOV_WORD_KINDS}
-                if (fld, m.start(1)) not in gov_starts:
+                if (fld, word) not in gov_starts:
                     base = _ATTRIBUTIVE_WEIGHT
         fw = _JUR_TITLE if seg == 0 else (1.0 if seg == 1 else 0.8)
         prox = 1.0
