@@ -68,3 +68,16 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     done = _cli(tmp_path, "deliver", "status", POLICYBOT_METRICS_PORT="ninety")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "POLICYBOT_METRICS_PORT" in done.stderr
+
+
+@pytest.mark.parametrize(("args", "expect"), [
+    (("--platform", "foo"), "use one of console, discord, slack"),
+    (("--platform", "discord"), "--channel is needed for discord"),
+])
+def test_subscriptions_add_refuses_a_destination_that_cannot_exist(
+    tmp_path: Path, args: tuple[str, ...], expect: str
+) -> None:
+    done = _cli(tmp_path, "subscriptions", "add", *args)
+    assert done.returncode == 2 and expect in done.stderr
+    listed = _cli(tmp_path, "deliver", "status")
+    assert "No destinations yet" in listed.stdout  # nothing was created

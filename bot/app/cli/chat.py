@@ -62,6 +62,19 @@ def _context(ctx: typer.Context) -> Any:
     return CommandContext(storage=storage, classifier=classifier, config=cfg, settings=settings)
 
 
+_PLATFORMS = ("console", "discord", "slack")
+
+
+def _check_destination(platform: str, channel: str) -> None:
+    # The handlers trust the CLI caller; say what is wrong before a row for nowhere is made.
+    if platform not in _PLATFORMS:
+        fail(f"--platform {platform!r}: use one of {', '.join(_PLATFORMS)} (webhook"
+             " destinations are declared in the config file's subscriptions)")
+    if platform != "console" and not channel:
+        fail(f"--channel is needed for {platform}: the channel id (e.g. 123456789012345678 on"
+             " Discord, C0123ABCD on Slack)")
+
+
 def _run(ctx: typer.Context, command: str, args: dict[str, Any]) -> Reply:
     cctx = _context(ctx)
     try:
@@ -194,6 +207,7 @@ def subs_add(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add a subscription to a destination."""
+    _check_destination(platform, channel)
     args = {
         "platform": platform, "scope": scope, "channel": channel,
         "jurisdictions": jurisdictions, "topics": topics, "instruments": instruments,
