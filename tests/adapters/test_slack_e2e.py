@@ -22,6 +22,8 @@ from bot.adapters.common import FAILED_TEXT
 from bot.adapters.slack_app import admins_from_env, run_slack_http, run_slack_socket_mode
 from bot.app.settings import Settings
 from bot.commands.types import Reply, Request
+from bot.deliver.render import validate_slack_message
+from bot.deliver.render.limits import SLACK_BLOCKS_JSON, blocks_json_len
 from tests.adapters.helpers import HOSTILE, LIVE_SLACK_MENTION, FakeHandler, post, until
 from tests.fakes.server import json_response
 from tests.fakes.slack import FakeSlack
@@ -284,16 +286,17 @@ async def test_stale_timestamp_is_rejected(env: Env) -> None:
 
 
 async def test_long_answers_are_split_within_slack_limits(env: Env) -> None:
-    env.handler.reply = lambda r: Reply(title="Digest", ephemeral=False,
-                                        stories=tuple(post(i, summary="y" * 280)
+    # Emoji count twice in UTF-16, as Slack's limit and our validator count them.
+    env.handler.reply = lambda r: Reply(title="Search", ephemeral=False,
+                                        stories=tuple(post(i, summary="😀" * 280)
                                                       for i in range(50)))
-    body = env.command_body("digest")
+    body = env.command_body("search chips --share")
     await env.post(body)
     msgs = await env.responses(body, 3)
     assert 2 <= len(msgs) <= 5
     for m in msgs:
-        assert len(m["blocks"]) <= 50
-        assert len(json.dumps(m["blocks"], ensure_ascii=False)) <= 12_000
+        assert validate_slack_message(m) == []  # 50 blocks, 12,000 units of blocks JSON...
+        assert blocks_json_len(m["blocks"]) <= SLACK_BLOCKS_JSON
         assert m["response_type"] == "in_channel"
     sections = sum(1 for m in msgs for b in m["blocks"] if b["type"] == "section")
     assert sections == 50

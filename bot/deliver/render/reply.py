@@ -1,126 +1,100 @@
 """Command replies (bot.commands' neutral Reply) as Discord and Slack message JSON.
 
-Pure functions, no platform library: the adapters only send what these return. Everything from
-a Reply is plain text written by handlers or copied from hostile feeds, so every string is
-escaped here (no mention can ping, no masked link can be smuggled, no markdown can break out)
-and every limit of docs/PLATFORMS.md is enforced by cutting, then by splitting into several
-messages.
+Pure functions, no platform library: the adapters only send what these return. Everything in a
+Reply is plain text written by handlers or copied from hostile feeds, so it goes through the
+very helpers the alert renderers use (bot.deliver.render.text): no mention can ping, no URL,
+invite or masked link from feed text can link, no markdown can break out. The only links are
+the stories' own safe_link() URLs. A `digest` reply is rendered by the digest renderers
+themselves (grouped by jurisdiction and topic, split like scheduled digests).
 
-Lengths are counted in UTF-16 code units, which is never less than the count either platform
-uses, so a message that fits here fits there.
+Lengths are measured exactly as bot.deliver.render.limits' validators measure them (UTF-16
+units; Slack blocks as compact JSON), and every limit is enforced by cutting, then by splitting
+into several messages.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.commands.types import Reply, Table
-from bot.deliver.types import StoryPost
+from bot.deliver.render.common import (
+    jurisdiction_labels,
+    title_of,
+    topic_labels,
+    unique_stories,
+)
+from bot.deliver.render.discord import discord_digest
+from bot.deliver.render.limits import (
+    DISCORD_CONTENT,
+    DISCORD_DESCRIPTION,
+    DISCORD_EMBEDS,
+    DISCORD_MESSAGE_TOTAL,
+    DISCORD_TITLE,
+    SLACK_BLOCKS,
+    SLACK_BLOCKS_JSON,
+    SLACK_HEADER,
+    SLACK_SECTION,
+    blocks_json_len,
+    embed_total,
+)
+from bot.deliver.render.slack import slack_digest
+from bot.deliver.render.text import (
+    as_utc,
+    clean,
+    discord_escape,
+    discord_plain,
+    inline,
+    platform_len,
+    safe_link,
+    slack_plain,
+    slack_text,
+    truncate,
+)
+from bot.deliver.types import Digest, StoryPost
 
-# -- limits (PLATFORMS.md) -------------------------------------------------------------------
-
-DISCORD_CONTENT = 2000
-DISCORD_EMBEDS = 10
-DISCORD_TITLE = 256
-DISCORD_DESCRIPTION = 4096
-DISCORD_FOOTER = 2048
-DISCORD_FIELD_NAME = 256
-DISCORD_FIELD_VALUE = 1024
-DISCORD_FIELDS = 25
-DISCORD_MESSAGE_TOTAL = 6000
 DISCORD_MAX_MESSAGES = 10  # follow-ups per reply: beyond this, say what was left out
 EPHEMERAL_FLAG = 1 << 6
 
-SLACK_BLOCKS = 50
-SLACK_SECTION = 3000
-SLACK_HEADER = 150
 SLACK_TEXT = 3000  # the notification fallback: far under 40,000, it is only a preview
-SLACK_MESSAGE_CHARS = 12_000  # msg_blocks_too_long shows up around 13,000
 SLACK_MAX_MESSAGES = 5  # a response_url takes at most 5 responses
 SLACK_BUTTON_VALUE = 2000
 SLACK_PAGE_ACTION = "policy_page"  # action_id prefix of the Previous/More buttons
+# Kept free in every Slack message for the "(N more not shown)" note block.
+SLACK_NOTE_RESERVE = 200
 
+STORY_TITLE = 600
 STORY_SUMMARY_CHARS = 300
+STORY_META = 400
+REPLY_NOTE = 500  # a digest reply's own sentence, added to the digest's first message
+MAX_BODY_CHARS = 60_000  # more than 10 messages could show: cut before splitting (cheap)
 ERROR_COLOUR = 0xE74C3C
 COLOUR = 0x2B6CB0
-ELLIPSIS = "…"
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+def fit(text: str, limit: int, escape: Callable[[str], str]) -> str:
+    """escape(text) within `limit`, cut cleanly (text.truncate never cuts inside an escape,
+    an entity or a surrogate pair) with an ellipsis when it had to be cut."""
+    return truncate(escape(text), limit)
 
 
-# -- text helpers -----------------------------------------------------------------------------
-
-_ZWSP = "\u200b"
-_DISCORD_MD = re.compile(r"([\\*_~`|>#\[\]()-])")
-_MASS_MENTION = re.compile(r"@(everyone|here|channel)", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# -- splitting text ---------------------------------------------------------------------------
 
 
-def _clean(text: str) -> str:
-    """Drop control and bidi-override characters (they can disguise a link or a name)."""
-    return _CONTROL.sub("", text or "")
-
-
-def discord_text(text: str) -> str:
-    """Plain text -> Discord markdown that shows the same characters and pings no one."""
-    t = _DISCORD_MD.sub(r"\\\1", _clean(text))
-    # <@123>, <@&1>, <#1>, </cmd:1>, <t:1>: a zero-width space after "<" breaks them all.
-    t = t.replace("<", "<" + _ZWSP)
-    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), t)
-
-
-def discord_plain(text: str) -> str:
-    """For places Discord shows without markdown (embed footers): no mention syntax either."""
-    t = _clean(text).replace("<", "<" + _ZWSP).replace("](", "]" + _ZWSP + "(")
-    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), t)
-
-
-def slack_text(text: str) -> str:
-    """Plain text -> Slack mrkdwn: escaping <, > and & is what stops <!channel> and links."""
-    t = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), t)
-
-
-def plain_text(text: str) -> str:
-    """For Slack plain_text objects: never parsed, but still no @channel look-alikes."""
-    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), _clean(text))
-
-
-_URL_OK = re.compile(r"^https?://[^\s<>|\"'`\\]+$", re.IGNORECASE)
-
-
-def link_target(url: str | None) -> str | None:
-    """An http(s) URL safe to put in a link, or None (javascript:, data:, spaces...)."""
-    if not url:
-        return None
-    u = url.strip()
-    if len(u) > 2000 or not _URL_OK.match(u):
-        return None
-    host = u.split("://", 1)[1].split("/", 1)[0]
-    if not host or "@" in host:  # user:pass@host can disguise where a link goes
-        return None
-    return u.replace(")", "%29").replace("(", "%28")
-
-
-def fit(text: str, limit: int, escape: Callable[[str], str] = lambda s: s) -> str:
-    """escape(text) within `limit` UTF-16 units, cut on the plain text (never inside an
-    escape sequence) with an ellipsis when it had to be cut."""
-    out = escape(text)
-    if utf16_len(out) <= limit:
-        return out
-    lo, hi = 0, len(text)
-    while lo < hi:  # the longest prefix whose escaped form still fits with the ellipsis
+def _longest_prefix(text: str, limit: int, escape: Callable[[str], str]) -> int:
+    """How many characters of `text` fit in `limit` once escaped (at least one). Escaping only
+    lengthens text, so the answer is at most `limit`: search there, not in the whole text."""
+    lo, hi = 1, min(len(text), max(1, limit))
+    while lo < hi:
         mid = (lo + hi + 1) // 2
-        if utf16_len(escape(text[:mid].rstrip()) + ELLIPSIS) <= limit:
+        if platform_len(escape(text[:mid])) <= limit:
             lo = mid
         else:
             hi = mid - 1
-    return escape(text[:lo].rstrip()) + ELLIPSIS if limit >= 1 else ""
+    space = text.rfind(" ", 0, lo + 1)
+    return space if space >= lo * 0.75 and space > 0 else lo  # a word boundary when near
 
 
 def chunks(text: str, limit: int, escape: Callable[[str], str]) -> list[str]:
@@ -129,139 +103,133 @@ def chunks(text: str, limit: int, escape: Callable[[str], str]) -> list[str]:
     cur = ""
     for line in text.split("\n"):
         candidate = f"{cur}\n{line}" if cur else line
-        if utf16_len(escape(candidate)) <= limit:
+        if platform_len(escape(candidate)) <= limit:
             cur = candidate
             continue
         if cur:
             out.append(escape(cur))
-        while utf16_len(escape(line)) > limit:  # one very long line: cut it into pieces
+        while platform_len(escape(line)) > limit:  # one very long line: cut it into pieces
             n = _longest_prefix(line, limit, escape)
             out.append(escape(line[:n]))
-            line = line[n:]
+            line = line[n:].lstrip(" ")
         cur = line
     if cur.strip():
         out.append(escape(cur))
     return [c for c in out if c.strip()]
 
 
-def _longest_prefix(text: str, limit: int, escape: Callable[[str], str]) -> int:
-    lo, hi = 1, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if utf16_len(escape(text[:mid])) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+def _notices(reply: Reply) -> list[str]:
+    return [inline(n) for n in reply.notices if inline(n)]
 
 
-JURISDICTION_FALLBACK = {"EU": "European Union", "INTL": "International"}
-
-
-def _labels(post: StoryPost) -> list[str]:
-    out = [JURISDICTION_FALLBACK.get(j, j) for j in post.jurisdictions]
-    out += [t.replace("-", " ").capitalize() for t in post.topics]
-    return out
-
-
-def _story_meta(post: StoryPost) -> str:
-    parts = _labels(post)
-    if post.sources:
-        names = [s.name for s in post.sources[:3]]
-        more = len(post.sources) - len(names)
-        parts.append(", ".join(names) + (f" +{more}" if more > 0 else ""))
-    parts.append(post.published.strftime("%Y-%m-%d"))
-    parts.append(f"#{post.story_id}")
-    return " · ".join(p for p in parts if p)
+def _body(reply: Reply, *, notices: bool = False) -> str:
+    lines = table_lines(reply.table) if reply.table else []
+    if notices:
+        lines += [f"Note: {n}" for n in _notices(reply)]
+    body = "\n".join(x for x in (clean(reply.text), *lines) if x)
+    return body[:MAX_BODY_CHARS]
 
 
 def table_lines(table: Table) -> list[str]:
     """A table as one line per row ("first · column: value ..."): it reads on a phone."""
     lines = []
     for row in table.rows:
-        cells = [str(c) for c in row]
+        cells = [inline(str(c)) for c in row]
         if not cells:
             continue
         rest = [
-            f"{col}: {val}"
+            f"{inline(col)}: {val}"
             for col, val in zip(table.columns[1:], cells[1:], strict=False)
-            if val not in ("", None)
+            if val
         ]
         lines.append(" · ".join([cells[0], *rest]))
     return lines
 
 
-# -- Discord ----------------------------------------------------------------------------------
+def _story_meta(post: StoryPost) -> str:
+    """ "🇪🇺 EU · Legislation · Reuters, AP +2 · 2026-11-20 · #42" (plain text: escape it)."""
+    parts = [*jurisdiction_labels(post.jurisdictions), *topic_labels(post.topics)]
+    names = [inline(s.name) for s in post.sources if inline(s.name)]
+    if names:
+        more = len(names) - 3
+        parts.append(", ".join(truncate(n, 80) for n in names[:3])
+                     + (f" +{more}" if more > 0 else ""))
+    parts.append(as_utc(post.published).strftime("%Y-%m-%d"))
+    parts.append(f"#{post.story_id}")
+    return " · ".join(p for p in parts if p)
 
 
-def _embed_size(embed: dict[str, Any]) -> int:
-    n = utf16_len(embed.get("title", "")) + utf16_len(embed.get("description", ""))
-    n += utf16_len(embed.get("footer", {}).get("text", ""))
-    n += utf16_len(embed.get("author", {}).get("name", ""))
-    for f in embed.get("fields", ()):
-        n += utf16_len(f.get("name", "")) + utf16_len(f.get("value", ""))
-    return n
-
-
-def discord_story_embed(post: StoryPost) -> dict[str, Any]:
-    embed: dict[str, Any] = {
-        "title": fit(post.title or "(untitled)", DISCORD_TITLE, discord_text),
-        "color": COLOUR,
-    }
-    url = link_target(post.url)
-    if url:
-        embed["url"] = url
-    parts = []
-    if post.summary:
-        parts.append(fit(post.summary, STORY_SUMMARY_CHARS, discord_text))
-    meta = fit(_story_meta(post), 400, discord_text)
-    parts.append(f"*{meta}*")
-    embed["description"] = "\n".join(parts)
-    embed["timestamp"] = post.published.isoformat()
-    return embed
-
-
-def _footer(reply: Reply) -> str:
-    bits = list(reply.notices)
+def _footer(reply: Reply, *, notices: bool = True) -> str:
+    bits = _notices(reply) if notices else []
     if reply.page > 1 or reply.has_more:
         bits.append(f"page {reply.page}" + (" · more with the More button" if reply.has_more
                                             else ""))
     return " · ".join(bits)
 
 
+# -- Discord ----------------------------------------------------------------------------------
+
+
+def discord_story_embed(post: StoryPost) -> dict[str, Any]:
+    """A story as an embed: the title links to the story's own safe URL (as in alerts)."""
+    embed: dict[str, Any] = {
+        "title": fit(title_of(post), DISCORD_TITLE, discord_escape),
+        "color": COLOUR,
+        "timestamp": as_utc(post.published).isoformat(),
+    }
+    url = safe_link(post.url)
+    if url:
+        embed["url"] = url
+    parts = []
+    summary = inline(post.summary)
+    if summary:
+        parts.append(fit(summary, STORY_SUMMARY_CHARS, discord_escape))
+    parts.append(f"*{fit(_story_meta(post), STORY_META, discord_escape)}*")
+    embed["description"] = "\n".join(parts)
+    return embed
+
+
 def discord_embeds(reply: Reply) -> list[dict[str, Any]]:
     """Every embed of a reply, each within the per-embed limits."""
-    body = reply.text or ""
-    lines = table_lines(reply.table) if reply.table else []
-    pieces = chunks("\n".join(x for x in (body, *lines) if x), DISCORD_DESCRIPTION - 96,
-                    discord_text) or [""]
+    # Notices go in the description: a footer only gets discord_plain, which leaves invites
+    # (discord.gg/x) alone, so the footer holds nothing but our own paging words.
+    pieces = chunks(_body(reply, notices=True), DISCORD_DESCRIPTION - 96, discord_escape) or [""]
     colour = ERROR_COLOUR if reply.error else COLOUR
     embeds: list[dict[str, Any]] = []
     for i, piece in enumerate(pieces):
         e: dict[str, Any] = {"color": colour}
-        if i == 0 and reply.title:
-            e["title"] = fit(reply.title, DISCORD_TITLE, discord_text)
+        title = fit(inline(reply.title), DISCORD_TITLE, discord_escape) if i == 0 else ""
+        if title.strip():
+            e["title"] = title
         if piece:
             e["description"] = piece
         embeds.append(e)
-    footer = _footer(reply)
-    if footer:
-        embeds[0]["footer"] = {"text": fit(footer, 1000, discord_plain)}
+    footer = fit(_footer(reply, notices=False), 1000, discord_plain)
+    if footer.strip():
+        embeds[0]["footer"] = {"text": footer}
     if len(embeds) == 1 and not embeds[0].keys() - {"color"}:
         embeds = []  # nothing but stories
     embeds.extend(discord_story_embed(p) for p in reply.stories)
     return embeds
 
 
+def _discord_flags(messages: list[dict[str, Any]], ephemeral: bool) -> list[dict[str, Any]]:
+    if ephemeral:
+        for m in messages:
+            m["flags"] = EPHEMERAL_FLAG
+    return messages
+
+
 def discord_reply(reply: Reply, *, ephemeral: bool | None = None) -> list[dict[str, Any]]:
     """The reply as Discord message payloads (interaction response `data` / follow-up bodies),
     split so that each has at most 10 embeds and 6000 embed characters."""
     eph = (reply.ephemeral or reply.error) if ephemeral is None else ephemeral
-    embeds = discord_embeds(reply)
+    if reply.digest is not None and not reply.error:
+        return _discord_flags(_discord_digest_reply(reply, reply.digest), eph)
     messages: list[list[dict[str, Any]]] = [[]]
     size = 0
-    for e in embeds:
-        n = _embed_size(e)
+    for e in discord_embeds(reply):
+        n = embed_total(e)
         if messages[-1] and (len(messages[-1]) >= DISCORD_EMBEDS
                              or size + n > DISCORD_MESSAGE_TOTAL):
             messages.append([])
@@ -280,10 +248,8 @@ def discord_reply(reply: Reply, *, ephemeral: bool | None = None) -> list[dict[s
             payload["content"] = f"({left_out} more not shown: narrow it down.)"
         if not group and not payload["content"]:
             payload["content"] = "Done."
-        if eph:
-            payload["flags"] = EPHEMERAL_FLAG
         out.append(payload)
-    return out
+    return _discord_flags(out, eph)
 
 
 def discord_interaction_response(reply: Reply, *, ephemeral: bool | None = None) -> dict[str, Any]:
@@ -291,27 +257,79 @@ def discord_interaction_response(reply: Reply, *, ephemeral: bool | None = None)
     return {"type": 4, "data": discord_reply(reply, ephemeral=ephemeral)[0]}
 
 
+# -- digests ----------------------------------------------------------------------------------
+
+
+def _fewer(
+    digest: Digest, render: Callable[[Digest], list[dict[str, Any]]], max_messages: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The digest rendered in at most `max_messages`: the oldest stories are dropped until it
+    fits. Returns the messages and how many stories were left out."""
+    stories = sorted(unique_stories(digest), key=lambda p: as_utc(p.published), reverse=True)
+    messages = render(digest)
+    keep = len(stories)
+    while len(messages) > max_messages and keep > 1:
+        keep = max(1, min(keep - 1, keep * max_messages // len(messages)))
+        messages = render(replace(digest, stories=tuple(stories[:keep])))
+    return messages, len(stories) - keep
+
+
+def _digest_note(reply: Reply, left_out: int) -> str:
+    note = inline(reply.text)
+    if left_out:
+        note += f" {left_out} older {'story is' if left_out == 1 else 'stories are'} not shown:"
+        note += " ask for fewer hours."
+    return note.strip()
+
+
+def _discord_digest_reply(reply: Reply, digest: Digest) -> list[dict[str, Any]]:
+    messages, left_out = _fewer(digest, discord_digest, DISCORD_MAX_MESSAGES)
+    note = _digest_note(reply, left_out)
+    first = messages[0]
+    room = min(REPLY_NOTE, DISCORD_CONTENT - platform_len(first["content"]) - 1)
+    if note and room > 20:
+        first["content"] = f"{first['content']}\n{fit(note, room, discord_escape)}"
+    return messages
+
+
+def _slack_digest_reply(reply: Reply, digest: Digest, response_type: str
+                        ) -> list[dict[str, Any]]:
+    messages, left_out = _fewer(digest, slack_digest, SLACK_MAX_MESSAGES)
+    note = _digest_note(reply, left_out)
+    blocks = messages[0]["blocks"]
+    context = next((b for b in blocks if b["type"] == "context"), None)
+    # The note joins the digest's own context line: one more element, no extra block.
+    for limit in (REPLY_NOTE, 150):
+        if not note or context is None:
+            break
+        element = {"type": "mrkdwn", "text": fit(note, limit, slack_text)}
+        context["elements"].append(element)
+        if blocks_json_len(blocks) <= SLACK_BLOCKS_JSON:
+            break
+        context["elements"].remove(element)
+    return [{"response_type": response_type, **m} for m in messages]
+
+
 # -- Slack ------------------------------------------------------------------------------------
 
 
 def slack_link(url: str | None, label: str, limit: int) -> str:
-    target = link_target(url)
-    if target is None:
-        return fit(label, limit, slack_text)
-    target = target.replace("|", "%7C")
-    room = max(1, limit - utf16_len(target) - 3)
-    return f"<{target}|{fit(label, room, slack_text)}>"
+    """<url|label> for the story's own safe URL, else the escaped label alone."""
+    target = safe_link(url)
+    text = fit(label, limit, slack_text)
+    return f"<{target}|{text}>" if target else text
 
 
 def slack_story_blocks(post: StoryPost) -> list[dict[str, Any]]:
-    title = slack_link(post.url, post.title or "(untitled)", 600)
-    text = f"*{title}*"
-    if post.summary:
-        text += "\n" + fit(post.summary, STORY_SUMMARY_CHARS, slack_text)
+    text = f"*{slack_link(post.url, title_of(post), STORY_TITLE)}*"
+    summary = inline(post.summary)
+    if summary:
+        text += "\n" + fit(summary, STORY_SUMMARY_CHARS, slack_text)
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         {"type": "context",
-         "elements": [{"type": "mrkdwn", "text": fit(_story_meta(post), 500, slack_text)}]},
+         "elements": [{"type": "mrkdwn", "text": fit(_story_meta(post), STORY_META,
+                                                     slack_text)}]},
     ]
 
 
@@ -321,7 +339,7 @@ def page_button_value(command: str, args: dict[str, Any], owner: str | None = No
     if owner:
         data["u"] = owner
     value = json.dumps(data, separators=(",", ":"), default=str)
-    return value if len(value) <= SLACK_BUTTON_VALUE else None
+    return value if platform_len(value) <= SLACK_BUTTON_VALUE else None
 
 
 def slack_page_actions(reply: Reply, command: str, owner: str | None = None
@@ -346,29 +364,22 @@ def slack_page_actions(reply: Reply, command: str, owner: str | None = None
     return {"type": "actions", "elements": buttons} if buttons else None
 
 
-def _block_size(block: dict[str, Any]) -> int:
-    return len(json.dumps(block, ensure_ascii=False))
-
-
 def _slack_units(reply: Reply, command: str, owner: str | None = None
                  ) -> list[list[dict[str, Any]]]:
     """Blocks in units that must stay in one message (a story's section and its context)."""
     units: list[list[dict[str, Any]]] = []
-    if reply.title:
-        units.append([{"type": "header", "text": {
-            "type": "plain_text", "text": fit(reply.title, SLACK_HEADER, plain_text),
-            "emoji": False}}])
-    lines = table_lines(reply.table) if reply.table else []
-    body = "\n".join(x for x in (reply.text or "", *lines) if x)
-    for i, piece in enumerate(chunks(body, SLACK_SECTION - 20, slack_text)):
+    title = fit(inline(reply.title), SLACK_HEADER, slack_plain)
+    if title.strip():
+        units.append([{"type": "header", "text": {"type": "plain_text", "text": title,
+                                                  "emoji": False}}])
+    for i, piece in enumerate(chunks(_body(reply), SLACK_SECTION - 20, slack_text)):
         if i == 0 and reply.error:
             piece = ":warning: " + piece
         units.append([{"type": "section", "text": {"type": "mrkdwn", "text": piece}}])
     units.extend(slack_story_blocks(post) for post in reply.stories)
-    footer = _footer(reply)
-    if footer:
-        units.append([{"type": "context", "elements": [
-            {"type": "mrkdwn", "text": fit(footer, 2000, slack_text)}]}])
+    footer = fit(_footer(reply), 2000, slack_text)
+    if footer.strip():
+        units.append([{"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]}])
     actions = slack_page_actions(reply, command, owner)
     if actions:
         units.append([actions])
@@ -381,8 +392,8 @@ def slack_blocks(reply: Reply, *, command: str = "search", owner: str | None = N
 
 
 def _fallback(reply: Reply) -> str:
-    head = reply.title or ("Error" if reply.error else "policybot")
-    body = reply.text or (f"{len(reply.stories)} stories" if reply.stories else "")
+    head = inline(reply.title) or ("Error" if reply.error else "policybot")
+    body = inline(reply.text) or (f"{len(reply.stories)} stories" if reply.stories else "")
     return fit(f"{head}: {body}" if body else head, SLACK_TEXT, slack_text)
 
 
@@ -394,19 +405,20 @@ def slack_reply(
     owner: str | None = None,
 ) -> list[dict[str, Any]]:
     """The reply as Slack messages (response_url / respond() bodies): each has at most 50
-    blocks and about 12,000 characters of blocks; at most 5 (a response_url's quota)."""
+    blocks and 12,000 UTF-16 units of blocks JSON (as limits.blocks_json_len counts them); at
+    most 5 (a response_url's quota)."""
     eph = (reply.ephemeral or reply.error) if ephemeral is None else ephemeral
+    response_type = "ephemeral" if eph else "in_channel"
+    if reply.digest is not None and not reply.error:
+        return _slack_digest_reply(reply, reply.digest, response_type)
     groups: list[list[dict[str, Any]]] = [[]]
-    size = 0
     for unit in _slack_units(reply, command, owner):
-        n = sum(_block_size(b) for b in unit)
-        # One block is kept free for the "more not shown" note.
+        # One block and some JSON are kept free for the "more not shown" note.
         if groups[-1] and (len(groups[-1]) + len(unit) > SLACK_BLOCKS - 1
-                           or size + n > SLACK_MESSAGE_CHARS):
+                           or blocks_json_len(groups[-1] + unit)
+                           > SLACK_BLOCKS_JSON - SLACK_NOTE_RESERVE):
             groups.append([])
-            size = 0
         groups[-1].extend(unit)
-        size += n
     if len(groups) > SLACK_MAX_MESSAGES:
         left_out = sum(1 for g in groups[SLACK_MAX_MESSAGES:] for b in g if b["type"] == "section")
         groups = groups[:SLACK_MAX_MESSAGES]
@@ -415,8 +427,8 @@ def slack_reply(
     text = _fallback(reply)
     return [
         {
-            "response_type": "ephemeral" if eph else "in_channel",
-            "text": text if i == 0 else fit(f"{reply.title or 'policybot'} ({i + 1})",
+            "response_type": response_type,
+            "text": text if i == 0 else fit(f"{inline(reply.title) or 'policybot'} ({i + 1})",
                                             SLACK_TEXT, slack_text),
             "blocks": g,
         }
