@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,10 +29,16 @@ def default_handler() -> Handler:
     return handle
 
 
-def default_completer() -> Completer:
+def default_completer(ctx: Any = None) -> Completer:
+    """bot.commands' autocomplete; instruments from ctx's classifier (extra lexicons count)."""
     from bot.commands import autocomplete
 
-    return autocomplete
+    classifier = getattr(ctx, "classifier", None)
+
+    def complete_for_ctx(field: str, prefix: str) -> list[tuple[str, str]]:
+        return autocomplete(field, prefix, classifier=classifier)
+
+    return complete_for_ctx
 
 
 async def call_handler(handler: Handler, request: Request, ctx: Any) -> Reply:
@@ -51,9 +58,15 @@ async def call_handler(handler: Handler, request: Request, ctx: Any) -> Reply:
 
 
 async def complete(completer: Completer, field: str, prefix: str) -> list[tuple[str, str]]:
-    """At most 25 (name, value) choices; an error gives none (autocomplete is best effort)."""
+    """At most 25 (name, value) choices; an error gives none (autocomplete is best effort).
+    A plain function runs in a thread: a first call may load a vocabulary, and the event loop
+    (the Discord gateway) must not wait for it."""
     try:
-        out = completer(field, prefix)
+        fn: Callable[[str, str], Any] = completer
+        if inspect.iscoroutinefunction(fn):
+            out = fn(field, prefix)
+        else:
+            out = await asyncio.to_thread(fn, field, prefix)
         if inspect.isawaitable(out):
             out = await out
         return list(out)[:MAX_AUTOCOMPLETE]

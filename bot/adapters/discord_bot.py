@@ -304,12 +304,14 @@ class PolicyGroup(app_commands.Group, name="policy", description="AI-governance 
     @app_commands.describe(
         jurisdictions=_desc("subscribe", "jurisdictions"),
         topics=_desc("subscribe", "topics"),
+        instruments=_desc("subscribe", "instruments"),
         keywords=_desc("subscribe", "keywords"),
         mode=_desc("subscribe", "mode"),
         at=_desc("subscribe", "at"),
         day=_desc("subscribe", "day"),
         timezone=_desc("subscribe", "timezone"),
         languages=_desc("subscribe", "languages"),
+        min_score=_desc("subscribe", "min_score"),
         name=_desc("subscribe", "name"),
     )
     @app_commands.check(_admin_check)
@@ -318,23 +320,27 @@ class PolicyGroup(app_commands.Group, name="policy", description="AI-governance 
         interaction: discord.Interaction[Any],
         jurisdictions: app_commands.Range[str, 0, 200] | None = None,
         topics: app_commands.Range[str, 0, 300] | None = None,
+        instruments: app_commands.Range[str, 0, 300] | None = None,
         keywords: app_commands.Range[str, 0, 300] | None = None,
         mode: Mode = "instant",
         at: app_commands.Range[str, 0, 5] | None = None,
         day: Day | None = None,
         timezone: app_commands.Range[str, 0, 64] | None = None,
         languages: app_commands.Range[str, 0, 100] | None = None,
+        min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
         name: app_commands.Range[str, 0, 100] | None = None,
     ) -> None:
         args = {
             "jurisdictions": split_list(jurisdictions),
             "topics": split_list(topics),
+            "instruments": split_list(instruments),
             "keywords": split_list(keywords),
             "mode": mode,
             "at": at,
             "day": day,
             "timezone": timezone,
             "languages": split_list(languages),
+            "min_score": min_score,
             "name": name,
         }
         await self.runner.run(interaction, "subscribe", args)
@@ -344,6 +350,12 @@ class PolicyGroup(app_commands.Group, name="policy", description="AI-governance 
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         return await self.runner.list_choices("jurisdiction", current)
+
+    @subscribe.autocomplete("instruments")
+    async def _sub_instruments(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.runner.list_choices("instrument", current)
 
     @subscribe.autocomplete("timezone")
     async def _sub_timezone(
@@ -514,7 +526,7 @@ def build_client(
 ) -> PolicyClient:
     """The Discord client with the /policy commands. `ctx` goes to every handler call;
     `client_options` go to discord.Client (e.g. guild_ready_timeout)."""
-    runner = Runner(ctx, handler or default_handler(), completer or default_completer())
+    runner = Runner(ctx, handler or default_handler(), completer or default_completer(ctx))
     return PolicyClient(runner, sync_commands=sync_commands, **client_options)
 
 

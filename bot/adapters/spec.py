@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["str", "int", "bool", "list", "choice", "rest"]
+# "rest": every remaining bare word, as a search query (a quoted phrase stays quoted);
+# "text": every remaining bare word as one plain value (a feed's name: feeds remove My Feed).
+Kind = Literal["str", "int", "float", "bool", "list", "choice", "rest", "text"]
 
 MODES = ("instant", "daily", "weekly")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -24,7 +26,7 @@ class Option:
     description: str
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
-    positional: bool = False  # bare words fill it (in order); kind "rest" takes all that remain
+    positional: bool = False  # bare words fill it (in order); "rest"/"text" take all that remain
     complete: str | None = None  # the autocomplete field ("jurisdiction", "topic"...)
 
 
@@ -104,6 +106,13 @@ COMMANDS: dict[str, CommandSpec] = {
                     aliases=("topic", "t"),
                     complete="topic",
                 ),
+                Option(
+                    "instruments",
+                    "list",
+                    "Comma-separated laws or policies, e.g. eu-ai-act (empty: all)",
+                    aliases=("instrument", "i", "laws", "law"),
+                    complete="instrument",
+                ),
                 Option("keywords", "list", "Comma-separated words a story must contain",
                        aliases=("keyword", "k", "words")),
                 Option("mode", "choice", "instant alerts or a daily/weekly digest",
@@ -115,6 +124,9 @@ COMMANDS: dict[str, CommandSpec] = {
                        aliases=("tz", "zone")),
                 Option("languages", "list", "Comma-separated language codes, e.g. en,fr",
                        aliases=("language", "lang", "langs")),
+                Option("min_score", "float",
+                       "Only stories the classifier scored at least this, 0 to 1 (default 0)",
+                       aliases=("score", "threshold")),
                 Option("name", "str", "A name for this subscription"),
             ),
             admin=True,
@@ -153,8 +165,10 @@ COMMANDS: dict[str, CommandSpec] = {
             (
                 Option("action", "choice", "list, status, add or remove", choices=FEED_ACTIONS,
                        positional=True),
-                Option("url", "str", "The feed's URL (add)", positional=True,
-                       aliases=("link",)),
+                # Text, so that `feeds remove My Feed` needs no quotes; `add` refuses a URL
+                # with spaces.
+                Option("url", "text", "The feed's URL (add), or its name (remove)",
+                       positional=True, aliases=("link",)),
                 Option("name", "str", "The feed's name (add, remove)"),
                 Option("jurisdictions", "list", "Jurisdictions the feed covers (add), e.g. EU",
                        aliases=("jurisdiction",)),

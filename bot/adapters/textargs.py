@@ -124,6 +124,13 @@ def _convert(spec: CommandSpec, opt: Option, raw: str, args: dict[str, Any]) -> 
             raise TextArgsError(
                 f"`{opt.name}` takes a whole number, not `{value}`.", command=spec.name
             ) from None
+    elif opt.kind == "float":
+        try:
+            args[opt.name] = float(value.replace(",", "."))  # "0,6": a decimal comma
+        except ValueError:
+            raise TextArgsError(
+                f"`{opt.name}` takes a number such as 0.6, not `{value}`.", command=spec.name
+            ) from None
     elif opt.kind == "bool":
         low = value.lower()
         if low not in _TRUE | _FALSE:
@@ -147,6 +154,8 @@ def _convert(spec: CommandSpec, opt: Option, raw: str, args: dict[str, Any]) -> 
         if any(c.isspace() for c in value):  # a quoted phrase: keep it one search term
             value = '"' + value.replace('"', " ") + '"'
         args[opt.name] = f"{args[opt.name]} {value}".strip() if opt.name in args else value
+    elif opt.kind == "text":
+        args[opt.name] = f"{args[opt.name]} {value}" if opt.name in args else value
     else:
         args[opt.name] = value
 
@@ -204,7 +213,8 @@ def parse(text: str) -> Parsed:
             if sep == "=":
                 raise _unknown_option(spec, key)
             # "word:thing" with an unknown key is just a word (e.g. a query term).
-        while positionals and positionals[0].name in args and positionals[0].kind != "rest":
+        while (positionals and positionals[0].name in args
+               and positionals[0].kind not in ("rest", "text")):
             positionals.pop(0)
         if not positionals:
             raise TextArgsError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import uuid
 import zoneinfo
@@ -24,7 +25,10 @@ from sqlalchemy.orm import Session
 from bot.commands.context import CommandContext
 from bot.commands.types import Caller, Reply, Request, Table
 from bot.commands.vocab import (
+    Instruments,
+    instrument_vocabulary,
     jurisdiction_names,
+    resolve_instrument,
     resolve_jurisdiction,
     resolve_language,
     resolve_topic,
@@ -105,6 +109,22 @@ def _int_arg(args: dict[str, Any], name: str, default: int, lo: int, hi: int) ->
     return n
 
 
+def _float_arg(args: dict[str, Any], name: str, default: float, lo: float, hi: float) -> float:
+    v = args.get(name)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return default
+    what = f"`{name}` must be a number from {lo:g} to {hi:g}, e.g. 0.6"
+    if isinstance(v, bool):
+        raise UserError(what)
+    try:
+        x = float(str(v).strip().replace(",", "."))  # "0,6": a decimal comma
+    except ValueError:
+        raise UserError(f"{what}, not {_show(v)!r}") from None
+    if not math.isfinite(x) or not lo <= x <= hi:
+        raise UserError(what)
+    return x
+
+
 def _bool_arg(args: dict[str, Any], name: str) -> bool:
     v = args.get(name)
     if isinstance(v, bool):
@@ -150,6 +170,17 @@ def _topic(text: str) -> str:
     r = resolve_topic(text)
     if r.value is None:
         raise UserError(f"unknown topic {_show(text)!r}", r.suggestions)
+    return r.value
+
+
+def _instrument(text: str, vocab: Instruments) -> str:
+    r = resolve_instrument(text, vocab)
+    if r.value is None:
+        raise UserError(
+            f"unknown instrument {_show(text)!r}: use a law or policy the classifier knows,"
+            " by id or name (e.g. eu-ai-act, US CHIPS and Science Act)",
+            r.suggestions,
+        )
     return r.value
 
 
@@ -316,6 +347,7 @@ def _validated_subscription(a: dict[str, Any]) -> dict[str, Any]:
     values["at"] = _hhmm(_str_arg(a, "at", 10) or "09:00")
     values["day"] = _day(_str_arg(a, "day", 12) or "mon")
     values["timezone"] = _timezone(_str_arg(a, "timezone", 64) or "UTC")
+    values["min_score"] = _float_arg(a, "min_score", 0.0, 0.0, 1.0)
     name = _str_arg(a, "name", 200)
     values["name"] = name
     return values
@@ -335,18 +367,25 @@ def _describe_sub(row: Subscription) -> tuple[str, ...]:
         j(row.jurisdictions),
         j(row.topics),
         j(list(row.instruments or ()) + list(row.keywords or ())),
+        f"{row.min_score:g}" if row.min_score else "",  # empty: not shown
         when,
         row.origin,
     )
 
 
-SUB_COLUMNS = ("id", "jurisdictions", "topics", "instruments/keywords", "when", "origin")
+SUB_COLUMNS = ("id", "jurisdictions", "topics", "instruments/keywords", "min score", "when",
+               "origin")
 
 
 async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
     _require_admin(req.caller, "change this channel's subscriptions")
     platform, scope, channel = _destination_key(req)
     values = _validated_subscription(req.args)
+    if values["instruments"]:
+        # Stored by canonical name, as verdicts hold them (the matcher compares the two).
+        vocab = await asyncio.to_thread(instrument_vocabulary, ctx.classifier)
+        values["instruments"] = list(dict.fromkeys(
+            _instrument(x, vocab) for x in values["instruments"]))
     limit = ctx.max_subscriptions_per_channel
     created_at = ctx.now()
 
@@ -363,7 +402,7 @@ async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
             raise UserError(f"this channel has {n} subscriptions already (at most {limit})")
         row = Subscription(
             destination_id=dest.id, origin="chat", created_by=_who(req.caller),
-            created_at=created_at, min_score=0.0, **values,
+            created_at=created_at, **values,
         )
         s.add(row)
         s.flush()
@@ -584,8 +623,8 @@ async def _feeds_add(req: Request, ctx: CommandContext) -> Reply:
     if not url:
         raise UserError("give the feed's address: `/policy feeds add https://example.org/feed.xml`")
     p = urlsplit(url)
-    if p.scheme.lower() not in ("http", "https") or not p.netloc:
-        raise UserError(f"{_show(url)!r} is not an http(s) URL")
+    if p.scheme.lower() not in ("http", "https") or not p.netloc or re.search(r"\s", url):
+        raise UserError(f"{_show(url)!r} is not an http(s) URL (a name goes in `name`)")
     name = _str_arg(req.args, "name", 120)
     jurisdictions = [_jurisdiction(j) for j in _list_arg(req.args, "jurisdictions")]
 
@@ -779,7 +818,8 @@ HELP: dict[str, tuple[str, str]] = {
     "subscribe": (
         "Admins: post matching stories to this channel, instantly or as a daily/weekly digest.",
         "/policy subscribe jurisdictions:EU,US topics:legislation ·"
-        " /policy subscribe keywords:\"AI Act\" mode:daily at:09:00 timezone:Europe/Berlin",
+        " /policy subscribe keywords:\"AI Act\" mode:daily at:09:00 timezone:Europe/Berlin ·"
+        " /policy subscribe instruments:eu-ai-act min_score:0.6",
     ),
     "unsubscribe": ("Admins: remove one of this channel's subscriptions, or all of them.",
                     "/policy unsubscribe 3 · /policy unsubscribe all"),

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from bot.classify.verdict import TOPICS
+
+log = logging.getLogger("policybot.commands")
 
 MAX_CHOICES = 25  # Discord's (and our) autocomplete limit
 
@@ -175,10 +180,116 @@ def resolve_language(text: str) -> Resolved:
     return Resolved(None, ("en", "zh", "ja", "ko", "fr", "de"))
 
 
-def autocomplete(field: str, prefix: str) -> list[tuple[str, str]]:
-    """Up to 25 (name, value) choices for `field` ("jurisdiction(s)" or "topic(s)")."""
+# -- instruments (named laws and policies) -----------------------------------------------------
+
+
+def _inst_key(text: str) -> str:
+    """ "EU AI Act", "eu-ai-act" and "eu_ai_act" are one key."""
+    return re.sub(r"[\s_\-\u2010-\u2015]+", " ", _fold(text)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Instruments:
+    """The instruments a classifier tags. Verdicts hold their canonical names, so the
+    subscriptions matched against them must hold those names too."""
+
+    names: Mapping[str, str]  # id -> canonical name
+    lookup: Mapping[str, str]  # _inst_key of an id, a name or an unambiguous term -> name
+
+
+def instruments_of(lexicon: Any) -> Instruments:
+    """The Instruments of a classify.lexicon.Lexicon (ids, names, and the terms that match
+    them: "AI Act" -> "EU AI Act"); cached for the last lexicon asked about."""
+    global _last_instruments
+    cached = _last_instruments
+    if cached is not None and cached[0] is lexicon:
+        return cached[1]
+    names: dict[str, str] = dict(getattr(lexicon, "instruments", None) or {})
+    lookup: dict[str, str] = {}
+    for ident, name in names.items():
+        lookup[_inst_key(ident)] = name
+        lookup.setdefault(_inst_key(name), name)
+    by_term: dict[str, set[str]] = {}
+    for e in getattr(lexicon, "entries", ()):
+        if e.kind == "instrument" and e.label:
+            by_term.setdefault(_inst_key(e.term), set()).add(e.label)
+    for key, labels in by_term.items():
+        if len(labels) == 1 and key not in lookup:  # a term shared by two says nothing
+            lookup[key] = next(iter(labels))
+    result = Instruments(names, lookup)
+    _last_instruments = (lexicon, result)
+    return result
+
+
+_last_instruments: tuple[Any, Instruments] | None = None
+
+
+@lru_cache(maxsize=1)
+def _shipped_lexicon() -> Any:
+    from bot.classify.lexicon import load_lexicon
+
+    return load_lexicon()
+
+
+def instrument_vocabulary(classifier: Callable[[], Any] | None = None) -> Instruments:
+    """The instruments of the running classifier (extra lexicons included), else of the
+    shipped lexicon. The first call may load YAML for a while: call it off the event loop."""
+    lexicon = None
+    if classifier is not None:
+        try:
+            lexicon = getattr(classifier(), "lexicon", None)
+        except Exception:  # a broken classifier must not break subscribing or autocomplete
+            log.exception("classifier unavailable for the instrument vocabulary")
+    known = getattr(lexicon, "instruments", None)
+    if not isinstance(known, Mapping) or not known:
+        lexicon = _shipped_lexicon()
+    return instruments_of(lexicon)
+
+
+def resolve_instrument(text: str, vocab: Instruments) -> Resolved:
+    """An instrument id, name or known term -> its canonical name; else suggestions."""
+    key = _inst_key(text)
+    if key in vocab.lookup:
+        return Resolved(vocab.lookup[key])
+    names = sorted(set(vocab.names.values()))
+    matches = process.extract(key, names, scorer=fuzz.WRatio, processor=_inst_key, limit=3,
+                              score_cutoff=60)
+    return Resolved(None, tuple(m for m, _s, _i in matches))
+
+
+def _instrument_choices(p: str, vocab: Instruments) -> list[tuple[str, str]]:
+    # Values are ids: short, and never holding the commas that separate list items (some
+    # names do: "... on Safe, Secure, and Trustworthy AI").
+    items = sorted(((name, ident) for ident, name in vocab.names.items()),
+                   key=lambda c: _fold(c[0]))
+    if not p:
+        return items[:MAX_CHOICES]
+    key = _inst_key(p)
+    starts = [c for c in items
+              if _inst_key(c[0]).startswith(key) or _inst_key(c[1]).startswith(key)]
+    contains = [c for c in items if c not in starts and key in _inst_key(c[0])]
+    # A term typed ("KI-Verordnung", "AI Act") offers the instrument it names.
+    named = vocab.lookup.get(key)
+    first = [c for c in items if c[0] == named]
+    out = first + [c for c in starts + contains if c not in first]
+    if not out:
+        out = [items[i] for _m, _s, i in process.extract(
+            key, [_inst_key(c[0]) for c in items], scorer=fuzz.WRatio, limit=5, score_cutoff=60)]
+    return out[:MAX_CHOICES]
+
+
+# -- autocomplete ------------------------------------------------------------------------------
+
+
+def autocomplete(
+    field: str, prefix: str, *, classifier: Callable[[], Any] | None = None
+) -> list[tuple[str, str]]:
+    """Up to 25 (name, value) choices for `field` ("jurisdiction(s)", "topic(s)" or
+    "instrument(s)"; instruments come from `classifier`'s lexicon when given)."""
     p = _fold(prefix or "")
     f = field.rstrip("s").lower()
+    if f == "instrument":
+        return _instrument_choices(p, instrument_vocabulary(classifier))
     if f == "topic":
         items = [(topic_label(t), t) for t in TOPICS]
     elif f == "jurisdiction":

@@ -87,6 +87,9 @@ async def test_autocomplete_and_choices_are_where_expected(
     assert nodes["/policy/search/jurisdiction"].get("autocomplete") is True
     assert nodes["/policy/search/topic"].get("autocomplete") is True
     assert nodes["/policy/subscribe/jurisdictions"].get("autocomplete") is True
+    assert nodes["/policy/subscribe/instruments"].get("autocomplete") is True
+    score = nodes["/policy/subscribe/min_score"]
+    assert (score["type"], score["min_value"], score["max_value"]) == (10, 0, 1)  # number
     modes = [c["value"] for c in nodes["/policy/subscribe/mode"]["choices"]]
     assert modes == ["instant", "daily", "weekly"]
     assert nodes["/policy/search/share"]["type"] == 5  # boolean

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from bot.adapters.discord_bot import build_client
 from bot.adapters.slack_app import run_slack_http
 from bot.commands import CommandContext
-from bot.store.models import Subscription
+from bot.store.models import Feed, Subscription
 from bot.store.storage import Storage
 from tests.adapters.helpers import LIVE_DISCORD_MENTION, LIVE_SLACK_MENTION, opt, sub_option, until
 from tests.adapters.test_slack_e2e import SECRET, FakeSlackWithUsers, settings
@@ -92,6 +92,28 @@ async def test_discord_with_real_handlers(ctx: CommandContext) -> None:
                     rows = list(s.scalars(select(Subscription)))
                 assert [(r.jurisdictions, r.mode, r.at, r.timezone) for r in rows] == [
                     (["EU", "CN"], "daily", "09:00", "Europe/Berlin")]
+
+                # instruments: autocomplete from the classifier's lexicon, then subscribe
+                ac = await run("subscribe", [opt("instruments", "eu-ai-act, colo",
+                                                 focused=True)], kind=4)
+                await until(lambda: [c for c in fake.interaction_callbacks
+                                     if c["interaction_id"] == ac["id"]])
+                cb = next(c for c in fake.interaction_callbacks
+                          if c["interaction_id"] == ac["id"])["body"]
+                assert cb["data"]["choices"][0] == {
+                    "name": "eu-ai-act, Colorado AI Act (SB 24-205)",
+                    "value": "eu-ai-act,us-colorado-ai-act"}
+                sub = await run("subscribe", [opt("instruments", "eu-ai-act,us-colorado-ai-act"),
+                                              {"type": 10, "name": "min_score", "value": 0.7}],
+                                permissions=MANAGE_GUILD)
+                (answer,) = await until(lambda: followups(sub))
+                assert answer["embeds"][0]["title"] == "Subscribed", answer
+                with ctx.storage.session() as s:
+                    row = s.scalars(select(Subscription).order_by(Subscription.id.desc())
+                                    ).first()
+                assert row is not None
+                assert (row.instruments, row.min_score) == (
+                    ["EU AI Act", "Colorado AI Act (SB 24-205)"], 0.7)
             finally:
                 await client.close()
                 await asyncio.wait_for(task, 10)
@@ -154,6 +176,21 @@ async def test_slack_with_real_handlers(ctx: CommandContext,
         assert "Subscription 1 added" in json.dumps(ok["blocks"])
         listing = await _slash(session, url, fake, "subscriptions")
         assert "weekly, fri 08:30 Europe/Paris" in json.dumps(listing["blocks"])
+
+        ok = await _slash(session, url, fake, 'subscribe instruments="AI Act" min_score=0.7',
+                          user="U0ADMIN")
+        assert "Subscription 2 added" in json.dumps(ok["blocks"]), ok
+        with ctx.storage.session() as s:
+            row = s.get(Subscription, 2)
+            assert row is not None and (row.instruments, row.min_score) == (["EU AI Act"], 0.7)
+
+        # a feed's name of several words, unquoted
+        with ctx.storage.write() as s:
+            s.add(Feed(name="My Policy Feed", config_url="https://example.org/mine.xml",
+                       url="https://example.org/mine.xml", origin="chat", enabled=True,
+                       in_config=True, jurisdictions=[]))
+        gone = await _slash(session, url, fake, "feeds remove My Policy Feed", user="U0ADMIN")
+        assert "will no longer be polled" in json.dumps(gone["blocks"]), gone
 
         bad = await _slash(session, url, fake, "search x --jurisdiction Narnia")
         assert bad["response_type"] == "ephemeral"

@@ -233,6 +233,7 @@ async def test_subscribe_admins_from_the_list_or_slack(env: Env, user: str, is_a
         ('feeds add <https://example.org/f.xml> name="Example AI"', "feeds",
          {"action": "add", "url": "https://example.org/f.xml", "name": "Example AI"}),
         ("feeds remove name=Example", "feeds", {"action": "remove", "name": "Example"}),
+        ("feeds remove My Feed", "feeds", {"action": "remove", "url": "My Feed"}),
         ("why 42", "why", {"item": "42"}),
         ("help search", "help", {"command": "search"}),
         ("", "help", {}),

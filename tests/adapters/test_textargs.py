@@ -55,6 +55,16 @@ from bot.commands.handlers import COMMANDS as HANDLERS
         ("help subscribe", Parsed("help", {"command": "subscribe"})),
         ("search --help", Parsed("help", {"command": "search"})),
         ('search "unclosed quote', Parsed("search", {"query": '"unclosed quote'})),
+        ('subscribe instruments=eu-ai-act,"US CHIPS and Science Act" min_score=0.6',
+         Parsed("subscribe", {"instruments": ["eu-ai-act", "US CHIPS and Science Act"],
+                              "min_score": 0.6})),
+        ("subscribe --min-score 0,75 --instrument eu-ai-act",
+         Parsed("subscribe", {"min_score": 0.75, "instruments": ["eu-ai-act"]})),
+        # a feed's name of several words needs no quotes, and quotes do not end up in it
+        ("feeds remove My Feed", Parsed("feeds", {"action": "remove", "url": "My Feed"})),
+        ('feeds remove "My Feed"', Parsed("feeds", {"action": "remove", "url": "My Feed"})),
+        ("feeds remove Policy: AI news", Parsed("feeds", {"action": "remove",
+                                                          "url": "Policy: AI news"})),
     ],
 )
 def test_parse(text: str, expected: Parsed) -> None:
@@ -75,6 +85,7 @@ def test_parse(text: str, expected: Parsed) -> None:
         ("why 1 --item", "`--item` needs a value", None),
         ("digest 48 72", "does not take `72`", None),
         ("search x since=", "`since` needs a value", None),
+        ("subscribe min_score=high", "`min_score` takes a number", None),
     ],
 )
 def test_mistakes_say_what_to_do(text: str, message: str, suggestion: str | None) -> None:

@@ -205,6 +205,68 @@ async def test_subscribe_list_and_unsubscribe(ctx: CommandContext, storage: Stor
         assert s.scalars(select(Subscription)).all() == []
 
 
+async def test_subscribe_by_instrument_and_min_score(ctx: CommandContext,
+                                                     storage: Storage) -> None:
+    r = await run(ctx, "subscribe", instruments="eu-ai-act, AI Act, US CHIPS and Science Act",
+                  min_score="0.6")
+    assert not r.error, r.text
+    with storage.session() as s:
+        (sub,) = s.scalars(select(Subscription)).all()
+        # canonical names, as verdicts hold them; "AI Act" is a term of the EU AI Act
+        assert sub.instruments == ["EU AI Act", "US CHIPS and Science Act"]
+        assert sub.min_score == 0.6
+    assert r.table is not None and "0.6" in r.table.rows[0]
+    # The digest (the same matcher as routing) follows both filters.
+    with storage.write() as s:
+        for title, inst, score in (("AI Act fines", ("EU AI Act",), 0.9),
+                                   ("AI Act footnote", ("EU AI Act",), 0.5),
+                                   ("Other law", ("Colorado AI Act (SB 24-205)",), 0.9)):
+            st = Story(title=title, title_key=title, url=None, summary="", language="en",
+                       published=NOW - timedelta(hours=1), first_seen=NOW - timedelta(hours=1))
+            s.add(st)
+            s.flush()
+            store_verdict(s, st.id, Verdict(True, score, ("EU",), ("legislation",), inst))
+    d = await run(ctx, "digest", USER)
+    assert [p.title for p in d.stories] == ["AI Act fines"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle", "suggestion"),
+    [
+        ({"instruments": "EU AI Akt"}, "unknown instrument", "EU AI Act"),
+        ({"instruments": "gdpr-ish thing"}, "unknown instrument", None),
+        ({"min_score": "1.5"}, "from 0 to 1", None),
+        ({"min_score": "high"}, "from 0 to 1", None),
+        ({"min_score": "nan"}, "from 0 to 1", None),
+        ({"min_score": -0.1}, "from 0 to 1", None),
+        ({"min_score": True}, "from 0 to 1", None),
+    ],
+)
+async def test_subscribe_instrument_and_score_mistakes(
+    ctx: CommandContext, storage: Storage, args: dict[str, Any], needle: str,
+    suggestion: str | None,
+) -> None:
+    r = await run(ctx, "subscribe", **args)
+    assert r.error and needle in r.text, r.text
+    if suggestion:
+        assert suggestion in r.suggestions and "Did you mean" in r.text
+    with storage.session() as s:
+        assert s.scalars(select(Subscription)).all() == []
+
+
+async def test_instruments_come_from_the_running_classifier(storage: Storage) -> None:
+    from bot.classify.lexicon import Lexicon
+
+    class Custom:
+        lexicon = Lexicon(instruments={"x-ai-law": "Examplestan AI Law"})
+
+    ctx = CommandContext(storage=storage, clock=lambda: NOW, classifier=Custom)
+    r = await run(ctx, "subscribe", instruments="x-ai-law")
+    assert not r.error, r.text
+    assert autocomplete("instruments", "exam", classifier=Custom) == [
+        ("Examplestan AI Law", "x-ai-law")]
+
+
 async def test_unsubscribe_all_keeps_other_channels_and_config(ctx: CommandContext,
                                                                storage: Storage) -> None:
     other_chan = Caller("discord", "u1", scope="guildA", channel="chan2", is_admin=True)
@@ -323,6 +385,8 @@ async def test_feeds_add_and_remove_a_local_feed_when_allowed(storage: Storage) 
         assert f.added_by == "discord:guildA:u1" and f.next_poll_at == NOW
     r = await run(ctx, "feeds", action="remove", name="Reuters")
     assert r.error and "config file" in r.text
+    r = await run(ctx, "feeds", action="add", url=f"{srv.url('/feed.xml')} Local feed")
+    assert r.error and "not an http(s) URL" in r.text  # a name typed after the URL
     r = await run(ctx, "feeds", action="remove", url="local ai policy")  # positional form
     assert not r.error
     r = await run(ctx, "feeds", action="remove", name="Local AI Polcy")
@@ -392,3 +456,8 @@ def test_autocomplete() -> None:
     assert len(autocomplete("jurisdiction", "")) == 25
     assert len(autocomplete("jurisdiction", "a")) <= 25
     assert autocomplete("nonsense", "x") == []
+    # instruments: ids as values (names may hold commas), terms find their instrument
+    assert autocomplete("instruments", "KI-Verordnung")[0] == ("EU AI Act", "eu-ai-act")
+    assert autocomplete("instrument", "eu-ai")[0] == ("EU AI Act", "eu-ai-act")
+    assert all("," not in value for _name, value in autocomplete("instrument", ""))
+    assert len(autocomplete("instrument", "")) == 25
