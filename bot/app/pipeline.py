@@ -16,7 +16,7 @@ from bot.classify.verdict import Verdict
 from bot.ingest.fetch import Fetcher, next_poll_delay
 from bot.ingest.normalise import normalise
 from bot.ingest.parse import parse_feed
-from bot.ingest.types import FetchResult, FetchStatus, Item
+from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.store.storage import FeedInfo, PollOutcome, Storage, StoryHook
 
 log = structlog.get_logger("policybot.poll")
@@ -36,6 +36,10 @@ class Pipeline:
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
     on_outcome: Callable[[PollOutcome], None] | None = None  # metrics, progress bars
+    # Feed id -> the entry elements of its last body whose entries are all stored, so that a
+    # changed feed parses only its new entries (bot/ingest/chunks.py). In memory only: after a
+    # restart the first poll of each feed is a full parse.
+    _stored_chunks: dict[int, FeedChunks] = field(default_factory=dict, init=False, repr=False)
 
     def _classify(self, item: Item, hints: Sequence[str]) -> Verdict:
         return self.classifier.classify(item.title, item.summary, lang=item.language, hints=hints)
@@ -56,8 +60,9 @@ class Pipeline:
         items: list[Item] = []
         parse_error: str | None = None
         feed_title: str | None = None
+        chunks: FeedChunks | None = None
         if result.status is FetchStatus.OK and result.body is not None:
-            items, feed_title, parse_error = await asyncio.to_thread(
+            items, feed_title, parse_error, chunks = await asyncio.to_thread(
                 self._parse, feed, result, now
             )
         failing = result.status in (FetchStatus.FAILED, FetchStatus.GONE) or parse_error is not None
@@ -86,6 +91,12 @@ class Pipeline:
             parse_error=parse_error,
             on_story=self.on_story,
         )
+        if result.status is FetchStatus.OK:
+            # Only now are this body's entries stored: remember them for the next poll.
+            if chunks is not None and parse_error is None:
+                self._stored_chunks[feed.id] = chunks
+            else:
+                self._stored_chunks.pop(feed.id, None)
         log.info(
             "polled",
             feed=feed.name,
@@ -102,18 +113,24 @@ class Pipeline:
 
     def _parse(
         self, feed: FeedInfo, result: FetchResult, now: datetime
-    ) -> tuple[list[Item], str | None, str | None]:
+    ) -> tuple[list[Item], str | None, str | None, FeedChunks | None]:
         assert result.body is not None
         url = result.final_url or feed.url
-        parsed = parse_feed(result.body, url=url, headers=result.headers)
+        parsed = parse_feed(
+            result.body,
+            url=url,
+            headers=result.headers,
+            seen=self._stored_chunks.get(feed.id),
+            track=True,
+        )
         if not parsed.ok:
-            return [], None, parsed.error or "not a feed"
+            return [], None, parsed.error or "not a feed", None
         language = feed.language or parsed.language
         items = [
             normalise(e, feed_url=url, feed_language=language, first_seen=now)
             for e in parsed.entries
         ]
-        return items, parsed.title, None
+        return items, parsed.title, None, parsed.chunks
 
     async def poll_feeds(self, feeds: Sequence[FeedInfo]) -> list[PollOutcome]:
         """Poll these feeds concurrently (the fetcher enforces global and per-host limits)."""

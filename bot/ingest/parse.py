@@ -23,9 +23,10 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from bot.ingest import chunks
 from bot.ingest.lang import normalise_language_tag
 from bot.ingest.normalise import canonical_url, text_of
-from bot.ingest.types import ParsedFeed, RawEntry
+from bot.ingest.types import FeedChunks, ParsedFeed, RawEntry
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # no news feed predates the web
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones drift; a week ahead is a bug
@@ -207,11 +208,18 @@ def parse_feed(
     url: str,
     headers: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    seen: FeedChunks | None = None,
+    track: bool = False,
 ) -> ParsedFeed:
     """Parse a fetched feed body. Never raises; `ok` is False when it is not a feed at all.
 
     `headers` are the HTTP response headers (any case); Content-Type carries the charset and
     Content-Location, if any, the base for relative links. `now` bounds plausible dates.
+
+    With `track`, the result's `chunks` describe the body's entry elements (when it can be
+    split safely). Given such a `seen` from an earlier body whose entries are all stored, only
+    the entries not in it are parsed and returned (`skipped` counts the others), as long as
+    that provably gives what a full parse would; otherwise this falls back to a full parse.
     """
     now = now or datetime.now(UTC)
     if not body or not body.strip():
@@ -226,18 +234,94 @@ def parse_feed(
     passed.setdefault("content-type", "application/xml")
     passed["content-location"] = base
 
+    split = chunks.split_entries(body) if track or seen is not None else None
+    context = chunks.context_of(split, base, lower) if split is not None else 0
+    if split is not None and seen is not None and seen.context == context:
+        reduced = _parse_new_entries(body, split, context, seen, passed, base, now)
+        if reduced is not None:
+            return reduced
+
     try:
-        # A BytesIO, never the bytes themselves: feedparser treats a bytes/str argument
-        # that names an existing file or URL as a path to open.
-        result = feedparser.parse(
-            io.BytesIO(_expose_entity_declarations(body)),
-            response_headers=passed,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
+        result = _feedparse(body, passed)
     except Exception as exc:  # hostile bytes must not take the poller down
         return ParsedFeed(ok=False, entries=(), error=f"parser failure: {_short(exc)}")
+    remembered = None
+    if (
+        split is not None
+        and _clean(result)
+        and chunks.ascii_safe(result.get("encoding"))
+        and len(result.get("entries") or ()) == len(split.entries)
+    ):
+        remembered = chunks.remember(split, context)
+    return _parsed(result, body, base, now, remembered)
 
+
+def _feedparse(doc: bytes, passed: Mapping[str, str]) -> Any:
+    # A BytesIO, never the bytes themselves: feedparser treats a bytes/str argument that
+    # names an existing file or URL as a path to open.
+    return feedparser.parse(
+        io.BytesIO(_expose_entity_declarations(doc)),
+        response_headers=dict(passed),
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+
+
+def _clean(result: Any) -> bool:
+    """Parsed by the strict parser, in the encoding the document and headers declare.
+
+    A non-XML Content-Type makes feedparser complain but changes nothing else, and depends on
+    the headers alone, so it is the same complaint for any document served with them.
+    """
+    return not result.get("bozo") or isinstance(
+        result.get("bozo_exception"), feedparser.NonXMLContentType
+    )
+
+
+def _parse_new_entries(
+    body: bytes,
+    split: chunks.Split,
+    context: int,
+    seen: FeedChunks,
+    passed: Mapping[str, str],
+    base: str,
+    now: datetime,
+) -> ParsedFeed | None:
+    """Parse head + unseen entries + tail; None unless that is what a full parse gives.
+
+    The full parse would be a strict one exactly when the whole body is well-formed in the
+    encoding feedparser settles on, and that encoding is the one the head and headers decide,
+    the same for both documents when the reduced one needed no fallback. A strict parse turns
+    each entry element into one entry from its own bytes and the context around it (checked
+    through `context`), so the reduced document's entries are the full one's, minus the seen.
+    """
+    hashes = chunks.chunk_hashes(split)
+    keep = [i for i, h in enumerate(hashes) if h not in seen.hashes]
+    try:
+        result = _feedparse(split.without(keep), passed)
+    except Exception:
+        return None
+    encoding = result.get("encoding")
+    if (
+        not result.get("version")
+        or not _clean(result)
+        or len(result.get("entries") or ()) != len(keep)
+        or not chunks.ascii_safe(encoding)
+        or not chunks.well_formed(body, encoding)
+    ):
+        return None
+    remembered = FeedChunks(context, frozenset(hashes))
+    return _parsed(result, body, base, now, remembered, skipped=len(hashes) - len(keep))
+
+
+def _parsed(
+    result: Any,
+    body: bytes,
+    base: str,
+    now: datetime,
+    remembered: FeedChunks | None,
+    skipped: int = 0,
+) -> ParsedFeed:
     raw_entries = []
     for entry in result.get("entries") or ():
         try:
@@ -248,7 +332,7 @@ def parse_feed(
 
     version = result.get("version") or ""
     feed = result.get("feed") or {}
-    if not version and not entries:
+    if not version and not entries and not skipped:
         verdict = _sniff(body)
         # XML in which feedparser still found channel data (an itemless CDF channel) is an
         # empty feed, not an error.
@@ -267,5 +351,12 @@ def parse_feed(
     if result.get("bozo"):
         error = f"feed has errors: {_short(result.get('bozo_exception', 'unknown'))}"
     return ParsedFeed(
-        ok=True, entries=entries, title=title, link=link, language=language, error=error
+        ok=True,
+        entries=entries,
+        title=title,
+        link=link,
+        language=language,
+        error=error,
+        chunks=remembered,
+        skipped=skipped,
     )

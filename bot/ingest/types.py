@@ -59,6 +59,19 @@ class RawEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedChunks:
+    """What a poll remembers of a body whose entries are all stored (see bot/ingest/chunks).
+
+    `context` is a hash of what an entry's meaning depends on outside its own bytes (the base
+    URL, the response's content type and language, the start tags around the entries);
+    `hashes` are hashes of the entry elements' bytes.
+    """
+
+    context: int
+    hashes: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     ok: bool  # False when the document is not a feed at all
     entries: tuple[RawEntry, ...]
@@ -66,6 +79,10 @@ class ParsedFeed:
     link: str | None = None
     language: str | None = None
     error: str | None = None  # clear message for not-a-feed; a warning for a bozo feed
+    # The split of this body into entries, to pass back as `seen` once they are stored; None
+    # when the body cannot be split safely (then every parse is a full one).
+    chunks: FeedChunks | None = None
+    skipped: int = 0  # entries left out because `seen` had them
 
 
 @dataclass(frozen=True, slots=True)
