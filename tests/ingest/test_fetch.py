@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -181,6 +183,65 @@ async def test_any_200_body_is_fetched_and_left_to_the_parser(
     assert r.body == body
     assert r.body_hash == sha(body)
     assert r.headers["content-type"] == content_type
+
+
+async def test_header_names_are_lower_case_and_repeats_joined(
+    server: LocalHTTPServer, fetcher: Fetcher
+) -> None:
+    server.route("/feed", Reply(body=RSS, headers=[("Content-Type", "text/xml"),
+                                                    ("X-Thing", "one"), ("x-thing", "two")]))
+    r = await get(fetcher, server.url("/feed"))
+    assert r.headers["content-type"] == "text/xml"
+    assert r.headers["x-thing"] == "one, two"
+
+
+async def _raw_server(answers: list[bytes | None]) -> tuple[asyncio.Server, list[int]]:
+    """A server answering the n-th connection's first request with answers[n] (None: hang up)."""
+    connections: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        n = len(connections)
+        connections.append(n)
+        await reader.readuntil(b"\r\n\r\n")
+        answer = answers[min(n, len(answers) - 1)]
+        if answer is not None:
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return srv, connections
+
+
+async def test_a_connection_dropped_before_the_answer_is_retried_once(fetcher: Fetcher) -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(RSS) + RSS
+    srv, connections = await _raw_server([None, ok])
+    port = srv.sockets[0].getsockname()[1]
+    async with srv:
+        r = await get(fetcher, f"http://127.0.0.1:{port}/feed")
+    assert r.status is FetchStatus.OK, r.error
+    assert r.body == RSS and len(connections) == 2
+
+
+async def test_a_server_that_never_answers_fails_clearly(fetcher: Fetcher) -> None:
+    srv, connections = await _raw_server([None])
+    port = srv.sockets[0].getsockname()[1]
+    async with srv:
+        r = await get(fetcher, f"http://127.0.0.1:{port}/feed")
+    assert r.status is FetchStatus.FAILED
+    assert r.error == (
+        "the server broke the HTTP protocol: it closed the connection without answering"
+    )
+    assert len(connections) == 2  # the one retry, no more
+
+
+async def test_a_garbled_answer_fails_clearly(fetcher: Fetcher) -> None:
+    srv, _ = await _raw_server([b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\nxx"])
+    port = srv.sockets[0].getsockname()[1]
+    async with srv:
+        r = await get(fetcher, f"http://127.0.0.1:{port}/feed")
+    assert r.status is FetchStatus.FAILED
+    assert r.error is not None and r.error.startswith("the server broke the HTTP protocol: ")
 
 
 # --- redirects --------------------------------------------------------------------------------
@@ -383,7 +444,7 @@ async def test_tls_to_a_plain_server_is_a_tls_error(
 
 def test_dns_failure_message() -> None:
     f = make_fetcher()
-    exc = httpx.ConnectError("[Errno -2] Name or service not known")
+    exc = aiohttp.ClientConnectionError("Cannot connect to host no-such-host.invalid:443")
     exc.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     msg = describe_error(exc, "https://no-such-host.invalid/feed", f)
     assert msg == "DNS lookup failed for no-such-host.invalid: Name or service not known"
@@ -589,23 +650,45 @@ async def test_global_limit_is_enforced(server: LocalHTTPServer) -> None:
     assert server.peak_in_flight() == 3
 
 
+class _LocalNames(AbstractResolver):
+    """Resolves every name to 127.0.0.1, so that two host names can share one local server."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+    async def close(self) -> None:
+        pass
+
+
 async def test_different_hosts_do_not_share_a_slot() -> None:
-    # Two host names cannot both be 127.0.0.1 here, so this one check uses httpx's in-memory
-    # transport: each host's request waits until the other host's request has started.
+    # Each host's request waits until the other host's request has started.
     started = {"a.example": asyncio.Event(), "b.example": asyncio.Event()}
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        host = request.url.host
+    async def handler(request: web.Request) -> web.Response:
+        host = request.host.split(":")[0]
         started[host].set()
         other = "b.example" if host == "a.example" else "a.example"
         await asyncio.wait_for(started[other].wait(), timeout=5)
-        return httpx.Response(200, content=RSS)
+        return web.Response(body=RSS)
 
-    async with make_fetcher(per_host_concurrency=1, transport=httpx.MockTransport(handler)) as f:
-        a, b = await asyncio.gather(
-            get(f, "https://a.example/feed"), get(f, "https://b.example/feed")
-        )
-    assert a.status is FetchStatus.OK and b.status is FetchStatus.OK
+    app = web.Application()
+    app.router.add_get("/feed", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with make_fetcher(per_host_concurrency=1, resolver=_LocalNames()) as f:
+            a, b = await asyncio.gather(
+                get(f, f"http://a.example:{port}/feed"), get(f, f"http://b.example:{port}/feed")
+            )
+    finally:
+        await runner.cleanup()
+    assert a.status is FetchStatus.OK and b.status is FetchStatus.OK, (a.error, b.error)
 
 
 # --- file: URLs and odd input ----------------------------------------------------------------
