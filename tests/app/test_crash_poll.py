@@ -77,7 +77,7 @@ def test_kill_mid_poll_then_restart(tmp_path: Path, feed_server: int) -> None:
     env = {**os.environ, "POLICYBOT_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": ""}
     env.pop("DATABASE_URL")
     killed_mid_poll = False
-    for delay in (2.5, 4.0, 6.0, 9.0):
+    for delay in (1.5, 2.5, 4.0, 6.0, 9.0):  # polls got fast: try early kills too
         proc = subprocess.Popen(poll_cmd(cfg), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         # Wait until the first feeds are committed, then kill without warning.
