@@ -128,7 +128,10 @@ class Entry(Base):
     story: Mapped[Story] = relationship(back_populates="entries")
     feed: Mapped[Feed] = relationship()
 
-    __table_args__ = (UniqueConstraint("feed_id", "uid_hash", name="uq_entries_feed_uid"),)
+    __table_args__ = (
+        UniqueConstraint("feed_id", "uid_hash", name="uq_entries_feed_uid"),
+        Index("ix_entries_feed_story", "feed_id", "story_id"),  # search by source, newest first
+    )
 
 
 class Verdict(Base):
@@ -159,7 +162,8 @@ class StoryTag(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # jurisdiction|topic|instrument
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
 
-    __table_args__ = (Index("ix_story_tags_kind_value", "kind", "value"),)
+    # story_id last: a tag filter yields its stories newest first (search).
+    __table_args__ = (Index("ix_story_tags_kind_value_story", "kind", "value", "story_id"),)
 
 
 class Destination(Base):
