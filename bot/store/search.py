@@ -1,32 +1,58 @@
 """Full-text search over stored stories, for any language (CJK included), on SQLite and PostgreSQL.
 
-How it works, and why:
-- The query is cut into terms (words, or "quoted phrases"); every term must occur in the title,
-  the summary or (see below) a source's name. Terms are substrings, not words: CJK text has no
-  spaces, and substring search is what both engines' trigram indexes answer.
-- SQLite: an FTS5 trigram index (migration 0002). Each term is quoted as an FTS5 phrase (inner
-  quotes doubled), so no user text is ever read as FTS syntax, and the expression is a bound
-  parameter. Terms under 3 characters cannot use a trigram index: they become LIKE filters,
-  applied to the candidates of the longer terms, or to a scan in newest-first order.
-  PostgreSQL: ILIKE per term, served by pg_trgm GIN indexes.
-- Candidates are fetched newest first (story id order, which both indexes can give without
-  sorting every match) up to a window, and only that window is ranked by relevance and
-  recency in Python, identically for both databases. A common word therefore costs the same
-  as a rare one; `total` is None when there are more matches than the window.
+What matches:
+- The query is cut into terms (words, or "quoted phrases"); every term must occur in the title
+  or the summary, or a feed's name holds every term (its stories match by source).
+- A term of 1-2 letters or digits in a spaced script ("AI", "EU", "G7", "de") is a whole word,
+  because as a substring it would match "said", "neutral", "Ukraine". Where a Latin word runs
+  into CJK text ("AI法案", "AIの") the CJK character also ends the word.
+- Every other term is a case-insensitive substring: CJK, Thai and the like have no spaces,
+  and "regulat" should find "deregulation" and "regulations".
+
+How it is found, and why:
+- Candidates come from drivers: id streams, newest first, that each hold every match (and
+  more): an index of the text (SQLite: FTS5 trigram table with the language, a unicode61 word
+  table; PostgreSQL: pg_trgm and a tsvector of words and CJK bigrams) or of a filter (the
+  stories of a source, jurisdiction or topic; a short `since` window). Each candidate is then
+  checked exactly: filters in SQL, text in Python. A 1-2 character substring (a CJK word such
+  as 监管) is looked up through the trigram vocabulary: the index text is padded, so every
+  occurrence begins some trigram.
+- The drivers of a search run in turns, in growing batches; the first to reach WINDOW checked
+  matches or its end has the exact newest WINDOW matches, so a selective filter and a rare
+  word are both cheap and neither is scanned to the end. No part of the database is skipped.
+- Only that window is ranked by relevance and recency (in Python, the same on both databases);
+  `total` is None when there are more matches than the window.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import json
 import math
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import and_, column, exists, func, literal_column, or_, select, table
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.deliver.types import Source, StoryPost
@@ -37,35 +63,71 @@ MAX_TERMS = 8
 MAX_PER_PAGE = 25
 # How many of the newest matches are ranked; pages beyond it need a narrower query.
 WINDOW = 250
-# A query with only short terms scans the newest stories; bounded so it stays fast.
-SHORT_SCAN_LIMIT = 100_000
 RECENCY_HALF_LIFE_DAYS = 14.0
 RELEVANCE_WEIGHT = 0.7
 MIN_TRIGRAM = 3
+FIRST_BATCH = 512
+MAX_BATCH = 8192
+# A `since` window (or, on PostgreSQL, a text index hit list) this small is fetched whole.
+SET_LIMIT = 20_000
 # FTS5 and search-engine operators: dropped when written as bare upper-case connectives.
 _CONNECTIVES = frozenset({"AND", "OR", "NOT", "NEAR"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _PHRASE = re.compile(r'"([^"]*)"')
 _SPACE = re.compile(r"\s+")
 _LIKE_ESCAPE = "\\"
+# Scripts written without spaces between words: their terms are always substrings.
+_UNSPACED = re.compile("[\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u2e80-\U0010ffff]")
+# From here on (CJK, kana, Hangul, full-width forms) a character may end a Latin word glued to it.
+GLUE_MIN = "\u2e80"
+_MAX_CHAR = "\U0010ffff"
+
+# Kept identical to migrations/versions/0003_search_indexes.py (a test compares them).
+CJK_CLASS = (
+    r"\u1100-\u11ff\u2e80-\u2fdf\u3005-\u3007\u3040-\u30ff\u3100-\u318f\u31a0-\u31ff"
+    r"\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uff9f"
+    r"\U00020000-\U0003ffff"
+)
+_CJK_RUN = re.compile(f"[{CJK_CLASS}]+")
+PG_TEXT = "(coalesce(title, '') || ' ' || coalesce(summary, ''))"
+
+
+def pg_tsvector_sql(text_sql: str) -> str:
+    """The indexed tsvector: words without CJK characters, then all CJK bigrams."""
+    cjk = f"regexp_replace({text_sql}, '[^{CJK_CLASS}]+', ' ', 'g')"
+    even = f"regexp_replace({cjk}, '(\\S\\S)', '\\1 ', 'g')"
+    odd = (
+        f"regexp_replace(regexp_replace({cjk}, '(^|\\s)(\\S)', '\\1\\2 ', 'g'),"
+        " '(\\S\\S)', '\\1 ', 'g')"
+    )
+    words = f"regexp_replace({text_sql}, '[{CJK_CLASS}]+', ' ', 'g')"
+    return f"to_tsvector('simple'::regconfig, {words} || ' ' || {even} || ' ' || {odd})"
+
+
+_PG_TSV = pg_tsvector_sql(PG_TEXT)
 
 
 class SearchError(ValueError):
     """A search that cannot run as asked; the message is for the person who asked."""
 
 
+def is_word_term(term: str) -> bool:
+    """1-2 letters/digits of a spaced script: matched as a whole word, not a substring."""
+    return len(term) < MIN_TRIGRAM and term.isalnum() and not _UNSPACED.search(term)
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedQuery:
-    terms: tuple[str, ...]  # casefolded, NFKC, each >= 1 char with a letter or digit
+    terms: tuple[str, ...]  # lower-case, NFKC, each >= 1 char with a letter or digit
     notices: tuple[str, ...] = ()
 
     @property
-    def long_terms(self) -> tuple[str, ...]:
-        return tuple(t for t in self.terms if len(t) >= MIN_TRIGRAM)
+    def words(self) -> tuple[str, ...]:
+        return tuple(t for t in self.terms if is_word_term(t))
 
     @property
-    def short_terms(self) -> tuple[str, ...]:
-        return tuple(t for t in self.terms if len(t) < MIN_TRIGRAM)
+    def substrings(self) -> tuple[str, ...]:
+        return tuple(t for t in self.terms if not is_word_term(t))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +154,7 @@ def parse_query(query: str) -> ParsedQuery:
         q = q[:MAX_QUERY_CHARS]
         notices.append(f"the query was shortened to its first {MAX_QUERY_CHARS} characters")
     raw_terms: list[str] = []
+
     # Balanced "quoted phrases" stay together; a stray quote is just a space.
     def take_phrase(m: re.Match[str]) -> str:
         raw_terms.append(m.group(1))
@@ -109,7 +172,8 @@ def parse_query(query: str) -> ParsedQuery:
         t = _SPACE.sub(" ", t).strip().strip("-+*^:()[]{}'`.,;!?<>|~/\\").strip()
         if not t or not _has_word_char(t):
             continue
-        t = t.casefold()
+        # lower(), not casefold(): the indexes fold case only ("ß" stays "ß", as in "Bußgeld").
+        t = t.lower()
         if t not in terms:
             terms.append(t)
     if len(terms) > MAX_TERMS:
@@ -120,7 +184,12 @@ def parse_query(query: str) -> ParsedQuery:
 
 def fts5_expression(terms: Sequence[str]) -> str:
     """An FTS5 MATCH expression: each term one quoted phrase, all required."""
-    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    return " ".join(_fts_phrase(t) for t in terms)
+
+
+def _fts_phrase(term: str) -> str:
+    # A quoted FTS5 string is never read as syntax; inner quotes are doubled.
+    return '"' + term.replace('"', '""') + '"'
 
 
 def _like_pattern(term: str) -> str:
@@ -128,37 +197,101 @@ def _like_pattern(term: str) -> str:
     return f"%{esc}%"
 
 
-def _case_variants(term: str) -> list[str]:
-    # SQLite's LIKE folds ASCII only: try the usual spellings of other scripts too.
-    if term.isascii():
-        return [term]
-    out: list[str] = []
-    for v in (term, term.upper(), term.capitalize(), term.title()):
-        if v not in out:
-            out.append(v)
-    return out
-
-
-def _text_match(term: str, dialect: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        pat = _like_pattern(term)
-        return or_(
-            Story.title.ilike(pat, escape=_LIKE_ESCAPE),
-            Story.summary.ilike(pat, escape=_LIKE_ESCAPE),
-        )
-    conds: list[ColumnElement[bool]] = []
-    for v in _case_variants(term):
-        pat = _like_pattern(v)
-        conds.append(Story.title.like(pat, escape=_LIKE_ESCAPE))
-        conds.append(Story.summary.like(pat, escape=_LIKE_ESCAPE))
-    return or_(*conds)
-
-
 def normalise_lang(lang: str | None) -> str | None:
     if not lang:
         return None
     code = lang.strip().replace("_", "-").split("-")[0].lower()
     return code or None
+
+
+# -- exact matching (Python): the last word on every candidate, whichever index found it ----
+
+
+def _is_token_char(ch: str) -> bool:
+    # As FTS5's unicode61 tokenizer: letters, digits and private-use characters.
+    return ch.isalnum() or unicodedata.category(ch) == "Co"
+
+
+def _word_hits(word: str, hay: str) -> int:
+    """Occurrences of `word` as a whole word (a CJK character after it also ends it)."""
+    n = 0
+    i = hay.find(word)
+    while i >= 0:
+        left = hay[i - 1] if i else ""
+        j = i + len(word)
+        right = hay[j] if j < len(hay) else ""
+        lsep = not left or not _is_token_char(left)
+        rsep = not right or not _is_token_char(right)
+        # The second case is what the glue index answers (see _glue_driver); a CJK character
+        # before the word with a space after it is in neither index, so it is not a match.
+        if (lsep and rsep) or ((lsep or left >= GLUE_MIN) and right >= GLUE_MIN):
+            n += 1
+        i = hay.find(word, i + 1)
+    return n
+
+
+def _substring_hits(term: str, hay: str) -> float:
+    """Occurrences, those at the start of a word counting double (for ranking)."""
+    total = hay.count(term)
+    if not total:
+        return 0.0
+    starts = 0
+    i = hay.find(term)
+    while i >= 0:
+        if i == 0 or not _is_token_char(hay[i - 1]):
+            starts += 1
+        i = hay.find(term, i + 1)
+    return 0.5 * (total + starts)
+
+
+class _Matcher:
+    def __init__(self, terms: Sequence[str]) -> None:
+        self.terms = tuple(terms)
+        self.words = tuple(t for t in self.terms if is_word_term(t))
+        self.substrings = tuple(t for t in self.terms if not is_word_term(t))
+
+    def matches(self, title: str, summary: str) -> bool:
+        t, s = title.lower(), summary.lower()
+        for w in self.words:
+            if not (_word_hits(w, t) or _word_hits(w, s)):
+                return False
+        return all(x in t or x in s for x in self.substrings)
+
+    def relevance(self, title: str, summary: str, source_hit: bool) -> float:
+        """0..1: term hits weighted title > source > summary, plus a bonus for the phrase."""
+        if not self.terms:
+            return 0.0
+        t, s = title.lower(), summary.lower()
+        raw = 0.0
+        for term in self.terms:
+            if term in self.words:
+                th, sh = float(_word_hits(term, t)), float(_word_hits(term, s))
+            else:
+                th, sh = _substring_hits(term, t), _substring_hits(term, s)
+            raw += 3.0 * min(2.0, th) + 1.0 * min(4.0, sh)
+            if source_hit:
+                raw += 2.0
+        if len(self.terms) > 1 and " ".join(self.terms) in t:
+            raw += 4.0
+        raw /= len(self.terms)
+        return raw / (raw + 4.0)
+
+
+def relevance(terms: Sequence[str], title: str, summary: str, source_hit: bool) -> float:
+    return _Matcher(terms).relevance(title, summary, source_hit)
+
+
+# -- filters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    conds: list[ColumnElement[bool]]  # checked in SQL on every candidate
+    relevant_only: bool
+    lang: str | None  # primary subtag; checked in Python (and inside FTS5 on SQLite)
+    since: datetime | None
+    feed_ids: tuple[int, ...]
+    tags: tuple[tuple[str, str], ...]
 
 
 def _filters(
@@ -170,91 +303,386 @@ def _filters(
     source: str | None,
     lang: str | None,
     relevant_only: bool,
-) -> list[ColumnElement[bool]] | None:
-    """SQL conditions on Story for the filters; None when a filter can match nothing."""
+) -> _Filters | None:
+    """The filters; None when one of them can match nothing."""
     conds: list[ColumnElement[bool]] = []
+    tags: list[tuple[str, str]] = []
     if relevant_only:
-        conds.append(
-            exists().where(Verdict.story_id == Story.id, Verdict.relevant.is_(True))
-        )
-    if jurisdiction:
-        conds.append(
-            exists().where(
-                StoryTag.story_id == Story.id,
-                StoryTag.kind == "jurisdiction",
-                StoryTag.value == jurisdiction.strip().upper(),
-            )
-        )
-    if topic:
+        conds.append(exists().where(Verdict.story_id == Story.id, Verdict.relevant.is_(True)))
+    if jurisdiction and jurisdiction.strip():
+        tags.append(("jurisdiction", jurisdiction.strip().upper()))
+    if topic and topic.strip():
+        tags.append(("topic", topic.strip().casefold()))
+    for kind, value in tags:
         conds.append(
             exists().where(
-                StoryTag.story_id == Story.id,
-                StoryTag.kind == "topic",
-                StoryTag.value == topic.strip().casefold(),
+                StoryTag.story_id == Story.id, StoryTag.kind == kind, StoryTag.value == value
             )
         )
     if since is not None:
         if since.tzinfo is None:
             raise SearchError("`since` needs a time zone")
         conds.append(Story.published >= since)
+    feed_ids: tuple[int, ...] = ()
     if source:
-        ids = list(
+        feed_ids = tuple(
             session.scalars(
                 select(Feed.id).where(func.lower(Feed.name) == source.strip().casefold())
             )
         )
+        if not feed_ids:
+            return None
+        conds.append(exists().where(Entry.story_id == Story.id, Entry.feed_id.in_(feed_ids)))
+    return _Filters(conds, relevant_only, normalise_lang(lang), since, feed_ids, tuple(tags))
+
+
+# -- drivers: candidate ids, newest first, a superset of the matches -------------------------
+
+
+class _Driver(Protocol):
+    def fetch(self, s: Session, below: int, k: int) -> list[int]:
+        """Up to k distinct ids < below, descending; fewer than k means there are no more."""
+        ...
+
+
+class _Stream:
+    """A statement with :below and :k parameters that returns ids in descending order."""
+
+    def __init__(self, stmt: Executable, **params: Any) -> None:
+        self.stmt = stmt
+        self.params = params
+
+    def fetch(self, s: Session, below: int, k: int) -> list[int]:
+        return list(s.scalars(self.stmt, {**self.params, "below": below, "k": k}))
+
+
+class _IdList:
+    def __init__(self, ids: Sequence[int]) -> None:
+        self.ids = sorted(set(ids))
+
+    def fetch(self, s: Session, below: int, k: int) -> list[int]:
+        end = bisect.bisect_left(self.ids, below)
+        return self.ids[max(0, end - k) : end][::-1]
+
+
+class _Union:
+    def __init__(self, parts: Sequence[_Driver]) -> None:
+        self.parts = list(parts)
+
+    def fetch(self, s: Session, below: int, k: int) -> list[int]:
+        # The top k of each part's top k is the top k of the union.
+        merged = heapq.merge(*(p.fetch(s, below, k) for p in self.parts), reverse=True)
+        out: list[int] = []
+        for i in merged:
+            if not out or out[-1] != i:
+                out.append(i)
+                if len(out) == k:
+                    break
+        return out
+
+
+_BELOW: Any = bindparam("below")
+_K: Any = bindparam("k")
+
+
+def _fts_stream(table: str, expr: str) -> _Stream:
+    # `table` is one of our constants, never user text; the expression is a bound parameter.
+    return _Stream(
+        text(
+            f"SELECT rowid FROM {table} WHERE {table} MATCH :q AND rowid < :below"
+            " ORDER BY rowid DESC LIMIT :k"
+        ),
+        q=expr,
+    )
+
+
+def _vocab(s: Session, lo: str, hi: str) -> list[str]:
+    """Indexed trigrams in [lo, hi)."""
+    rows = s.scalars(
+        text("SELECT term FROM stories_fts_vocab WHERE term >= :lo AND term < :hi"),
+        {"lo": lo, "hi": hi},
+    )
+    return list(rows)
+
+
+def _any_of(trigrams: Sequence[str]) -> str:
+    return "(" + " OR ".join(_fts_phrase(t) for t in trigrams) + ")"
+
+
+@dataclass(slots=True)
+class _Lane:
+    """A driver, and what its candidates are known to satisfy (so need not be re-checked)."""
+
+    driver: _Driver
+    covers: frozenset[str] = frozenset()  # terms
+    covers_lang: bool = False
+    below: int = 0
+    k: int = FIRST_BATCH
+    spent: float = 0.0
+    found: list[int] = field(default_factory=list)  # checked matches, descending
+
+
+@dataclass(slots=True)
+class _Plan:
+    lanes: list[_Lane]
+    floor: int = 0  # no match has a smaller id
+
+
+def _sqlite_text_lanes(s: Session, pq: ParsedQuery, lang: str | None) -> list[_Lane] | None:
+    """FTS5 lanes for the text terms; None when a term occurs nowhere."""
+    lanes: list[_Lane] = []
+    if pq.substrings:
+        parts: list[str] = []
+        for t in pq.substrings:
+            if len(t) >= MIN_TRIGRAM:
+                parts.append(_fts_phrase(t))
+                continue
+            # A 1-2 character substring: any indexed trigram that starts with it.
+            tris = _vocab(s, t, t + _MAX_CHAR)
+            if not tris:
+                return None
+            parts.append(_any_of(tris))
+        if lang:
+            parts.append("lang : " + _fts_phrase(f" {lang} "))
+        stream = _fts_stream("stories_fts", " AND ".join(parts))
+        lanes.append(_Lane(stream, frozenset(pq.substrings), True))
+    for w in pq.words:
+        word_expr = _fts_phrase(w) + (f" AND lang : {_fts_phrase(lang)}" if lang else "")
+        ways: list[_Driver] = [_fts_stream("stories_fts_words", word_expr)]
+        # unicode61 keeps "AI法案" as one token: find the word glued before a CJK character
+        # through trigrams that start with it and continue in CJK.
+        glue = _vocab(s, w + GLUE_MIN, w + _MAX_CHAR)
+        if glue:
+            expr = _any_of(glue) + (" AND lang : " + _fts_phrase(f" {lang} ") if lang else "")
+            ways.append(_fts_stream("stories_fts", expr))
+        # The glue trigrams do not check the word's start: the word stays to be checked.
+        driver = _Union(ways) if glue else ways[0]
+        lanes.append(_Lane(driver, frozenset() if glue else frozenset({w}), True))
+    return lanes
+
+
+def _all_stream(f: _Filters) -> _Driver:
+    if f.relevant_only:
+        return _Stream(
+            select(Verdict.story_id)
+            .where(Verdict.relevant.is_(True), Verdict.story_id < _BELOW)
+            .order_by(Verdict.story_id.desc())
+            .limit(_K)
+        )
+    return _Stream(select(Story.id).where(Story.id < _BELOW).order_by(Story.id.desc()).limit(_K))
+
+
+def _filter_plan(s: Session, f: _Filters) -> _Plan | None:
+    """Lanes for the filters that an index yields newest first; None if nothing can match."""
+    plan = _Plan([])
+    if f.feed_ids:
+        plan.lanes.append(_Lane(_feed_driver(f.feed_ids)))
+    for kind, value in f.tags:
+        plan.lanes.append(
+            _Lane(
+                _Stream(
+                    select(StoryTag.story_id)
+                    .where(
+                        StoryTag.kind == kind, StoryTag.value == value, StoryTag.story_id < _BELOW
+                    )
+                    .order_by(StoryTag.story_id.desc())
+                    .limit(_K)
+                )
+            )
+        )
+    if f.since is not None:
+        # A short window, fetched whole, also bounds every other lane from below.
+        ids = list(
+            s.scalars(select(Story.id).where(Story.published >= f.since).limit(SET_LIMIT + 1))
+        )
         if not ids:
             return None
-        conds.append(exists().where(Entry.story_id == Story.id, Entry.feed_id.in_(ids)))
-    code = normalise_lang(lang)
-    if code:
-        conds.append(or_(Story.language == code, Story.language.like(f"{code}-%")))
-    return conds
+        if len(ids) <= SET_LIMIT:
+            plan.lanes.append(_Lane(_IdList(ids)))
+            plan.floor = min(ids)
+    return plan
 
 
-_FTS = table("stories_fts", column("rowid"), column("stories_fts"))
-
-
-def _candidates_text(
-    session: Session, pq: ParsedQuery, conds: list[ColumnElement[bool]], limit: int
-) -> list[int]:
-    """Ids of the newest stories whose title/summary hold every term, newest first."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite" and pq.long_terms:
-        rowid: ColumnElement[int] = literal_column("stories_fts.rowid")
-        stmt = (
-            select(Story.id)
-            .select_from(_FTS)
-            .join(Story, Story.id == rowid)
-            .where(_FTS.c.stories_fts.op("MATCH")(fts5_expression(pq.long_terms)))
-            .where(*(_text_match(t, dialect) for t in pq.short_terms))
-            .where(*conds)
-            .order_by(rowid.desc())
-            .limit(limit)
+def _feed_driver(feed_ids: Sequence[int]) -> _Driver:
+    # One ordered index range per feed (entries(feed_id, story_id)), merged.
+    parts: list[_Driver] = [
+        _Stream(
+            select(Entry.story_id)
+            .distinct()
+            .where(Entry.feed_id == fid, Entry.story_id < _BELOW)
+            .order_by(Entry.story_id.desc())
+            .limit(_K)
         )
-        return list(session.scalars(stmt))
-    if dialect == "sqlite":
-        # Only short terms: scan the newest stories (bounded) with LIKE.
-        floor = session.scalar(
-            select(Story.id).order_by(Story.id.desc()).offset(SHORT_SCAN_LIMIT - 1).limit(1)
-        )
-        stmt = (
-            select(Story.id)
-            .where(Story.id >= (floor or 0))
-            .where(*(_text_match(t, dialect) for t in pq.terms))
-            .where(*conds)
-            .order_by(Story.id.desc())
-            .limit(limit)
-        )
-        return list(session.scalars(stmt))
-    stmt = (
-        select(Story.id)
-        .where(*(_text_match(t, dialect) for t in pq.terms))
-        .where(*conds)
-        .order_by(Story.id.desc())
-        .limit(limit)
+        for fid in feed_ids
+    ]
+    return _Union(parts) if len(parts) > 1 else parts[0]
+
+
+def _pg_prefilters(pq: ParsedQuery) -> tuple[list[ColumnElement[bool]], frozenset[str]]:
+    """Index-served conditions implied by the terms, and the terms they check exactly."""
+    tsv: ColumnElement[Any] = literal_column(_PG_TSV)
+    simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
+    conds: list[ColumnElement[bool]] = []
+    exact: set[str] = set()
+    for w in pq.words:
+        conds.append(tsv.op("@@")(func.plainto_tsquery(simple, w)))
+    for t in pq.substrings:
+        runs = _CJK_RUN.findall(t)
+        if runs:
+            for run in runs:
+                if len(run) == 1:  # every CJK character begins an indexed bigram or stands alone
+                    q = func.to_tsquery(simple, run + ":*")
+                else:
+                    bigrams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
+                    q = func.plainto_tsquery(simple, bigrams)
+                conds.append(tsv.op("@@")(q))
+        elif len(t) >= MIN_TRIGRAM:
+            pat = _like_pattern(t)
+            conds.append(
+                or_(
+                    Story.title.ilike(pat, escape=_LIKE_ESCAPE),
+                    Story.summary.ilike(pat, escape=_LIKE_ESCAPE),
+                )
+            )
+            exact.add(t)
+    return conds, frozenset(exact)
+
+
+def _pg_lang(code: str) -> ColumnElement[bool]:
+    """A superset of the stories whose primary language subtag is `code`."""
+    esc = _like_pattern(code)[1:-1]
+    return or_(
+        *(Story.language.ilike(p, escape=_LIKE_ESCAPE) for p in (esc, esc + "-%", esc + "\\_%"))
     )
-    return list(session.scalars(stmt))
+
+
+def _pg_text_lanes(s: Session, pq: ParsedQuery, f: _Filters) -> list[_Lane]:
+    conds, exact = _pg_prefilters(pq)
+    if conds:
+        extra: list[ColumnElement[bool]] = []
+        if f.lang:
+            extra.append(_pg_lang(f.lang))
+        if f.since is not None:
+            extra.append(Story.published >= f.since)
+        # Bitmap scans only: the planner cannot tell how common a substring is, and a
+        # sequential or backward scan over a rare one reads the whole table. LIMIT bounds it.
+        s.execute(text("SET LOCAL enable_seqscan = off"))
+        s.execute(text("SET LOCAL enable_indexscan = off"))
+        try:
+            ids = list(s.scalars(select(Story.id).where(*conds, *extra).limit(SET_LIMIT + 1)))
+        finally:
+            s.execute(text("RESET enable_seqscan"))
+            s.execute(text("RESET enable_indexscan"))
+        if len(ids) <= SET_LIMIT:
+            return [_Lane(_IdList(ids), exact)]
+    # Common text (or terms no index serves): the newest stories, checked one by one, are
+    # matches often enough.
+    return [_Lane(_all_stream(f))]
+
+
+# -- running the lanes ----------------------------------------------------------------------
+
+
+class _Row(NamedTuple):
+    id: int
+    title: str
+    summary: str
+    published: datetime
+
+
+class _Checker:
+    """Checks candidates exactly: filters in SQL, text and language in Python."""
+
+    def __init__(self, s: Session, pq: ParsedQuery | None, f: _Filters) -> None:
+        self.s = s
+        self.pq = pq
+        self.f = f
+        self.sqlite = s.get_bind().dialect.name == "sqlite"
+        self.rows: dict[int, _Row] = {}  # text fetched on the way, for ranking
+
+    def _id_in(self, ids: Sequence[int]) -> ColumnElement[bool]:
+        # One parameter, not thousands: binding a long IN list costs more than the lookups.
+        if self.sqlite:
+            tv = func.json_each(json.dumps(list(ids))).table_valued("value")
+            return Story.id.in_(select(tv.c.value))
+        return Story.id == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+
+    def __call__(self, ids: list[int], lane: _Lane) -> list[int]:
+        terms = [t for t in self.pq.terms if t not in lane.covers] if self.pq else []
+        lang = self.f.lang if self.f.lang and not lane.covers_lang else None
+        cols: list[Any] = [Story.id, Story.language]
+        if terms:
+            cols += [Story.title, Story.summary, Story.published]
+        out: list[int] = []
+        for row in self.s.execute(select(*cols).where(self._id_in(ids), *self.f.conds)):
+            if lang and normalise_lang(row[1]) != lang:
+                continue
+            if terms:
+                r = _Row(row[0], row[2] or "", row[3] or "", row[4])
+                if not _Matcher(terms).matches(r.title, r.summary):
+                    continue
+                self.rows[r.id] = r
+            out.append(row[0])
+        out.sort(reverse=True)
+        return out
+
+    def fetch_rows(self, ids: Sequence[int]) -> list[_Row]:
+        missing = [i for i in ids if i not in self.rows]
+        if missing:
+            stmt = select(Story.id, Story.title, Story.summary, Story.published)
+            for sid, title, summary, published in self.s.execute(stmt.where(self._id_in(missing))):
+                self.rows[sid] = _Row(sid, title or "", summary or "", published)
+        return [self.rows[i] for i in ids if i in self.rows]
+
+
+def _race(s: Session, plan: _Plan, check: _Checker, limit: int) -> list[int]:
+    """The newest `limit` checked candidates: exact as soon as any one lane is done.
+
+    Turns go to the lane that has used the least time, so the total is at most about the
+    number of lanes times the fastest lane's time.
+    """
+    top = (s.scalar(select(func.max(Story.id))) or 0) + 1
+    for lane in plan.lanes:
+        lane.below = top
+    while True:
+        lane = min(plan.lanes, key=lambda x: x.spent)
+        t0 = time.perf_counter()
+        ids = lane.driver.fetch(s, lane.below, lane.k)
+        done = len(ids) < lane.k
+        if ids and ids[-1] < plan.floor:
+            ids = [i for i in ids if i >= plan.floor]
+            done = True
+        if ids:
+            lane.below = ids[-1]
+            lane.found.extend(check(ids, lane))
+        lane.spent += time.perf_counter() - t0
+        if done or len(lane.found) >= limit:
+            return lane.found[:limit]
+        lane.k = min(lane.k * 2, MAX_BATCH)
+
+
+def _text_matches(
+    s: Session, pq: ParsedQuery, f: _Filters, check: _Checker, limit: int
+) -> list[int]:
+    """The newest `limit` stories that hold every term (or, without terms, any story)."""
+    dialect = s.get_bind().dialect.name
+    plan = _filter_plan(s, f)
+    if plan is None:
+        return []
+    if pq.terms:
+        if dialect == "sqlite":
+            lanes = _sqlite_text_lanes(s, pq, f.lang)
+            if lanes is None:
+                return []
+            plan.lanes += lanes
+        else:
+            plan.lanes += _pg_text_lanes(s, pq, f)
+    elif f.lang and dialect == "sqlite":
+        lang_expr = "lang : " + _fts_phrase(f.lang)
+        plan.lanes.append(_Lane(_fts_stream("stories_fts_words", lang_expr), covers_lang=True))
+    if not plan.lanes:
+        plan.lanes.append(_Lane(_all_stream(f)))
+    return _race(s, plan, check, limit)
 
 
 def _matching_feeds(session: Session, terms: Sequence[str]) -> dict[int, str]:
@@ -263,45 +691,28 @@ def _matching_feeds(session: Session, terms: Sequence[str]) -> dict[int, str]:
         return {}
     out: dict[int, str] = {}
     for fid, name, title in session.execute(select(Feed.id, Feed.name, Feed.title)):
-        hay = f"{name}\n{title or ''}".casefold()
+        hay = f"{name}\n{title or ''}".lower()
         if all(t in hay for t in terms):
             out[fid] = name
     return out
 
 
-def _candidates_source(
-    session: Session, feed_ids: Sequence[int], conds: list[ColumnElement[bool]], limit: int
+def _source_matches(
+    s: Session, feed_ids: Sequence[int], f: _Filters, check: _Checker, limit: int
 ) -> list[int]:
-    stmt = (
-        select(Story.id)
-        .where(exists().where(Entry.story_id == Story.id, Entry.feed_id.in_(list(feed_ids))))
-        .where(*conds)
-        .order_by(Story.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
+    plan = _filter_plan(s, f)
+    if plan is None:
+        return []
+    plan.lanes.append(_Lane(_feed_driver(feed_ids)))
+    return _race(s, plan, check, limit)
+
+
+# -- ranking and results --------------------------------------------------------------------
 
 
 def _recency(published: datetime, now: datetime) -> float:
     age_days = max(0.0, (now - published).total_seconds() / 86400.0)
     return math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
-
-
-def relevance(terms: Sequence[str], title: str, summary: str, source_hit: bool) -> float:
-    """0..1: term hits weighted title > source > summary, plus a bonus for the whole phrase."""
-    if not terms:
-        return 0.0
-    t = unicodedata.normalize("NFKC", title).casefold()
-    s = unicodedata.normalize("NFKC", summary).casefold()
-    raw = 0.0
-    for term in terms:
-        raw += 3.0 * min(2, t.count(term)) + 1.0 * min(4, s.count(term))
-        if source_hit:
-            raw += 2.0
-    if len(terms) > 1 and " ".join(terms) in t:
-        raw += 4.0
-    raw /= len(terms)
-    return raw / (raw + 4.0)
 
 
 def story_posts(session: Session, ids: Sequence[int]) -> list[StoryPost]:
@@ -383,7 +794,7 @@ def search_stories(
     notices.extend(pq.notices)
     if query and query.strip() and not pq.terms:
         notices.append("the query had no letters or digits, so it was ignored")
-    conds = _filters(
+    f = _filters(
         session,
         jurisdiction=jurisdiction,
         topic=topic,
@@ -392,23 +803,19 @@ def search_stories(
         lang=lang,
         relevant_only=relevant_only,
     )
-    if conds is None:
+    if f is None:
         return SearchPage([], 0, page, False, per_page, pq.terms, tuple(notices))
     limit = WINDOW + 1
-    feeds: dict[int, str] = {}
-    if pq.terms:
-        ids = _candidates_text(session, pq, conds, limit)
-        feeds = _matching_feeds(session, pq.terms)
-        if feeds:
-            extra = _candidates_source(session, list(feeds), conds, limit)
-            ids = sorted(set(ids) | set(extra), reverse=True)[:limit]
-    else:
-        ids = list(
-            session.scalars(select(Story.id).where(*conds).order_by(Story.id.desc()).limit(limit))
-        )
+    check = _Checker(session, pq, f)
+    ids = _text_matches(session, pq, f, check, limit)
+    feeds = _matching_feeds(session, pq.terms)
+    if feeds:
+        by_source = _Checker(session, None, f)
+        extra = _source_matches(session, list(feeds), f, by_source, limit)
+        ids = sorted(set(ids) | set(extra), reverse=True)[:limit]
     total: int | None = len(ids) if len(ids) <= WINDOW else None
-    ids = ids[:WINDOW]
-    ranked = _rank(session, ids, pq.terms, feeds, now)
+    rows = check.fetch_rows(ids[:WINDOW])
+    ranked = _rank(session, rows, pq, feeds, now)
     start = (page - 1) * per_page
     page_ids = ranked[start : start + per_page]
     has_more = start + per_page < len(ranked)
@@ -418,35 +825,29 @@ def search_stories(
 
 
 def _rank(
-    session: Session, ids: list[int], terms: Sequence[str], feeds: dict[int, str], now: datetime
+    session: Session, rows: list[_Row], pq: ParsedQuery, feeds: dict[int, str], now: datetime
 ) -> list[int]:
-    if not ids:
+    if not rows:
         return []
-    rows: list[Any] = list(
-        session.execute(
-            select(Story.id, Story.title, Story.summary, Story.published).where(
-                Story.id.in_(ids)
-            )
-        )
-    )
     from_feeds: set[int] = set()
     if feeds:
         from_feeds = set(
             session.scalars(
                 select(Entry.story_id).where(
-                    and_(Entry.story_id.in_(ids), Entry.feed_id.in_(list(feeds)))
+                    and_(Entry.story_id.in_([r.id for r in rows]), Entry.feed_id.in_(list(feeds)))
                 )
             )
         )
+    matcher = _Matcher(pq.terms)
     scored: list[tuple[float, int]] = []
-    for sid, title, summary, published in rows:
-        rec = _recency(min(published, now), now)
-        if terms:
-            rel = relevance(terms, title, summary, sid in from_feeds)
+    for r in rows:
+        rec = _recency(min(r.published, now), now)
+        if pq.terms:
+            rel = matcher.relevance(r.title, r.summary, r.id in from_feeds)
             score = RELEVANCE_WEIGHT * rel + (1 - RELEVANCE_WEIGHT) * rec
         else:
             score = rec
-        scored.append((score, sid))
+        scored.append((score, r.id))
     scored.sort(key=lambda x: (-x[0], -x[1]))
     return [sid for _, sid in scored]
 

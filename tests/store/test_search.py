@@ -1,7 +1,9 @@
-"""Full-text search on SQLite (FTS5 trigram) and PostgreSQL (pg_trgm): any language, any query."""
+"""Full-text search on SQLite (FTS5) and PostgreSQL (pg_trgm, tsvector): any language, any query."""
 
 from __future__ import annotations
 
+import importlib.util
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +14,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from bot.classify.verdict import Verdict
+from bot.store import search
 from bot.store.models import Entry, Feed, Story
 from bot.store.search import (
     WINDOW,
@@ -162,7 +165,8 @@ def test_ranking_prefers_title_hits_and_recency(storage: Storage) -> None:
         for title, summary, age in [
             ("Budget news", "The AI regulation debate continues", 1),
             ("AI regulation advances", "Lawmakers vote", 1),
-            ("AI regulation advances again", "Lawmakers vote again", 300),
+            # A month old: a title match still beats yesterday's passing mention.
+            ("AI regulation advances again", "Lawmakers vote again", 30),
         ]:
             story = Story(title=title, title_key=title, summary=summary, language="en",
                           published=NOW - timedelta(days=age), first_seen=NOW)
@@ -231,10 +235,11 @@ def test_index_follows_updates_and_deletes(seeded: tuple[Storage, dict[str, int]
         s.execute(delete(Story).where(Story.id == sid))  # FKs cascade in the database
     with storage.session() as s:
         assert titles(s, "semiconductor") == []
+        assert titles(s, "AI chips") == []  # the word index forgot it too
         if s.get_bind().dialect.name == "sqlite":
-            # The FTS index is consistent with its content table.
-            s.execute(text("INSERT INTO stories_fts(stories_fts, rank)"
-                           " VALUES ('integrity-check', 1)"))
+            # Both FTS indexes are consistent (the triggers deleted what they had inserted).
+            for t in ("stories_fts", "stories_fts_words"):
+                s.execute(text(f"INSERT INTO {t}({t}) VALUES ('integrity-check')"))
 
 
 HOSTILE = [
@@ -354,3 +359,173 @@ def test_migration_downgrade_removes_search(sqlite_url: str) -> None:
             assert titles(s, "人工智能")
     finally:
         storage.close()
+
+
+def _add(s: Session, title: str, summary: str = "", *, lang: str = "en", age_days: float = 0,
+         relevant: bool = True) -> int:
+    story = Story(title=title, title_key=title.casefold()[:400], summary=summary, language=lang,
+                  published=NOW - timedelta(days=age_days), first_seen=NOW)
+    s.add(story)
+    s.flush()
+    store_verdict(s, story.id, Verdict(relevant=relevant, score=0.8))
+    return story.id
+
+
+def test_short_latin_terms_are_whole_words(storage: Storage) -> None:
+    with storage.write() as s:
+        for title in ("AI rules agreed", "(AI) and the EU's plan", "Officials said again",
+                      "OpenAI raises money", "A neutral stance", "Ukraine talks",
+                      "日本政府、AI法案を閣議決定", "生成AIの規制", "UK AI-driven audits"):
+            _add(s, title)
+    with storage.session() as s:
+        assert set(titles(s, "AI")) == {
+            "AI rules agreed", "(AI) and the EU's plan", "日本政府、AI法案を閣議決定",
+            "生成AIの規制", "UK AI-driven audits",
+        }
+        assert titles(s, "EU") == ["(AI) and the EU's plan"]
+        assert titles(s, "UK") == ["UK AI-driven audits"]
+        # Three letters and more are substrings again.
+        assert set(titles(s, "rai")) == {"OpenAI raises money", "Ukraine talks"}
+
+
+def test_cjk_terms_at_the_end_and_single_characters(storage: Storage) -> None:
+    with storage.write() as s:
+        _add(s, "中国加强人工智能监管", lang="zh")
+        _add(s, "新规出台", "由网信办发布", lang="zh")
+        _add(s, "한국 규제", lang="ko")
+    with storage.session() as s:
+        # Two-character terms at the very end of a column (the index text is padded).
+        assert titles(s, "监管") == ["中国加强人工智能监管"]
+        assert titles(s, "发布") == ["新规出台"]
+        assert titles(s, "규제") == ["한국 규제"]
+        # One character, anywhere.
+        assert titles(s, "管") == ["中国加强人工智能监管"]
+        assert titles(s, "办") == ["新规出台"]
+        assert titles(s, "监 新") == []
+        assert titles(s, "监管 中国") == ["中国加强人工智能监管"]
+
+
+def test_case_folding_keeps_sharp_s_and_finds_uppercase(storage: Storage) -> None:
+    with storage.write() as s:
+        _add(s, "Bußgeld für KI-Anbieter", lang="de")
+        _add(s, "ΡΥΘΜΙΣΗ της τεχνητής νοημοσύνης", lang="el")
+    with storage.session() as s:
+        assert titles(s, "Bußgeld") == ["Bußgeld für KI-Anbieter"]
+        assert titles(s, "BUSSGELD") == []  # no ß -> ss folding in either index
+        assert titles(s, "ki") == ["Bußgeld für KI-Anbieter"]
+        assert titles(s, "ρυθμιση") == ["ΡΥΘΜΙΣΗ της τεχνητής νοημοσύνης"]
+
+
+def test_language_filter_uses_the_primary_subtag(storage: Storage) -> None:
+    with storage.write() as s:
+        _add(s, "Regulation news one", lang="zh-Hant")
+        _add(s, "Regulation news two", lang="pt_BR")
+        _add(s, "Regulation news three", lang="zh")
+    with storage.session() as s:
+        assert set(titles(s, "regulation", lang="zh")) == {"Regulation news one",
+                                                            "Regulation news three"}
+        assert titles(s, "regulation", lang="pt-BR") == ["Regulation news two"]
+        assert titles(s, "", lang="zh-TW") == ["Regulation news three", "Regulation news one"]
+        assert titles(s, "AI", lang="zh") == []
+
+
+def test_migration_sql_matches_the_module() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "m0003", search.__file__.replace("bot/store/search.py",
+                                         "migrations/versions/0003_search_indexes.py"))
+    assert spec and spec.loader
+    mig = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mig)
+    assert mig.CJK_CLASS == search.CJK_CLASS
+    assert mig.pg_tsvector_sql(mig.PG_TEXT) == search.pg_tsvector_sql(search.PG_TEXT)
+
+
+# -- the drivers, batches and windows give exactly what a brute-force filter gives ----------
+
+_VOCAB = ["ai", "eu", "act", "chips", "export", "rule", "safety", "法案", "监管", "人工智能",
+          "규제", "안전", "said", "again", "model"]
+
+
+def _oracle_corpus(storage: Storage, rng: random.Random, n: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    with storage.write() as s:
+        feeds = []
+        for i in range(4):
+            f = Feed(name=f"Oracle Feed {i}", config_url=f"https://o{i}.example/f",
+                     url=f"https://o{i}.example/f", jurisdictions=[])
+            s.add(f)
+            s.flush()
+            feeds.append(f.id)
+        for i in range(n):
+            words = rng.choices(_VOCAB, k=rng.randint(2, 6))
+            sep = "" if rng.random() < 0.5 else " "
+            title = sep.join(w.upper() if rng.random() < 0.2 else w for w in words)
+            summary = " ".join(rng.choices(_VOCAB, k=rng.randint(0, 5)))
+            relevant = rng.random() < 0.6
+            jur = tuple(rng.sample(["EU", "US", "CN"], rng.randint(0, 2))) if relevant else ()
+            age = rng.uniform(0, 60) if rng.random() < 0.9 else rng.uniform(200, 400)
+            lang = rng.choice(["en", "zh", "ko", "en-GB"])
+            story = Story(title=title, title_key=f"o{i}", summary=summary, language=lang,
+                          published=NOW - timedelta(days=age),
+                          first_seen=NOW - timedelta(days=age))
+            s.add(story)
+            s.flush()
+            feed = rng.choice(feeds)
+            s.add(Entry(feed_id=feed, uid=f"o{i}", uid_hash=f"o{i}", story_id=story.id,
+                        url=None, title=title, summary=summary, published=story.published))
+            store_verdict(s, story.id, Verdict(relevant=relevant, score=0.5, jurisdictions=jur))
+            rows.append({"id": story.id, "title": title, "summary": summary, "lang": lang,
+                         "relevant": relevant, "jur": jur, "feed": feeds.index(feed),
+                         "age": age})
+    return rows
+
+
+def test_search_equals_brute_force(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tiny batches and sets: every lane takes many turns, PostgreSQL's hit list overflows.
+    monkeypatch.setattr(search, "FIRST_BATCH", 3)
+    monkeypatch.setattr(search, "MAX_BATCH", 7)
+    monkeypatch.setattr(search, "SET_LIMIT", 20)
+    monkeypatch.setattr(search, "WINDOW", 30)
+    rng = random.Random(5)
+    corpus = _oracle_corpus(storage, rng, 300)
+    for _ in range(80):
+        q = " ".join(rng.sample(_VOCAB, rng.randint(0, 2)))
+        kw: dict[str, object] = {}
+        if rng.random() < 0.5:
+            kw["jurisdiction"] = rng.choice(["EU", "US", "CN"])
+        if rng.random() < 0.3:
+            kw["lang"] = rng.choice(["en", "zh", "ko"])
+        if rng.random() < 0.3:
+            kw["since"] = NOW - timedelta(days=rng.choice([3, 30, 300]))
+        if rng.random() < 0.2:
+            kw["source"] = f"Oracle Feed {rng.randrange(4)}"
+        relevant_only = rng.random() < 0.7
+        pq = parse_query(q)
+        m = search._Matcher(pq.terms)
+        want = []
+        for r in corpus:
+            if not m.matches(str(r["title"]), str(r["summary"])):
+                continue
+            if relevant_only and not r["relevant"]:
+                continue
+            if "jurisdiction" in kw and kw["jurisdiction"] not in r["jur"]:  # type: ignore[operator]
+                continue
+            if "lang" in kw and str(r["lang"]).split("-")[0] != kw["lang"]:
+                continue
+            if "since" in kw and NOW - timedelta(days=float(r["age"])) < kw["since"]:  # type: ignore[operator]
+                continue
+            if "source" in kw and f"Oracle Feed {r['feed']}" != kw["source"]:
+                continue
+            want.append(int(r["id"]))  # type: ignore[call-overload]
+        total = len(want) if len(want) <= 30 else None
+        want = sorted(want, reverse=True)[:30]
+        got: list[int] = []
+        with storage.session() as s:
+            for page in range(1, 7):
+                res = search_stories(s, q, page=page, per_page=5, now=NOW,
+                                     relevant_only=relevant_only, **kw)  # type: ignore[arg-type]
+                got += [h.story_id for h in res.hits]
+                if not res.has_more:
+                    break
+        assert sorted(got, reverse=True) == want, (q, kw, relevant_only)
+        assert res.total == total, (q, kw, relevant_only)
