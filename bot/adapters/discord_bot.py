@@ -8,8 +8,6 @@ with bot.deliver.render.reply and sends it. Nothing here decides what a command 
 from __future__ import annotations
 
 import asyncio
-import functools
-import zoneinfo
 from typing import Any, Literal
 
 import discord
@@ -457,15 +455,12 @@ class PolicyGroup(app_commands.Group, name="policy", description="AI-governance 
         await self.runner.run(interaction, "feeds", {"action": "remove", "name": name})
 
 
-@functools.cache
-def _zones() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
 def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
     """IANA zones containing what was typed ("berl" -> Europe/Berlin), at most 25."""
+    from bot.commands.vocab import time_zones  # cached; shared with the subscribe handler
+
     q = current.strip().casefold().replace(" ", "_")
-    hits = [z for z in _zones() if q in z.casefold()] if q else ["UTC", "Europe/London",
+    hits = [z for z in time_zones() if q in z.casefold()] if q else ["UTC", "Europe/London",
             "Europe/Berlin", "Europe/Brussels", "America/New_York", "America/Los_Angeles",
             "Asia/Shanghai", "Asia/Tokyo", "Asia/Singapore", "Australia/Sydney"]
     hits.sort(key=lambda z: (not z.casefold().startswith(q), len(z)))

@@ -45,7 +45,8 @@ class CommandContext:
         if self.config is not None:
             d = self.config.defaults
             kw = {
-                "timeout": d.total_timeout,
+                "timeout": d.read_timeout,
+                "total_timeout": d.total_timeout,
                 "max_redirects": d.max_redirects,
                 "max_bytes": d.max_body_bytes,
                 "user_agent": d.user_agent,

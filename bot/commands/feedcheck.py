@@ -1,7 +1,13 @@
-"""Check that a URL answers with a real feed before `feeds add` saves it (SSRF-guarded)."""
+"""Check that a URL answers with a real feed before `feeds add` saves it (SSRF-guarded).
+
+It runs on the chat adapters' event loop, so it never blocks it: parsing (seconds for a
+10 MB feed) happens in a thread, and the whole check has a total deadline, so a server that
+drips its body byte by byte cannot hold `feeds add` for long.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -10,6 +16,7 @@ import httpx
 from bot.commands.ssrf import BlockedURL, GuardedTransport, Policy, guarded_client
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_TOTAL_TIMEOUT = 30.0  # seconds for the whole check: a person is waiting for it
 USER_AGENT = "policybot/0.1 (+https://github.com/policybot/policybot; AI-governance news bot)"
 
 
@@ -32,11 +39,26 @@ async def check_feed(
     policy: Policy,
     *,
     timeout: float = 20.0,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     max_redirects: int = 5,
     max_bytes: int = MAX_BODY_BYTES,
     user_agent: str = USER_AGENT,
 ) -> FeedCheck:
-    """Fetch `url` (every hop guarded) and parse it; never raises."""
+    """Fetch `url` (every hop guarded) and parse it, all within `total_timeout` seconds
+    (`timeout` bounds each connect/read); never raises."""
+    try:
+        async with asyncio.timeout(total_timeout):
+            return await _check(url, policy, timeout=timeout, max_redirects=max_redirects,
+                                max_bytes=max_bytes, user_agent=user_agent)
+    except TimeoutError:
+        return FeedCheck(False, url, error=f"no complete feed arrived within {total_timeout:g} s:"
+                         " the server is too slow")
+
+
+async def _check(
+    url: str, policy: Policy, *, timeout: float, max_redirects: int, max_bytes: int,
+    user_agent: str,
+) -> FeedCheck:
     from bot.ingest.parse import parse_feed
 
     client = guarded_client(
@@ -76,7 +98,8 @@ async def check_feed(
         return FeedCheck(False, url, error="the server did not answer in time")
     except (httpx.HTTPError, OSError, ValueError) as exc:
         return FeedCheck(False, url, error=f"cannot fetch it: {type(exc).__name__}: {exc}"[:300])
-    parsed = parse_feed(body, url=final, headers=headers)
+    # Seconds of CPU for a big feed: off the loop (the Discord gateway, the Slack socket).
+    parsed = await asyncio.to_thread(parse_feed, body, url=final, headers=headers)
     if not parsed.ok:
         return FeedCheck(
             False, url, final, error=parsed.error or "this is not an RSS or Atom feed", hops=hops

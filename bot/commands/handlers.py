@@ -32,6 +32,8 @@ from bot.commands.vocab import (
     resolve_jurisdiction,
     resolve_language,
     resolve_topic,
+    time_zones,
+    time_zones_by_folded,
 )
 from bot.deliver.match import StoryFacts, SubscriptionIndex
 from bot.deliver.types import Digest, StoryPost
@@ -319,13 +321,12 @@ def _timezone(v: str) -> str:
         zoneinfo.ZoneInfo(v)
         return v
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zones = sorted(zoneinfo.available_timezones())
-        lower = {z.lower(): z for z in zones}
-        if v.lower() in lower:
-            return lower[v.lower()]
+        hit = time_zones_by_folded().get(v.casefold())  # cached: no tz database walk per typo
+        if hit is not None:
+            return hit
         raise UserError(
             f"unknown time zone {_show(v)!r}: use an IANA name such as Europe/Berlin",
-            _suggest(v, zones),
+            _suggest(v, time_zones()),
         ) from None
 
 
@@ -777,9 +778,13 @@ async def cmd_why(req: Request, ctx: CommandContext) -> Reply:
     post, verdict, note = found
     live = False
     if verdict is None and ctx.classifier is not None:
-        clf = ctx.classifier()
-        v = clf.classify(post.title, post.summary)
-        verdict = v.to_dict()
+        factory = ctx.classifier
+
+        def classify() -> dict[str, Any]:
+            # Loading the classifier and classifying are CPU work: off the event loop.
+            return dict(factory().classify(post.title, post.summary).to_dict())
+
+        verdict = await asyncio.to_thread(classify)
         live = True
     if verdict is None:
         return Reply(title="Why", text="This item has no stored verdict.", stories=(post,))

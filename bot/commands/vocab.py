@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -178,6 +179,21 @@ def resolve_language(text: str) -> Resolved:
     except (ImportError, LookupError, KeyError):  # pragma: no cover
         pass
     return Resolved(None, ("en", "zh", "ja", "ko", "fr", "de"))
+
+
+# -- time zones ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """Every IANA zone name, sorted; cached (available_timezones() walks the tz database)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+@lru_cache(maxsize=1)
+def time_zones_by_folded() -> dict[str, str]:
+    """casefolded zone name -> zone name ("europe/berlin" -> "Europe/Berlin")."""
+    return {z.casefold(): z for z in time_zones()}
 
 
 # -- instruments (named laws and policies) -----------------------------------------------------

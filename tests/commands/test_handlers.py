@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -424,6 +425,55 @@ async def test_why_by_id_url_and_title(ctx: CommandContext, storage: Storage) ->
     assert r.error and "no stored item" in r.text
     r = await run(ctx, "why", USER)
     assert r.error
+
+
+async def test_why_classifies_an_unclassified_item_off_the_event_loop(
+        storage: Storage) -> None:
+    with storage.write() as s:
+        st = Story(title="Fresh AI bill", title_key="fresh ai bill", url=None, summary="",
+                   language="en", published=NOW, first_seen=NOW)
+        s.add(st)
+        s.flush()
+        sid = st.id
+    threads: list[int] = []
+
+    class Clf:
+        def classify(self, title: str, summary: str) -> Verdict:
+            threads.append(threading.get_ident())
+            return Verdict(True, 0.7, ("US",), ("legislation",), ())
+
+    def factory() -> Clf:
+        threads.append(threading.get_ident())  # loading a classifier is slow too
+        return Clf()
+
+    ctx = CommandContext(storage=storage, clock=lambda: NOW, classifier=factory)
+    r = await run(ctx, "why", USER, item=str(sid))
+    assert not r.error and "classified just now" in r.text and "United States (US)" in r.text
+    assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+async def test_bad_time_zones_do_not_rescan_the_tz_database(
+        ctx: CommandContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoneinfo
+
+    from bot.commands import vocab
+
+    real = zoneinfo.available_timezones
+    calls: list[int] = []
+
+    def counting() -> set[str]:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(zoneinfo, "available_timezones", counting)
+    vocab.time_zones.cache_clear()
+    vocab.time_zones_by_folded.cache_clear()
+    for bad in ("Europe/Berln", "Mars/Olympus", "Asia/Tokio"):
+        r = await run(ctx, "subscribe", timezone=bad)
+        assert r.error and "unknown time zone" in r.text
+    r = await run(ctx, "subscribe", timezone="asia/tokyo", mode="daily")
+    assert not r.error and "Asia/Tokyo" in repr(r.table)
+    assert len(calls) == 1
 
 
 async def test_help_and_unknown_commands(ctx: CommandContext) -> None:
