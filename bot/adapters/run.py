@@ -19,8 +19,9 @@ DEFAULT_SLACK_PORT = 3000
 
 
 def slack_mode(settings: Any) -> str | None:
-    """"socket", "http" or None (no Slack commands). Socket Mode unless asked otherwise or
-    only a signing secret is configured."""
+    """"socket", "http" or None (no Slack commands). settings.slack_mode decides when set
+    (HTTP mode even with an app token); else Socket Mode when there is an app token, HTTP
+    mode when there is only a signing secret. Read with getattr: older Settings lack it."""
     if not getattr(settings, "slack_bot_token", None):
         return None
     mode = str(getattr(settings, "slack_mode", "") or "").lower()
@@ -31,6 +32,12 @@ def slack_mode(settings: Any) -> str | None:
     if getattr(settings, "slack_signing_secret", None):
         return "http"
     return None
+
+
+def slack_http_port(settings: Any) -> int:
+    """settings.slack_http_port, else 3000 (0, a free port, is a valid choice)."""
+    port = getattr(settings, "slack_http_port", None)
+    return DEFAULT_SLACK_PORT if port is None or port == "" else int(port)
 
 
 async def _guarded(name: str, run: Awaitable[None]) -> None:
@@ -61,7 +68,7 @@ async def run_chat_adapters(
         jobs["slack"] = run_slack_socket_mode(ctx, settings, handler=handler,
                                               client=slack_client, stop=stop)
     elif mode == "http":
-        port = int(getattr(settings, "slack_http_port", None) or DEFAULT_SLACK_PORT)
+        port = slack_http_port(settings)
         jobs["slack"] = run_slack_http(ctx, settings, port, handler=handler,
                                        client=slack_client, stop=stop)
     if jobs:

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import structlog
@@ -39,10 +39,26 @@ PAGED_COMMANDS = frozenset({"search"})
 _PAGE_ACTION = re.compile(rf"^{SLACK_PAGE_ACTION}_(prev|next)$")
 
 
+def parse_admins(value: str | Iterable[str] | None) -> frozenset[str]:
+    """User ids from "U1, U2" or from a list; spaces and empty items are ignored."""
+    if value is None:
+        return frozenset()
+    if hasattr(value, "get_secret_value"):
+        value = value.get_secret_value()
+    # A string is split on commas: iterating it would give a set of single characters.
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return frozenset(p.strip() for p in items if p.strip())
+
+
 def admins_from_env(environ: dict[str, str] | None = None) -> frozenset[str]:
     """POLICYBOT_SLACK_ADMINS=U1,U2 (spaces and empty items are ignored)."""
-    raw = (environ if environ is not None else os.environ).get(ADMINS_ENV, "")
-    return frozenset(p.strip() for p in raw.split(",") if p.strip())
+    return parse_admins((environ if environ is not None else os.environ).get(ADMINS_ENV, ""))
+
+
+def configured_admins(settings: Any) -> frozenset[str]:
+    """settings.slack_admins (a "U1,U2" string or a list) when Settings has it and it is set,
+    else POLICYBOT_SLACK_ADMINS from the environment."""
+    return parse_admins(getattr(settings, "slack_admins", None)) or admins_from_env()
 
 
 def _secret(settings: Any, name: str) -> str | None:
@@ -200,7 +216,7 @@ def build_app(
     if client is None and not token:
         raise ValueError("SLACK_BOT_TOKEN is not set: the Slack commands need the bot token")
     if admins is None:
-        admins = getattr(settings, "slack_admins", None) or admins_from_env()
+        admins = configured_admins(settings)
     app = AsyncApp(
         client=client,
         token=None if client is not None else token,

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters import run as run_module
 from bot.adapters.run import run_chat_adapters, slack_mode
+from bot.adapters.slack_app import configured_admins
 from tests.adapters.helpers import FakeHandler, opt, sub_option, until
 from tests.adapters.test_slack_e2e import FakeSlackWithUsers, settings
 from tests.fakes.discord import FakeDiscord
@@ -22,6 +25,37 @@ def test_slack_mode() -> None:
                                       slack_app_token="xapp-1")) == "http"
     assert slack_mode(SimpleNamespace(slack_bot_token=None)) is None
     assert slack_mode(settings(SLACK_APP_TOKEN="", SLACK_SIGNING_SECRET="")) is None
+
+
+async def test_http_mode_can_be_forced_and_its_port_chosen(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[int] = []
+
+    async def fake_http(ctx: Any, settings: Any, port: int, **kw: Any) -> None:
+        started.append(port)
+
+    async def no_socket(*args: Any, **kw: Any) -> None:
+        raise AssertionError("Socket Mode was started although HTTP mode was asked for")
+
+    monkeypatch.setattr(run_module, "run_slack_http", fake_http)
+    monkeypatch.setattr(run_module, "run_slack_socket_mode", no_socket)
+    for port, expected in ((8099, 8099), (0, 0), (None, 3000)):
+        settings_ = SimpleNamespace(discord_token=None, slack_bot_token="xoxb-1",
+                                    slack_app_token="xapp-1", slack_signing_secret="s",
+                                    slack_mode="http", slack_http_port=port)
+        assert await run_chat_adapters(None, settings_, stop=asyncio.Event()) == ["slack"]
+        assert started.pop() == expected
+
+
+def test_slack_admins_from_settings_or_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICYBOT_SLACK_ADMINS", "U0ENV")
+    # A comma-separated string (what POLICYBOT_SLACK_ADMINS holds), not a set of characters
+    assert configured_admins(SimpleNamespace(slack_admins="U1, U2,")) == {"U1", "U2"}
+    assert configured_admins(SimpleNamespace(slack_admins=["U3", " U4 "])) == {"U3", "U4"}
+    for unset in (SimpleNamespace(slack_admins=None), SimpleNamespace(slack_admins=""),
+                  SimpleNamespace(), None):
+        assert configured_admins(unset) == {"U0ENV"}
 
 
 async def test_nothing_configured_returns_at_once() -> None:
