@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,33 @@ _VERDICTS: Table = Base.metadata.tables["verdicts"]
 _TAGS: Table = Base.metadata.tables["story_tags"]
 
 _T = TypeVar("_T")
+
+# The statements every poll runs, built once. Validators, URL and title are only replaced
+# when the poll brought new ones (NULL keeps the stored value).
+_SELECT_FEED = select(_FEEDS.c.name, _FEEDS.c.last_success_at, _FEEDS.c.jurisdictions).where(
+    _FEEDS.c.id == bindparam("fid")
+)
+_UPDATE_FEED_OK = (
+    update(_FEEDS)
+    .where(_FEEDS.c.id == bindparam("fid"))
+    .values(
+        last_polled_at=bindparam("now"),
+        next_poll_at=bindparam("next"),
+        last_success_at=bindparam("now"),
+        consecutive_failures=0,
+        last_status=bindparam("status"),
+        etag=func.coalesce(bindparam("etag", type_=_FEEDS.c.etag.type), _FEEDS.c.etag),
+        last_modified=func.coalesce(
+            bindparam("last_modified", type_=_FEEDS.c.last_modified.type), _FEEDS.c.last_modified
+        ),
+        body_hash=func.coalesce(
+            bindparam("body_hash", type_=_FEEDS.c.body_hash.type), _FEEDS.c.body_hash
+        ),
+        url=func.coalesce(bindparam("url", type_=_FEEDS.c.url.type), _FEEDS.c.url),
+        title=func.coalesce(bindparam("title", type_=_FEEDS.c.title.type), _FEEDS.c.title),
+        entry_count=_FEEDS.c.entry_count + bindparam("added", type_=Integer()),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,35 +363,18 @@ class Storage:
         the ORM's per-object bookkeeping cost more than everything else in a cold fill.
         """
         new_titles: list[tuple[int, str]] = []
-        with self.write() as s:
-            conn = s.connection()
-            row = conn.execute(
-                select(_FEEDS.c.name, _FEEDS.c.last_success_at, _FEEDS.c.jurisdictions).where(
-                    _FEEDS.c.id == feed_id
-                )
-            ).first()
+        # A bare connection: most polls write one row, and a Session costs more than that.
+        # The story hook, which wants one, gets a Session joined to this same transaction.
+        with self._write_lock, self.engine.begin() as conn:
+            row = conn.execute(_SELECT_FEED, {"fid": feed_id}).first()
             if row is None:
                 raise KeyError(f"no feed with id {feed_id}")
             name, last_success_at, jurisdictions = row
             outcome = PollOutcome(feed=name, status=result.status.value)
-            values: dict[str, Any] = {"last_polled_at": now, "next_poll_at": next_poll_at}
             ok = result.status in (FetchStatus.OK, FetchStatus.UNCHANGED, FetchStatus.NOT_MODIFIED)
             if ok and parse_error is None:
-                values.update(
-                    last_success_at=now, consecutive_failures=0, last_status=result.status.value
-                )
-                if result.etag is not None:
-                    values["etag"] = result.etag
-                if result.last_modified is not None:
-                    values["last_modified"] = result.last_modified
-                if result.body_hash is not None:
-                    values["body_hash"] = result.body_hash
-                if result.permanent_redirect:
-                    values["url"] = result.permanent_redirect
-                if feed_title:
-                    values["title"] = feed_title[:500]
                 added = self._add_items(
-                    s,
+                    conn,
                     feed_id,
                     items,
                     now=now,
@@ -376,24 +386,39 @@ class Storage:
                     outcome=outcome,
                     new_titles=new_titles,
                 )
-                if added:
-                    values["entry_count"] = _FEEDS.c.entry_count + added
+                conn.execute(
+                    _UPDATE_FEED_OK,
+                    {
+                        "fid": feed_id,
+                        "now": now,
+                        "next": next_poll_at,
+                        "status": result.status.value,
+                        "etag": result.etag,
+                        "last_modified": result.last_modified,
+                        "body_hash": result.body_hash,
+                        "url": result.permanent_redirect or None,
+                        "title": feed_title[:500] if feed_title else None,
+                        "added": added,
+                    },
+                )
             else:
                 error = parse_error or result.error or result.status.value
                 outcome.status = "parse_error" if parse_error else result.status.value
                 outcome.error = error
-                values.update(
-                    last_status=outcome.status,
-                    last_error=error[:2000],
-                    last_error_at=now,
-                    consecutive_failures=_FEEDS.c.consecutive_failures + 1,
-                )
+                values: dict[str, Any] = {
+                    "last_polled_at": now,
+                    "next_poll_at": next_poll_at,
+                    "last_status": outcome.status,
+                    "last_error": error[:2000],
+                    "last_error_at": now,
+                    "consecutive_failures": _FEEDS.c.consecutive_failures + 1,
+                }
                 if result.status is FetchStatus.GONE:
                     values["disabled_reason"] = f"the server says the feed is gone: {error}"
                 elif parse_error and result.body_hash:
                     # Do not skip this body as "unchanged" next time: it was never parsed well.
                     values["body_hash"] = None
-            conn.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
+                conn.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
         if self._recent is not None:
             for sid, title in new_titles:
                 self._recent.add(sid, title, now)
@@ -401,7 +426,7 @@ class Storage:
 
     def _add_items(
         self,
-        s: Session,
+        conn: Connection,
         feed_id: int,
         items: Sequence[Item],
         *,
@@ -422,7 +447,6 @@ class Storage:
         """
         if not items:
             return 0
-        conn = s.connection()
         hashes: dict[str, Item] = {}
         for item in items:  # a repeated uid keeps its first place and its last content
             hashes[uid_hash(item.uid)] = item
@@ -532,15 +556,18 @@ class Storage:
         outcome.flagged += len(flagged)
         outcome.flagged_story_ids.extend(n.id for n in flagged)
         if flagged and on_story is not None:
-            # The hook gets real ORM rows, loaded once the poll's rows are all written.
-            rows = {
-                st.id: st
-                for chunk in _chunks([n.id for n in flagged])
-                for st in s.scalars(select(Story).where(Story.id.in_(chunk)))
-            }
-            for n in flagged:
-                assert n.verdict is not None
-                on_story(s, rows[n.id], n.verdict)
+            # The hook gets real ORM rows, loaded once the poll's rows are all written, and a
+            # Session inside this transaction (closing it leaves the transaction alone).
+            with Session(bind=conn, expire_on_commit=False) as s:
+                rows = {
+                    st.id: st
+                    for chunk in _chunks([n.id for n in flagged])
+                    for st in s.scalars(select(Story).where(Story.id.in_(chunk)))
+                }
+                for n in flagged:
+                    assert n.verdict is not None
+                    on_story(s, rows[n.id], n.verdict)
+                s.flush()
         return len(links)
 
     # -- the batched lookups and writes of _add_items
