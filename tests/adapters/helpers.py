@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.commands.types import Reply, Request
+from bot.deliver.render import validate_discord_message, validate_slack_message
 from bot.deliver.types import Source, StoryPost
 
 HOSTILE = "@everyone <@123456789012345678> <@&42> <!channel> [click](javascript:alert(1))"
@@ -84,3 +85,18 @@ def opt(name: str, value: Any, *, focused: bool = False) -> dict[str, Any]:
     if focused:
         out["focused"] = True
     return out
+
+
+def discord_problems(fake: Any) -> list[str]:
+    """What Discord would refuse in the messages a FakeDiscord received from the adapter:
+    interaction answers (callback types 4 and 7) and follow-ups."""
+    bodies = [c["body"]["data"] for c in fake.interaction_callbacks
+              if c["body"].get("type") in (4, 7)]
+    bodies += [m["_request"] for m in fake.messages if "_token" in m]
+    return [f"{i}: {p}" for i, b in enumerate(bodies) for p in validate_discord_message(b)]
+
+
+def slack_problems(fake: Any) -> list[str]:
+    """What Slack would refuse in the responses a FakeSlack received on its response_urls."""
+    bodies = [{k: v for k, v in r.items() if not k.startswith("_")} for r in fake.responses]
+    return [f"{i}: {p}" for i, b in enumerate(bodies) for p in validate_slack_message(b)]

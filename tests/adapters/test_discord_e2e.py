@@ -23,6 +23,7 @@ from tests.adapters.helpers import (
     LIVE_DISCORD_MENTION,
     FakeHandler,
     completer,
+    discord_problems,
     opt,
     post,
     sub_option,
@@ -81,6 +82,7 @@ async def env() -> AsyncIterator[Env]:
             try:
                 await asyncio.wait_for(client.wait_until_ready(), 10)
                 yield Env(fake, client, handler)
+                assert discord_problems(fake) == []  # every reply of every test, validated
             finally:
                 await client.close()
                 await asyncio.wait_for(task, 10)

@@ -22,7 +22,15 @@ from bot.adapters.slack_app import run_slack_http
 from bot.commands import CommandContext
 from bot.store.models import Feed, Subscription
 from bot.store.storage import Storage
-from tests.adapters.helpers import LIVE_DISCORD_MENTION, LIVE_SLACK_MENTION, opt, sub_option, until
+from tests.adapters.helpers import (
+    LIVE_DISCORD_MENTION,
+    LIVE_SLACK_MENTION,
+    discord_problems,
+    opt,
+    slack_problems,
+    sub_option,
+    until,
+)
 from tests.adapters.test_slack_e2e import SECRET, FakeSlackWithUsers, settings
 from tests.deliver.helpers import NOW, story
 from tests.fakes.discord import FakeDiscord
@@ -114,6 +122,11 @@ async def test_discord_with_real_handlers(ctx: CommandContext) -> None:
                 assert row is not None
                 assert (row.instruments, row.min_score) == (
                     ["EU AI Act", "Colorado AI Act (SB 24-205)"], 0.7)
+
+                digest = await run("digest", [opt("hours", 48)])
+                messages = await until(lambda: followups(digest))
+                assert messages[0]["embeds"][0]["title"].startswith("🇪🇺 EU")
+                assert discord_problems(fake) == []
             finally:
                 await client.close()
                 await asyncio.wait_for(task, 10)
@@ -133,6 +146,7 @@ async def slack(ctx: CommandContext, monkeypatch: pytest.MonkeyPatch,
             on_listening=port.set_result))
         bound = await asyncio.wait_for(port, 10)
         yield fake, f"http://127.0.0.1:{bound}/slack/events"
+        assert slack_problems(fake) == []
         stop.set()
         await asyncio.wait_for(task, 10)
 

@@ -24,7 +24,14 @@ from bot.app.settings import Settings
 from bot.commands.types import Reply, Request
 from bot.deliver.render import validate_slack_message
 from bot.deliver.render.limits import SLACK_BLOCKS_JSON, blocks_json_len
-from tests.adapters.helpers import HOSTILE, LIVE_SLACK_MENTION, FakeHandler, post, until
+from tests.adapters.helpers import (
+    HOSTILE,
+    LIVE_SLACK_MENTION,
+    FakeHandler,
+    post,
+    slack_problems,
+    until,
+)
 from tests.fakes.server import json_response
 from tests.fakes.slack import FakeSlack
 
@@ -112,6 +119,7 @@ async def env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
         bound = await asyncio.wait_for(port, 10)
         async with aiohttp.ClientSession() as session:
             yield Env(fake, handler, f"http://127.0.0.1:{bound}/slack/events", session)
+        assert slack_problems(fake) == []  # every reply of every test, validated
         stop.set()
         await asyncio.wait_for(task, 10)
 
