@@ -13,8 +13,9 @@ import itertools
 import re
 import sys
 import unicodedata
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -310,8 +311,13 @@ class RecentTitles(Generic[StoryId]):
         self.max_size = max_size
         self._entries: dict[int, _Entry[StoryId]] = {}
         self._by_key: dict[str, int] = {}  # exact key -> newest entry with it
-        self._postings: dict[str, set[int]] = {}  # meaningful stem -> entries with it
-        self._filed: dict[str, set[int]] = {}  # stem -> entries whose `sig` it is
+        # Stem -> ids of the entries with it, and stem -> ids of the entries filed under it.
+        # Arrays of ids in insertion order (an eighth of a set's memory); evicted ids stay
+        # until `_compact` drops them, and lookups skip ids no longer in `_entries`.
+        self._postings: dict[str, array[int]] = {}
+        self._filed: dict[str, array[int]] = {}
+        self._dead = 0  # evicted ids still in the arrays
+        self._live = 0  # ids of live entries in the arrays
         self._heap: list[tuple[datetime, int]] = []  # (when, id): oldest first
         self._ids = itertools.count()
 
@@ -334,9 +340,10 @@ class RecentTitles(Generic[StoryId]):
         if newest is None or self._entries[newest].when <= when:
             self._by_key[entry.key] = eid
         for stem in stems:
-            self._postings.setdefault(stem, set()).add(eid)
+            self._postings.setdefault(stem, array("q")).append(eid)
         if sig is not None:
-            self._filed.setdefault(sig, set()).add(eid)
+            self._filed.setdefault(sig, array("q")).append(eid)
+        self._live += len(stems) + (sig is not None)
         heapq.heappush(self._heap, (when, eid))
         while len(self._entries) > self.max_size:
             self._evict_oldest()
@@ -383,17 +390,32 @@ class RecentTitles(Generic[StoryId]):
         testable = [st for st in mine if st not in _STOP_STEMS]
         if not testable:
             return []  # nothing but stopwords: such titles only match exactly
+        entries = self._entries
         found: set[int] = set()
-        # Entries with every meaningful stem of the query (rarest posting first, in C).
+        # Entries with every meaningful stem of the query: walk the shortest posting.
         postings = [self._postings.get(st) for st in testable]
-        if all(postings):
-            lists = sorted((p for p in postings if p is not None), key=len)
-            found = lists[0].intersection(*lists[1:])
+        if all(p is not None for p in postings):
+            by_length = sorted((p for p in postings if p is not None), key=len)
+            shortest = by_length[0]
+            if len(by_length) > 1 and len(by_length[1]) <= 16 * len(shortest):
+                # Cheap enough to let C intersect the two shortest first.
+                pool: Iterable[int] = set(shortest).intersection(by_length[1])
+            else:
+                pool = shortest
+            for eid in pool:
+                entry = entries.get(eid)
+                if entry is not None and all(st in entry.stems for st in testable):
+                    found.add(eid)
         # Entries whose meaningful stems all occur in the query: filed under one of them.
         everything = {_stem(t) for t in tokens}
         for st in everything:
             for eid in self._filed.get(st, ()):
-                if eid not in found and everything.issuperset(self._entries[eid].stems):
+                entry = entries.get(eid)
+                if (
+                    entry is not None
+                    and eid not in found
+                    and all(own in everything for own in entry.stems)
+                ):
                     found.add(eid)
         if len(found) <= self._MAX_CANDIDATES:
             return sorted(found)
@@ -416,15 +438,24 @@ class RecentTitles(Generic[StoryId]):
             return
         if self._by_key.get(entry.key) == eid:
             del self._by_key[entry.key]
-        for stem in entry.stems:
-            _discard(self._postings, stem, eid)
-        if entry.sig is not None:
-            _discard(self._filed, entry.sig, eid)
+        dead = len(entry.stems) + (entry.sig is not None)
+        self._live -= dead
+        self._dead += dead
+        if not self._entries:
+            self._postings.clear()
+            self._filed.clear()
+            self._dead = 0
+        elif self._dead > max(self._live, 4096):
+            self._compact()
 
-
-def _discard(index: dict[str, set[int]], stem: str, eid: int) -> None:
-    posting = index.get(stem)
-    if posting is not None:
-        posting.discard(eid)
-        if not posting:
-            del index[stem]
+    def _compact(self) -> None:
+        """Drop evicted ids from the arrays (amortised: only once as many are dead as live)."""
+        entries = self._entries
+        for index in (self._postings, self._filed):
+            for stem in list(index):
+                kept = array("q", (eid for eid in index[stem] if eid in entries))
+                if kept:
+                    index[stem] = kept
+                else:
+                    del index[stem]
+        self._dead = 0
