@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters import run as run_module
-from bot.adapters.run import run_chat_adapters, slack_mode
+from bot.adapters.run import run_chat_adapters, slack_http_port, slack_mode
 from bot.adapters.slack_app import configured_admins
 from tests.adapters.helpers import FakeHandler, opt, sub_option, until
 from tests.adapters.test_slack_e2e import FakeSlackWithUsers, settings
@@ -25,6 +25,10 @@ def test_slack_mode() -> None:
                                       slack_app_token="xapp-1")) == "http"
     assert slack_mode(SimpleNamespace(slack_bot_token=None)) is None
     assert slack_mode(settings(SLACK_APP_TOKEN="", SLACK_SIGNING_SECRET="")) is None
+    # The real Settings: HTTP mode forced although an app token is set, on another port.
+    forced = settings(slack_mode="http", slack_http_port="8099")
+    assert (slack_mode(forced), slack_http_port(forced)) == ("http", 8099)
+    assert slack_http_port(settings()) == 3000
 
 
 async def test_http_mode_can_be_forced_and_its_port_chosen(
