@@ -13,6 +13,7 @@ the sanitizer's unclosed-comment handling is quadratic on hostile input (an 80 K
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import re
 import time
@@ -65,6 +66,37 @@ def _sniff(body: bytes) -> str:
         return _GENERIC_XML
     return "not a feed: no RSS, Atom or RDF document found"
 
+
+_URLJOIN_CACHE_MAX = 512  # longer (base, uri) pairs are joined uncached: no hostile bloat
+
+
+def _speed_up_feedparser() -> None:
+    """Memoise feedparser's URL joining, a pure function of two strings.
+
+    feedparser re-joins the base URI with itself at every element start (xml:base handling)
+    and joins each link against it: a quarter of its time on ordinary feeds, nearly all of it
+    for the same few pairs. Results are unchanged; only the module globals it calls through
+    are replaced, and only if they are what this was written against.
+    """
+    from feedparser import mixin, urls
+
+    original = urls._urljoin
+    if getattr(original, "__wrapped__", None) is not None or mixin._urljoin is not original:
+        return  # already done, or a feedparser this does not know
+
+    cached = functools.lru_cache(maxsize=4096)(original)
+
+    @functools.wraps(original)
+    def urljoin(base: str, uri: str) -> str:
+        if len(base) + len(uri) > _URLJOIN_CACHE_MAX:
+            return str(original(base, uri))
+        return str(cached(base, uri))
+
+    urls._urljoin = urljoin
+    mixin._urljoin = urljoin
+
+
+_speed_up_feedparser()
 
 _FIRST_ELEMENT_RE = re.compile(rb"<[A-Za-z_]")
 

@@ -192,7 +192,7 @@ def _verdict_row(story_id: int, verdict: VerdictValue, now: datetime) -> dict[st
         "jurisdictions": list(verdict.jurisdictions),
         "topics": list(verdict.topics),
         "instruments": list(verdict.instruments),
-        "evidence": verdict.to_dict()["evidence"],
+        "evidence": [e._asdict() for e in verdict.evidence],  # as Verdict.to_dict() has it
         "created_at": now,
     }
 
