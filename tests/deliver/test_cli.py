@@ -22,7 +22,9 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def test_status_shows_counts_and_errors_then_enable(db: str) -> None:
+def test_status_shows_counts_and_errors_then_enable(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     storage = Storage.open(db)
     with storage.write() as s:
         ok = h.destination(s, "slack", "C0K")
@@ -42,6 +44,10 @@ def test_status_shows_counts_and_errors_then_enable(db: str) -> None:
     storage.close()
 
     runner = CliRunner()
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    res = runner.invoke(app, ["deliver", "status"])
+    assert "waiting: SLACK_BOT_TOKEN is not set" in res.output  # it cannot go from here
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     res = runner.invoke(app, ["deliver", "status"])
     assert res.exit_code == 0, res.output
     lines = {line.split("│")[1].strip(): line for line in res.output.splitlines()

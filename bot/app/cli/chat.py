@@ -196,7 +196,12 @@ def subs_add(
     channel: str = CHANNEL_OPT,
     jurisdictions: str | None = typer.Option(None, "--jurisdictions", help="EU,US,China"),
     topics: str | None = typer.Option(None, "--topics", help="legislation,export-controls"),
-    instruments: str | None = typer.Option(None, "--instruments", help="Comma-separated."),
+    instruments: str | None = typer.Option(
+        None, "--instruments", help="Ids or names, comma-separated: eu-ai-act,\"Colorado AI Act\""
+    ),
+    min_score: float | None = typer.Option(
+        None, "--min-score", min=0.0, max=1.0, help="Only stories scored at least this (0-1)."
+    ),
     keywords: str | None = typer.Option(None, "--keywords", help="Comma-separated."),
     languages: str | None = typer.Option(None, "--languages", help="en,zh"),
     mode: str = typer.Option("instant", "--mode", help="instant, daily or weekly"),
@@ -212,7 +217,7 @@ def subs_add(
         "platform": platform, "scope": scope, "channel": channel,
         "jurisdictions": jurisdictions, "topics": topics, "instruments": instruments,
         "keywords": keywords, "languages": languages, "mode": mode, "at": at, "day": day,
-        "timezone": timezone, "name": name,
+        "timezone": timezone, "name": name, "min_score": min_score,
     }
     _print(_run(ctx, "subscribe", args), as_json)
 
