@@ -22,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import hashlib
+import os
 import socket
 import ssl
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -227,6 +229,16 @@ def _host_of(url: str) -> str:
         return url
 
 
+def _environment_matters() -> bool:
+    """Whether proxy variables or a netrc file are there for aiohttp's trust_env to read."""
+    if urllib.request.getproxies_environment() or os.environ.get("NETRC"):
+        return True
+    try:
+        return (Path.home() / ".netrc").exists()
+    except (OSError, RuntimeError):  # no home directory
+        return False
+
+
 def _has_host(url: str) -> bool:
     try:
         return bool(urlsplit(url).hostname)
@@ -362,7 +374,9 @@ class Fetcher:
                     sock_read=self.read_timeout,
                 ),
                 auto_decompress=False,  # bodies are decoded by _BoundedDecoder, with a cap
-                trust_env=True,  # proxies from the environment, as before
+                # Proxies and .netrc from the environment, as with httpx; but only when there
+                # are any, since aiohttp scans the whole environment for every request.
+                trust_env=_environment_matters(),
             )
         return self._session
 

@@ -870,3 +870,20 @@ def test_jitter_spreads_feeds_out() -> None:
         for _ in range(20)
     }
     assert len(delays) > 10
+
+
+def test_the_environment_is_read_only_when_it_has_proxies_or_netrc(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot.ingest import fetch
+
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                 "ALL_PROXY", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert not fetch._environment_matters()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert fetch._environment_matters()
+    monkeypatch.delenv("HTTPS_PROXY")
+    (tmp_path / ".netrc").write_text("machine feeds.example login u password p\n")
+    assert fetch._environment_matters()
