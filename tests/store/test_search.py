@@ -529,3 +529,18 @@ def test_search_equals_brute_force(storage: Storage, monkeypatch: pytest.MonkeyP
                     break
         assert sorted(got, reverse=True) == want, (q, kw, relevant_only)
         assert res.total == total, (q, kw, relevant_only)
+
+
+def test_cached_vocabulary_follows_new_stories(storage: Storage) -> None:
+    with storage.write() as s:
+        _add(s, "监管新规", lang="zh")
+    with storage.session() as s:
+        assert titles(s, "监管") == ["监管新规"]
+    with storage.write() as s:  # a trigram the first lookup did not see: 监管者
+        _add(s, "监管者说", lang="zh")
+    with storage.session() as s:
+        assert set(titles(s, "监管")) == {"监管新规", "监管者说"}
+    with storage.write() as s:
+        s.execute(delete(Story).where(Story.title == "监管新规"))
+    with storage.session() as s:
+        assert titles(s, "监管") == ["监管者说"]
