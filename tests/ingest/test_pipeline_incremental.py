@@ -1,0 +1,164 @@
+"""The pipeline with incremental parsing stores exactly what full parses store.
+
+A feed polled twice (its second body adds entries, drops one and changes the channel head)
+must end with the same rows whether the second poll parsed only the new entries or the whole
+body; and the remembered entries must only ever be those of a committed poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.app import pipeline as pipeline_module
+from bot.app.config import parse_config
+from bot.app.pipeline import Pipeline
+from bot.classify.verdict import Verdict
+from bot.ingest.fetch import Fetcher
+from bot.ingest.types import ParsedFeed
+from bot.store.models import Entry, Story
+from bot.store.storage import Storage
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeClassifier:
+    def classify(self, title: str, summary: str = "", lang: str | None = None,
+                 hints: Sequence[str] = ()) -> Verdict:
+        return Verdict(relevant="AI" in title, score=0.9 if "AI" in title else 0.1)
+
+
+def body(numbers: Sequence[int], built: str) -> bytes:
+    items = "".join(
+        f"<item><title>AI story {n}</title><link>https://news.example/{n}</link>"
+        f'<guid isPermaLink="false">urn:news:{n}</guid>'
+        f"<pubDate>Sun, 01 Mar 2026 0{n % 10}:00:00 GMT</pubDate>"
+        f"<description>&lt;p&gt;Text {n}&lt;/p&gt;</description></item>\n"
+        for n in numbers
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>News</title><link>https://news.example/</link><language>en</language>"
+        f"<lastBuildDate>{built}</lastBuildDate>\n{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+def feed_file(tmp_path: Path) -> Path:
+    return tmp_path / "feed.xml"
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    s = Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    yield s
+    s.close()
+
+
+def make_pipeline(storage: Storage, feed_file: Path, tmp_path: Path) -> Pipeline:
+    cfg = parse_config({"feeds": [{"name": "f", "url": feed_file.as_uri()}]},
+                       tmp_path / "feeds.yaml")
+    storage.sync_feeds(cfg, NOW)
+    clock = iter(NOW + timedelta(minutes=i) for i in range(100))
+    return Pipeline(storage=storage, config=cfg, fetcher=Fetcher.from_defaults(cfg.defaults),
+                    classifier=FakeClassifier(), clock=lambda: next(clock))  # type: ignore[arg-type]
+
+
+def poll(p: Pipeline) -> Any:
+    async def run() -> Any:
+        try:
+            return await p.poll_feeds([f for f in p.storage.feeds() if f.active])
+        finally:
+            await p.fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+def rows(storage: Storage) -> list[tuple[Any, ...]]:
+    with storage.session() as s:
+        return [(e.uid, e.url, e.title, e.summary, e.language, e.published, e.story_id)
+                for e in s.scalars(select(Entry).order_by(Entry.uid))]
+
+
+def spy_parses(monkeypatch: pytest.MonkeyPatch) -> list[ParsedFeed]:
+    seen: list[ParsedFeed] = []
+    real = pipeline_module.parse_feed
+
+    def spy(*args: Any, **kw: Any) -> ParsedFeed:
+        parsed = real(*args, **kw)
+        seen.append(parsed)
+        return parsed
+
+    monkeypatch.setattr(pipeline_module, "parse_feed", spy)
+    return seen
+
+
+def test_a_second_poll_parses_only_new_entries_and_stores_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = body(range(20, 0, -1), "Sun, 01 Mar 2026 09:00:00 GMT")
+    second = body(range(22, 1, -1), "Sun, 01 Mar 2026 10:00:00 GMT")  # 22, 21 new; 1 gone
+    results = {}
+    for mode in ("incremental", "full"):
+        feed_file = tmp_path / mode / "feed.xml"
+        feed_file.parent.mkdir()
+        storage = Storage.open(f"sqlite:///{tmp_path / mode / 'db.sqlite'}")
+        p = make_pipeline(storage, feed_file, tmp_path / mode)
+        feed_file.write_bytes(first)
+        (out,) = poll(p)
+        assert out.new_entries == 20
+        if mode == "full":
+            p._stored_chunks.clear()  # as after a restart: the next poll is a full parse
+        parses = spy_parses(monkeypatch)
+        feed_file.write_bytes(second)
+        (out,) = poll(p)
+        assert out.new_entries == 2 and out.new_stories == 2
+        assert [x.skipped for x in parses] == ([19] if mode == "incremental" else [0])
+        results[mode] = rows(storage)
+        storage.close()
+    assert results["incremental"] == results["full"]
+    assert len(results["full"]) == 22
+
+
+def test_entries_are_remembered_only_once_stored(
+    storage: Storage, feed_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = make_pipeline(storage, feed_file, tmp_path)
+    feed_file.write_bytes(body(range(5, 0, -1), "a"))
+    (out,) = poll(p)
+    assert out.new_entries == 5
+
+    def broken(session: Session, story: Story, verdict: Verdict) -> None:
+        raise RuntimeError("router down")
+
+    p.on_story = broken
+    feed_file.write_bytes(body(range(7, 0, -1), "b"))
+    (out,) = poll(p)
+    assert out.status == "error" and out.new_entries == 0  # rolled back
+    p.on_story = None
+    parses = spy_parses(monkeypatch)
+    feed_file.write_bytes(body(range(7, 0, -1), "c"))  # the same entries, a new head
+    (out,) = poll(p)
+    assert out.new_entries == 2  # not skipped: the failed poll never stored them
+    assert parses[0].skipped == 5
+    assert len(rows(storage)) == 7
+
+
+def test_a_parse_error_forgets_the_remembered_entries(
+    storage: Storage, feed_file: Path, tmp_path: Path
+) -> None:
+    p = make_pipeline(storage, feed_file, tmp_path)
+    feed_file.write_bytes(body(range(3, 0, -1), "a"))
+    poll(p)
+    assert p._stored_chunks
+    feed_file.write_bytes(b"<html><body>maintenance</body></html>")
+    (out,) = poll(p)
+    assert out.status == "parse_error"
+    assert not p._stored_chunks
