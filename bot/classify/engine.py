@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.classify.lexicon import Entry, Lexicon, load_lexicon, make_entry
+from bot.classify.lexicon import Entry, Lexicon, load_lexicon, lower_same_length, make_entry
 from bot.classify.matcher import Matcher
 from bot.classify.verdict import TOPICS, Evidence, Verdict
 
@@ -33,12 +33,20 @@ _COMPUTE_TOPICS = frozenset({"export-controls", "public-investment", "legislatio
 _COMPUTE_ELSEWHERE = 0.3
 
 # Jurisdiction attribution.
-_JUR_KIND_WEIGHT = {"institution": 1.2, "instrument": 1.5, "actor": 0.8}
+_JUR_KIND_WEIGHT = {"institution": 1.2, "instrument": 1.5, "actor": 0.8, "governance": 1.0}
 _JUR_TITLE = 2.0
 _JUR_MIN = 1.0  # absolute score a code needs
-_JUR_RELATIVE = 0.3  # ... and this share of the best country's score
+_JUR_RELATIVE = 0.25  # ... and this share of the best country's score
+_JUR_REPEAT_DECAY = 0.7
 _HINT_WEIGHT = 0.5
-_ATTRIBUTIVE_WEIGHT = 0.6  # "the US journal", "a China-based start-up": a modifier, not an actor
+_ATTRIBUTIVE_WEIGHT = 0.3  # "the US journal", "a China-based start-up": a modifier, not an actor
+# A demonym names a jurisdiction at stake next to a governmental word ("Dutch watchdog",
+# "il governo italiano"); otherwise it mostly describes a company or people ("Chinese AI app").
+_DEMONYM_GOVERNMENTAL = 1.0
+_DEMONYM_ALONE = 0.35
+_FOLLOWING_WORDS = re.compile(r"(?:[ \-]+[\w'\u2019]+){1,3}")  # the next three words at most
+_SHORT_GAP = re.compile(r"[ \-]+(?:[\w'\u2019]+[ \-]+)?")  # spaces and at most one word
+_WORD = re.compile(r"[\w\-]+")
 _NEXT_WORD = re.compile(r"[ -]+([^\W\d_][\w-]*)")
 _WORD_JOINERS = (" ", "-")  # what _NEXT_WORD needs first
 
@@ -47,6 +55,8 @@ _TOPIC_MIN = 0.8
 _TOPIC_RELATIVE = 0.45
 _TOPIC_MAX = 3
 _TOPIC_HEADLINE = 0.85
+_COOPERATION = "international-cooperation"
+_COOPERATION_PARTNERS = 2.0  # cooperation cues weigh double when several jurisdictions act
 _TOPIC_ORDER = {t: i for i, t in enumerate(TOPICS)}
 
 # Country names from pycountry that are too often something else in news text.
@@ -85,7 +95,7 @@ _KIND_CODE = {
 # Kinds whose topics say what the item is about (and so whether chips count as AI evidence).
 _TOPIC_KINDS = frozenset({"governance", "ai_governance", "institution", "instrument", "topic"})
 # Kinds that make the next word a governance word for the attributive test ("US lawmakers").
-_GOV_WORD_KINDS = frozenset({"governance", "actor", "institution", "ai_governance"})
+_GOV_WORD_KINDS = frozenset({"governance", "actor", "institution", "ai_governance", "instrument"})
 # Kinds that are governance evidence at full weight and may carry AI evidence.
 _STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
 _SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
@@ -101,8 +111,10 @@ class _Rule:
         "attributive",
         "base",
         "compute_cue",
+        "demonym",
         "detail",
         "extra",
+        "generic",
         "headline",
         "ident",
         "jurisdictions",
@@ -138,6 +150,8 @@ class _Rule:
         # Jurisdiction attribution: a place's own weight, other kinds a fixed one.
         self.base = e.weight if e.kind == "jurisdiction" else _JUR_KIND_WEIGHT.get(e.kind, 0.6)
         self.attributive = e.kind == "jurisdiction" and e.label in ("names", "capitals")
+        self.demonym = e.kind == "jurisdiction" and e.label == "demonyms"
+        self.generic = e.generic
         w = e.weight if e.weight > 0 else 0.6
         self.topic_weight = min(w, 1.0)
         self.headline = w >= _TOPIC_HEADLINE and not e.needs_actor
@@ -170,6 +184,52 @@ def _close(
         for w in weak:
             q_gov *= 1.0 - _clip(w * actor)
     return seg, ai, comp, 1.0 - q_gov
+
+
+# A governmental word in an item: (field, start, end, kind).
+_Span = tuple[str, int, int, str]
+_NOUN_KINDS = frozenset({"actor", "institution"})  # may stand before a demonym: "governo italiano"
+
+
+def _next_to_governance(text: str, fld: str, start: int, end: int, gov: Sequence[_Span]) -> bool:
+    """Does a governmental word follow within three words ("Chinese AI regulators") or a
+    governmental body come just before ("le gouvernement français", "il Garante italiano")?
+    (A verb before does not count: "blocks Chinese app".)"""
+    m = _FOLLOWING_WORDS.match(text, end)
+    reach = m.end() if m else end
+    for g_fld, g_start, g_end, kind in gov:
+        if g_fld != fld:
+            continue
+        if end <= g_start < reach:
+            return True
+        if (
+            kind in _NOUN_KINDS
+            and start - 40 <= g_end <= start
+            and _SHORT_GAP.fullmatch(text, g_end, start)
+        ):
+            return True
+    return False
+
+
+def _modifies_noun(
+    text: str, fld: str, end: int, nouns: set[str] | frozenset[str], gov: Sequence[_Span]
+) -> bool:
+    """Is one of the next three words a noun the place only describes ("U.S. facial
+    recognition company")? A governmental word ends the search: "US AI export rules"."""
+    pos = end
+    for _ in range(3):
+        word = _next_word(text, pos)
+        if word < 0:
+            return False
+        m = _WORD.match(text, word)
+        if m is None:
+            return False
+        if any(g_fld == fld and g_start == word for g_fld, g_start, _, _ in gov):
+            return False
+        if lower_same_length(m.group()) in nouns:
+            return True
+        pos = m.end()
+    return False
 
 
 def _next_word(text: str, end: int) -> int:
@@ -420,13 +480,13 @@ class Classifier:
                 add_evidence(new(Evidence, ("score", name, "", "", -1, -1, round(value, 4), "")))
 
         jurisdictions = _jurisdictions(
-            jur_hits, n, seg_ai, seg_gov, hints, evidence, title, summary
+            jur_hits, n, seg_ai, seg_gov, hints, evidence, title, summary, self.lexicon
         )
         return Verdict(
             relevant=relevant,
             score=score,
             jurisdictions=jurisdictions,
-            topics=_topics(topic_hits, relevant),
+            topics=_topics(topic_hits, relevant, jurisdictions),
             instruments=tuple(instruments),
             evidence=tuple(evidence),
         )
@@ -441,6 +501,7 @@ def _jurisdictions(
     evidence: list[Evidence],
     title: str,
     summary: str,
+    lex: Lexicon,
 ) -> tuple[str, ...]:
     scores: dict[str, float] = {}
     first_seen: dict[str, int] = {}
@@ -448,19 +509,27 @@ def _jurisdictions(
     # ("China" the country and "china", Spanish for Chinese). Hits of one span are adjacent.
     span_field, span_start = "", -1
     span_best: dict[str, float] = {}
-    gov_starts: set[tuple[str, int]] | None = None  # built only when a test needs it
+    mentions: dict[str, list[float]] = {}  # code -> value of each span naming it
+    gov_spans: list[_Span] | None = None  # governmental words; built only when a test needs it
     for n, start, end, fld, seg, r in jur_hits:
         base = r.base
         if r.attributive and base > _ATTRIBUTIVE_WEIGHT:
-            # "the US journal Science": a place before a lower-case common noun that is not
-            # itself governance modifies the noun; "US lawmakers" or "China's" do not.
+            # "the US journal Science", "U.S. tech giants": a place before a noun that it only
+            # describes is a modifier, not the actor ("US lawmakers", "Australia and" are).
             text = title if fld == "title" else summary
-            word = _next_word(text, end)
-            if word >= 0 and text[word].islower():
-                if gov_starts is None:
-                    gov_starts = {(g[3], g[4]) for g in evidence if g[0] in _GOV_WORD_KINDS}
-                if (fld, word) not in gov_starts:
-                    base = _ATTRIBUTIVE_WEIGHT
+            if gov_spans is None:
+                gov_spans = [(g[3], g[4], g[5], g[0]) for g in evidence if g[0] in _GOV_WORD_KINDS]
+            if _modifies_noun(text, fld, end, lex.modified_nouns, gov_spans):
+                base = _ATTRIBUTIVE_WEIGHT
+        elif r.demonym:
+            if gov_spans is None:
+                gov_spans = [(g[3], g[4], g[5], g[0]) for g in evidence if g[0] in _GOV_WORD_KINDS]
+            text = title if fld == "title" else summary
+            base = (
+                _DEMONYM_GOVERNMENTAL
+                if _next_to_governance(text, fld, start, end, gov_spans)
+                else _DEMONYM_ALONE
+            )
         fw = _JUR_TITLE if seg == 0 else (1.0 if seg == 1 else 0.8)
         prox = 1.0
         if seg_gov[seg] > 0.2:
@@ -474,10 +543,23 @@ def _jurisdictions(
         for code in r.jurisdictions:
             prev = span_best.get(code, 0.0)
             if value > prev:
-                scores[code] = scores.get(code, 0.0) + (value - prev)
+                mentions.setdefault(code, []).append(value - prev)
                 span_best[code] = value
             if code not in first_seen:
                 first_seen[code] = n
+    # Repeated mentions add less and less (1, 1/2, 1/4...): a host named three times should
+    # not crowd out the other countries a summit story lists once.
+    for code, values in mentions.items():
+        if len(values) == 1:
+            scores[code] = values[0]
+            continue
+        values.sort(reverse=True)
+        total = 0.0
+        f = 1.0
+        for v in values:
+            total += f * v
+            f *= _JUR_REPEAT_DECAY
+        scores[code] = total
     for raw in hints:
         code = str(raw).strip().upper()
         if not code:
@@ -505,22 +587,52 @@ def _jurisdictions(
     return tuple(chosen)
 
 
-def _topics(hits: Sequence[tuple[int, _Rule]], relevant: bool) -> tuple[str, ...]:
+def _topics(
+    hits: Sequence[tuple[int, _Rule]], relevant: bool, jurisdictions: Sequence[str] = ()
+) -> tuple[str, ...]:
     """Topic scores from the hits that carry topics; a strong cue in the title states its
-    topic outright, others need a share of the best topic's score."""
-    scores: dict[str, float] = {}
+    topic outright, others need a share of the best topic's score. Generic cues ("rules",
+    "restricts", "regulating") count only when no specific cue decides: "restricts exports of
+    AI chips" is export controls, "law regulating AI" is legislation."""
+    specific: dict[str, float] = {}
+    generic: dict[str, float] = {}
     headline: set[str] = set()
     for seg, r in hits:
         if seg == 0:
-            if r.headline:
+            if r.headline and not r.generic:
                 headline.update(r.topics)
             w = r.topic_weight * 2.0
         else:
             w = r.topic_weight * _SUMMARY_SENTENCE_WEIGHT[min(seg, 3)]
+        scores = generic if r.generic else specific
         for t in r.topics:
             scores[t] = scores.get(t, 0.0) + w
+    # Several jurisdictions acting together make cooperation words mean international
+    # cooperation; a multilateral jurisdiction (INTL) makes it the topic outright.
+    partners = "INTL" in jurisdictions or len(jurisdictions) >= 2
+    if partners:
+        # ... up to the topic threshold: enough to state the topic, not to crowd out others
+        for scores in (specific, generic):
+            v = scores.get(_COOPERATION, 0.0)
+            if 0.0 < v < _TOPIC_MIN:
+                scores[_COOPERATION] = min(v * _COOPERATION_PARTNERS, _TOPIC_MIN)
+    if "INTL" in jurisdictions:
+        specific[_COOPERATION] = max(specific.get(_COOPERATION, 0.0), _TOPIC_MIN)
+        headline.add(_COOPERATION)
+    chosen = _choose_topics(specific, headline)
+    if not chosen and generic:
+        merged = dict(specific)
+        for t, v in generic.items():
+            merged[t] = merged.get(t, 0.0) + v
+        chosen = _choose_topics(merged, headline)
+    if relevant and not chosen:
+        return ("other-policy",)
+    return tuple(chosen)
+
+
+def _choose_topics(scores: dict[str, float], headline: set[str]) -> list[str]:
     if not scores:
-        return ("other-policy",) if relevant else ()
+        return []
     best = max(scores.values())
     chosen = [
         t
@@ -530,9 +642,7 @@ def _topics(hits: Sequence[tuple[int, _Rule]], relevant: bool) -> tuple[str, ...
     if len(chosen) > 1:
         chosen.sort(key=lambda t: (-scores[t], _TOPIC_ORDER[t]))
         del chosen[_TOPIC_MAX:]
-    if relevant and not chosen:
-        return ("other-policy",)
-    return tuple(chosen)
+    return chosen
 
 
 def _detail(e: Entry) -> str:

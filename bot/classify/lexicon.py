@@ -62,9 +62,20 @@ _GROUP_KEYS = {
     "lang",
     "id",
     "name",
+    "generic",
 }
-_JUR_KEYS = {"names", "demonyms", "capitals", "places", "weak", "local"}
-_JUR_SUBTYPE_WEIGHT = {"names": 1.0, "capitals": 0.8, "demonyms": 0.6, "places": 0.8, "weak": 0.4}
+_JUR_KEYS = {"names", "demonyms", "capitals", "places", "weak", "generic", "exact", "local"}
+_JUR_SUBTYPE_WEIGHT = {
+    "names": 1.0,
+    "exact": 1.0,  # a name only with this capitalisation ("Usa" in Italian, not the verb)
+    "capitals": 0.8,
+    "demonyms": 0.6,
+    "places": 0.8,
+    "weak": 0.4,
+    "generic": 0.2,  # "global", "international": multilateral only with other evidence
+}
+# Words after a place name that show it modifies a noun (see `attribution` in data/README.md).
+_ATTRIBUTION_KEYS = {"modified_nouns"}
 _CODE_RE = re.compile(r"^(?:[A-Z]{2}|EU|INTL)$")
 _SHORT_ACRONYM = re.compile(r"^[A-Z][A-Z0-9.&\-]{0,5}$")
 
@@ -89,6 +100,7 @@ class Entry:
     label: str = ""  # instrument canonical name, jurisdiction subtype, negative category...
     ident: str = ""  # instrument id
     langs: tuple[str, ...] = ()  # when set, the entry only counts in items of these languages
+    generic: bool = False  # a topic cue that yields to a specific one ("rules", "restricts")
     source: str = ""  # file it came from, for error messages and `explain`
 
 
@@ -98,6 +110,9 @@ class Lexicon:
     char_map: dict[int, str] = field(default_factory=dict)
     instruments: dict[str, str] = field(default_factory=dict)  # id -> canonical name
     sources: list[str] = field(default_factory=list)
+    # Lower-case nouns that a place name in front of them only describes: "the US journal",
+    # "a China-based start-up", "U.S. tech giants" (the place is not the actor).
+    modified_nouns: set[str] = field(default_factory=set)
 
 
 # --- text normalisation shared by terms and texts -------------------------------------------
@@ -282,6 +297,9 @@ def _load_groups(
         case = g.get("case")
         if case is not None and not isinstance(case, bool):
             raise LexiconError(f"{where}.case: expected true or false")
+        generic = g.get("generic", False)
+        if not isinstance(generic, bool):
+            raise LexiconError(f"{where}.generic: expected true or false")
         for t in terms:
             lex.entries.append(
                 make_entry(
@@ -297,6 +315,7 @@ def _load_groups(
                     label=str(g.get("name") or g.get("label") or ""),
                     ident=str(g.get("id") or ""),
                     langs=_langs(g.get("lang"), f"{where}.lang"),
+                    generic=generic,
                     source=source,
                 )
             )
@@ -327,9 +346,10 @@ def _load_jurisdictions(lex: Lexicon, value: Any, source: str, char_map: Mapping
                         "jurisdiction",
                         t,
                         char_map,
+                        case=True if sub == "exact" else None,
                         weight=weight,
                         jurisdictions=(cu,),
-                        label=sub,
+                        label="names" if sub == "exact" else sub,
                         source=source,
                     )
                 )
@@ -354,6 +374,19 @@ def _load_jurisdictions(lex: Lexicon, value: Any, source: str, char_map: Mapping
                     )
 
 
+def _load_attribution(lex: Lexicon, value: Any, source: str) -> None:
+    if not isinstance(value, dict):
+        raise LexiconError(f"{source}: attribution: expected a mapping (modified_nouns: [...])")
+    unknown = set(value) - _ATTRIBUTION_KEYS
+    if unknown:
+        raise LexiconError(
+            f"{source}: attribution: unknown key(s) {', '.join(sorted(map(str, unknown)))};"
+            f" allowed: {', '.join(sorted(_ATTRIBUTION_KEYS))}"
+        )
+    words = _terms(value.get("modified_nouns"), f"{source}: attribution.modified_nouns")
+    lex.modified_nouns.update(lower_same_length(w) for w in words)
+
+
 def _load_char_map(lex: Lexicon, value: Any, source: str) -> None:
     if not isinstance(value, dict):
         raise LexiconError(f"{source}: char_map: expected a mapping of 'from chars': 'to chars'")
@@ -372,7 +405,7 @@ def parse_lexicon_data(lex: Lexicon, data: Any, source: str) -> None:
         return
     if not isinstance(data, dict):
         raise LexiconError(f"{source}: expected a mapping of sections (ai:, governance:, ...)")
-    allowed = {*SECTION_KIND, "jurisdictions", "char_map", "version"}
+    allowed = {*SECTION_KIND, "jurisdictions", "char_map", "attribution", "version"}
     unknown = set(data) - allowed
     if unknown:
         raise LexiconError(
@@ -390,6 +423,8 @@ def parse_lexicon_data(lex: Lexicon, data: Any, source: str) -> None:
             )
     if "jurisdictions" in data:
         _load_jurisdictions(lex, data["jurisdictions"], source, char_map)
+    if "attribution" in data:
+        _load_attribution(lex, data["attribution"], source)
     lex.sources.append(source)
 
 

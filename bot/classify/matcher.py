@@ -413,6 +413,7 @@ def _same(a: Entry, b: Entry) -> bool:
         and a.label == b.label
         and a.ident == b.ident
         and a.langs == b.langs
+        and a.generic == b.generic
     )
 
 
