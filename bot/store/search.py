@@ -444,7 +444,7 @@ class _Intersect(_Driver):
     def step(self, s: Session, below: int, k: int) -> tuple[list[int], int | None]:
         # Denser parts fetch more, so that all cover about the same range of ids.
         sparse = min(self.density)
-        sizes = [min(4 * MAX_BATCH, max(k, int(k * d / sparse))) for d in self.density]
+        sizes = [min(MAX_BATCH, max(k, int(k * d / sparse))) for d in self.density]
         batches = [p.fetch(s, below, n) for p, n in zip(self.parts, sizes, strict=True)]
         for i, (b, n) in enumerate(zip(batches, sizes, strict=True)):
             if len(b) == n:
@@ -703,7 +703,7 @@ class _Checker:
         if self.sqlite:
             return func.json_each(json.dumps(list(ids))).table_valued("value").alias("c")
         arr = bindparam("ids", list(ids), type_=ARRAY(Integer))
-        return func.unnest(arr).table_valued("value").alias("c")
+        return func.unnest(arr).table_valued("value").render_derived(name="c")
 
     def _id_in(self, ids: Sequence[int]) -> ColumnElement[bool]:
         return Story.id.in_(select(self._ids(ids).c.value))
