@@ -43,7 +43,7 @@ _ATTRIBUTIVE_WEIGHT = 0.3  # "the US journal", "a China-based start-up": a modif
 # A demonym names a jurisdiction at stake next to a governmental word ("Dutch watchdog",
 # "il governo italiano"); otherwise it mostly describes a company or people ("Chinese AI app").
 _DEMONYM_GOVERNMENTAL = 1.0
-_DEMONYM_ALONE = 0.35
+_DEMONYM_ALONE = 0.2
 _FOLLOWING_WORDS = re.compile(r"(?:[ \-]+[\w'\u2019]+){1,3}")  # the next three words at most
 _SHORT_GAP = re.compile(r"[ \-]+(?:[\w'\u2019]+[ \-]+)?")  # spaces and at most one word
 _WORD = re.compile(r"[\w\-]+")

@@ -330,3 +330,84 @@ def test_threshold_controls_relevance() -> None:
 def test_bad_threshold() -> None:
     with pytest.raises(ValueError):
         Classifier.load(threshold=1.5)
+
+
+# --- attribution: which mentioned place is at stake ------------------------------------------
+
+
+def test_listed_countries_all_count(clf: Classifier) -> None:
+    # "Australia and", "the UK and": a conjunction after a name is no modifier
+    v = clf.classify(
+        "Forty countries sign AI declaration at Rome summit",
+        "Countries including Brazil, Japan, Australia and Canada signed the declaration at the"
+        " AI summit hosted by Italy.",
+    )
+    assert {"INTL", "IT", "BR", "JP", "AU", "CA"} <= set(v.jurisdictions)
+
+
+def test_place_before_a_described_noun_is_weak(clf: Classifier) -> None:
+    v = clf.classify(
+        "Japan passes AI law",
+        "The law was welcomed by U.S. tech giants and by researchers writing in the US journal"
+        " Science.",
+    )
+    assert v.jurisdictions == ("JP",)
+
+
+def test_demonym_counts_next_to_government(clf: Classifier) -> None:
+    v = clf.classify("Dutch watchdog fines facial recognition firm over AI database")
+    assert v.jurisdictions == ("NL",)
+    v = clf.classify(
+        "Spain's regulator blocks Chinese AI app",
+        "The Spanish data protection agency blocked the Chinese artificial intelligence app.",
+    )
+    assert "ES" in v.jurisdictions and "CN" not in v.jurisdictions
+
+
+def test_yardstick_is_not_at_stake(clf: Classifier) -> None:
+    v = clf.classify("Vietnam passes AI law, the first country after the EU in Asia")
+    assert "VN" in v.jurisdictions and "EU" not in v.jurisdictions
+    v = clf.classify("Italy becomes first EU country to pass a comprehensive AI law")
+    assert "IT" in v.jurisdictions and "EU" not in v.jurisdictions
+
+
+def test_venue_is_not_at_stake(clf: Classifier) -> None:
+    v = clf.classify("US and China envoys meet in Geneva for talks on AI risks")
+    assert set(v.jurisdictions) == {"US", "CN"}
+    assert "international-cooperation" in v.topics
+
+
+def test_cjk_false_friends(clf: Classifier) -> None:
+    # Japanese 参議院 (Japan's upper house) folds to Chinese 参议院 (the US Senate)
+    v = clf.classify("AI法が参議院本会議で可決、成立", lang="ja")
+    assert v.jurisdictions == ("JP",)
+    # 联合国家... ("together with the national...") is not 联合国 (the UN)
+    v = clf.classify("网信办联合国家发展改革委发布人工智能管理办法", lang="zh")
+    assert v.jurisdictions == ("CN",)
+    # 成立 is "founded" in Chinese, "enacted" in Japanese
+    v = clf.classify("中方倡议成立世界人工智能合作组织", lang="zh")
+    assert "legislation" not in v.topics
+
+
+# --- topics: specific cues decide ---------------------------------------------------------------
+
+
+def test_generic_topic_cues_yield_to_specific_ones(clf: Classifier) -> None:
+    assert clf.classify("State senate passes bill regulating artificial intelligence").topics == (
+        "legislation",
+    )
+    v = clf.classify("US restricts exports of advanced AI chips to China")
+    assert v.topics == ("export-controls",)
+    v = clf.classify("Privacy watchdog fines AI chatbot maker over data breach")
+    assert v.topics == ("enforcement-litigation",)
+    # alone, a generic cue still gives its topic
+    assert clf.classify("Government moves to regulate AI chatbots").topics == ("regulation",)
+
+
+def test_multilateral_items_are_cooperation(clf: Classifier) -> None:
+    v = clf.classify("UN General Assembly adopts resolution on artificial intelligence")
+    assert "INTL" in v.jurisdictions
+    assert v.topics[0] == "international-cooperation"
+    # cooperation words need partners: one jurisdiction agreeing on its own law is legislation
+    v = clf.classify("EU agrees deal on landmark AI law")
+    assert "international-cooperation" not in v.topics

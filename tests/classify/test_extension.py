@@ -83,3 +83,43 @@ def test_bad_lexicon_files(tmp_path: Path, text: str, needle: str) -> None:
 def test_missing_lexicon_file(tmp_path: Path) -> None:
     with pytest.raises(LexiconError, match="cannot read"):
         Classifier.load(extra_lexicons=[tmp_path / "absent.yaml"])
+
+
+def test_exact_names_generic_cues_and_modified_nouns(tmp_path: Path) -> None:
+    extra = _write(
+        tmp_path,
+        "extra.yaml",
+        """
+jurisdictions:
+  RU:
+    exact: [Rur]
+governance:
+  - terms: [decrees rules]
+    generic: true
+    topics: [executive-action]
+attribution:
+  modified_nouns: [robotics]
+""",
+    )
+    clf = Classifier.load(extra_lexicons=[extra])
+    assert "RU" in clf.classify("Rur passes AI law").jurisdictions
+    assert "RU" not in clf.classify("rur passes AI law").jurisdictions  # exact case only
+    # a generic cue yields to a specific one
+    assert "executive-action" not in clf.classify("Parliament decrees rules in AI bill").topics
+    v = clf.classify("Japan passes AI law", "Korea robotics firms welcomed it.")
+    assert v.jurisdictions == ("JP",)
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("governance:\n  - terms: [x]\n    generic: maybe\n", "generic: expected true or false"),
+        ("attribution: [a]\n", "attribution: expected a mapping"),
+        ("attribution:\n  nouns: [a]\n", "unknown key"),
+    ],
+)
+def test_bad_new_keys(tmp_path: Path, text: str, needle: str) -> None:
+    p = _write(tmp_path, "bad.yaml", text)
+    with pytest.raises(LexiconError) as err:
+        Classifier.load(extra_lexicons=[p])
+    assert needle in str(err.value)
