@@ -12,16 +12,19 @@ What matches:
   and "regulat" should find "deregulation" and "regulations".
 
 How it is found, and why:
-- Candidates come from drivers: id streams, newest first, that each hold every match (and
+- Candidates come from lanes: id streams, newest first, that each hold every match (and
   more): an index of the text (SQLite: FTS5 trigram table with the language, a unicode61 word
-  table; PostgreSQL: pg_trgm and a tsvector of words and CJK bigrams) or of a filter (the
-  stories of a source, jurisdiction or topic; a short `since` window). Each candidate is then
-  checked exactly: filters in SQL, text in Python. A 1-2 character substring (a CJK word such
-  as 监管) is looked up through the trigram vocabulary: the index text is padded, so every
-  occurrence begins some trigram.
-- The drivers of a search run in turns, in growing batches; the first to reach WINDOW checked
-  matches or its end has the exact newest WINDOW matches, so a selective filter and a rare
-  word are both cheap and neither is scanned to the end. No part of the database is skipped.
+  table; PostgreSQL: pg_trgm and a tsvector of words and CJK bigrams), an index of a filter
+  (the stories of a source, jurisdiction or topic; a short `since` window), or the merge of
+  these (ids in all of them). Each candidate is then checked exactly: filters in SQL, text in
+  Python, except what the lane's own index already guarantees. A 1-2 character substring
+  (a CJK word such as 监管) is looked up through the trigram vocabulary: the index text is
+  padded, so every occurrence begins some trigram.
+- The lanes of a search take turns, in growing batches, the lane expected to finish first
+  going next; the first to reach WINDOW checked matches or its end has the exact newest
+  WINDOW matches, so a selective filter and a rare word are both cheap. No part of the
+  database is skipped: an earlier version looked for 1-2 character terms only among the
+  newest 100,000 stories, so an older story with a rare CJK word or "G7" was silently missing.
 - Only that window is ranked by relevance and recency (in Python, the same on both databases);
   `total` is None when there are more matches than the window.
 """
@@ -236,8 +239,8 @@ def _word_hits(word: str, hay: str) -> int:
         right = hay[j] if j < len(hay) else ""
         lsep = not left or not _is_token_char(left)
         rsep = not right or not _is_token_char(right)
-        # The second case is what the glue index answers (see _glue_driver); a CJK character
-        # before the word with a space after it is in neither index, so it is not a match.
+        # The second case is what the glue lane answers (see _sqlite_text_lanes); a CJK
+        # character before the word with a space after it is in neither index: no match.
         if (lsep and rsep) or ((lsep or left >= GLUE_MIN) and right >= GLUE_MIN):
             n += 1
         i = hay.find(word, i + 1)
@@ -451,9 +454,13 @@ class _Intersect(_Driver):
                 self.density[i] = n / max(1, below - b[-1])
         # A full batch holds all of its part's ids in [its last, below); a short one all of
         # them below `below`. So every part is known down to `lo`.
-        lo = max((b[-1] for b, n in zip(batches, sizes, strict=True) if len(b) == n), default=0)
+        full = [len(b) == n for b, n in zip(batches, sizes, strict=True)]
+        lo = max((b[-1] for b, f in zip(batches, full, strict=True) if f), default=0)
         common = set(batches[0]).intersection(*batches[1:])
-        return sorted((i for i in common if i >= lo), reverse=True), (lo or None)
+        out = sorted((i for i in common if i >= lo), reverse=True)
+        # A part with nothing left below `lo` ends the intersection.
+        ended = any(not f and (not b or b[-1] >= lo) for b, f in zip(batches, full, strict=True))
+        return out, (None if ended or not lo else lo)
 
 
 _BELOW: Any = bindparam("below")
@@ -622,18 +629,24 @@ def _pg_prefilters(pq: ParsedQuery) -> tuple[list[ColumnElement[bool]], frozense
     simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
     conds: list[ColumnElement[bool]] = []
     exact: set[str] = set()
+
+    def has(q: ColumnElement[Any]) -> ColumnElement[bool]:
+        # A query the parser finds no word in would match nothing: then it filters nothing
+        # (numnode() of a constant is folded when planning, so the index is still used).
+        return or_(func.numnode(q) == 0, tsv.op("@@")(q))
+
     for w in (*pq.words, *pq.phrases):  # a phrase: all its words (no <->, so no recheck)
-        conds.append(tsv.op("@@")(func.plainto_tsquery(simple, w)))
+        conds.append(has(func.plainto_tsquery(simple, w)))
     for t in pq.substrings:
         runs = _CJK_RUN.findall(t)
         if runs:
             for run in runs:
                 if len(run) == 1:  # every CJK character begins an indexed bigram or stands alone
-                    q = func.to_tsquery(simple, run + ":*")
+                    if run.isalnum():
+                        conds.append(has(func.to_tsquery(simple, run + ":*")))
                 else:
                     bigrams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
-                    q = func.plainto_tsquery(simple, bigrams)
-                conds.append(tsv.op("@@")(q))
+                    conds.append(has(func.plainto_tsquery(simple, bigrams)))
         elif len(t) >= MIN_TRIGRAM:
             pat = _like_pattern(t)
             conds.append(

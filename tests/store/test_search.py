@@ -544,3 +544,20 @@ def test_cached_vocabulary_follows_new_stories(storage: Storage) -> None:
         s.execute(delete(Story).where(Story.title == "监管新规"))
     with storage.session() as s:
         assert titles(s, "监管") == ["监管者说"]
+
+
+def test_quoted_phrases_are_word_sequences(storage: Storage) -> None:
+    with storage.write() as s:
+        _add(s, "New export controls on chips")
+        _add(s, "Export-controls tightened")
+        _add(s, "Reexport controlsystems audit")
+        _add(s, "Controls on export")
+        _add(s, "人工 智能 监管")
+    with storage.session() as s:
+        assert set(titles(s, '"export controls"')) == {"New export controls on chips",
+                                                        "Export-controls tightened"}
+        # Unquoted, the words are two substrings, in any order.
+        assert len(titles(s, "export controls")) == 4
+        # CJK in quotes stays a substring, spaces included.
+        assert titles(s, '"智能 监管"') == ["人工 智能 监管"]
+        assert titles(s, '"人工智能"') == []
