@@ -42,6 +42,7 @@ _VERDICTS: Table = Base.metadata.tables["verdicts"]
 _TAGS: Table = Base.metadata.tables["story_tags"]
 
 _T = TypeVar("_T")
+_STORED_STATUSES = (FetchStatus.OK, FetchStatus.UNCHANGED, FetchStatus.NOT_MODIFIED)
 
 # The statements every poll runs, built once. Validators, URL and title are only replaced
 # when the poll brought new ones (NULL keeps the stored value).
@@ -365,63 +366,66 @@ class Storage:
         new_titles: list[tuple[int, str]] = []
         # A bare connection: most polls write one row, and a Session costs more than that.
         # The story hook, which wants one, gets a Session joined to this same transaction.
-        with self._write_lock, self.engine.begin() as conn:
-            row = conn.execute(_SELECT_FEED, {"fid": feed_id}).first()
-            if row is None:
-                raise KeyError(f"no feed with id {feed_id}")
-            name, last_success_at, jurisdictions = row
-            outcome = PollOutcome(feed=name, status=result.status.value)
-            ok = result.status in (FetchStatus.OK, FetchStatus.UNCHANGED, FetchStatus.NOT_MODIFIED)
-            if ok and parse_error is None:
-                added = self._add_items(
-                    conn,
-                    feed_id,
-                    items,
-                    now=now,
-                    hints=tuple(jurisdictions or ()),
-                    cutoff=now - backfill_window,
-                    first_success=last_success_at is None,
-                    classify=classify,
-                    on_story=on_story,
-                    outcome=outcome,
-                    new_titles=new_titles,
-                )
-                conn.execute(
-                    _UPDATE_FEED_OK,
-                    {
-                        "fid": feed_id,
-                        "now": now,
-                        "next": next_poll_at,
-                        "status": result.status.value,
-                        "etag": result.etag,
-                        "last_modified": result.last_modified,
-                        "body_hash": result.body_hash,
-                        "url": result.permanent_redirect or None,
-                        "title": feed_title[:500] if feed_title else None,
-                        "added": added,
-                    },
-                )
-            else:
-                error = parse_error or result.error or result.status.value
-                outcome.status = "parse_error" if parse_error else result.status.value
-                outcome.error = error
-                values: dict[str, Any] = {
-                    "last_polled_at": now,
-                    "next_poll_at": next_poll_at,
-                    "last_status": outcome.status,
-                    "last_error": error[:2000],
-                    "last_error_at": now,
-                    "consecutive_failures": _FEEDS.c.consecutive_failures + 1,
-                }
-                if result.status is FetchStatus.GONE:
-                    values["disabled_reason"] = f"the server says the feed is gone: {error}"
-                elif parse_error and result.body_hash:
-                    # Do not skip this body as "unchanged" next time: it was never parsed well.
-                    values["body_hash"] = None
-                conn.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
-        if self._recent is not None:
-            for sid, title in new_titles:
-                self._recent.add(sid, title, now)
+        with self._write_lock:
+            with self.engine.begin() as conn:
+                row = conn.execute(_SELECT_FEED, {"fid": feed_id}).first()
+                if row is None:
+                    raise KeyError(f"no feed with id {feed_id}")
+                name, last_success_at, jurisdictions = row
+                outcome = PollOutcome(feed=name, status=result.status.value)
+                ok = result.status in _STORED_STATUSES
+                if ok and parse_error is None:
+                    added = self._add_items(
+                        conn,
+                        feed_id,
+                        items,
+                        now=now,
+                        hints=tuple(jurisdictions or ()),
+                        cutoff=now - backfill_window,
+                        first_success=last_success_at is None,
+                        classify=classify,
+                        on_story=on_story,
+                        outcome=outcome,
+                        new_titles=new_titles,
+                    )
+                    conn.execute(
+                        _UPDATE_FEED_OK,
+                        {
+                            "fid": feed_id,
+                            "now": now,
+                            "next": next_poll_at,
+                            "status": result.status.value,
+                            "etag": result.etag,
+                            "last_modified": result.last_modified,
+                            "body_hash": result.body_hash,
+                            "url": result.permanent_redirect or None,
+                            "title": feed_title[:500] if feed_title else None,
+                            "added": added,
+                        },
+                    )
+                else:
+                    error = parse_error or result.error or result.status.value
+                    outcome.status = "parse_error" if parse_error else result.status.value
+                    outcome.error = error
+                    values: dict[str, Any] = {
+                        "last_polled_at": now,
+                        "next_poll_at": next_poll_at,
+                        "last_status": outcome.status,
+                        "last_error": error[:2000],
+                        "last_error_at": now,
+                        "consecutive_failures": _FEEDS.c.consecutive_failures + 1,
+                    }
+                    if result.status is FetchStatus.GONE:
+                        values["disabled_reason"] = f"the server says the feed is gone: {error}"
+                    elif parse_error and result.body_hash:
+                        # Do not skip this body as "unchanged" next time: never parsed well.
+                        values["body_hash"] = None
+                    conn.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
+            # Committed: now the index may learn the new titles (still under the lock, so
+            # that no other writer looks titles up while it changes).
+            if self._recent is not None:
+                for sid, title in new_titles:
+                    self._recent.add(sid, title, now)
         return outcome
 
     def _add_items(

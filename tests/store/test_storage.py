@@ -296,3 +296,33 @@ def test_a_story_matched_by_recent_title_that_is_gone_makes_a_new_one(
     out = poll(storage, b.id, [item("x", "EU AI Act: Council adopts final text - Reuters",
                                     url="https://b.example/x")])
     assert out.new_stories == 1
+
+
+def test_concurrent_polls_group_shared_stories(storage: Storage, tmp_path: Path) -> None:
+    # Writers run in worker threads; the title index must only change under the write lock.
+    import threading
+
+    names = [f"f{i}" for i in range(8)]
+    feeds = storage.sync_feeds(config(tmp_path, *names), NOW)  # type: ignore[arg-type]
+    titles = [f"Council and Parliament agree on rules for topic number {n}" for n in range(30)]
+    errors: list[BaseException] = []
+
+    def run(feed_id: int, offset: int) -> None:
+        try:
+            for k in range(0, 30, 5):
+                batch = [item(f"{feed_id}-{n}", titles[(n + offset) % 30] + " - Wire")
+                         for n in range(k, k + 5)]
+                poll(storage, feed_id, batch)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f.id, 7 * i)) for i, f in enumerate(feeds)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with storage.session() as s:
+        stories = s.scalars(select(Story)).all()
+        assert len(stories) == 30
+        assert all(st.source_count == 8 for st in stories)
