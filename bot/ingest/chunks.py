@@ -24,18 +24,17 @@ from dataclasses import dataclass
 
 from bot.ingest.types import FeedChunks
 
-# Comments, CDATA and PIs first, so that an <item> inside them is consumed with them; then
-# declarations that make a textual split unsound; then entry start and end tags (feedparser
-# lower-cases element names, so any case counts), attribute values skipped whole.
-_MARKUP_RE = re.compile(
-    rb"<!--.*?-->"
-    rb"|<!\[CDATA\[.*?\]\]>"
-    rb"|<\?.*?\?>"
-    rb"|(?P<decl><!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST))"
-    rb"|<(?P<close>/?)(?P<name>(?:[A-Za-z_][\w.\-]*:)?(?i:item|entry))(?=[\s/>])"
-    rb"(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>",
-    re.DOTALL,
+# The next construct that matters: a comment, CDATA section or PI (skipped whole, so that an
+# <item> inside one is never taken for an entry), a declaration that makes a textual split
+# unsound, or an entry start/end tag (feedparser lower-cases element names: any case counts).
+_NEXT_RE = re.compile(
+    rb"<(?:(?P<comment>!--)|(?P<cdata>!\[CDATA\[)|(?P<pi>\?)"
+    rb"|(?P<decl>!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST))"
+    rb"|(?P<close>/?)(?P<name>(?:[A-Za-z_][\w.\-]*:)?(?i:item|entry))(?=[\s/>]))"
 )
+_ENDS = {"comment": b"-->", "cdata": b"]]>", "pi": b"?>"}
+# The rest of a tag after its name: attributes (quoted values may hold ">") up to ">".
+_TAG_REST_RE = re.compile(rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
 _ELEMENT_START_RE = re.compile(rb"<[A-Za-z_]")
 _START_TAG_RE = re.compile(rb"<[A-Za-z_][^>]*>")
 # Encodings in which a byte below 0x80 is always that ASCII character, so byte offsets found by
@@ -70,27 +69,41 @@ class Split:
 
 
 def split_entries(body: bytes) -> Split | None:
-    """Cut a body into head, entry elements and tail, or None when that is doubtful."""
+    """Cut a body into head, entry elements and tail, or None when that is doubtful.
+
+    One pass, linear in the body: each construct is found with a search from where the last
+    one ended, and anything unterminated ends the scan (such a body is not well-formed).
+    """
     entries: list[tuple[int, int]] = []
     name: bytes | None = None
     start: int | None = None
-    for m in _MARKUP_RE.finditer(body):
+    pos = 0
+    while (m := _NEXT_RE.search(body, pos)) is not None:
+        kind = m.lastgroup
+        if kind in _ENDS:
+            end = body.find(_ENDS[kind], m.end())
+            if end < 0:
+                return None
+            pos = end + len(_ENDS[kind])
+            continue
         if m.group("decl") is not None:
             return None  # entities and DTDs can hide or make markup
+        rest = _TAG_REST_RE.match(body, m.end())
+        if rest is None:
+            return None
+        pos = rest.end()
         tag = m.group("name")
-        if tag is None:
-            continue  # a comment, CDATA section or PI
         if name is None:
             name = tag
         elif tag != name:
             return None  # <item> and <entry>, or two prefixes: not one run
         if m.group("close"):
-            if start is None:
+            if start is None or rest.group().strip() != b">":
                 return None
-            entries.append((start, m.end()))
+            entries.append((start, pos))
             start = None
         else:
-            if start is not None or m.group("attrs").rstrip().endswith(b"/"):
+            if start is not None or rest.group().rstrip().endswith(b"/>"):
                 return None  # nested, or an empty <item/>
             if entries and body[entries[-1][1] : m.start()].strip():
                 return None  # something between two entries: not a plain run of siblings

@@ -302,3 +302,16 @@ def test_corpus_incremental_parses_equal_full_parses() -> None:
         except AssertionError as exc:
             raise AssertionError(f"{path.relative_to(CORPUS)}: {exc}") from exc
     assert fast > 100  # the fast path is really exercised, not just fallen back from
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"<!--", b"<![CDATA[", b"<?", b'<item a="', b"<item>", b"</item>", b"<a", b"<itemx "],
+)
+def test_the_scan_is_linear_on_hostile_bodies(junk: bytes) -> None:
+    import time
+
+    body = b"<rss><channel>" + junk * (2_000_000 // len(junk))  # ~2 MB of one construct
+    started = time.perf_counter()
+    assert chunks.split_entries(body) is None
+    assert time.perf_counter() - started < 2  # quadratic scanning took minutes here
