@@ -352,9 +352,12 @@ class Fetcher:
         self._resolver = resolver  # tests map host names to 127.0.0.1 with one
         # Made on first use: an aiohttp session belongs to the event loop it was made in.
         self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session_loop = loop  # a session from a finished loop cannot be reused
             connector = aiohttp.TCPConnector(
                 limit=self.concurrency,
                 limit_per_host=0,  # the per-host semaphores do this, counting redirects too

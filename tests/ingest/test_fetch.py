@@ -887,3 +887,19 @@ def test_the_environment_is_read_only_when_it_has_proxies_or_netrc(
     monkeypatch.delenv("HTTPS_PROXY")
     (tmp_path / ".netrc").write_text("machine feeds.example login u password p\n")
     assert fetch._environment_matters()
+
+
+def test_a_fetcher_outlives_an_event_loop(server: LocalHTTPServer) -> None:
+    server.route("/feed", Reply(body=RSS))
+    f = make_fetcher()
+
+    async def once() -> FetchResult:
+        return await get(f, server.url("/feed"))
+
+    assert asyncio.run(once()).status is FetchStatus.OK
+    assert asyncio.run(once()).status is FetchStatus.OK  # a new session for the new loop
+
+    async def close() -> None:
+        await f.aclose()
+
+    asyncio.run(close())
