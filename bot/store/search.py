@@ -623,30 +623,32 @@ def _feed_driver(feed_ids: Sequence[int], relevant_only: bool) -> _Driver:
     return _Union(parts) if len(parts) > 1 else parts[0]
 
 
-def _pg_prefilters(pq: ParsedQuery) -> tuple[list[ColumnElement[bool]], frozenset[str]]:
+def _pg_prefilters(
+    s: Session, pq: ParsedQuery
+) -> tuple[list[ColumnElement[bool]], frozenset[str]]:
     """Index-served conditions implied by the terms, and the terms they check exactly."""
     tsv: ColumnElement[Any] = literal_column(_PG_TSV)
     simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
     conds: list[ColumnElement[bool]] = []
     exact: set[str] = set()
 
-    def has(q: ColumnElement[Any]) -> ColumnElement[bool]:
-        # A query the parser finds no word in would match nothing: then it filters nothing
-        # (numnode() of a constant is folded when planning, so the index is still used).
-        return or_(func.numnode(q) == 0, tsv.op("@@")(q))
+    def has(q: ColumnElement[Any]) -> None:
+        # A query in which the parser finds no word would match nothing: leave it out.
+        if s.scalar(select(func.numnode(q))):
+            conds.append(tsv.op("@@")(q))
 
     for w in (*pq.words, *pq.phrases):  # a phrase: all its words (no <->, so no recheck)
-        conds.append(has(func.plainto_tsquery(simple, w)))
+        has(func.plainto_tsquery(simple, w))
     for t in pq.substrings:
         runs = _CJK_RUN.findall(t)
         if runs:
             for run in runs:
                 if len(run) == 1:  # every CJK character begins an indexed bigram or stands alone
                     if run.isalnum():
-                        conds.append(has(func.to_tsquery(simple, run + ":*")))
+                        has(func.to_tsquery(simple, run + ":*"))
                 else:
                     bigrams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
-                    conds.append(has(func.plainto_tsquery(simple, bigrams)))
+                    has(func.plainto_tsquery(simple, bigrams))
         elif len(t) >= MIN_TRIGRAM:
             pat = _like_pattern(t)
             conds.append(
@@ -668,7 +670,7 @@ def _pg_lang(code: str) -> ColumnElement[bool]:
 
 
 def _pg_text_lanes(s: Session, pq: ParsedQuery, f: _Filters) -> list[_Lane]:
-    conds, exact = _pg_prefilters(pq)
+    conds, exact = _pg_prefilters(s, pq)
     if conds:
         extra: list[ColumnElement[bool]] = []
         if f.lang:
