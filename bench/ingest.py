@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)  # the database is ~200 MB
 
 
 if __name__ == "__main__":
