@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.classify.lexicon import Entry, Lexicon, load_lexicon, lower_same_length, make_entry
+from bot.classify.lexicon import Entry, Lexicon, load_lexicon, make_entry
 from bot.classify.matcher import Matcher
 from bot.classify.verdict import TOPICS, Evidence, Verdict
 
@@ -46,7 +45,10 @@ _DEMONYM_GOVERNMENTAL = 1.0
 _DEMONYM_ALONE = 0.2
 _FOLLOWING_WORDS = re.compile(r"(?:[ \-]+[\w'\u2019]+){1,3}")  # the next three words at most
 _SHORT_GAP = re.compile(r"[ \-]+(?:[\w'\u2019]+[ \-]+)?")  # spaces and at most one word
-_WORD = re.compile(r"[\w\-]+")
+# The next three words, each with its offset: (?: -+(word)) three times.
+_NEXT_THREE = re.compile(
+    r"[ \-]+([\w'\u2019\-]+)(?:[ \-]+([\w'\u2019\-]+))?(?:[ \-]+([\w'\u2019\-]+))?"
+)
 _NEXT_WORD = re.compile(r"[ -]+([^\W\d_][\w-]*)")
 _WORD_JOINERS = (" ", "-")  # what _NEXT_WORD needs first
 
@@ -56,6 +58,7 @@ _TOPIC_RELATIVE = 0.45
 _TOPIC_MAX = 3
 _TOPIC_HEADLINE = 0.85
 _COOPERATION = "international-cooperation"
+_FAR = 1 << 62  # beyond any offset
 _COOPERATION_PARTNERS = 2.0  # cooperation cues weigh double when several jurisdictions act
 _TOPIC_ORDER = {t: i for i, t in enumerate(TOPICS)}
 
@@ -96,6 +99,7 @@ _KIND_CODE = {
 _TOPIC_KINDS = frozenset({"governance", "ai_governance", "institution", "instrument", "topic"})
 # Kinds that make the next word a governance word for the attributive test ("US lawmakers").
 _GOV_WORD_KINDS = frozenset({"governance", "actor", "institution", "ai_governance", "instrument"})
+_NOUN_KINDS = frozenset({"actor", "institution"})  # may stand before a demonym: "governo italiano"
 # Kinds that are governance evidence at full weight and may carry AI evidence.
 _STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
 _SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
@@ -115,6 +119,8 @@ class _Rule:
         "detail",
         "extra",
         "generic",
+        "gov_noun",
+        "gov_word",
         "headline",
         "ident",
         "jurisdictions",
@@ -144,7 +150,10 @@ class _Rule:
         self.topics = e.topics
         self.jurisdictions = e.jurisdictions
         self.compute_cue = bool(set(e.topics) & _COMPUTE_TOPICS) and e.kind in _TOPIC_KINDS
-        self.extra = bool(self.compute_cue or e.jurisdictions or e.topics)  # for later steps
+        # A governmental word next to a place tells how the place is used (attribution).
+        self.gov_word = e.kind in _GOV_WORD_KINDS
+        self.gov_noun = e.kind in _NOUN_KINDS
+        self.extra = bool(self.compute_cue or e.jurisdictions or e.topics or self.gov_word)
         # A jurisdiction name as a governmental actor of its sentence: "weak" cues are not.
         self.actor_strength = 0.0 if e.label == "weak" else (0.35 if e.label == "demonyms" else 0.6)
         # Jurisdiction attribution: a place's own weight, other kinds a fixed one.
@@ -182,54 +191,50 @@ def _close(
         if seg:
             actor = max(actor, 0.5 * title_actor)
         for w in weak:
-            q_gov *= 1.0 - _clip(w * actor)
+            v = w * actor
+            q_gov *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
     return seg, ai, comp, 1.0 - q_gov
 
 
-# A governmental word in an item: (field, start, end, kind).
-_Span = tuple[str, int, int, str]
-_NOUN_KINDS = frozenset({"actor", "institution"})  # may stand before a demonym: "governo italiano"
+# A governmental word in an item: (field, start, end, is a body: actor or institution).
+_Span = tuple[str, int, int, bool]
 
 
 def _next_to_governance(text: str, fld: str, start: int, end: int, gov: Sequence[_Span]) -> bool:
     """Does a governmental word follow within three words ("Chinese AI regulators") or a
     governmental body come just before ("le gouvernement français", "il Garante italiano")?
     (A verb before does not count: "blocks Chinese app".)"""
-    m = _FOLLOWING_WORDS.match(text, end)
-    reach = m.end() if m else end
-    for g_fld, g_start, g_end, kind in gov:
+    reach = -1
+    for g_fld, g_start, g_end, body in gov:
         if g_fld != fld:
             continue
-        if end <= g_start < reach:
-            return True
-        if (
-            kind in _NOUN_KINDS
-            and start - 40 <= g_end <= start
-            and _SHORT_GAP.fullmatch(text, g_end, start)
-        ):
+        if end <= g_start < end + 60:
+            if reach < 0:
+                m = _FOLLOWING_WORDS.match(text, end)
+                reach = m.end() if m else end
+            if g_start < reach:
+                return True
+        elif body and start - 40 <= g_end <= start and _SHORT_GAP.fullmatch(text, g_end, start):
             return True
     return False
 
 
-def _modifies_noun(
-    text: str, fld: str, end: int, nouns: set[str] | frozenset[str], gov: Sequence[_Span]
-) -> bool:
-    """Is one of the next three words a noun the place only describes ("U.S. facial
-    recognition company")? A governmental word ends the search: "US AI export rules"."""
-    pos = end
-    for _ in range(3):
-        word = _next_word(text, pos)
-        if word < 0:
-            return False
-        m = _WORD.match(text, word)
-        if m is None:
-            return False
-        if any(g_fld == fld and g_start == word for g_fld, g_start, _, _ in gov):
-            return False
-        if lower_same_length(m.group()) in nouns:
-            return True
-        pos = m.end()
-    return False
+def _modified_noun_at(text: str, end: int, nouns: set[str] | frozenset[str]) -> tuple[int, int]:
+    """(offset of the place's end, offset of a noun it may describe within the next three
+    words, "U.S. facial recognition company"), or (end, -1). Cheap: one regex, no table."""
+    c = text[end : end + 1]
+    if c != " " and c != "-":  # ", ", "'s", the end: no noun follows
+        return end, -1
+    m = _NEXT_THREE.match(text, end)
+    if m is None:
+        return end, -1
+    for i in (1, 2, 3):
+        w = m.group(i)
+        if w is None:
+            break
+        if w.lower() in nouns:
+            return end, m.start(i)
+    return end, -1
 
 
 def _next_word(text: str, end: int) -> int:
@@ -333,22 +338,28 @@ class Classifier:
         # One pass over the matches (sorted by position, so sentence by sentence): the
         # evidence list, per-sentence AI/governance/actor evidence, negatives, and the hits
         # that the jurisdiction and topic steps need. Noisy-ors are kept as running products
-        # of (1 - evidence), in the order the evidence comes. Spans become hits here as in
-        # Matcher.hits(), inlined: this loop is most of the classifier's time.
+        # of (1 - evidence), in the order the evidence comes. Matches become hits here as in
+        # Matcher.hits(), inlined: this loop is most of the classifier's time. A hit's index
+        # is its place in `evidence`.
         evidence: list[Evidence] = []
         add_evidence = evidence.append
         segments: list[tuple[int, float, float, float]] = []  # (segment, ai, compute, gov)
         jur_hits: list[_JurHit] = []
+        gov_words: list[_Span] = []
         topic_hits: list[tuple[int, _Rule]] = []
         instruments: list[str] = []
         compute_cue = False
         cur = -1
-        n = 0  # hits so far
         ai = comp = actor = title_actor = 0.0
         q_gov = q_neg_title = q_neg_summary = 1.0
         weak: list[float] = []  # needs-actor words of the sentence, weighed at its end
         max_end = last_start = last_end = -1
-        for start, neg_end, _, pairs in cand.spans:
+        # The summary's sentence of a match: matches come in order, so the sentence index
+        # only moves forward (what bisect_right(starts, start) gives).
+        sentence = 1
+        n_starts = len(starts)
+        next_start = starts[1] if n_starts > 1 else _FAR
+        for start, neg_end, _, r in cand.spans:
             end = -neg_end
             # Longest match wins: drop a match inside a longer one (same span: keep all).
             if end <= max_end and (start != last_start or end != last_end):
@@ -363,7 +374,10 @@ class Classifier:
                 seg = 0
             else:
                 fld = "summary"
-                seg = bisect_right(starts, start)
+                while start >= next_start:
+                    sentence += 1
+                    next_start = starts[sentence] if sentence < n_starts else _FAR
+                seg = sentence if start >= sum_start else 0
                 start -= sum_start
                 end -= sum_start
             if seg != cur:
@@ -376,58 +390,59 @@ class Classifier:
                 q_gov = 1.0
                 if weak:
                     weak = []
-            for _, r in pairs:
-                add_evidence(
-                    new(Evidence, (r.kind_name, r.term, text, fld, start, end, r.weight, r.detail))
-                )
-                k = r.kind
-                if k == _GOV:
-                    if r.needs_actor:
-                        weak.append(r.weight)
-                    else:
-                        q_gov *= r.q
-                elif k == _NEG:
-                    if seg:
-                        q_neg_summary *= r.q_summary
-                    else:
-                        q_neg_title *= r.q
-                elif k == _JUR:
-                    strength = r.actor_strength
-                    if strength:
-                        if _subject_position(fld, start, end, title, summary):
-                            strength = 1.0
-                        if strength > actor:
-                            actor = strength
-                elif k == _AI:
-                    if r.weight > ai:
-                        ai = r.weight
-                elif k == _ACTOR:
-                    if r.weight > actor:
-                        actor = r.weight
-                    q_gov *= r.q_actor
-                elif k == _COMPUTE:
-                    if r.weight > comp:
-                        comp = r.weight
-                elif k in _STRONG_GOV_KINDS:
+            add_evidence(
+                new(Evidence, (r.kind_name, r.term, text, fld, start, end, r.weight, r.detail))
+            )
+            k = r.kind
+            if k == _GOV:
+                if r.needs_actor:
+                    weak.append(r.weight)
+                else:
                     q_gov *= r.q
-                    if r.ai > ai:
-                        ai = r.ai
-                    if k != _AI_GOV and actor < 1.0:
-                        actor = 1.0
-                    if k == _INSTRUMENT:
-                        name = self.lexicon.instruments.get(r.ident, r.label)
-                        if name and name not in instruments:
-                            instruments.append(name)
-                if r.extra:
-                    if r.compute_cue:
-                        compute_cue = True
-                    if r.jurisdictions:
-                        jur_hits.append((n, start, end, fld, seg, r))
-                    if r.topics:
-                        topic_hits.append((seg, r))
-                n += 1
+            elif k == _NEG:
+                if seg:
+                    q_neg_summary *= r.q_summary
+                else:
+                    q_neg_title *= r.q
+            elif k == _JUR:
+                strength = r.actor_strength
+                if strength:
+                    if _subject_position(fld, start, end, title, summary):
+                        strength = 1.0
+                    if strength > actor:
+                        actor = strength
+            elif k == _AI:
+                if r.weight > ai:
+                    ai = r.weight
+            elif k == _ACTOR:
+                if r.weight > actor:
+                    actor = r.weight
+                q_gov *= r.q_actor
+            elif k == _COMPUTE:
+                if r.weight > comp:
+                    comp = r.weight
+            elif k in _STRONG_GOV_KINDS:
+                q_gov *= r.q
+                if r.ai > ai:
+                    ai = r.ai
+                if k != _AI_GOV and actor < 1.0:
+                    actor = 1.0
+                if k == _INSTRUMENT:
+                    name = self.lexicon.instruments.get(r.ident, r.label)
+                    if name and name not in instruments:
+                        instruments.append(name)
+            if r.extra:
+                if r.compute_cue:
+                    compute_cue = True
+                if r.jurisdictions:
+                    jur_hits.append((len(evidence) - 1, start, end, fld, seg, r))
+                if r.topics:
+                    topic_hits.append((seg, r))
+                if r.gov_word:
+                    gov_words.append((fld, start, end, r.gov_noun))
         if cur >= 0:
             segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
+        n_hits = len(evidence)
 
         # AI and governance together: in the title, in one summary sentence, or across.
         compute_factor = 1.0 if compute_cue else _COMPUTE_ELSEWHERE
@@ -446,7 +461,8 @@ class Classifier:
                 pair_title = a * g
             else:
                 w = _SUMMARY_SENTENCE_WEIGHT[min(i, len(_SUMMARY_SENTENCE_WEIGHT) - 1)]
-                q_summary *= 1.0 - _clip(a * g * w)
+                v = a * g * w
+                q_summary *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
                 if a > ai_sum:
                     ai_sum = a
                 if g > gov_sum:
@@ -479,14 +495,30 @@ class Classifier:
             if value > 0:
                 add_evidence(new(Evidence, ("score", name, "", "", -1, -1, round(value, 4), "")))
 
-        jurisdictions = _jurisdictions(
-            jur_hits, n, seg_ai, seg_gov, hints, evidence, title, summary, self.lexicon
-        )
+        # Jurisdictions and topics describe AI-governance news: an item that is not relevant
+        # has none (as the labels define them), so they are only worked out when relevant.
+        if relevant:
+            jurisdictions = _jurisdictions(
+                jur_hits,
+                n_hits,
+                seg_ai,
+                seg_gov,
+                hints,
+                evidence,
+                title,
+                summary,
+                self.lexicon,
+                gov_words,
+            )
+            topics = _topics(topic_hits, relevant, jurisdictions)
+        else:
+            jurisdictions = topics = ()
+            _hint_evidence(hints, evidence)
         return Verdict(
             relevant=relevant,
             score=score,
             jurisdictions=jurisdictions,
-            topics=_topics(topic_hits, relevant, jurisdictions),
+            topics=topics,
             instruments=tuple(instruments),
             evidence=tuple(evidence),
         )
@@ -502,6 +534,7 @@ def _jurisdictions(
     title: str,
     summary: str,
     lex: Lexicon,
+    gov_spans: Sequence[_Span],
 ) -> tuple[str, ...]:
     scores: dict[str, float] = {}
     first_seen: dict[str, int] = {}
@@ -510,20 +543,17 @@ def _jurisdictions(
     span_field, span_start = "", -1
     span_best: dict[str, float] = {}
     mentions: dict[str, list[float]] = {}  # code -> value of each span naming it
-    gov_spans: list[_Span] | None = None  # governmental words; built only when a test needs it
     for n, start, end, fld, seg, r in jur_hits:
         base = r.base
         if r.attributive and base > _ATTRIBUTIVE_WEIGHT:
             # "the US journal Science", "U.S. tech giants": a place before a noun that it only
             # describes is a modifier, not the actor ("US lawmakers", "Australia and" are).
             text = title if fld == "title" else summary
-            if gov_spans is None:
-                gov_spans = [(g[3], g[4], g[5], g[0]) for g in evidence if g[0] in _GOV_WORD_KINDS]
-            if _modifies_noun(text, fld, end, lex.modified_nouns, gov_spans):
+            _, noun = _modified_noun_at(text, end, lex.modified_nouns)
+            # ... unless a governmental word comes first: "US AI export rules for firms"
+            if noun >= 0 and not any(f == fld and end <= g < noun for f, g, _, _ in gov_spans):
                 base = _ATTRIBUTIVE_WEIGHT
         elif r.demonym:
-            if gov_spans is None:
-                gov_spans = [(g[3], g[4], g[5], g[0]) for g in evidence if g[0] in _GOV_WORD_KINDS]
             text = title if fld == "title" else summary
             base = (
                 _DEMONYM_GOVERNMENTAL
@@ -553,6 +583,10 @@ def _jurisdictions(
         if len(values) == 1:
             scores[code] = values[0]
             continue
+        if len(values) == 2:
+            a, b = values
+            scores[code] = a + _JUR_REPEAT_DECAY * b if a >= b else b + _JUR_REPEAT_DECAY * a
+            continue
         values.sort(reverse=True)
         total = 0.0
         f = 1.0
@@ -560,15 +594,9 @@ def _jurisdictions(
             total += f * v
             f *= _JUR_REPEAT_DECAY
         scores[code] = total
-    for raw in hints:
-        code = str(raw).strip().upper()
-        if not code:
-            continue
+    for code in _hint_evidence(hints, evidence):
         scores[code] = scores.get(code, 0.0) + _HINT_WEIGHT
         first_seen.setdefault(code, n_hits)
-        evidence.append(
-            Evidence(rule="hint", term=code, text=code, field="hint", weight=_HINT_WEIGHT)
-        )
     if not scores:
         return ()
     best = 0.0
@@ -585,6 +613,19 @@ def _jurisdictions(
     if len(chosen) > 1:
         chosen.sort(key=lambda c: (-scores[c], first_seen[c]))
     return tuple(chosen)
+
+
+def _hint_evidence(hints: Sequence[str], evidence: list[Evidence]) -> list[str]:
+    """The feeds' jurisdiction hints as codes, each recorded as evidence."""
+    codes = []
+    for raw in hints:
+        code = str(raw).strip().upper()
+        if code:
+            codes.append(code)
+            evidence.append(
+                Evidence(rule="hint", term=code, text=code, field="hint", weight=_HINT_WEIGHT)
+            )
+    return codes
 
 
 def _topics(

@@ -122,12 +122,11 @@ def latin_view(text: str) -> str:
 # Script classes of a text, as _normalise tells them.
 _ASCII, _LATIN1, _OTHER = 0, 1, 2
 
-# A group of entries sharing one automaton key, with the rule compiled for each.
-_Pairs = tuple[tuple[Entry, Any], ...]
-# A match in `joined` (title + "\n" + summary): (start, -end, seq, pairs), one a span; the
-# negative end and the sequence number make a plain sort put spans in text order, longest
-# first, and keep ties in the order found.
-Span = tuple[int, int, int, _Pairs]
+# A match in `joined` (title + "\n" + summary) of one entry: (start, -end, seq, rule), where
+# `rule` is what compile_rule made of the entry (the entry itself without compile_rule). The
+# negative end and the sequence number make a plain sort put matches in text order, longest
+# first, and keep ties (entries sharing a span) in lexicon order.
+Span = tuple[int, int, int, Any]
 
 
 class Candidates(NamedTuple):
@@ -138,26 +137,36 @@ class Candidates(NamedTuple):
     starts: list[int]  # sentence starts in `joined`; a span's segment is bisect_right
 
 
-# A Latin automaton value: (key length in the view minus the left pad, right pad, pairs,
-# checked, cjk_test) where `checked` says some entry needs a per-item test (language, exact
-# case) and `cjk_test` how the match is checked in CJK text (see _fits_fragment).
-_LatinValue = tuple[int, int, _Pairs, bool, int]
-# A wide automaton value: (key length in characters, pairs when there is nothing to check, else
-# None, ((need_left, need_right, pairs, checked), ...)).
-_WideValue = tuple[int, _Pairs | None, tuple[tuple[bool, bool, _Pairs, bool], ...]]
+# A Latin automaton value: (key length in the view minus the left pad, right pad, the rule when
+# the key has one entry, flags, entries, rules). Flags: bit 0, some entry needs a per-item test
+# (language, exact case); the bits above, how the match is checked in CJK text (see
+# _fits_fragment). Most keys have one entry and no flags: one tuple to build per match.
+_LatinValue = tuple[int, int, Any, int, tuple[Entry, ...], tuple[Any, ...]]
+# A wide automaton value: (key length in characters, the rule when one entry and nothing to
+# check, the rules when nothing to check, ((need_left, need_right, entries, rules, checked),
+# ...)).
+_WideGroup = tuple[bool, bool, tuple[Entry, ...], tuple[Any, ...], bool]
+_WideValue = tuple[int, Any, tuple[Any, ...] | None, tuple[_WideGroup, ...]]
 # cjk_test bits: the key holds a space inside (a wide character there would split it), at its
 # start or end (a wide character may stand there: a fragment's edge), or no letter at all
 # (such keys only count in a fragment that holds a letter).
 _INNER_SPACE, _LEAD_SPACE, _TRAIL_SPACE, _NO_LETTER = 1, 2, 4, 8
 
 
-def _accept(pairs: _Pairs, lang: str | None, folded: str, start: int, end: int) -> _Pairs:
-    return tuple(
-        p
-        for p in pairs
-        if (not p[0].langs or lang in p[0].langs)
-        and (not p[0].case or folded[start:end] == p[0].term)
-    )
+def _accept(
+    entries: tuple[Entry, ...],
+    rules: tuple[Any, ...],
+    lang: str | None,
+    folded: str,
+    start: int,
+    end: int,
+) -> list[Any]:
+    """The rules of the entries that count in this item (language, exact case)."""
+    return [
+        r
+        for e, r in zip(entries, rules, strict=True)
+        if (not e.langs or lang in e.langs) and (not e.case or folded[start:end] == e.term)
+    ]
 
 
 class Matcher:
@@ -197,14 +206,16 @@ class Matcher:
             if not any(_same(e, other) for other in bucket):
                 bucket.append(e)
         rules: dict[int, Any] = {}
+        self._entry_of: dict[int, Entry] = {}  # id(rule) -> entry, for hits()
 
-        def pairs_of(entries: list[Entry]) -> tuple[_Pairs, bool]:
-            out = []
-            for e in _merge_places(entries):
+        def group_of(bucket: list[Entry]) -> tuple[tuple[Entry, ...], tuple[Any, ...], bool]:
+            entries = tuple(_merge_places(bucket))
+            for e in entries:
                 if id(e) not in rules:
-                    rules[id(e)] = compile_rule(e) if compile_rule else None
-                out.append((e, rules[id(e)]))
-            return tuple(out), any(e.langs or e.case for e in entries)
+                    rules[id(e)] = compile_rule(e) if compile_rule else e
+                    self._entry_of[id(rules[id(e)])] = e
+            checked = any(e.langs or e.case for e in entries)
+            return entries, tuple(rules[id(e)] for e in entries), checked
 
         self._latin: ahocorasick.Automaton | None = None
         self._wide: ahocorasick.Automaton | None = None
@@ -216,7 +227,7 @@ class Matcher:
             for padded, entries in sorted(latin.items()):
                 lp = 1 if padded.startswith(" ") and entries[0].left else 0
                 rp = 1 if padded.endswith(" ") and entries[0].right else 0
-                pairs, checked = pairs_of(entries)
+                group, group_rules, checked = group_of(entries)
                 span = padded[lp : len(padded) - rp]
                 cjk_test = (
                     (_INNER_SPACE if " " in span.strip(" ") else 0)
@@ -224,7 +235,9 @@ class Matcher:
                     | (_TRAIL_SPACE if span.endswith(" ") else 0)
                     | (0 if _LETTER.search(span) else _NO_LETTER)
                 )
-                value: _LatinValue = (len(padded) - lp, rp, pairs, checked, cjk_test)
+                flags = (1 if checked else 0) | cjk_test << 1
+                single = group_rules[0] if len(group_rules) == 1 else None
+                value: _LatinValue = (len(padded) - lp, rp, single, flags, group, group_rules)
                 self._latin.add_word(padded, value)
             self._latin.make_automaton()
         if wide:
@@ -233,11 +246,12 @@ class Matcher:
             # with four bytes a character the offsets need no decoding.
             self._wide = ahocorasick.Automaton()
             for key, by_flags in sorted(wide.items(), key=lambda kv: kv[0].encode("utf-32-be")):
-                groups = tuple((lf, rf, *pairs_of(es)) for (lf, rf), es in by_flags.items())
-                lf0, rf0, pairs0, checked0 = groups[0]
+                groups = tuple((lf, rf, *group_of(es)) for (lf, rf), es in by_flags.items())
+                lf0, rf0, _, rules0, checked0 = groups[0]
                 plain = len(groups) == 1 and not (lf0 or rf0 or checked0)
-                simple = pairs0 if plain else None
-                wvalue: _WideValue = (len(key), simple, groups)
+                simple = rules0 if plain else None
+                single = rules0[0] if plain and len(rules0) == 1 else None
+                wvalue: _WideValue = (len(key), single, simple, groups)
                 self._wide.add_word(key.encode("utf-32-be").decode("latin-1"), wvalue)
             self._wide.make_automaton()
 
@@ -296,8 +310,9 @@ class Matcher:
         """`scan` as plain tuples in the order of Hit's fields."""
         c = self.candidates(title, summary, lang)
         out: list[RawHit] = []
+        entry_of = self._entry_of
         max_end = last_start = last_end = -1
-        for start, neg_end, _, pairs in c.spans:
+        for start, neg_end, _, rule in c.spans:
             end = -neg_end
             # Longest match wins: drop a match inside a longer one (same span: keep all).
             if end <= max_end and (start != last_start or end != last_end):
@@ -306,12 +321,12 @@ class Matcher:
                 max_end = end
             last_start, last_end = start, end
             text = c.joined[start:end]
+            e = entry_of[id(rule)]
             if start < c.n_title:
-                out.extend((e, start, end, "title", 0, text, rule) for e, rule in pairs)
+                out.append((e, start, end, "title", 0, text, rule))
             else:
                 seg = bisect.bisect_right(c.starts, start)
-                s0, e0 = start - c.sum_start, end - c.sum_start
-                out.extend((e, s0, e0, "summary", seg, text, rule) for e, rule in pairs)
+                out.append((e, start - c.sum_start, end - c.sum_start, "summary", seg, text, rule))
         return out
 
     def candidates(self, title: str, summary: str, lang: str | None = None) -> Candidates:
@@ -340,34 +355,47 @@ class Matcher:
             else:
                 view = low.encode("ascii").translate(_VIEW_BYTES).decode("ascii")
             view = " " + view + " "
-            for end_idx, (klen, rp, pairs, checked, cjk_test) in self._latin.iter(view):
+            for end_idx, (klen, rp, single, flags, entries, rules) in self._latin.iter(view):
                 # view offset = text offset + 1 (the leading pad)
-                end = end_idx - rp
                 start = end_idx - klen
-                if has_wide and cjk_test and not self._fits_fragment(low, start, end, cjk_test):
-                    continue
-                if checked:
-                    if len(pairs) == 1:  # the usual case: one acronym ("AI", "EU", "Act")
-                        e = pairs[0][0]
-                        if (e.langs and lang not in e.langs) or (
-                            e.case and folded[start:end] != e.term
-                        ):
+                end = end_idx - rp
+                if flags:
+                    if (
+                        flags > 1
+                        and has_wide
+                        and not self._fits_fragment(low, start, end, flags >> 1)
+                    ):
+                        continue
+                    if flags & 1:
+                        if single is not None:  # the usual case: one acronym ("AI", "EU")
+                            e = entries[0]
+                            if (e.langs and lang not in e.langs) or (
+                                e.case and folded[start:end] != e.term
+                            ):
+                                continue
+                        else:
+                            for r in _accept(entries, rules, lang, folded, start, end):
+                                append((start, -end, len(raw), r))
                             continue
-                    else:
-                        pairs = _accept(pairs, lang, folded, start, end)
-                        if not pairs:
-                            continue
-                append((start, -end, len(raw), pairs))
+                if single is not None:
+                    append((start, -end, len(raw), single))
+                else:
+                    for r in rules:
+                        append((start, -end, len(raw), r))
         if has_wide and self._wide is not None:
-            for end_b, (klen, simple, groups) in self._wide.iter(
+            for end_b, (klen, single, simple, groups) in self._wide.iter(
                 low.encode("utf-32-be").decode("latin-1")
             ):
                 if end_b & 3 != 3:
                     continue  # a key's bytes found across two characters
                 end = (end_b + 1) >> 2
                 start = end - klen
+                if single is not None:
+                    append((start, -end, len(raw), single))
+                    continue
                 if simple is not None:
-                    append((start, -end, len(raw), simple))
+                    for r in simple:
+                        append((start, -end, len(raw), r))
                     continue
                 left_ok = right_ok = True
                 if start:
@@ -376,17 +404,16 @@ class Matcher:
                 if end < n:
                     c = folded[end]
                     right_ok = not (c.isalnum() and (c < "\u1100" or "\u1e00" <= c <= "\u1eff"))
-                for need_left, need_right, pairs, checked in groups:
+                for need_left, need_right, entries, rules, checked in groups:
                     if (need_left and not left_ok) or (need_right and not right_ok):
                         continue
-                    if checked:
-                        pairs = _accept(pairs, lang, folded, start, end)
-                        if not pairs:
-                            continue
-                    append((start, -end, len(raw), pairs))
+                    for r in (
+                        _accept(entries, rules, lang, folded, start, end) if checked else rules
+                    ):
+                        append((start, -end, len(raw), r))
         if not raw:
             return Candidates([], joined, n_title, sum_start, [sum_start])
-        raw.sort()  # by start, then longest first; seq keeps pairs out of comparisons
+        raw.sort()  # by start, then longest first; seq keeps rules out of comparisons
         # Sentence starts inside the summary, as offsets into `joined`. Sentences after the
         # last match do not matter: the search stops there (a match cut short by the stop
         # ends past the last start, so it counts for no match).
