@@ -354,11 +354,11 @@ class Classifier:
         q_gov = q_neg_title = q_neg_summary = 1.0
         weak: list[float] = []  # needs-actor words of the sentence, weighed at its end
         max_end = last_start = last_end = -1
-        # The summary's sentence of a match: matches come in order, so the sentence index
-        # only moves forward (what bisect_right(starts, start) gives).
-        sentence = 1
+        # The summary's sentence of a match, bisect_right(starts, start): matches come in
+        # order, so the count of sentence starts at or before them only moves forward.
+        sentence = 0
         n_starts = len(starts)
-        next_start = starts[1] if n_starts > 1 else _FAR
+        next_start = starts[0]
         for start, neg_end, _, r in cand.spans:
             end = -neg_end
             # Longest match wins: drop a match inside a longer one (same span: keep all).
@@ -377,7 +377,7 @@ class Classifier:
                 while start >= next_start:
                     sentence += 1
                     next_start = starts[sentence] if sentence < n_starts else _FAR
-                seg = sentence if start >= sum_start else 0
+                seg = sentence
                 start -= sum_start
                 end -= sum_start
             if seg != cur:
