@@ -138,9 +138,9 @@ class Candidates(NamedTuple):
 
 
 # A Latin automaton value: (key length in the view minus the left pad, right pad, the rule when
-# the key has one entry, flags, entries, rules). Flags: bit 0, some entry needs a per-item test
-# (language, exact case); the bits above, how the match is checked in CJK text (see
-# _fits_fragment). Most keys have one entry and no flags: one tuple to build per match.
+# the key has one entry and no flags, flags, entries, rules). Flags: bit 0, some entry needs a
+# per-item test (language, exact case); the bits above, how the match is checked in CJK text
+# (see _fits_fragment). Most keys have one entry and no flags: one tuple to build per match.
 _LatinValue = tuple[int, int, Any, int, tuple[Entry, ...], tuple[Any, ...]]
 # A wide automaton value: (key length in characters, the rule when one entry and nothing to
 # check, the rules when nothing to check, ((need_left, need_right, entries, rules, checked),
@@ -236,7 +236,7 @@ class Matcher:
                     | (0 if _LETTER.search(span) else _NO_LETTER)
                 )
                 flags = (1 if checked else 0) | cjk_test << 1
-                single = group_rules[0] if len(group_rules) == 1 else None
+                single = group_rules[0] if len(group_rules) == 1 and not flags else None
                 value: _LatinValue = (len(padded) - lp, rp, single, flags, group, group_rules)
                 self._latin.add_word(padded, value)
             self._latin.make_automaton()
@@ -356,32 +356,29 @@ class Matcher:
                 view = low.encode("ascii").translate(_VIEW_BYTES).decode("ascii")
             view = " " + view + " "
             for end_idx, (klen, rp, single, flags, entries, rules) in self._latin.iter(view):
-                # view offset = text offset + 1 (the leading pad)
+                # view offset = text offset + 1 (the leading pad): start = end_idx - klen,
+                # end = end_idx - rp
+                if single is not None:
+                    append((end_idx - klen, rp - end_idx, len(raw), single))
+                    continue
                 start = end_idx - klen
                 end = end_idx - rp
-                if flags:
-                    if (
-                        flags > 1
-                        and has_wide
-                        and not self._fits_fragment(low, start, end, flags >> 1)
-                    ):
-                        continue
-                    if flags & 1:
-                        if single is not None:  # the usual case: one acronym ("AI", "EU")
-                            e = entries[0]
-                            if (e.langs and lang not in e.langs) or (
-                                e.case and folded[start:end] != e.term
-                            ):
-                                continue
-                        else:
-                            for r in _accept(entries, rules, lang, folded, start, end):
-                                append((start, -end, len(raw), r))
+                if flags > 1 and has_wide and not self._fits_fragment(low, start, end, flags >> 1):
+                    continue
+                if flags & 1:
+                    if len(entries) == 1:  # the usual case: one acronym ("AI", "EU", "Act")
+                        e = entries[0]
+                        if (e.langs and lang not in e.langs) or (
+                            e.case and folded[start:end] != e.term
+                        ):
                             continue
-                if single is not None:
-                    append((start, -end, len(raw), single))
-                else:
-                    for r in rules:
-                        append((start, -end, len(raw), r))
+                        append((start, -end, len(raw), rules[0]))
+                    else:
+                        for r in _accept(entries, rules, lang, folded, start, end):
+                            append((start, -end, len(raw), r))
+                    continue
+                for r in rules:
+                    append((start, -end, len(raw), r))
         if has_wide and self._wide is not None:
             for end_b, (klen, single, simple, groups) in self._wide.iter(
                 low.encode("utf-32-be").decode("latin-1")
