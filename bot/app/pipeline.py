@@ -56,10 +56,38 @@ class Pipeline:
             outcome = await self._poll(feed)
         except Exception as exc:  # one broken feed must never stop the others
             log.exception("poll crashed", feed=feed.name)
-            outcome = PollOutcome(feed=feed.name, status="error", error=f"internal error: {exc}")
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            outcome = PollOutcome(feed=feed.name, status="error", error=error)
+            await asyncio.to_thread(self._record_crash, feed, error)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
         return outcome
+
+    def _record_crash(self, feed: FeedInfo, error: str) -> None:
+        """A poll that crashed counts as a failure and backs off like one; otherwise the
+        scheduler would retry the feed at every tick, crashing each time."""
+        self._stored_chunks.pop(feed.id, None)
+        now = self.clock()
+        failed = FetchResult(status=FetchStatus.FAILED, url=feed.url, error=error)
+        delay = next_poll_delay(
+            failed,
+            interval=feed.interval,
+            failures=feed.consecutive_failures + 1,
+            max_backoff=self.config.defaults.max_backoff,
+            rng=self.rng,
+        )
+        try:
+            self.storage.record_poll(
+                feed.id,
+                failed,
+                [],
+                now=now,
+                next_poll_at=now + delay,
+                classify=self._classify,
+                backfill_window=self.config.defaults.backfill_window,
+            )
+        except Exception:  # the database itself is the problem: the next tick tries again
+            log.exception("could not record the crashed poll", feed=feed.name)
 
     async def _poll(self, feed: FeedInfo) -> PollOutcome:
         # Parse and store in one worker-thread job, a few polls at a time, and fetch only so

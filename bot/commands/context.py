@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.commands.feedcheck import FeedCheck, FeedChecker, check_feed
-from bot.commands.ssrf import Policy, allow_private_from_env
+from bot.commands.ssrf import Policy
+from bot.ingest.netguard import allow_private_from_env
 
 if TYPE_CHECKING:
     from bot.app.config import AppConfig

@@ -1,5 +1,8 @@
 """Refuse feed URLs that point inside our network (SSRF), at every redirect hop, after DNS.
 
+The address rules (what counts as private) live in bot/ingest/netguard.py, shared with the
+poller, which guards feeds added from chat the same way at every poll.
+
 A chat user can make the bot fetch a URL (`feeds add`). Without a guard that is a way to read
 cloud metadata (169.254.169.254...), admin panels on localhost or anything on the private
 network. So, for each request httpx makes (the first one and every redirect):
@@ -14,8 +17,6 @@ Operators who want feeds on their own network set `allow_private` (POLICYBOT_ALL
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import os
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,70 +24,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-# Named so the refusal says what it is; all of them are non-global anyway.
-METADATA_ADDRESSES: dict[str, str] = {
-    "169.254.169.254": "cloud metadata service (AWS, GCP, Azure, OpenStack...)",
-    "169.254.170.2": "AWS ECS task metadata",
-    "fd00:ec2::254": "AWS metadata service (IPv6)",
-    "100.100.100.200": "Alibaba Cloud metadata service",
-    "168.63.129.16": "Azure host services",
-    "192.0.0.192": "Oracle Cloud metadata service",
-}
-_METADATA = {ipaddress.ip_address(a): why for a, why in METADATA_ADDRESSES.items()}
-_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not ours to reach
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-ALLOW_ENV = "POLICYBOT_ALLOW_PRIVATE_FEEDS"
+from bot.ingest.netguard import (  # the address rules are shared with the poller
+    IPAddress,
+    forbidden_reason,
+)
+from bot.ingest.netguard import literal_ip as _literal_ip
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class BlockedURL(Exception):
     """The URL (or a redirect) leads somewhere we refuse to fetch; str() says why."""
-
-
-def allow_private_from_env() -> bool:
-    return os.environ.get(ALLOW_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip.sixtofour is not None:
-            return ip.sixtofour
-        if ip.teredo is not None:
-            return ip.teredo[1]
-        if ip in _NAT64:
-            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def forbidden_reason(ip: IPAddress) -> str | None:
-    """Why this address must not be fetched, or None when it is a public address."""
-    inner = _embedded_v4(ip)
-    if inner is not None:
-        why = forbidden_reason(inner)
-        return f"{why} (inside the IPv6 address {ip})" if why else None
-    if ip in _METADATA:
-        return _METADATA[ip]
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_multicast:
-        return "a multicast address"
-    if ip.is_unspecified:
-        return "the unspecified address"
-    if ip.is_private:
-        return "a private network address"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
-        return "a carrier-grade NAT address"
-    if ip.is_reserved or not ip.is_global:
-        return "a reserved address"
-    return None
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -108,12 +56,6 @@ class Policy:
 def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
-
-def _literal_ip(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%")[0])
-    except ValueError:
-        return None
 
 
 async def check_target(url: str, policy: Policy) -> tuple[str, int, IPAddress]:

@@ -28,7 +28,7 @@ import ssl
 import time
 import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -43,6 +43,12 @@ import yarl
 from aiohttp.abc import AbstractResolver
 
 from bot.ingest.backoff import next_poll_delay
+from bot.ingest.netguard import (
+    BlockedAddress,
+    GuardedResolver,
+    allow_private_from_env,
+    blocked_literal,
+)
 from bot.ingest.types import FeedState, FetchResult, FetchStatus
 
 if TYPE_CHECKING:
@@ -259,6 +265,8 @@ def describe_error(exc: BaseException, url: str, fetcher: Fetcher) -> str:
     if isinstance(exc, aiohttp.InvalidURL):
         return f"invalid URL {url!r}: {exc}"
     for e in _exception_chain(exc):
+        if isinstance(e, BlockedAddress):
+            return str(e)
         if getattr(e, "os_error", None) or getattr(e, "certificate_error", None):
             continue  # an aiohttp wrapper (some subclass ssl.SSLError): read what it wraps
         if isinstance(e, socket.gaierror):
@@ -316,6 +324,8 @@ class Fetcher:
         concurrency: int = 32,
         per_host_concurrency: int = 2,
         resolver: AbstractResolver | None = None,
+        allow_private: bool | None = None,
+        guard_exempt: Collection[tuple[str, int]] = (),
     ) -> None:
         for name, value in (
             ("connect_timeout", connect_timeout),
@@ -350,21 +360,31 @@ class Fetcher:
         self._global = asyncio.Semaphore(concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
         self._resolver = resolver  # tests map host names to 127.0.0.1 with one
+        # Guarded feeds (FeedState.guarded: added from chat) may not reach private addresses.
+        self.allow_private = allow_private_from_env() if allow_private is None else allow_private
+        self._guard_exempt = frozenset(guard_exempt)  # (ip, port) pairs: a test hook only
         # Made on first use: an aiohttp session belongs to the event loop it was made in.
-        self._session: aiohttp.ClientSession | None = None
+        # Guarded fetches get a session of their own, whose resolver checks every answer.
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _client(self, guarded: bool = False) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            self._session_loop = loop  # a session from a finished loop cannot be reused
+        if self._session_loop is not loop:
+            self._sessions = {}  # a session from a finished loop cannot be reused
+            self._session_loop = loop
+        session = self._sessions.get(guarded)
+        if session is None or session.closed:
+            resolver = self._resolver
+            if guarded:
+                resolver = GuardedResolver(self._resolver, self._guard_exempt)
             connector = aiohttp.TCPConnector(
                 limit=self.concurrency,
                 limit_per_host=0,  # the per-host semaphores do this, counting redirects too
-                resolver=self._resolver,
+                resolver=resolver,
                 ttl_dns_cache=300,
             )
-            self._session = aiohttp.ClientSession(
+            session = self._sessions[guarded] = aiohttp.ClientSession(
                 connector=connector,
                 headers={
                     "User-Agent": self.user_agent,
@@ -378,10 +398,11 @@ class Fetcher:
                 ),
                 auto_decompress=False,  # bodies are decoded by _BoundedDecoder, with a cap
                 # Proxies and .netrc from the environment, as with httpx; but only when there
-                # are any, since aiohttp scans the whole environment for every request.
-                trust_env=_environment_matters(),
+                # are any, since aiohttp scans the whole environment for every request. Never
+                # for guarded fetches: a proxy would resolve names past our resolver.
+                trust_env=not guarded and _environment_matters(),
             )
-        return self._session
+        return session
 
     @classmethod
     def from_defaults(cls, d: Defaults) -> Fetcher:
@@ -397,9 +418,9 @@ class Fetcher:
         )
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.close()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -448,7 +469,12 @@ class Fetcher:
         hops: list[int] = []
         visited = [url]
         current = url
+        guarded = state.guarded and not self.allow_private
         while True:
+            if guarded:  # names are checked by the resolver; literal addresses here
+                refusal = self._blocked_literal(current)
+                if refusal is not None:
+                    return self._failed(state, current, refusal)
             # Host slot first, then a global slot: a task waiting for a busy host must not
             # hold one of the global slots other hosts could use.
             async with self._host_limit(current), self._global:
@@ -456,7 +482,7 @@ class Fetcher:
                 deadline = asyncio.timeout(budget)
                 try:
                     async with deadline:
-                        outcome = await self._hop(state, current)
+                        outcome = await self._hop(state, current, guarded)
                 except TimeoutError as exc:
                     if not deadline.expired():  # a socket-level timeout, not our budget
                         return self._failed(state, current, describe_error(exc, current, self))
@@ -509,7 +535,17 @@ class Fetcher:
             visited.append(target)
             current = target
 
-    async def _hop(self, state: FeedState, url: str) -> FetchResult | _Redirect:
+    def _blocked_literal(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError:
+            return None  # aiohttp reports the bad port itself
+        return blocked_literal(parts.hostname or "", port, self._guard_exempt)
+
+    async def _hop(
+        self, state: FeedState, url: str, guarded: bool = False
+    ) -> FetchResult | _Redirect:
         headers: dict[str, str] = {}
         if state.etag:
             headers["If-None-Match"] = state.etag
@@ -517,7 +553,7 @@ class Fetcher:
             headers["If-Modified-Since"] = state.last_modified
         for attempt in (1, 2):
             try:
-                async with self._client().get(
+                async with self._client(guarded).get(
                     url, headers=headers, allow_redirects=False
                 ) as resp:
                     return await self._handle(state, url, resp)

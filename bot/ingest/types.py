@@ -24,6 +24,7 @@ class FeedState:
     last_modified: str | None = None
     body_hash: str | None = None
     consecutive_failures: int = 0
+    guarded: bool = False  # refuse private, loopback and metadata addresses (SSRF)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.classify.verdict import Verdict as VerdictValue
-from bot.ingest.dedup import RecentTitles, title_key
+from bot.ingest.dedup import RecentTitles, same_story, title_key
 from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
 from bot.store.db import make_engine, migrate
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
@@ -99,6 +99,7 @@ class FeedInfo:
     consecutive_failures: int
     next_poll_at: datetime | None
     entry_count: int
+    origin: str = "config"  # config | chat
 
     @property
     def active(self) -> bool:
@@ -111,6 +112,9 @@ class FeedInfo:
             last_modified=self.last_modified,
             body_hash=self.body_hash,
             consecutive_failures=self.consecutive_failures,
+            # A feed a chat user added may not lead the bot into our own network, at any
+            # redirect hop or DNS answer; the operator's own feeds may.
+            guarded=self.origin == "chat",
         )
 
     @classmethod
@@ -139,6 +143,7 @@ class FeedInfo:
             consecutive_failures=f.consecutive_failures,
             next_poll_at=f.next_poll_at,
             entry_count=f.entry_count,
+            origin=f.origin or "config",
         )
 
 
@@ -172,6 +177,19 @@ def _url_identifies_story(url: str | None) -> bool:
         return False
     path = urlsplit(url).path
     return len(path.strip("/")) > 0
+
+
+def _links_shared_by_other_stories(items: Iterable[Item]) -> set[str]:
+    """Links that entries of one poll share although their headlines are other stories."""
+    first: dict[str, str] = {}
+    weak: set[str] = set()
+    for item in items:
+        if not item.url:
+            continue
+        title = first.setdefault(item.url, item.title)
+        if title is not item.title and not same_story(title, item.title):
+            weak.add(item.url)
+    return weak
 
 
 def _tags(verdict: VerdictValue) -> set[tuple[str, str]]:
@@ -303,7 +321,8 @@ class Storage:
                 row.enabled = fc.enabled
                 row.in_config = True
             for name, row in rows.items():
-                if name not in names:
+                # Feeds added from chat live in the database only: the file does not own them.
+                if name not in names and row.origin != "chat":
                     row.in_config = False
             s.flush()
             for fc in cfg.feeds:
@@ -468,9 +487,15 @@ class Storage:
             return 0
 
         keys = [title_key(item.title) for _, item in fresh]
+        # A link that entries with different headlines share within one feed (a section page,
+        # a "read more" URL) says nothing about which story an entry is: then the link counts
+        # only together with a matching title. Across feeds a shared link is syndication.
+        weak = _links_shared_by_other_stories(hashes.values())
         by_url = self._stories_by_url(
             conn, {item.url for _, item in fresh if item.url and _url_identifies_story(item.url)}
         )
+        reused = self._stories_with_entries_from(conn, feed_id, set(by_url.values()))
+        url_titles = self._story_titles(conn, set(by_url.values()))
         by_key = self._stories_by_key(conn, {k for k in keys if len(k) >= 12}, now)
         recent = self._recent_titles(conn, now)
 
@@ -483,9 +508,20 @@ class Storage:
             url_ok = item.url is not None and _url_identifies_story(item.url)
             if url_ok:
                 assert item.url is not None
-                story = by_url.get(item.url)
+                sid = by_url.get(item.url)
+                # This feed used the link before, or uses it for other headlines now: the
+                # titles must agree too.
+                if (
+                    sid is not None
+                    and (sid in reused or item.url in weak)
+                    and not same_story(item.title, url_titles.get(sid, ""))
+                ):
+                    sid = None
+                story = sid
                 if story is None and item.url in new_by_url:
-                    story = new[new_by_url[item.url]]
+                    cand = new[new_by_url[item.url]]
+                    if item.url not in weak or same_story(item.title, cand.item.title):
+                        story = cand
             if story is None:
                 sid = recent.find(item.title, now)
                 if sid is not None:
@@ -575,6 +611,14 @@ class Storage:
         return len(links)
 
     # -- the batched lookups and writes of _add_items
+
+    @staticmethod
+    def _story_titles(conn: Connection, ids: set[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in _chunks(sorted(ids)):
+            q = select(_STORIES.c.id, _STORIES.c.title).where(_STORIES.c.id.in_(chunk))
+            out.update((sid, title or "") for sid, title in conn.execute(q))
+        return out
 
     @staticmethod
     def _stories_by_url(conn: Connection, urls: set[str]) -> dict[str, int]:

@@ -325,3 +325,29 @@ def test_messages_for_a_platform_without_credentials_wait_and_say_why(tmp_path: 
     assert "messages cannot be sent" in done.stderr and "set DISCORD_TOKEN" in done.stderr
     status = _policybot(tmp_path, "--feeds", str(cfg), "deliver", "status")
     assert "waiting: DISCORD_TOKEN is not set" in status.stdout
+
+
+async def test_a_poll_that_crashes_backs_off_and_keeps_nothing_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "feeds.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "defaults": {"backfill_window": "3650d", "interval": "10m"},
+        "feeds": [{"name": "Asia", "url": (SAMPLE_DIR / "asia-en.xml").as_uri()}],
+    }))
+    rt = Runtime.build(Settings(data_dir=tmp_path / "data"), cfg,
+                       senders={"console": ConsoleSender(io.StringIO())})
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("lexicon bug")
+
+    monkeypatch.setattr(rt.classifier, "classify", broken)
+    (feed,) = rt.active_feeds()
+    outcome = await rt.pipeline.poll_feed(feed)
+    assert outcome.status == "error" and "RuntimeError: lexicon bug" in (outcome.error or "")
+    (after,) = rt.storage.feeds()
+    assert after.consecutive_failures == 1 and "lexicon bug" in (after.last_error or "")
+    assert after.next_poll_at is not None and after.next_poll_at > feed.next_poll_at  # type: ignore[operator]
+    assert rt.storage.due_feeds(after.last_polled_at or feed.added_at) == []  # not every tick
+    assert after.entry_count == 0 and _outbox_count(rt.storage) == 0
+    await rt.aclose()

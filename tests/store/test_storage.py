@@ -246,13 +246,15 @@ def test_titles_within_one_poll(storage: Storage, tmp_path: Path) -> None:
         item("2", "AI rules", url="https://a.example/2"),  # a short key, but the same title
         item("3", "", url="https://a.example/3"),  # untitled entries say nothing about identity
         item("4", "", url="https://a.example/4"),
-        item("5", "Different story entirely", url="https://a.example/1"),  # same link as 1
+        # Same link as 1, another headline: a feed that links several entries to one page
+        # must not lose them into one story.
+        item("5", "Different story entirely", url="https://a.example/1"),
     ])
-    assert (out.new_entries, out.new_stories) == (5, 3)
+    assert (out.new_entries, out.new_stories) == (5, 4)
     with storage.session() as s:
         by_uid = {e.uid: e.story_id for e in s.scalars(select(Entry))}
-    assert by_uid["1"] == by_uid["2"] == by_uid["5"]
-    assert len({by_uid["1"], by_uid["3"], by_uid["4"]}) == 3
+    assert by_uid["1"] == by_uid["2"]
+    assert len({by_uid["1"], by_uid["3"], by_uid["4"], by_uid["5"]}) == 4
 
 
 def test_a_big_poll_is_written_whole(storage: Storage, tmp_path: Path) -> None:
@@ -326,3 +328,44 @@ def test_concurrent_polls_group_shared_stories(storage: Storage, tmp_path: Path)
         stories = s.scalars(select(Story)).all()
         assert len(stories) == 30
         assert all(st.source_count == 8 for st in stories)
+
+
+def test_a_link_shared_by_different_entries_of_one_feed_does_not_merge_them(
+    storage: Storage, tmp_path: Path
+) -> None:
+    a, b = storage.sync_feeds(config(tmp_path, "a", "b"), NOW)  # type: ignore[arg-type]
+    shared = "https://a.example/news"  # every entry of this feed links to its news page
+    out = poll(storage, a.id, [item("1", "EU AI Act: Council adopts final text", url=shared),
+                               item("2", "Parliament debates the Data Act", url=shared),
+                               item("3", "Commission opens AI Office", url=shared)])
+    assert (out.new_stories, out.flagged) == (3, 1)
+    # Later entries of the same feed with that link are their own stories too.
+    later = poll(storage, a.id, [item("4", "Budget talks resume in Brussels", url=shared)],
+                 result=ok("h2"))
+    assert later.new_stories == 1
+    # A feed that reuses one link later: the same headline again is the same story, another
+    # headline is another story.
+    link = "https://b.example/ai-act"
+    poll(storage, b.id, [item("x", "Council approves the EU AI Act in a final vote", url=link)])
+    update = poll(storage, b.id, [item("y", "Council approves the EU AI Act in a final vote"
+                                            " (updated)", url=link)], result=ok("h3"))
+    other = poll(storage, b.id, [item("z", "Weekly newsletter: budgets, rail and farming",
+                                      url=link)], result=ok("h4"))
+    assert (update.new_stories, other.new_stories) == (0, 1)
+
+
+def test_feeds_added_from_chat_survive_a_config_sync_and_are_guarded(
+    storage: Storage, tmp_path: Path
+) -> None:
+    (cfg_feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    with storage.write() as s:
+        s.add(Feed(name="chat feed", config_url="https://c.example/f.xml",
+                   url="https://c.example/f.xml", origin="chat", added_at=NOW, in_config=True,
+                   enabled=True, jurisdictions=[], consecutive_failures=0, entry_count=0,
+                   interval_seconds=1800, next_poll_at=NOW))
+    storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]  # a restart
+    by_name = {f.name: f for f in storage.feeds()}
+    assert by_name["chat feed"].active and by_name["chat feed"].state().guarded
+    assert not by_name["a"].state().guarded  # the operator's own feed
+    assert [f.name for f in storage.due_feeds(NOW)] == ["a", "chat feed"]
+    assert cfg_feed.origin == "config"
