@@ -20,6 +20,7 @@ from bot.classify.matcher import Matcher
 from bot.classify.verdict import TOPICS, Evidence, Verdict
 
 DEFAULT_THRESHOLD = 0.5
+_FAR = 1 << 62  # beyond any text offset
 
 # Field weights: the title says what the story is about; later sentences drift.
 _SUMMARY_SENTENCE_WEIGHT = (0.0, 0.85, 0.75, 0.6)
@@ -49,8 +50,6 @@ _SHORT_GAP = re.compile(r"[ \-]+(?:[\w'\u2019]+[ \-]+)?")  # spaces and at most 
 _NEXT_THREE = re.compile(
     r"[ \-]+([\w'\u2019\-]+)(?:[ \-]+([\w'\u2019\-]+))?(?:[ \-]+([\w'\u2019\-]+))?"
 )
-_NEXT_WORD = re.compile(r"[ -]+([^\W\d_][\w-]*)")
-_WORD_JOINERS = (" ", "-")  # what _NEXT_WORD needs first
 
 # Topics.
 _TOPIC_MIN = 0.8
@@ -58,7 +57,6 @@ _TOPIC_RELATIVE = 0.45
 _TOPIC_MAX = 3
 _TOPIC_HEADLINE = 0.85
 _COOPERATION = "international-cooperation"
-_FAR = 1 << 62  # beyond any offset
 _COOPERATION_PARTNERS = 2.0  # cooperation cues weigh double when several jurisdictions act
 _TOPIC_ORDER = {t: i for i, t in enumerate(TOPICS)}
 
@@ -97,9 +95,10 @@ _KIND_CODE = {
 }
 # Kinds whose topics say what the item is about (and so whether chips count as AI evidence).
 _TOPIC_KINDS = frozenset({"governance", "ai_governance", "institution", "instrument", "topic"})
-# Kinds that make the next word a governance word for the attributive test ("US lawmakers").
+# Governmental words: next to a place they tell how it is used ("US lawmakers", "Dutch
+# watchdog"); bodies (actors, institutions) may also stand before a demonym.
 _GOV_WORD_KINDS = frozenset({"governance", "actor", "institution", "ai_governance", "instrument"})
-_NOUN_KINDS = frozenset({"actor", "institution"})  # may stand before a demonym: "governo italiano"
+_NOUN_KINDS = frozenset({"actor", "institution"})  # "il governo italiano"
 # Kinds that are governance evidence at full weight and may carry AI evidence.
 _STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
 _SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
@@ -219,37 +218,22 @@ def _next_to_governance(text: str, fld: str, start: int, end: int, gov: Sequence
     return False
 
 
-def _modified_noun_at(text: str, end: int, nouns: set[str] | frozenset[str]) -> tuple[int, int]:
-    """(offset of the place's end, offset of a noun it may describe within the next three
-    words, "U.S. facial recognition company"), or (end, -1). Cheap: one regex, no table."""
+def _modified_noun_at(text: str, end: int, nouns: set[str] | frozenset[str]) -> int:
+    """Where a noun that the place ending at `end` may describe starts, within the next
+    three words ("U.S. facial recognition company"), or -1. One regex, no other table."""
     c = text[end : end + 1]
     if c != " " and c != "-":  # ", ", "'s", the end: no noun follows
-        return end, -1
+        return -1
     m = _NEXT_THREE.match(text, end)
     if m is None:
-        return end, -1
+        return -1
     for i in (1, 2, 3):
         w = m.group(i)
         if w is None:
             break
         if w.lower() in nouns:
-            return end, m.start(i)
-    return end, -1
-
-
-def _next_word(text: str, end: int) -> int:
-    """Where the word after `end` starts when only spaces or hyphens come between (as
-    _NEXT_WORD finds it), else -1. The usual case, one space and a letter, skips the regex."""
-    c = text[end : end + 1]
-    if c == " ":
-        c = text[end + 1 : end + 2]
-        if c and c not in _WORD_JOINERS:
-            # [^\W\d_]: a letter or digit that is not a decimal digit
-            return end + 1 if c.isalnum() and not c.isdecimal() else -1
-    elif c != "-":
-        return -1
-    m = _NEXT_WORD.match(text, end)
-    return m.start(1) if m else -1
+            return m.start(i)
+    return -1
 
 
 def _subject_position(fld: str, start: int, end: int, title: str, summary: str) -> bool:
@@ -549,7 +533,7 @@ def _jurisdictions(
             # "the US journal Science", "U.S. tech giants": a place before a noun that it only
             # describes is a modifier, not the actor ("US lawmakers", "Australia and" are).
             text = title if fld == "title" else summary
-            _, noun = _modified_noun_at(text, end, lex.modified_nouns)
+            noun = _modified_noun_at(text, end, lex.modified_nouns)
             # ... unless a governmental word comes first: "US AI export rules for firms"
             if noun >= 0 and not any(f == fld and end <= g < noun for f, g, _, _ in gov_spans):
                 base = _ATTRIBUTIVE_WEIGHT
