@@ -227,6 +227,9 @@ def _same(ka: str, ta: Sequence[str], kb: str, tb: Sequence[str]) -> bool:
         return True
     if len(ta) < MIN_TOKENS or len(tb) < MIN_TOKENS:
         return False
+    # A headline of nothing but stopwords names no story: it only ever matches exactly.
+    if all(t in STOPWORDS for t in ta) or all(t in STOPWORDS for t in tb):
+        return False
     ratio = fuzz.ratio(ka, kb, score_cutoff=_QUICK_REJECT)
     if not ratio:  # far below anything either rule below accepts
         return False
