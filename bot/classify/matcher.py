@@ -363,6 +363,8 @@ class Matcher:
                     continue
                 start = end_idx - klen
                 end = end_idx - rp
+                if start < n_title < end:
+                    continue  # a key with a space across the title's end ("EU" + "\nKI-Gesetz")
                 if flags > 1 and has_wide and not self._fits_fragment(low, start, end, flags >> 1):
                     continue
                 if flags & 1:

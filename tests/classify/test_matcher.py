@@ -35,3 +35,10 @@ def test_hostile_input_stays_correct(clf: Classifier) -> None:
     assert not v.relevant
     v = clf.classify("AI law " + junk)
     assert v.relevant
+
+
+def test_no_match_across_title_and_summary(clf: Classifier) -> None:
+    # the newline between them is a space in the word view: a key with a space must not span it
+    hits = clf.matcher.scan("Berlin after the EU", "KI-Gesetz tritt in Kraft")
+    assert all(h.end <= len("Berlin after the EU") for h in hits if h.field == "title")
+    assert "EU-KI-Gesetz" not in {h.entry.term for h in hits}
