@@ -192,7 +192,9 @@ class Pipeline:
         return list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
 
     async def poll_due(self) -> list[PollOutcome]:
-        return await self.poll_feeds(self.storage.due_feeds(self.clock()))
+        # Off the loop: the chat adapters share it, and a busy database can be slow to read.
+        due = await asyncio.to_thread(self.storage.due_feeds, self.clock())
+        return await self.poll_feeds(due)
 
 
 def next_due_in(storage: Storage, now: datetime, default: timedelta) -> timedelta:

@@ -136,7 +136,8 @@ class Runtime:
         return feeds
 
     async def poll_once(self, name: str | None = None) -> list[PollOutcome]:
-        return await self.pipeline.poll_feeds(self.active_feeds(name))
+        feeds = await asyncio.to_thread(self.active_feeds, name)
+        return await self.pipeline.poll_feeds(feeds)
 
     # -- delivery -----------------------------------------------------------------------------
 
