@@ -119,6 +119,8 @@ def latin_view(text: str) -> str:
     return _patched(text, view, _BEYOND_NOT_WIDE)
 
 
+_new = tuple.__new__  # builds a Candidates without the Python-level NamedTuple constructor
+
 # Script classes of a text, as _normalise tells them.
 _ASCII, _LATIN1, _OTHER = 0, 1, 2
 
@@ -411,7 +413,7 @@ class Matcher:
                     ):
                         append((start, -end, len(raw), r))
         if not raw:
-            return Candidates([], joined, n_title, sum_start, [sum_start])
+            return _new(Candidates, ([], joined, n_title, sum_start, [sum_start]))
         raw.sort()  # by start, then longest first; seq keeps rules out of comparisons
         # Sentence starts inside the summary, as offsets into `joined`. Sentences after the
         # last match do not matter: the search stops there (a match cut short by the stop
@@ -422,7 +424,7 @@ class Matcher:
             starts += [m.end() for m in _SENTENCE_END.finditer(folded, sum_start, last + 1)]
             if starts[-1] >= n:
                 starts.pop()  # the end of the text starts no sentence
-        return Candidates(raw, joined, n_title, sum_start, starts)
+        return _new(Candidates, (raw, joined, n_title, sum_start, starts))
 
 
 def _same(a: Entry, b: Entry) -> bool:
