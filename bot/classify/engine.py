@@ -21,6 +21,7 @@ from bot.classify.verdict import TOPICS, Evidence, Verdict
 
 DEFAULT_THRESHOLD = 0.5
 _FAR = 1 << 62  # beyond any text offset
+_TAGS_SHARE_OF_THRESHOLD = 0.5  # items scoring at least this share of the threshold get tags
 
 # Field weights: the title says what the story is about; later sentences drift.
 _SUMMARY_SENTENCE_WEIGHT = (0.0, 0.85, 0.75, 0.6)
@@ -479,9 +480,10 @@ class Classifier:
             if value > 0:
                 add_evidence(new(Evidence, ("score", name, "", "", -1, -1, round(value, 4), "")))
 
-        # Jurisdictions and topics describe AI-governance news: an item that is not relevant
-        # has none (as the labels define them), so they are only worked out when relevant.
-        if relevant:
+        # Jurisdictions and topics describe AI-governance news: they are worked out for relevant
+        # items and near misses (half the threshold or more: a miss still says where and what);
+        # other items have none, as the labels define them.
+        if relevant or score >= self.threshold * _TAGS_SHARE_OF_THRESHOLD:
             jurisdictions = _jurisdictions(
                 jur_hits,
                 n_hits,
