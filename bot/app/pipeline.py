@@ -65,8 +65,8 @@ class Pipeline:
 
     def _record_crash(self, feed: FeedInfo, error: str) -> None:
         """A poll that crashed counts as a failure and backs off like one; otherwise the
-        scheduler would retry the feed at every tick, crashing each time."""
-        self._stored_chunks.pop(feed.id, None)
+        scheduler would retry the feed at every tick, crashing each time. (What is remembered
+        of its entries stays: those were committed by an earlier poll.)"""
         now = self.clock()
         failed = FetchResult(status=FetchStatus.FAILED, url=feed.url, error=error)
         delay = next_poll_delay(
