@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -105,6 +106,14 @@ class Story(Base):
     verdict: Mapped[Verdict | None] = relationship(back_populates="story", uselist=False)
 
     __table_args__ = (Index("ix_stories_url", "url", postgresql_using="hash"),)
+
+
+# PostgreSQL only (search's language filter; on SQLite it is part of the FTS5 index).
+Index(
+    "ix_stories_language_lower",
+    func.lower(Story.language).label("language_lower"),
+    postgresql_ops={"language_lower": "text_pattern_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class Entry(Base):

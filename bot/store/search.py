@@ -40,7 +40,8 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -512,6 +513,9 @@ def _any_of(trigrams: Sequence[str]) -> str:
     return "(" + " OR ".join(_fts_phrase(t) for t in trigrams) + ")"
 
 
+GIVE_UP = -1  # a lane's next position: it cannot finish, leave it
+
+
 @dataclass(slots=True)
 class _Lane:
     """A driver, and what its candidates are known to satisfy (so need not be re-checked)."""
@@ -662,35 +666,108 @@ def _pg_prefilters(
 
 
 def _pg_lang(code: str) -> ColumnElement[bool]:
-    """A superset of the stories whose primary language subtag is `code`."""
+    """A superset of the stories whose primary language subtag is `code` (served by the
+    lower(language) text_pattern_ops index)."""
     esc = _like_pattern(code)[1:-1]
+    lang = func.lower(Story.language)
     return or_(
-        *(Story.language.ilike(p, escape=_LIKE_ESCAPE) for p in (esc, esc + "-%", esc + "\\_%"))
+        lang == code,
+        lang.like(esc + "-%", escape=_LIKE_ESCAPE),
+        lang.like(esc + "\\_%", escape=_LIKE_ESCAPE),
     )
 
 
+def _pg_scan_conds(pq: ParsedQuery) -> list[ColumnElement[bool]]:
+    """Conditions implied by the terms that need no index: cheap on a row in hand."""
+    conds: list[ColumnElement[bool]] = []
+
+    def anywhere(t: str) -> ColumnElement[bool]:
+        pat = _like_pattern(t)
+        return or_(
+            Story.title.ilike(pat, escape=_LIKE_ESCAPE),
+            Story.summary.ilike(pat, escape=_LIKE_ESCAPE),
+        )
+
+    for t in pq.substrings:
+        conds.append(anywhere(t))
+    for p in pq.phrases:
+        conds.extend(anywhere(w) for w in _TOKEN.findall(p))
+    for w in pq.words:
+        # Whole word: not inside letters/digits of a spaced script (CJK around it may be).
+        edge = f"(^|[^[:alnum:]]|[{GLUE_MIN}-{_MAX_CHAR}])"
+        pat = f"{edge}{re.escape(w)}{edge.replace('^', '$', 1)}"
+        conds.append(or_(Story.title.regexp_match(pat, "i"), Story.summary.regexp_match(pat, "i")))
+    return conds
+
+
+class _PgScan(_Driver):
+    """The newest stories, a range of ids at a time, with the terms' index-free conditions
+    tested by PostgreSQL itself: quick when the text is common."""
+
+    def __init__(self, conds: Sequence[ColumnElement[bool]]) -> None:
+        self.stmt = (
+            select(Story.id)
+            .where(Story.id < _BELOW, Story.id >= bindparam("low"), *conds)
+            .order_by(Story.id.desc())
+        )
+
+    def step(self, s: Session, below: int, k: int) -> tuple[list[int], int | None]:
+        low = below - 8 * k
+        # The id range, not a text index: pg_trgm would answer '%监管%' by reading all of it.
+        with _pg_settings(s, enable_bitmapscan="off", enable_seqscan="off"):
+            ids = list(s.scalars(self.stmt, {"below": below, "low": low}))
+        return ids, (low if low > 0 else None)
+
+
+@contextmanager
+def _pg_settings(s: Session, **settings: str) -> Iterator[None]:
+    """Planner settings for one statement (SET LOCAL, then back to the session's own)."""
+    for name, value in settings.items():
+        s.execute(text(f"SET LOCAL {name} = '{value}'"))
+    try:
+        yield
+    finally:
+        for name in settings:
+            s.execute(text(f"RESET {name}"))
+
+
+class _PgHits(_Driver):
+    """Every story the text indexes hold for the terms, fetched whole if there are few: a
+    first look at up to 2,000, then up to SET_LIMIT; more than that, and it gives up (the
+    other lanes are then quicker)."""
+
+    def __init__(self, conds: Sequence[ColumnElement[bool]]) -> None:
+        self.conds = list(conds)
+        self.ids: _IdList | None = None
+        self.tried = 0
+
+    def step(self, s: Session, below: int, k: int) -> tuple[list[int], int | None]:
+        if self.ids is None:
+            cap = (2000, SET_LIMIT)[self.tried]
+            self.tried += 1
+            # Bitmap scans only: the planner cannot tell how common a substring is, and a
+            # sequential or backward scan for a rare one reads the whole table. Memory for an
+            # exact bitmap: a lossy one rechecks rows by recomputing the tsvector.
+            stmt = select(Story.id).where(*self.conds).limit(cap + 1)
+            with _pg_settings(s, enable_seqscan="off", enable_indexscan="off", work_mem="64MB"):
+                ids = list(s.scalars(stmt))
+            if len(ids) > cap:
+                return [], (below if self.tried < 2 else GIVE_UP)
+            self.ids = _IdList(ids)
+        return self.ids.step(s, below, k)
+
+
 def _pg_text_lanes(s: Session, pq: ParsedQuery, f: _Filters) -> list[_Lane]:
+    extra: list[ColumnElement[bool]] = []
+    if f.lang:
+        extra.append(_pg_lang(f.lang))
+    if f.since is not None:
+        extra.append(Story.published >= f.since)
+    lanes = [_Lane(_PgScan([*_pg_scan_conds(pq), *extra, *f.id_conds(Story.id)]))]
     conds, exact = _pg_prefilters(s, pq)
     if conds:
-        extra: list[ColumnElement[bool]] = []
-        if f.lang:
-            extra.append(_pg_lang(f.lang))
-        if f.since is not None:
-            extra.append(Story.published >= f.since)
-        # Bitmap scans only: the planner cannot tell how common a substring is, and a
-        # sequential or backward scan over a rare one reads the whole table. LIMIT bounds it.
-        s.execute(text("SET LOCAL enable_seqscan = off"))
-        s.execute(text("SET LOCAL enable_indexscan = off"))
-        try:
-            ids = list(s.scalars(select(Story.id).where(*conds, *extra).limit(SET_LIMIT + 1)))
-        finally:
-            s.execute(text("RESET enable_seqscan"))
-            s.execute(text("RESET enable_indexscan"))
-        if len(ids) <= SET_LIMIT:
-            return [_Lane(_IdList(ids), exact)]
-    # Common text (or terms no index serves): the newest stories, checked one by one, are
-    # matches often enough.
-    return [_Lane(_all_stream(f))]
+        lanes.append(_Lane(_PgHits([*conds, *extra]), exact))
+    return lanes
 
 
 # -- running the lanes ----------------------------------------------------------------------
@@ -761,25 +838,35 @@ class _Checker:
 def _race(s: Session, plan: _Plan, check: _Checker, limit: int) -> list[int]:
     """The newest `limit` checked candidates: exact as soon as any one lane is done.
 
-    Every lane gets two turns (the first is small and, for an intersection, uncalibrated);
+    Every lane gets a first turn, in order (an intersection two, its first is uncalibrated;
+    the PostgreSQL scan two);
     then the turn goes to the lane expected to finish first, judged by its rate so far
     (matches found, or ids passed on the way to the floor).
     """
     top = (s.scalar(select(func.max(Story.id))) or 0) + 1
     span = max(1, top - plan.floor)
-    for lane in plan.lanes:
+    lanes = list(plan.lanes)
+    for lane in lanes:
         lane.below = top
 
     def eta(lane: _Lane) -> float:
-        if lane.turns < 2:
-            return lane.turns - 2.0
+        if isinstance(lane.driver, _PgHits) and lane.driver.ids is None:
+            return 10 * lane.spent  # the next look is at ten times as many
         passed = (top - lane.below) / span
         return lane.spent * min(limit / max(len(lane.found), 1e-9), 1 / max(passed, 1e-9))
 
+    def warm(lane: _Lane) -> bool:
+        # A scan of the newest stories often finishes in two turns: before any set lookup.
+        return lane.turns >= (2 if isinstance(lane.driver, _Intersect | _PgScan) else 1)
+
     while True:
-        lane = min(plan.lanes, key=eta)
+        new = [x for x in lanes if not warm(x)]
+        lane = new[0] if new else min(lanes, key=eta)
         t0 = time.perf_counter()
         ids, nxt = lane.driver.step(s, lane.below, lane.k)
+        if nxt == GIVE_UP:
+            lanes.remove(lane)  # there is always a lane that can finish (see the callers)
+            continue
         if nxt is not None and nxt < plan.floor:
             ids = [i for i in ids if i >= plan.floor]
             nxt = None
@@ -819,10 +906,12 @@ def _text_matches(
 
 
 def _add_intersection(plan: _Plan) -> None:
-    if len(plan.lanes) > 1:
-        covers = frozenset().union(*(lane.covers for lane in plan.lanes))
-        lang = any(lane.covers_lang for lane in plan.lanes)
-        plan.lanes.append(_Lane(_Intersect([lane.driver for lane in plan.lanes]), covers, lang))
+    # Only lanes that stream ids in order can be merged.
+    parts = [x for x in plan.lanes if isinstance(x.driver, _Stream | _IdList | _Union)]
+    if len(parts) > 1:
+        covers = frozenset().union(*(lane.covers for lane in parts))
+        lang = any(lane.covers_lang for lane in parts)
+        plan.lanes.append(_Lane(_Intersect([lane.driver for lane in parts]), covers, lang))
 
 
 def _matching_feeds(session: Session, terms: Sequence[str]) -> dict[int, str]:

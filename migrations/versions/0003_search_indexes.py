@@ -9,7 +9,8 @@ character words such as "AI" or "EU", which a trigram index cannot. Triggers kee
 PostgreSQL: one GIN index on a 'simple' tsvector of words (with CJK characters blanked, so
 that "AI法案" yields the word "ai") plus every CJK bigram (two passes: pairs from even and
 odd offsets of each CJK run). It serves short words and CJK terms of any length; the pg_trgm
-indexes of 0002 stay for longer substrings in other scripts.
+indexes of 0002 stay for longer substrings in other scripts. lower(language) for the
+language filter.
 
 Both: entries(feed_id, story_id) and story_tags(kind, value, story_id), so that a source,
 jurisdiction or topic filter yields its stories newest first from an index; the latter
@@ -142,6 +143,12 @@ def upgrade() -> None:
             "CREATE INDEX IF NOT EXISTS ix_stories_search_tsv ON stories"
             f" USING gin (({pg_tsvector_sql(PG_TEXT)}))"
         )
+        # The language filter as an index range (lower(language) = 'fr' OR LIKE 'fr-%'),
+        # so that it is intersected with the text indexes. SQLite filters inside FTS5.
+        op.execute(
+            "CREATE INDEX IF NOT EXISTS ix_stories_language_lower ON stories"
+            " (lower(language) text_pattern_ops)"
+        )
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.create_index("ix_entries_feed_story", ["feed_id", "story_id"], unique=False)
     with op.batch_alter_table("story_tags", schema=None) as batch_op:
@@ -166,4 +173,5 @@ def downgrade() -> None:
         for ddl in _OLD_SQLITE:
             op.execute(ddl)
     elif dialect == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_stories_language_lower")
         op.execute("DROP INDEX IF EXISTS ix_stories_search_tsv")
