@@ -16,7 +16,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -105,15 +104,9 @@ class Story(Base):
     entries: Mapped[list[Entry]] = relationship(back_populates="story", order_by="Entry.id")
     verdict: Mapped[Verdict | None] = relationship(back_populates="story", uselist=False)
 
+    # Search's text and language indexes are the migrations' own (0002, 0003): FTS5 tables
+    # on SQLite; on PostgreSQL indexes on expressions, which autogenerate cannot compare.
     __table_args__ = (Index("ix_stories_url", "url", postgresql_using="hash"),)
-
-
-# PostgreSQL only (search's language filter; on SQLite it is part of the FTS5 index).
-Index(
-    "ix_stories_language_lower",
-    func.lower(Story.language).label("language_lower"),
-    postgresql_ops={"language_lower": "text_pattern_ops"},
-).ddl_if(dialect="postgresql")
 
 
 class Entry(Base):
