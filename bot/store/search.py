@@ -58,6 +58,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
@@ -721,20 +722,22 @@ class _PgScan(_Driver):
 
 @contextmanager
 def _pg_settings(s: Session, **settings: str) -> Iterator[None]:
-    """Planner settings for one statement (SET LOCAL, then back to the session's own)."""
+    """Planner settings for one statement (SET LOCAL, then back to the session's own).
+
+    Not reset after an error: the transaction (or the savepoint) is rolled back, and SET
+    LOCAL with it."""
     for name, value in settings.items():
         s.execute(text(f"SET LOCAL {name} = '{value}'"))
-    try:
-        yield
-    finally:
-        for name in settings:
-            s.execute(text(f"RESET {name}"))
+    yield
+    for name in settings:
+        s.execute(text(f"RESET {name}"))
 
 
 class _PgHits(_Driver):
     """Every story the text indexes hold for the terms, fetched whole if there are few: a
-    first look at up to 2,000, then up to SET_LIMIT; more than that, and it gives up (the
-    other lanes are then quicker)."""
+    first look at up to 2,000, then up to SET_LIMIT; more than that, or slower than its
+    time limit (pg_trgm serves "it's" from trigrams as common as "  i"), and it gives up:
+    the other lanes are then quicker."""
 
     def __init__(self, conds: Sequence[ColumnElement[bool]]) -> None:
         self.conds = list(conds)
@@ -743,14 +746,23 @@ class _PgHits(_Driver):
 
     def step(self, s: Session, below: int, k: int) -> tuple[list[int], int | None]:
         if self.ids is None:
-            cap = (2000, SET_LIMIT)[self.tried]
+            cap, limit = ((2000, "150ms"), (SET_LIMIT, "500ms"))[self.tried]
             self.tried += 1
             # Bitmap scans only: the planner cannot tell how common a substring is, and a
             # sequential or backward scan for a rare one reads the whole table. Memory for an
             # exact bitmap: a lossy one rechecks rows by recomputing the tsvector.
             stmt = select(Story.id).where(*self.conds).limit(cap + 1)
-            with _pg_settings(s, enable_seqscan="off", enable_indexscan="off", work_mem="64MB"):
-                ids = list(s.scalars(stmt))
+            try:
+                with s.begin_nested(), _pg_settings(
+                    s,
+                    enable_seqscan="off",
+                    enable_indexscan="off",
+                    work_mem="64MB",
+                    statement_timeout=limit,
+                ):
+                    ids = list(s.scalars(stmt))
+            except OperationalError:  # the time limit
+                return [], GIVE_UP
             if len(ids) > cap:
                 return [], (below if self.tried < 2 else GIVE_UP)
             self.ids = _IdList(ids)
@@ -766,8 +778,25 @@ def _pg_text_lanes(s: Session, pq: ParsedQuery, f: _Filters) -> list[_Lane]:
     lanes = [_Lane(_PgScan([*_pg_scan_conds(pq), *extra, *f.id_conds(Story.id)]))]
     conds, exact = _pg_prefilters(s, pq)
     if conds:
-        lanes.append(_Lane(_PgHits([*conds, *extra]), exact))
+        hits = _Lane(_PgHits([*conds, *extra]), exact)
+        # The scan goes first when the words are common (it then ends in a turn or two),
+        # the hit set when they are rare (the scan would read far before finding enough).
+        lanes.insert(0 if _pg_estimate(s, pq) < 2 * SET_LIMIT else 1, hits)
     return lanes
+
+
+def _pg_estimate(s: Session, pq: ParsedQuery) -> float:
+    """The planner's guess at how many stories hold all the terms' words: from the tsvector
+    statistics, so sound for whole words and a lower bound for substrings."""
+    words = [w for t in pq.terms for w in _TOKEN.findall(t) if not _CJK_RUN.search(w)]
+    if not words:
+        return 0.0
+    tsv: ColumnElement[Any] = literal_column(_PG_TSV)
+    q = func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words))
+    stmt = select(Story.id).where(tsv.op("@@")(q))
+    sql = stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = s.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 # -- running the lanes ----------------------------------------------------------------------
