@@ -58,7 +58,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
@@ -787,25 +787,31 @@ def _pg_text_lanes(s: Session, pq: ParsedQuery, f: _Filters) -> list[_Lane]:
         # the hit set when they are rare (the scan would read far before finding enough);
         # the hit set (a superset of the stories with all the words) is left out when it
         # would certainly be too large.
-        estimate = _pg_estimate(s, pq)
+        estimate = _pg_estimate(s, pq, extra)
         if estimate < 5 * SET_LIMIT:
             hits = _Lane(_PgHits([*conds, *extra]), exact)
             lanes.insert(0 if estimate < 2 * SET_LIMIT else 1, hits)
     return lanes
 
 
-def _pg_estimate(s: Session, pq: ParsedQuery) -> float:
-    """The planner's guess at how many stories hold all the terms' words: from the tsvector
-    statistics, so sound for whole words and a lower bound for substrings."""
+def _pg_estimate(s: Session, pq: ParsedQuery, extra: Sequence[ColumnElement[bool]]) -> float:
+    """The planner's guess at how many stories hold all the terms' words and pass `extra`
+    (language, since): from the tsvector statistics, so sound for whole words and a lower
+    bound for substrings."""
     words = [w for t in pq.terms for w in _TOKEN.findall(t) if not _CJK_RUN.search(w)]
     if not words:
         return 0.0
     tsv: ColumnElement[Any] = literal_column(_PG_TSV)
     q = func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words))
-    stmt = select(Story.id).where(tsv.op("@@")(q))
-    sql = stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
-    plan = s.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
-    return float(plan[0]["Plan"]["Plan Rows"])
+    stmt = select(Story.id).where(tsv.op("@@")(q), *extra)
+    try:
+        # Planned with the values (EXPLAIN takes no parameters); only a guess, never run.
+        sql = stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
+        with s.begin_nested():
+            plan = s.scalar(text(f"EXPLAIN (FORMAT JSON) {sql}"))
+        return float(plan[0]["Plan"]["Plan Rows"])
+    except (SQLAlchemyError, KeyError, IndexError, TypeError, ValueError):
+        return 0.0  # unknown: look at the hit set first
 
 
 # -- running the lanes ----------------------------------------------------------------------

@@ -566,3 +566,12 @@ def test_quoted_phrases_are_word_sequences(storage: Storage) -> None:
         # CJK in quotes stays a substring, spaces included.
         assert titles(s, '"智能 监管"') == ["人工 智能 监管"]
         assert titles(s, '"人工智能"') == []
+
+
+def test_odd_filter_values_are_safe(seeded: tuple[Storage, dict[str, int]]) -> None:
+    storage, _ = seeded
+    with storage.session() as s:
+        for lang in ("x'y", "%", "\\", "zh%", "a-%"):
+            assert titles(s, "AI regulation", lang=lang) == []
+        assert titles(s, "5% 'x", jurisdiction="'; --", topic="%") == []
+        assert titles(s, "人工智能", lang="zh") == [CORPUS[2][0]]
