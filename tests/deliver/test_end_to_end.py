@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.deliver import render
 from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
 from bot.deliver.send.console import ConsoleSender
 from bot.deliver.send.discord import DiscordBotSender
@@ -20,11 +21,6 @@ from bot.store.storage import Storage
 from tests.deliver import helpers as h
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
-
-render = pytest.importorskip("bot.deliver.render")
-if not hasattr(render, "discord_alert"):
-    pytest.skip("the renderers (bot.deliver.render.discord_alert...) are not there yet",
-                allow_module_level=True)
 
 HOSTILE = "@everyone <@123456789> <@&42> <!channel> <!here> [click](https://evil.example)"
 
