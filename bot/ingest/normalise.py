@@ -141,6 +141,10 @@ def _defang(s: str) -> str:
 
 
 def _finish(s: str) -> str:
+    if not s.isascii():
+        # Compatibility forms become plain ones (full-width "ＡＩ" -> "AI", half-width kana,
+        # ligatures), so search and matching see one spelling. Before _defang: "＜" -> "<".
+        s = unicodedata.normalize("NFKC", s)
     s = _clean_chars(s)
     s = _WS_RE.sub(" ", s).strip()  # removals can leave runs of spaces behind
     return _defang(s)

@@ -404,3 +404,11 @@ def test_detect_language() -> None:
     )
     assert detect_language("Die Bundesregierung beschließt ein neues Gesetz zur KI") == "de"
     assert detect_language("Правительство приняло закон об искусственном интеллекте") == "ru"
+
+
+def test_compatibility_forms_are_folded_so_search_finds_them() -> None:
+    # Japanese feeds often write full-width Latin: "ＡＩ" must be stored as "AI".
+    assert html_to_text("生成ＡＩの規制を強化") == "生成AIの規制を強化"
+    assert plain_text("ｶﾀｶﾅ ﬁnal") == "カタカナ final"
+    # Folding happens before defanging: a full-width tag is still no tag.
+    assert "<script" not in html_to_text("＜script＞alert(1)＜/script＞")
