@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.classify.lexicon import Entry, Lexicon, load_lexicon, make_entry
+from bot.classify.lexicon import Entry, Lexicon, is_wide, load_lexicon, make_entry
 from bot.classify.matcher import Matcher
 from bot.classify.verdict import TOPICS, Evidence, Verdict
 
@@ -52,14 +52,31 @@ _NEXT_THREE = re.compile(
     r"[ \-]+([\w'\u2019\-]+)(?:[ \-]+([\w'\u2019\-]+))?(?:[ \-]+([\w'\u2019\-]+))?"
 )
 
+# Context ("rather than a new law", "under the AI Act", "AI推進法に基づき"): how far its scope
+# reaches, in characters, up to the end of the clause.
+_SCOPE_LATIN = 50
+_SCOPE_WIDE = 16
+_CLAUSE_STOP = re.compile(
+    r"[,;:!?()\u3001\u3002\uff0c\uff1b\uff1a\uff01\uff1f]|(?<![A-Z])\.(?:\s|$)"
+)
+
 # Topics.
 _TOPIC_MIN = 0.8
 _TOPIC_RELATIVE = 0.45
 _TOPIC_MAX = 3
 _TOPIC_HEADLINE = 0.85
 _COOPERATION = "international-cooperation"
+_REGULATION = "regulation"
+_LEGISLATION = "legislation"
+_STANDARDS = "standards-safety"
 _COOPERATION_PARTNERS = 2.0  # cooperation cues weigh double when several jurisdictions act
 _TOPIC_ORDER = {t: i for i, t in enumerate(TOPICS)}
+# What an approval verb's object may name for itself: a cabinet approving a bill is
+# legislation, not also executive action; approving a plan or a fund is both.
+_INSTRUMENT_TOPICS = frozenset({"legislation", "regulation", "executive-action"})
+_GOVERNMENT_ROLE = ("executive-action",)
+_ROLE_RELATIVE = 0.7  # actors' roles, the last resort: the main one or two
+_ROLE_MAX = 2
 
 # Country names from pycountry that are too often something else in news text.
 _AMBIGUOUS_COUNTRY_NAMES = frozenset(
@@ -78,9 +95,20 @@ def _clip(v: float) -> float:
 
 
 # Kinds as small integers for the per-hit dispatch.
-_AI, _COMPUTE, _GOV, _AI_GOV, _INSTITUTION, _INSTRUMENT, _ACTOR, _JUR, _NEG, _TOPIC, _NEUTRAL = (
-    range(11)
-)
+(
+    _AI,
+    _COMPUTE,
+    _GOV,
+    _AI_GOV,
+    _INSTITUTION,
+    _INSTRUMENT,
+    _ACTOR,
+    _JUR,
+    _NEG,
+    _TOPIC,
+    _NEUTRAL,
+    _CONTEXT,
+) = range(12)
 _KIND_CODE = {
     "ai": _AI,
     "compute": _COMPUTE,
@@ -93,7 +121,12 @@ _KIND_CODE = {
     "negative": _NEG,
     "topic": _TOPIC,
     "neutral": _NEUTRAL,
+    "context": _CONTEXT,
 }
+_NEAR_CODE = {"ai": _AI, "compute": _COMPUTE, "actor": _ACTOR}
+# `near: [actor]` wants a governmental word, a leader or a country as the subject of its
+# sentence, not a country named in passing ("charge tied to H20 exports to China").
+_NEAR_ACTOR = 0.9
 # Kinds whose topics say what the item is about (and so whether chips count as AI evidence).
 _TOPIC_KINDS = frozenset({"governance", "ai_governance", "institution", "instrument", "topic"})
 # Governmental words: next to a place they tell how it is used ("US lawmakers", "Dutch
@@ -118,6 +151,7 @@ class _Rule:
         "demonym",
         "detail",
         "extra",
+        "from_actor",
         "generic",
         "gov_noun",
         "gov_word",
@@ -127,14 +161,17 @@ class _Rule:
         "kind",
         "kind_name",
         "label",
+        "near",
         "needs_actor",
         "q",
         "q_actor",
         "q_summary",
+        "scope",
         "term",
         "topic_weight",
         "topics",
         "weight",
+        "window",
     )
 
     def __init__(self, e: Entry, detail: str) -> None:
@@ -149,11 +186,24 @@ class _Rule:
         self.detail = detail
         self.topics = e.topics
         self.jurisdictions = e.jurisdictions
-        self.compute_cue = bool(set(e.topics) & _COMPUTE_TOPICS) and e.kind in _TOPIC_KINDS
+        # Only a specific cue makes chips AI evidence: "invest", "billion" or "sell" next to
+        # "chips" is as often company news ("TSMC to invest $100bn in chip plants").
+        self.compute_cue = (
+            bool(set(e.topics) & _COMPUTE_TOPICS)
+            and e.kind in _TOPIC_KINDS
+            and not e.generic
+            and not e.near
+        )
+        self.from_actor = e.from_actor
+        self.near = tuple(_NEAR_CODE[k] for k in e.near)
+        self.scope = e.scope
+        self.window = _SCOPE_WIDE if e.term and is_wide(e.term[0]) else _SCOPE_LATIN
         # A governmental word next to a place tells how the place is used (attribution).
         self.gov_word = e.kind in _GOV_WORD_KINDS
         self.gov_noun = e.kind in _NOUN_KINDS
-        self.extra = bool(self.compute_cue or e.jurisdictions or e.topics or self.gov_word)
+        self.extra = bool(
+            self.compute_cue or e.jurisdictions or e.topics or self.gov_word or e.from_actor
+        )
         # A jurisdiction name as a governmental actor of its sentence: "weak" cues are not.
         self.actor_strength = 0.0 if e.label == "weak" else (0.35 if e.label == "demonyms" else 0.6)
         # Jurisdiction attribution: a place's own weight, other kinds a fixed one.
@@ -173,6 +223,55 @@ class _Rule:
 
 # A hit that names a jurisdiction: (hit index, start, end, field, segment, rule).
 _JurHit = tuple[int, int, int, str, int, _Rule]
+# A hit that carries topics: (segment, field, start, rule, the topics it gives: the rule's,
+# or fewer where a context shields some).
+_TopicHit = tuple[int, str, int, _Rule, tuple[str, ...]]
+# A context's scope: (field, start, end, rule).
+_Scope = tuple[str, int, int, _Rule]
+
+
+def _scope(text: str, start: int, end: int, r: _Rule) -> tuple[int, int]:
+    """The words a context governs: after it, before it (SOV languages: "AI推進法に基づき")
+    or around it ("250 millions d'euros d'amende"), within the clause and the rule's window."""
+    lo, hi = end, start
+    if r.scope != "after":  # before, around
+        lo = max(0, start - r.window)
+        for m in _CLAUSE_STOP.finditer(text, lo, start):
+            lo = m.end()
+    if r.scope != "before":  # after, around
+        hi = min(len(text), end + r.window)
+        stop = _CLAUSE_STOP.search(text, end, hi)
+        if stop:
+            hi = stop.start()
+    return lo, hi
+
+
+def _in_context(
+    hits: list[_TopicHit],
+    contexts: Sequence[_Scope],
+    segments: Sequence[tuple[int, float, float, float]],
+    seg_actor: dict[int, float],
+) -> list[_TopicHit]:
+    """Topic hits without the topics their context shields ("opts against a new AI law" is
+    not legislation) and without `near` cues whose companion is missing from the sentence."""
+    out: list[_TopicHit] = []
+    have: dict[int, tuple[float, float]] = {i: (a, c) for i, a, c, _ in segments}
+    for seg, fld, start, r, topics in hits:
+        if r.near:
+            a, c = have.get(seg, (0.0, 0.0))
+            found = {
+                _AI: a > 0.0,
+                _COMPUTE: c > 0.0,
+                _ACTOR: seg_actor.get(seg, 0.0) >= _NEAR_ACTOR,
+            }
+            if not any(found[k] for k in r.near):
+                continue
+        for c_fld, lo, hi, ctx in contexts:
+            if c_fld == fld and lo <= start < hi and ctx.topics:
+                topics = tuple(t for t in topics if t not in ctx.topics)
+        if topics or r.from_actor:
+            out.append((seg, fld, start, r, topics))
+    return out
 
 
 def _close(
@@ -224,6 +323,12 @@ def _modified_noun_at(text: str, end: int, nouns: set[str] | frozenset[str]) -> 
     three words ("U.S. facial recognition company"), or -1. One regex, no other table."""
     c = text[end : end + 1]
     if c != " " and c != "-":  # ", ", "'s", the end: no noun follows
+        if c and "\u30a0" <= c <= "\u30ff":
+            return end  # 米パープレキシティ: a place glued to a katakana name is a firm's origin
+        if c and is_wide(c):
+            for n in nouns:  # 米企業, 中国企业
+                if text.startswith(n, end):
+                    return end
         return -1
     m = _NEXT_THREE.match(text, end)
     if m is None:
@@ -232,8 +337,11 @@ def _modified_noun_at(text: str, end: int, nouns: set[str] | frozenset[str]) -> 
         w = m.group(i)
         if w is None:
             break
-        if w.lower() in nouns:
+        lw = w.lower()
+        if lw in nouns:
             return m.start(i)
+        if is_wide(w[0]) and any(lw.startswith(n) for n in nouns if is_wide(n[0])):
+            return m.start(i)  # Korean nouns carry particles: 기업들, 업체가
     return -1
 
 
@@ -331,7 +439,12 @@ class Classifier:
         segments: list[tuple[int, float, float, float]] = []  # (segment, ai, compute, gov)
         jur_hits: list[_JurHit] = []
         gov_words: list[_Span] = []
-        topic_hits: list[tuple[int, _Rule]] = []
+        topic_hits: list[_TopicHit] = []
+        contexts: list[_Scope] = []
+        seg_actor: dict[int, float] = {}  # the strongest governmental actor of each sentence
+        # The scope of a background context ("amid scrutiny from lawmakers"): governance
+        # evidence in it counts times the context's weight, until this offset of this field.
+        bg_field, bg_end, bg_factor = "", -1, 1.0
         instruments: list[str] = []
         compute_cue = False
         cur = -1
@@ -368,6 +481,7 @@ class Classifier:
             if seg != cur:
                 if cur >= 0:
                     segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
+                    seg_actor[cur] = actor
                     if cur == 0:
                         title_actor = actor
                 cur = seg
@@ -380,7 +494,13 @@ class Classifier:
             )
             k = r.kind
             if k == _GOV:
-                if r.needs_actor:
+                if start < bg_end and fld is bg_field:
+                    w = r.weight * bg_factor
+                    if r.needs_actor:
+                        weak.append(w)
+                    else:
+                        q_gov *= 1.0 - _clip(w)
+                elif r.needs_actor:
                     weak.append(r.weight)
                 else:
                     q_gov *= r.q
@@ -394,6 +514,9 @@ class Classifier:
                 if strength:
                     if _subject_position(fld, start, end, title, summary):
                         strength = 1.0
+                        # "India launches...": a country as the subject is its government
+                        if "INTL" not in r.jurisdictions:
+                            topic_hits.append((seg, fld, start, r, _GOVERNMENT_ROLE))
                     if strength > actor:
                         actor = strength
             elif k == _AI:
@@ -402,7 +525,10 @@ class Classifier:
             elif k == _ACTOR:
                 if r.weight > actor:
                     actor = r.weight
-                q_gov *= r.q_actor
+                if start < bg_end and fld is bg_field:
+                    q_gov *= 1.0 - _clip(_ACTOR_GOV * r.weight * bg_factor)
+                else:
+                    q_gov *= r.q_actor
             elif k == _COMPUTE:
                 if r.weight > comp:
                     comp = r.weight
@@ -416,17 +542,25 @@ class Classifier:
                     name = self.lexicon.instruments.get(r.ident, r.label)
                     if name and name not in instruments:
                         instruments.append(name)
+            elif k == _CONTEXT:
+                text_f = title if fld == "title" else summary
+                scope = _scope(text_f, start, end, r)
+                contexts.append((fld, scope[0], scope[1], r))
+                if r.weight < 1.0 and r.scope == "after":
+                    bg_field, bg_end, bg_factor = fld, scope[1], r.weight
+                continue
             if r.extra:
                 if r.compute_cue:
                     compute_cue = True
                 if r.jurisdictions:
                     jur_hits.append((len(evidence) - 1, start, end, fld, seg, r))
-                if r.topics:
-                    topic_hits.append((seg, r))
+                if r.topics or r.from_actor:
+                    topic_hits.append((seg, fld, start, r, r.topics))
                 if r.gov_word:
                     gov_words.append((fld, start, end, r.gov_noun))
         if cur >= 0:
             segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
+            seg_actor[cur] = actor
         n_hits = len(evidence)
 
         # AI and governance together: in the title, in one summary sentence, or across.
@@ -496,7 +630,9 @@ class Classifier:
                 self.lexicon,
                 gov_words,
             )
-            topics = _topics(topic_hits, relevant, jurisdictions)
+            if contexts or any(h[3].near for h in topic_hits):
+                topic_hits = _in_context(topic_hits, contexts, segments, seg_actor)
+            topics = _topics(topic_hits, relevant, jurisdictions, seg_actor)
         else:
             jurisdictions = topics = ()
             _hint_evidence(hints, evidence)
@@ -529,6 +665,9 @@ def _jurisdictions(
     span_field, span_start = "", -1
     span_best: dict[str, float] = {}
     mentions: dict[str, list[float]] = {}  # code -> value of each span naming it
+    # Codes named at least once as more than a modifier: a place only ever named as what
+    # describes a firm or a product ("US-made chips", "米新興企業") is not at stake.
+    acting: set[str] = set()
     for n, start, end, fld, seg, r in jur_hits:
         base = r.base
         if r.attributive and base > _ATTRIBUTIVE_WEIGHT:
@@ -556,7 +695,10 @@ def _jurisdictions(
         if start != span_start or fld != span_field:
             span_field, span_start = fld, start
             span_best = {}
+        modifier = base <= _ATTRIBUTIVE_WEIGHT and (r.attributive or r.demonym)
         for code in r.jurisdictions:
+            if not modifier:
+                acting.add(code)
             prev = span_best.get(code, 0.0)
             if value > prev:
                 mentions.setdefault(code, []).append(value - prev)
@@ -592,6 +734,8 @@ def _jurisdictions(
     chosen = [
         c for c, v in scores.items() if v >= _JUR_MIN and (c == "INTL" or v >= _JUR_RELATIVE * best)
     ]
+    if len(chosen) > 1 and len(acting.intersection(chosen)) < len(chosen):
+        chosen = [c for c in chosen if c in acting] or chosen
     # Hints alone never outweigh what the text says, but fill in when it says nothing.
     if not chosen:
         hinted = [str(h).strip().upper() for h in hints if str(h).strip()]
@@ -615,28 +759,62 @@ def _hint_evidence(hints: Sequence[str], evidence: list[Evidence]) -> list[str]:
 
 
 def _topics(
-    hits: Sequence[tuple[int, _Rule]], relevant: bool, jurisdictions: Sequence[str] = ()
+    hits: Sequence[_TopicHit],
+    relevant: bool,
+    jurisdictions: Sequence[str] = (),
+    seg_actor: dict[int, float] | None = None,
 ) -> tuple[str, ...]:
     """Topic scores from the hits that carry topics; a strong cue in the title states its
     topic outright, others need a share of the best topic's score. Generic cues ("rules",
     "restricts", "regulating") count only when no specific cue decides: "restricts exports of
-    AI chips" is export controls, "law regulating AI" is legislation."""
+    AI chips" is export controls, "law regulating AI" is legislation.
+
+    Governmental actors have a role (parliament: legislation, cabinet: executive action):
+    an approval verb ("aprueba", "adopts", "beschließt") takes the role of the actor in its
+    sentence (or the title's), and when no cue decides, the actors' roles do."""
     specific: dict[str, float] = {}
     generic: dict[str, float] = {}
+    roles: dict[str, float] = {}
+    seg_roles: dict[int, set[str]] = {}
+    verbs: list[tuple[int, float]] = []
+    named: set[int] = set()  # sentences with a specific cue of their own ("bill", "decree")
     headline: set[str] = set()
-    for seg, r in hits:
+    # Several jurisdictions acting together make cooperation words mean international
+    # cooperation; a multilateral jurisdiction (INTL) makes it the topic outright. Weak
+    # cooperation words ("agree", "pledges", "deal") with one country acting are not.
+    partners = "INTL" in jurisdictions or len(jurisdictions) >= 2
+    for seg, _, _, r, cue_topics in hits:
         if seg == 0:
-            if r.headline and not r.generic:
-                headline.update(r.topics)
+            if r.headline and not r.generic and not r.from_actor:
+                headline.update(cue_topics)
             w = r.topic_weight * 2.0
         else:
             w = r.topic_weight * _SUMMARY_SENTENCE_WEIGHT[min(seg, 3)]
+        if r.kind == _ACTOR or r.kind == _JUR:
+            seg_roles.setdefault(seg, set()).update(cue_topics)
+            for t in cue_topics:
+                roles[t] = roles.get(t, 0.0) + w
+            continue
+        if r.from_actor:
+            verbs.append((seg, w))
+            continue
+        if r.kind == _INSTITUTION:  # a body's topic is its role too: "CNJ aprova", "G20 aprova"
+            seg_roles.setdefault(seg, set()).update(cue_topics)
+        elif not r.needs_actor and _INSTRUMENT_TOPICS.intersection(cue_topics):
+            named.add(seg)
         scores = generic if r.generic else specific
-        for t in r.topics:
+        for t in cue_topics:
+            if t == _COOPERATION and r.needs_actor and not partners:
+                continue
             scores[t] = scores.get(t, 0.0) + w
-    # Several jurisdictions acting together make cooperation words mean international
-    # cooperation; a multilateral jurisdiction (INTL) makes it the topic outright.
-    partners = "INTL" in jurisdictions or len(jurisdictions) >= 2
+    for seg, w in verbs:
+        for t in seg_roles.get(seg) or seg_roles.get(0) or ():
+            # ... unless what a government or an agency approves is a legal instrument with a
+            # topic of its own: a cabinet approving a bill is legislation, approving a decree
+            # executive action. (Whatever a parliament passes is legislation.)
+            if seg in named and t != _LEGISLATION:
+                continue
+            specific[t] = specific.get(t, 0.0) + w
     if partners:
         # ... up to the topic threshold: enough to state the topic, not to crowd out others
         for scores in (specific, generic):
@@ -646,21 +824,40 @@ def _topics(
     if "INTL" in jurisdictions:
         specific[_COOPERATION] = max(specific.get(_COOPERATION, 0.0), _TOPIC_MIN)
         headline.add(_COOPERATION)
-    chosen = _choose_topics(specific, headline)
+    # A multilateral item is cooperation anyway: its many cooperation words do not set the
+    # bar for what else it is ("G7 nations set up a working group on AI standards").
+    bar = _COOPERATION if "INTL" in jurisdictions else ""
+    if bar:
+        # ... and what multilateral bodies set is soft law: their rules, guidelines and codes
+        # are standards ("G7 agrees international guidelines and a code of conduct")
+        for scores in (specific, generic):
+            v = scores.pop(_REGULATION, 0.0)
+            if v:
+                scores[_STANDARDS] = scores.get(_STANDARDS, 0.0) + v
+    chosen = _choose_topics(specific, headline, bar)
     if not chosen and generic:
         merged = dict(specific)
         for t, v in generic.items():
             merged[t] = merged.get(t, 0.0) + v
-        chosen = _choose_topics(merged, headline)
+        chosen = _choose_topics(merged, headline, bar)
+    if not chosen and roles:
+        # "Carney names Canada's first AI minister": what the actors do, not "other policy"
+        best = max(roles.values())
+        chosen = sorted(
+            (t for t, v in roles.items() if v >= _ROLE_RELATIVE * best),
+            key=lambda t: (-roles[t], _TOPIC_ORDER[t]),
+        )[:_ROLE_MAX]
     if relevant and not chosen:
         return ("other-policy",)
     return tuple(chosen)
 
 
-def _choose_topics(scores: dict[str, float], headline: set[str]) -> list[str]:
+def _choose_topics(scores: dict[str, float], headline: set[str], unbarred: str = "") -> list[str]:
+    """Topics with enough score and a share of the best one's (`unbarred` does not count as
+    the best)."""
     if not scores:
         return []
-    best = max(scores.values())
+    best = max((v for t, v in scores.items() if t != unbarred), default=0.0) or max(scores.values())
     chosen = [
         t
         for t, v in scores.items()

@@ -34,6 +34,7 @@ KINDS: tuple[str, ...] = (
     "jurisdiction",  # a place name, demonym, capital or multilateral body -> a code
     "institution",  # a public body -> a code, governance weight, maybe AI weight
     "instrument",  # a named law or policy instrument -> canonical name, code(s), topics
+    "context",  # the cues next to it are not the news: "rather than a law", "under the AI Act"
 )
 
 SECTION_KIND: dict[str, str] = {
@@ -47,6 +48,7 @@ SECTION_KIND: dict[str, str] = {
     "neutral": "neutral",
     "institutions": "institution",
     "instruments": "instrument",
+    "context": "context",
 }
 
 _GROUP_KEYS = {
@@ -63,7 +65,12 @@ _GROUP_KEYS = {
     "id",
     "name",
     "generic",
+    "scope",
+    "from_actor",
+    "near",
 }
+_SCOPES = ("after", "before", "around")
+_NEAR_KINDS = ("ai", "compute", "actor")
 _JUR_KEYS = {"names", "demonyms", "capitals", "places", "weak", "generic", "exact", "local"}
 _JUR_SUBTYPE_WEIGHT = {
     "names": 1.0,
@@ -101,6 +108,11 @@ class Entry:
     ident: str = ""  # instrument id
     langs: tuple[str, ...] = ()  # when set, the entry only counts in items of these languages
     generic: bool = False  # a topic cue that yields to a specific one ("rules", "restricts")
+    # A verb whose topic is the role of the governmental actor in its sentence ("parliament
+    # approves" -> legislation, "cabinet approves" -> executive action; `topics` of actors).
+    from_actor: bool = False
+    near: tuple[str, ...] = ()  # topic counts only with a hit of these kinds in the sentence
+    scope: str = ""  # context: the words "after" it or "before" it (SOV languages)
     source: str = ""  # file it came from, for error messages and `explain`
 
 
@@ -300,6 +312,22 @@ def _load_groups(
         generic = g.get("generic", False)
         if not isinstance(generic, bool):
             raise LexiconError(f"{where}.generic: expected true or false")
+        from_actor = g.get("from_actor", False)
+        if not isinstance(from_actor, bool):
+            raise LexiconError(f"{where}.from_actor: expected true or false")
+        near = tuple(str(k) for k in _as_list(g.get("near"), f"{where}.near"))
+        if set(near) - set(_NEAR_KINDS):
+            raise LexiconError(f"{where}.near: choose from {', '.join(_NEAR_KINDS)}")
+        scope = ""
+        if kind == "context":
+            scope = str(g.get("scope") or "after")
+            if scope not in _SCOPES:
+                raise LexiconError(f"{where}.scope: expected one of {', '.join(_SCOPES)}")
+            # A context shields every topic unless it names some (`topics: []`: none).
+            if "topics" not in g:
+                topics = TOPICS
+        elif "scope" in g:
+            raise LexiconError(f"{where}.scope: only for the `context` section")
         for t in terms:
             lex.entries.append(
                 make_entry(
@@ -316,6 +344,9 @@ def _load_groups(
                     ident=str(g.get("id") or ""),
                     langs=_langs(g.get("lang"), f"{where}.lang"),
                     generic=generic,
+                    from_actor=from_actor,
+                    near=near,
+                    scope=scope,
                     source=source,
                 )
             )

@@ -18,11 +18,18 @@ import ahocorasick
 
 from bot.classify.lexicon import Entry, Lexicon, base_char_map, is_wide, lower_same_length
 
-# A sentence ends after a lower-case letter, digit or closing mark plus . ! ? ; (so "U.S." and
-# "Gen. AI" initials do not split), or at CJK sentence punctuation. The pattern opens with one
-# character set so that the regex engine jumps from candidate to candidate instead of trying a
-# lookbehind at every character.
-_SENTENCE_END = re.compile(r"[.!?;。！？；](?:(?<=[a-z0-9\)\]\"'%][.!?;])\s+|(?<=[。！？；!?]))")
+# A sentence ends after a lower-case letter or closing mark plus . ! ? ; (so "U.S." and
+# "Gen. AI" initials do not split), after a year or a longer number plus a period, or at CJK
+# sentence punctuation. Titles ("Gov. Gavin Newsom", "Sen. Ted Cruz") and German ordinals
+# ("am 2. August") do not end one. The pattern opens with one character set so that the regex
+# engine jumps from candidate to candidate instead of trying a lookbehind at every character.
+_SENTENCE_END = re.compile(
+    r"[.!?;。！？；](?:"
+    r"(?<=[a-z\)\]\"'%][.!?;])(?<!\bGov\.)(?<!\bSen\.)(?<!\bRep\.)(?<!\bMr\.)(?<!\bMs\.)"
+    r"(?<!\bMrs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bvs\.)(?<!\bNo\.)(?<!\bInc\.)"
+    r"(?<!\bCorp\.)(?<!\bLtd\.)(?<!\bCo\.)(?<!\bProf\.)\s+"
+    r"|(?<=\d\d\d[.!?;])\s+|(?<=\d[!?;])\s+|(?<=[。！？；!?]))"
+)
 
 
 _HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff]")
@@ -442,6 +449,9 @@ def _same(a: Entry, b: Entry) -> bool:
         and a.ident == b.ident
         and a.langs == b.langs
         and a.generic == b.generic
+        and a.from_actor == b.from_actor
+        and a.near == b.near
+        and a.scope == b.scope
     )
 
 
