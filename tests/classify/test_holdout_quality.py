@@ -15,6 +15,10 @@ from bot.classify import TOPICS, Classifier
 from bot.classify.evaluate import evaluate_file, quality_failures
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout.jsonl"
+# A second set, written later by someone who had not read the lexicons; scored once before any
+# tuning (relevance F1 0.884, jurisdiction F1 0.883, topic F1 0.575), then tuned on. It guards
+# the rules written for it the way the first set does.
+HOLDOUT2 = Path(__file__).parent / "data" / "holdout2.jsonl"
 
 # Reached when the set was last scored: relevance F1 0.985 (precision 0.971), jurisdiction
 # micro-F1 0.972, topic micro-F1 0.896, recall 1.0 in every language.
@@ -56,6 +60,37 @@ def test_holdout_quality_targets(clf: Classifier) -> None:
         min_jurisdiction_f1=MIN_JURISDICTION_F1,
         min_topic_f1=MIN_TOPIC_F1,
         min_language_recall=MIN_LANGUAGE_RECALL,
+        min_language_items=5,
+    )
+    detail = [f"miss {c.id}: {c.title}" for c in report.misses] + [
+        f"false alarm {c.id}: {c.title}" for c in report.false_alarms
+    ]
+    assert not problems, "\n".join(problems + detail)
+
+
+def test_second_holdout_is_well_formed() -> None:
+    rows = [json.loads(line) for line in HOLDOUT2.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 150
+    assert len({r["id"] for r in rows}) == len(rows)
+    ids_first = {r["id"] for r in _rows()}
+    assert not ids_first & {r["id"] for r in rows}
+    for r in rows:
+        assert set(r["topics"]) <= set(TOPICS), r["id"]
+        assert bool(r["relevant"]) == bool(r["jurisdictions"]) == bool(r["topics"]), r["id"]
+
+
+def test_second_holdout_quality_targets(clf: Classifier) -> None:
+    # Reached when last scored: relevance F1 0.993 (precision 1.0), jurisdiction F1 0.958,
+    # topic F1 0.869, recall 1.0 in every language but en (0.97).
+    report = evaluate_file(clf, HOLDOUT2)
+    assert report.n >= 150 and not report.skipped
+    problems = quality_failures(
+        report,
+        min_f1=0.96,
+        min_precision=0.95,
+        min_jurisdiction_f1=0.93,
+        min_topic_f1=0.83,
+        min_language_recall=0.85,
         min_language_items=5,
     )
     detail = [f"miss {c.id}: {c.title}" for c in report.misses] + [
