@@ -295,6 +295,15 @@ def _close(
     return seg, ai, comp, 1.0 - q_gov
 
 
+# The nouns a place may modify: (all of them, lower-cased; those in a wide script, as a tuple
+# for str.startswith).
+_Nouns = tuple[frozenset[str], tuple[str, ...]]
+
+
+def _nouns(words: set[str]) -> _Nouns:
+    return frozenset(words), tuple(sorted(n for n in words if is_wide(n[0])))
+
+
 # A governmental word in an item: (field, start, end, is a body: actor or institution).
 _Span = tuple[str, int, int, bool]
 
@@ -318,29 +327,28 @@ def _next_to_governance(text: str, fld: str, start: int, end: int, gov: Sequence
     return False
 
 
-def _modified_noun_at(text: str, end: int, nouns: set[str] | frozenset[str]) -> int:
+def _modified_noun_at(text: str, end: int, nouns: _Nouns) -> int:
     """Where a noun that the place ending at `end` may describe starts, within the next
     three words ("U.S. facial recognition company"), or -1. One regex, no other table."""
     c = text[end : end + 1]
     if c != " " and c != "-":  # ", ", "'s", the end: no noun follows
         if c and "\u30a0" <= c <= "\u30ff":
             return end  # 米パープレキシティ: a place glued to a katakana name is a firm's origin
-        if c and is_wide(c):
-            for n in nouns:  # 米企業, 中国企业
-                if text.startswith(n, end):
-                    return end
-        return -1
+        # 米企業, 中国企业 (only a wide noun can start at a wide character)
+        return end if text.startswith(nouns[1], end) else -1
     m = _NEXT_THREE.match(text, end)
     if m is None:
         return -1
+    words = nouns[0]
+    wide = nouns[1]
     for i in (1, 2, 3):
         w = m.group(i)
         if w is None:
             break
         lw = w.lower()
-        if lw in nouns:
+        if lw in words:
             return m.start(i)
-        if is_wide(w[0]) and any(lw.startswith(n) for n in nouns if is_wide(n[0])):
+        if lw.startswith(wide) and is_wide(w[0]):
             return m.start(i)  # Korean nouns carry particles: 기업들, 업체가
     return -1
 
@@ -404,6 +412,7 @@ class Classifier:
         self.lexicon = lexicon
         self.threshold = threshold
         self.matcher = Matcher(lexicon, lambda e: _Rule(e, _detail(e)))
+        self._nouns = _nouns(lexicon.modified_nouns)
 
     @classmethod
     def load(
@@ -627,7 +636,7 @@ class Classifier:
                 evidence,
                 title,
                 summary,
-                self.lexicon,
+                self._nouns,
                 gov_words,
             )
             if contexts or any(h[3].near for h in topic_hits):
@@ -655,7 +664,7 @@ def _jurisdictions(
     evidence: list[Evidence],
     title: str,
     summary: str,
-    lex: Lexicon,
+    nouns: _Nouns,
     gov_spans: Sequence[_Span],
 ) -> tuple[str, ...]:
     scores: dict[str, float] = {}
@@ -674,7 +683,7 @@ def _jurisdictions(
             # "the US journal Science", "U.S. tech giants": a place before a noun that it only
             # describes is a modifier, not the actor ("US lawmakers", "Australia and" are).
             text = title if fld == "title" else summary
-            noun = _modified_noun_at(text, end, lex.modified_nouns)
+            noun = _modified_noun_at(text, end, nouns)
             # ... unless a governmental word comes first: "US AI export rules for firms"
             if noun >= 0 and not any(f == fld and end <= g < noun for f, g, _, _ in gov_spans):
                 base = _ATTRIBUTIVE_WEIGHT
