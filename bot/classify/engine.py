@@ -25,6 +25,8 @@ _TAGS_SHARE_OF_THRESHOLD = 0.5  # items scoring at least this share of the thres
 
 # Field weights: the title says what the story is about; later sentences drift.
 _SUMMARY_SENTENCE_WEIGHT = (0.0, 0.85, 0.75, 0.6)
+_N_SENTENCE_WEIGHTS = len(_SUMMARY_SENTENCE_WEIGHT)
+_LAST_WEIGHT = _SUMMARY_SENTENCE_WEIGHT[-1]  # ... and for every later sentence
 _CROSS_WEIGHT = 0.6  # AI in the title, governance only in the summary (or the reverse)
 _NEGATIVE_STRENGTH = 3.0  # log-odds a full-strength negative takes away
 _ACTOR_GOV = 0.3  # a governmental actor alone is weak governance evidence
@@ -456,6 +458,7 @@ class Classifier:
         bg_field, bg_end, bg_factor = "", -1, 1.0
         instruments: list[str] = []
         compute_cue = False
+        near_cues = False  # a topic hit with `near` companions to check
         cur = -1
         ai = comp = actor = title_actor = 0.0
         q_gov = q_neg_title = q_neg_summary = 1.0
@@ -489,7 +492,11 @@ class Classifier:
                 end -= sum_start
             if seg != cur:
                 if cur >= 0:
-                    segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
+                    segments.append(
+                        _close(cur, ai, comp, actor, q_gov, weak, title_actor)
+                        if weak
+                        else (cur, ai, comp, 1.0 - q_gov)
+                    )
                     seg_actor[cur] = actor
                     if cur == 0:
                         title_actor = actor
@@ -526,6 +533,8 @@ class Classifier:
                         # "India launches...": a country as the subject is its government
                         if "INTL" not in r.jurisdictions:
                             topic_hits.append((seg, fld, start, r, _GOVERNMENT_ROLE))
+                            if r.near:
+                                near_cues = True
                     if strength > actor:
                         actor = strength
             elif k == _AI:
@@ -565,10 +574,16 @@ class Classifier:
                     jur_hits.append((len(evidence) - 1, start, end, fld, seg, r))
                 if r.topics or r.from_actor:
                     topic_hits.append((seg, fld, start, r, r.topics))
+                    if r.near:
+                        near_cues = True
                 if r.gov_word:
                     gov_words.append((fld, start, end, r.gov_noun))
         if cur >= 0:
-            segments.append(_close(cur, ai, comp, actor, q_gov, weak, title_actor))
+            segments.append(
+                _close(cur, ai, comp, actor, q_gov, weak, title_actor)
+                if weak
+                else (cur, ai, comp, 1.0 - q_gov)
+            )
             seg_actor[cur] = actor
         n_hits = len(evidence)
 
@@ -588,8 +603,11 @@ class Classifier:
             if i == 0:
                 pair_title = a * g
             else:
-                w = _SUMMARY_SENTENCE_WEIGHT[min(i, len(_SUMMARY_SENTENCE_WEIGHT) - 1)]
-                v = a * g * w
+                v = (
+                    a
+                    * g
+                    * (_SUMMARY_SENTENCE_WEIGHT[i] if i < _N_SENTENCE_WEIGHTS else _LAST_WEIGHT)
+                )
                 q_summary *= 1.0 - (0.0 if v <= 0.0 else (v if v < 0.99 else 0.99))
                 if a > ai_sum:
                     ai_sum = a
@@ -598,30 +616,50 @@ class Classifier:
         pair_summary = 1.0 - q_summary
         ai_title = seg_ai[0]
         gov_title = seg_gov[0]
-        cross = _CROSS_WEIGHT * max(ai_title * gov_sum, ai_sum * gov_title)
-        positive = 1.0 - (1.0 - _clip(pair_title)) * (1.0 - _clip(pair_summary)) * (
-            1.0 - _clip(cross)
+        x = ai_title * gov_sum
+        y = ai_sum * gov_title
+        cross = _CROSS_WEIGHT * (y if y > x else x)  # max(x, y)
+        # The noisy-ors of _clip()ped evidence, spelled out.
+        positive = 1.0 - (
+            (1.0 - (0.0 if pair_title <= 0.0 else (pair_title if pair_title < 0.99 else 0.99)))
+            * (
+                1.0
+                - (0.0 if pair_summary <= 0.0 else (pair_summary if pair_summary < 0.99 else 0.99))
+            )
+            * (1.0 - (0.0 if cross <= 0.0 else (cross if cross < 0.99 else 0.99)))
         )
-        negative = 1.0 - (1.0 - _clip(1.0 - q_neg_title)) * (1.0 - _clip(1.0 - q_neg_summary))
+        x = 1.0 - q_neg_title
+        y = 1.0 - q_neg_summary
+        negative = 1.0 - (1.0 - (0.0 if x <= 0.0 else (x if x < 0.99 else 0.99))) * (
+            1.0 - (0.0 if y <= 0.0 else (y if y < 0.99 else 0.99))
+        )
         # Negatives push in log-odds space: they sink middling evidence but leave a clear
         # "AI law passed" title standing even when the summary talks about start-ups.
         if positive <= 0.0:
             score = 0.0
         else:
-            p = min(positive, 0.995)
+            p = 0.995 if positive > 0.995 else positive  # min(positive, 0.995)
             logit = math.log(p / (1.0 - p)) - _NEGATIVE_STRENGTH * negative
             score = 1.0 / (1.0 + math.exp(-logit))
         score = round(min(max(score, 0.0), 1.0), 4)
         relevant = score >= self.threshold and score > 0.0
 
-        for name, value in (
-            ("pair-title", pair_title),
-            ("pair-summary", pair_summary),
-            ("pair-cross", cross),
-            ("negatives", negative),
-        ):
-            if value > 0:
-                add_evidence(new(Evidence, ("score", name, "", "", -1, -1, round(value, 4), "")))
+        if pair_title > 0:
+            add_evidence(
+                new(Evidence, ("score", "pair-title", "", "", -1, -1, round(pair_title, 4), ""))
+            )
+        if pair_summary > 0:
+            add_evidence(
+                new(Evidence, ("score", "pair-summary", "", "", -1, -1, round(pair_summary, 4), ""))
+            )
+        if cross > 0:
+            add_evidence(
+                new(Evidence, ("score", "pair-cross", "", "", -1, -1, round(cross, 4), ""))
+            )
+        if negative > 0:
+            add_evidence(
+                new(Evidence, ("score", "negatives", "", "", -1, -1, round(negative, 4), ""))
+            )
 
         # Jurisdictions and topics describe AI-governance news: they are worked out for relevant
         # items and near misses (half the threshold or more: a miss still says where and what);
@@ -639,7 +677,7 @@ class Classifier:
                 self._nouns,
                 gov_words,
             )
-            if contexts or any(h[3].near for h in topic_hits):
+            if contexts or near_cues:
                 topic_hits = _in_context(topic_hits, contexts, segments, seg_actor)
             topics = _topics(topic_hits, relevant, jurisdictions, seg_actor)
         else:
