@@ -138,6 +138,11 @@ _NOUN_KINDS = frozenset({"actor", "institution"})  # "il governo italiano"
 # Kinds that are governance evidence at full weight and may carry AI evidence.
 _STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
 _SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
+# How a jurisdiction hit's weight is found (_Rule.jur_mode).
+_JUR_PLAIN, _JUR_ATTRIBUTIVE, _JUR_DEMONYM = range(3)
+# What a topic hit is to _topics (_Rule.topic_role): an actor's role, an approval verb taking
+# the actor's role, a body (cue and role), or a cue.
+_ROLE, _VERB, _BODY, _CUE = range(4)
 
 
 class _Rule:
@@ -158,11 +163,15 @@ class _Rule:
         "gov_noun",
         "gov_word",
         "headline",
+        "headline_topic",
         "ident",
+        "jur_mode",
+        "jur_modifier",
         "jurisdictions",
         "kind",
         "kind_name",
         "label",
+        "names_instrument",
         "near",
         "needs_actor",
         "q",
@@ -170,6 +179,7 @@ class _Rule:
         "q_summary",
         "scope",
         "term",
+        "topic_role",
         "topic_weight",
         "topics",
         "weight",
@@ -216,6 +226,26 @@ class _Rule:
         w = e.weight if e.weight > 0 else 0.6
         self.topic_weight = min(w, 1.0)
         self.headline = w >= _TOPIC_HEADLINE and not e.needs_actor
+        # What _jurisdictions and _topics ask of every hit, decided once.
+        if self.attributive and self.base > _ATTRIBUTIVE_WEIGHT:
+            self.jur_mode = _JUR_ATTRIBUTIVE  # a modifier when a noun it describes follows
+        elif self.demonym:
+            self.jur_mode = _JUR_DEMONYM  # an actor next to a governmental word
+        else:
+            self.jur_mode = _JUR_PLAIN
+        self.jur_modifier = self.base <= _ATTRIBUTIVE_WEIGHT and (self.attributive or self.demonym)
+        self.headline_topic = self.headline and not e.generic and not e.from_actor
+        if self.kind == _ACTOR or self.kind == _JUR:
+            self.topic_role = _ROLE
+        elif e.from_actor:
+            self.topic_role = _VERB
+        elif self.kind == _INSTITUTION:
+            self.topic_role = _BODY
+        else:
+            self.topic_role = _CUE
+        self.names_instrument = not e.needs_actor and bool(
+            _INSTRUMENT_TOPICS.intersection(e.topics)
+        )
         # Factors of the noisy-or products: governance or negative evidence, a governmental
         # actor's weak governance evidence, a negative in the summary.
         self.q = 1.0 - _clip(e.weight)
@@ -715,40 +745,52 @@ def _jurisdictions(
     # Codes named at least once as more than a modifier: a place only ever named as what
     # describes a firm or a product ("US-made chips", "米新興企業") is not at stake.
     acting: set[str] = set()
+    last_seg = -1
+    fw = prox = 1.0
     for n, start, end, fld, seg, r in jur_hits:
-        base = r.base
-        if r.attributive and base > _ATTRIBUTIVE_WEIGHT:
+        mode = r.jur_mode
+        if mode == _JUR_PLAIN:
+            base = r.base
+            modifier = r.jur_modifier
+        elif mode == _JUR_ATTRIBUTIVE:
             # "the US journal Science", "U.S. tech giants": a place before a noun that it only
             # describes is a modifier, not the actor ("US lawmakers", "Australia and" are).
-            text = title if fld == "title" else summary
-            noun = _modified_noun_at(text, end, nouns)
+            base = r.base
+            noun = _modified_noun_at(title if fld == "title" else summary, end, nouns)
             # ... unless a governmental word comes first: "US AI export rules for firms"
             if noun >= 0 and not any(f == fld and end <= g < noun for f, g, _, _ in gov_spans):
                 base = _ATTRIBUTIVE_WEIGHT
-        elif r.demonym:
+            modifier = base <= _ATTRIBUTIVE_WEIGHT
+        else:
             text = title if fld == "title" else summary
             base = (
                 _DEMONYM_GOVERNMENTAL
                 if _next_to_governance(text, fld, start, end, gov_spans)
                 else _DEMONYM_ALONE
             )
-        fw = _JUR_TITLE if seg == 0 else (1.0 if seg == 1 else 0.8)
-        prox = 1.0
-        if seg_gov[seg] > 0.2:
-            prox += 0.3
-        if seg_ai[seg] > 0.0:
-            prox += 0.2
+            modifier = base <= _ATTRIBUTIVE_WEIGHT
+        if seg != last_seg:  # hits come sentence by sentence
+            last_seg = seg
+            fw = _JUR_TITLE if seg == 0 else (1.0 if seg == 1 else 0.8)
+            prox = 1.0
+            if seg_gov[seg] > 0.2:
+                prox += 0.3
+            if seg_ai[seg] > 0.0:
+                prox += 0.2
         value = base * fw * prox
         if start != span_start or fld != span_field:
             span_field, span_start = fld, start
             span_best = {}
-        modifier = base <= _ATTRIBUTIVE_WEIGHT and (r.attributive or r.demonym)
         for code in r.jurisdictions:
             if not modifier:
                 acting.add(code)
             prev = span_best.get(code, 0.0)
             if value > prev:
-                mentions.setdefault(code, []).append(value - prev)
+                values = mentions.get(code)
+                if values is None:
+                    mentions[code] = [value - prev]
+                else:
+                    values.append(value - prev)
                 span_best[code] = value
             if code not in first_seen:
                 first_seen[code] = n
@@ -832,28 +874,34 @@ def _topics(
     partners = "INTL" in jurisdictions or len(jurisdictions) >= 2
     for seg, _, _, r, cue_topics in hits:
         if seg == 0:
-            if r.headline and not r.generic and not r.from_actor:
+            if r.headline_topic:
                 headline.update(cue_topics)
             w = r.topic_weight * 2.0
         else:
-            w = r.topic_weight * _SUMMARY_SENTENCE_WEIGHT[min(seg, 3)]
-        if r.kind == _ACTOR or r.kind == _JUR:
+            w = r.topic_weight * (_SUMMARY_SENTENCE_WEIGHT[seg] if seg < 4 else _LAST_WEIGHT)
+        role = r.topic_role
+        if role == _CUE:
+            # (a context may have taken some of the rule's topics away)
+            if r.names_instrument if cue_topics is r.topics else _names_instrument(r, cue_topics):
+                named.add(seg)
+        elif role == _ROLE:
             seg_roles.setdefault(seg, set()).update(cue_topics)
             for t in cue_topics:
                 roles[t] = roles.get(t, 0.0) + w
             continue
-        if r.from_actor:
+        elif role == _VERB:
             verbs.append((seg, w))
             continue
-        if r.kind == _INSTITUTION:  # a body's topic is its role too: "CNJ aprova", "G20 aprova"
+        else:  # a body's topic is its role too: "CNJ aprova", "G20 aprova"
             seg_roles.setdefault(seg, set()).update(cue_topics)
-        elif not r.needs_actor and _INSTRUMENT_TOPICS.intersection(cue_topics):
-            named.add(seg)
         scores = generic if r.generic else specific
-        for t in cue_topics:
-            if t == _COOPERATION and r.needs_actor and not partners:
-                continue
-            scores[t] = scores.get(t, 0.0) + w
+        if r.needs_actor and not partners:
+            for t in cue_topics:
+                if t != _COOPERATION:
+                    scores[t] = scores.get(t, 0.0) + w
+        else:
+            for t in cue_topics:
+                scores[t] = scores.get(t, 0.0) + w
     for seg, w in verbs:
         for t in seg_roles.get(seg) or seg_roles.get(0) or ():
             # ... unless what a government or an agency approves is a legal instrument with a
@@ -899,12 +947,20 @@ def _topics(
     return tuple(chosen)
 
 
+def _names_instrument(r: _Rule, topics: tuple[str, ...]) -> bool:
+    return not r.needs_actor and bool(_INSTRUMENT_TOPICS.intersection(topics))
+
+
 def _choose_topics(scores: dict[str, float], headline: set[str], unbarred: str = "") -> list[str]:
     """Topics with enough score and a share of the best one's (`unbarred` does not count as
     the best)."""
     if not scores:
         return []
-    best = max((v for t, v in scores.items() if t != unbarred), default=0.0) or max(scores.values())
+    if unbarred and unbarred in scores:
+        best = max((v for t, v in scores.items() if t != unbarred), default=0.0)
+        best = best or max(scores.values())
+    else:
+        best = max(scores.values())
     chosen = [
         t
         for t, v in scores.items()
