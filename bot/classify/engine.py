@@ -138,6 +138,7 @@ _NOUN_KINDS = frozenset({"actor", "institution"})  # "il governo italiano"
 # Kinds that are governance evidence at full weight and may carry AI evidence.
 _STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
 _SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
+_POSSESSIVE = ("'s", "\u2019s")
 # How a jurisdiction hit's weight is found (_Rule.jur_mode).
 _JUR_PLAIN, _JUR_ATTRIBUTIVE, _JUR_DEMONYM = range(3)
 # What a topic hit is to _topics (_Rule.topic_role): an actor's role, an approval verb taking
@@ -385,16 +386,6 @@ def _modified_noun_at(text: str, end: int, nouns: _Nouns) -> int:
     return -1
 
 
-def _subject_position(fld: str, start: int, end: int, title: str, summary: str) -> bool:
-    """A place that opens the headline ("China seeks...", "Beijing tightens...") or owns
-    something ("Korea's AI law") is the actor of the story, not a passing mention."""
-    if fld == "title":
-        if not title[:start].strip(_SUBJECT_OPENERS):
-            return True
-        return title[end : end + 2] in ("'s", "\u2019s")
-    return summary[end : end + 2] in ("'s", "\u2019s")
-
-
 def _pycountry_entries(lex: Lexicon) -> list[Entry]:
     """English names of every country and US state not already in the curated gazetteer, so
     that the long tail (Chile, Vietnam, Colorado...) is covered without hand-typing it."""
@@ -493,21 +484,24 @@ class Classifier:
         ai = comp = actor = title_actor = 0.0
         q_gov = q_neg_title = q_neg_summary = 1.0
         weak: list[float] = []  # needs-actor words of the sentence, weighed at its end
-        max_end = last_start = last_end = -1
+        # The longest match so far: (-end, start). Spans come by start, longest first, so a
+        # span is inside an earlier one unless it reaches further or repeats the last kept
+        # span (whose end is always the furthest yet).
+        min_neg_end = 1
+        last_start = -1
         # The summary's sentence of a match, bisect_right(starts, start): matches come in
         # order, so the count of sentence starts at or before them only moves forward.
         sentence = 0
         n_starts = len(starts)
         next_start = starts[0]
         for start, neg_end, _, r in cand.spans:
-            end = -neg_end
             # Longest match wins: drop a match inside a longer one (same span: keep all).
-            if end <= max_end and (start != last_start or end != last_end):
+            if neg_end < min_neg_end:
+                min_neg_end = neg_end
+                last_start = start
+            elif neg_end > min_neg_end or start != last_start:
                 continue
-            if end > max_end:
-                max_end = end
-            last_start = start
-            last_end = end
+            end = -neg_end
             text = joined[start:end]
             if start < n_title:
                 fld = "title"
@@ -558,7 +552,17 @@ class Classifier:
             elif k == _JUR:
                 strength = r.actor_strength
                 if strength:
-                    if _subject_position(fld, start, end, title, summary):
+                    # A place that opens the headline ("China seeks...", "Beijing tightens...")
+                    # or owns something ("Korea's AI law") is the actor of the story, not a
+                    # passing mention.
+                    if (
+                        summary[end : end + 2] in _POSSESSIVE
+                        if seg
+                        else (
+                            not title[:start].strip(_SUBJECT_OPENERS)
+                            or title[end : end + 2] in _POSSESSIVE
+                        )
+                    ):
                         strength = 1.0
                         # "India launches...": a country as the subject is its government
                         if "INTL" not in r.jurisdictions:
