@@ -456,7 +456,12 @@ class Classifier:
     ) -> Verdict:
         title = title or ""
         summary = summary or ""
-        cand = self.matcher.candidates(title, summary, _norm_lang(lang))
+        lang_code = _LANG_CODES.get(lang) if lang.__class__ is str else None
+        if lang_code is None:
+            lang_code = _norm_lang(lang)
+            if lang_code and len(_LANG_CODES) < 256 and lang.__class__ is str:
+                _LANG_CODES[lang] = lang_code
+        cand = self.matcher.candidates(title, summary, lang_code)
         joined, n_title, sum_start, starts = cand.joined, cand.n_title, cand.sum_start, cand.starts
         new = tuple.__new__  # builds an Evidence without the Python-level constructor
 
@@ -716,7 +721,8 @@ class Classifier:
             topics = _topics(topic_hits, relevant, jurisdictions, seg_actor)
         else:
             jurisdictions = topics = ()
-            _hint_evidence(hints, evidence)
+            if hints:
+                _hint_evidence(hints, evidence)
         return Verdict(
             relevant=relevant,
             score=score,
@@ -815,7 +821,7 @@ def _jurisdictions(
             total += f * v
             f *= _JUR_REPEAT_DECAY
         scores[code] = total
-    for code in _hint_evidence(hints, evidence):
+    for code in _hint_evidence(hints, evidence) if hints else ():
         scores[code] = scores.get(code, 0.0) + _HINT_WEIGHT
         first_seen.setdefault(code, n_hits)
     if not scores:
@@ -987,6 +993,10 @@ def _detail(e: Entry) -> str:
     if e.needs_actor:
         parts.append("needs-actor")
     return " ".join(parts)
+
+
+# Item languages as given -> their codes, as _norm_lang() makes them (a few dozen in practice).
+_LANG_CODES: dict[str, str] = {}
 
 
 def _norm_lang(lang: str | None) -> str | None:

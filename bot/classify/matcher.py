@@ -313,12 +313,14 @@ class Matcher:
                 pass
             else:
                 text = data.translate(self._latin1_fold).decode("latin-1")
-                return text, lower_same_length(text), _LATIN1
+                low = text.lower()  # lower_same_length(), unless a letter lowers to two
+                return text, low if len(low) == len(text) else lower_same_length(text), _LATIN1
         for a, b in _QUICK_FOLD:
             if a in text:
                 text = text.replace(a, b)
         text = self._table_re.sub(self._fold_run, text)
-        return text, lower_same_length(text), _OTHER
+        low = text.lower()
+        return text, low if len(low) == len(text) else lower_same_length(text), _OTHER
 
     @staticmethod
     def _fits_fragment(low: str, start: int, end: int, test: int) -> bool:
