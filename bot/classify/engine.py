@@ -161,8 +161,6 @@ class _Rule:
         "extra",
         "from_actor",
         "generic",
-        "gov_noun",
-        "gov_word",
         "headline",
         "headline_topic",
         "ident",
@@ -212,11 +210,7 @@ class _Rule:
         self.scope = e.scope
         self.window = _SCOPE_WIDE if e.term and is_wide(e.term[0]) else _SCOPE_LATIN
         # A governmental word next to a place tells how the place is used (attribution).
-        self.gov_word = e.kind in _GOV_WORD_KINDS
-        self.gov_noun = e.kind in _NOUN_KINDS
-        self.extra = bool(
-            self.compute_cue or e.jurisdictions or e.topics or self.gov_word or e.from_actor
-        )
+        self.extra = bool(self.compute_cue or e.jurisdictions or e.topics or e.from_actor)
         # A jurisdiction name as a governmental actor of its sentence: "weak" cues are not.
         self.actor_strength = 0.0 if e.label == "weak" else (0.35 if e.label == "demonyms" else 0.6)
         # Jurisdiction attribution: a place's own weight, other kinds a fixed one.
@@ -339,6 +333,15 @@ def _nouns(words: set[str]) -> _Nouns:
 
 # A governmental word in an item: (field, start, end, is a body: actor or institution).
 _Span = tuple[str, int, int, bool]
+
+
+def _gov_spans(evidence: Sequence[Evidence], n_hits: int) -> list[_Span]:
+    """The governmental words among an item's hits (the first `n_hits` of its evidence)."""
+    return [
+        (e[3], e[4], e[5], e[0] in _NOUN_KINDS)
+        for e in evidence[:n_hits]
+        if e[0] in _GOV_WORD_KINDS
+    ]
 
 
 def _next_to_governance(text: str, fld: str, start: int, end: int, gov: Sequence[_Span]) -> bool:
@@ -475,7 +478,6 @@ class Classifier:
         add_evidence = evidence.append
         segments: list[tuple[int, float, float, float]] = []  # (segment, ai, compute, gov)
         jur_hits: list[_JurHit] = []
-        gov_words: list[_Span] = []
         topic_hits: list[_TopicHit] = []
         contexts: list[_Scope] = []
         seg_actor: dict[int, float] = {}  # the strongest governmental actor of each sentence
@@ -615,8 +617,6 @@ class Classifier:
                     topic_hits.append((seg, fld, start, r, r.topics))
                     if r.near:
                         near_cues = True
-                if r.gov_word:
-                    gov_words.append((fld, start, end, r.gov_noun))
         if cur >= 0:
             segments.append(
                 _close(cur, ai, comp, actor, q_gov, weak, title_actor)
@@ -714,7 +714,6 @@ class Classifier:
                 title,
                 summary,
                 self._nouns,
-                gov_words,
             )
             if contexts or near_cues:
                 topic_hits = _in_context(topic_hits, contexts, segments, seg_actor)
@@ -743,7 +742,6 @@ def _jurisdictions(
     title: str,
     summary: str,
     nouns: _Nouns,
-    gov_spans: Sequence[_Span],
 ) -> tuple[str, ...]:
     scores: dict[str, float] = {}
     first_seen: dict[str, int] = {}
@@ -755,6 +753,8 @@ def _jurisdictions(
     # Codes named at least once as more than a modifier: a place only ever named as what
     # describes a firm or a product ("US-made chips", "米新興企業") is not at stake.
     acting: set[str] = set()
+    # The governmental words, from the evidence when a place first needs them (rarely).
+    gov_spans: list[_Span] | None = None
     last_seg = -1
     fw = prox = 1.0
     for n, start, end, fld, seg, r in jur_hits:
@@ -768,11 +768,16 @@ def _jurisdictions(
             base = r.base
             noun = _modified_noun_at(title if fld == "title" else summary, end, nouns)
             # ... unless a governmental word comes first: "US AI export rules for firms"
-            if noun >= 0 and not any(f == fld and end <= g < noun for f, g, _, _ in gov_spans):
-                base = _ATTRIBUTIVE_WEIGHT
+            if noun >= 0:
+                if gov_spans is None:
+                    gov_spans = _gov_spans(evidence, n_hits)
+                if not any(f == fld and end <= g < noun for f, g, _, _ in gov_spans):
+                    base = _ATTRIBUTIVE_WEIGHT
             modifier = base <= _ATTRIBUTIVE_WEIGHT
         else:
             text = title if fld == "title" else summary
+            if gov_spans is None:
+                gov_spans = _gov_spans(evidence, n_hits)
             base = (
                 _DEMONYM_GOVERNMENTAL
                 if _next_to_governance(text, fld, start, end, gov_spans)
