@@ -300,27 +300,47 @@ class Matcher:
         """normalise() plus the text's script class: _ASCII, _LATIN1 (every character below
         U+0100, no wide ones) or _OTHER. ASCII and Latin-1 text, most of it, fold through
         bytes.translate; the regex over the whole character map runs only for the rest."""
-        if text.isascii():
-            for a in self._ascii_keys:
-                if a in text:
-                    text = text.translate(self.char_map)
-                    return text, lower_same_length(text), _OTHER
-            return text, text.lower(), _ASCII
-        if self._latin1_fold is not None:
-            try:
-                data = text.encode("latin-1")
-            except UnicodeEncodeError:
-                pass
-            else:
-                text = data.translate(self._latin1_fold).decode("latin-1")
-                low = text.lower()  # lower_same_length(), unless a letter lowers to two
-                return text, low if len(low) == len(text) else lower_same_length(text), _LATIN1
-        for a, b in _QUICK_FOLD:
+        if not text.isascii():
+            folded = self._latin1_folded(text)
+            if folded is None:
+                for a, b in _QUICK_FOLD:
+                    if a in text:
+                        text = text.replace(a, b)
+                # Curly quotes and dashes are often all there is beyond Latin-1 ("Europe’s
+                # AI Act – ..."): with them folded, the text takes the quick way after all.
+                if not text.isascii():
+                    folded = self._latin1_folded(text)
+                    if folded is None:
+                        text = self._table_re.sub(self._fold_run, text)
+                        low = text.lower()  # lower_same_length(), unless a letter lowers to two
+                        return (
+                            text,
+                            low if len(low) == len(text) else lower_same_length(text),
+                            _OTHER,
+                        )
+            if folded is not None:
+                low = folded.lower()
+                return (
+                    folded,
+                    low if len(low) == len(folded) else lower_same_length(folded),
+                    _LATIN1,
+                )
+        for a in self._ascii_keys:
             if a in text:
-                text = text.replace(a, b)
-        text = self._table_re.sub(self._fold_run, text)
-        low = text.lower()
-        return text, low if len(low) == len(text) else lower_same_length(text), _OTHER
+                text = text.translate(self.char_map)
+                return text, lower_same_length(text), _OTHER
+        return text, text.lower(), _ASCII
+
+    def _latin1_folded(self, text: str) -> str | None:
+        """`text` folded through bytes.translate, or None: a character beyond Latin-1 (or a
+        character map that folds into characters beyond it)."""
+        if self._latin1_fold is None:
+            return None
+        try:
+            data = text.encode("latin-1")
+        except UnicodeEncodeError:
+            return None
+        return data.translate(self._latin1_fold).decode("latin-1")
 
     @staticmethod
     def _fits_fragment(low: str, start: int, end: int, test: int) -> bool:
