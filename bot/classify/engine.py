@@ -722,14 +722,8 @@ class Classifier:
             jurisdictions = topics = ()
             if hints:
                 _hint_evidence(hints, evidence)
-        return Verdict(
-            relevant=relevant,
-            score=score,
-            jurisdictions=jurisdictions,
-            topics=topics,
-            instruments=tuple(instruments),
-            evidence=tuple(evidence),
-        )
+        # (positional: a keyword call costs a third more)
+        return Verdict(relevant, score, jurisdictions, topics, tuple(instruments), tuple(evidence))
 
 
 def _jurisdictions(
@@ -804,10 +798,11 @@ def _jurisdictions(
                 values = mentions.get(code)
                 if values is None:
                     mentions[code] = [value - prev]
-                else:
+                    first_seen.setdefault(code, n)
+                else:  # (seen before)
                     values.append(value - prev)
                 span_best[code] = value
-            if code not in first_seen:
+            elif code not in first_seen:
                 first_seen[code] = n
     # Repeated mentions add less and less (1, 1/2, 1/4...): a host named three times should
     # not crowd out the other countries a summit story lists once.
