@@ -180,6 +180,7 @@ class _Rule:
         "term",
         "topic_role",
         "topic_weight",
+        "topical",
         "topics",
         "weight",
         "window",
@@ -210,7 +211,8 @@ class _Rule:
         self.scope = e.scope
         self.window = _SCOPE_WIDE if e.term and is_wide(e.term[0]) else _SCOPE_LATIN
         # A governmental word next to a place tells how the place is used (attribution).
-        self.extra = bool(self.compute_cue or e.jurisdictions or e.topics or e.from_actor)
+        self.topical = bool(e.topics or e.from_actor)  # a topic hit
+        self.extra = bool(self.compute_cue or e.jurisdictions or self.topical)
         # A jurisdiction name as a governmental actor of its sentence: "weak" cues are not.
         self.actor_strength = 0.0 if e.label == "weak" else (0.35 if e.label == "demonyms" else 0.6)
         # Jurisdiction attribution: a place's own weight, other kinds a fixed one.
@@ -377,8 +379,7 @@ def _modified_noun_at(text: str, end: int, nouns: _Nouns) -> int:
         return -1
     words = nouns[0]
     wide = nouns[1]
-    for i in (1, 2, 3):
-        w = m.group(i)
+    for i, w in enumerate(m.groups(), 1):
         if w is None:
             break
         lw = w.lower()
@@ -464,8 +465,9 @@ class Classifier:
             lang_code = _norm_lang(lang)
             if lang_code and len(_LANG_CODES) < 256 and lang.__class__ is str:
                 _LANG_CODES[lang] = lang_code
-        cand = self.matcher.candidates(title, summary, lang_code)
-        joined, n_title, sum_start, starts = cand.joined, cand.n_title, cand.sum_start, cand.starts
+        spans, joined, n_title, sum_start, starts = self.matcher.candidates(
+            title, summary, lang_code
+        )
         new = tuple.__new__  # builds an Evidence without the Python-level constructor
 
         # One pass over the matches (sorted by position, so sentence by sentence): the
@@ -501,7 +503,7 @@ class Classifier:
         sentence = 0
         n_starts = len(starts)
         next_start = starts[0]
-        for start, neg_end, _, r in cand.spans:
+        for start, neg_end, _, r in spans:
             # Longest match wins: drop a match inside a longer one (same span: keep all).
             if neg_end < min_neg_end:
                 min_neg_end = neg_end
@@ -613,7 +615,7 @@ class Classifier:
                     compute_cue = True
                 if r.jurisdictions:
                     jur_hits.append((len(evidence) - 1, start, end, fld, seg, r))
-                if r.topics or r.from_actor:
+                if r.topical:
                     topic_hits.append((seg, fld, start, r, r.topics))
                     if r.near:
                         near_cues = True
