@@ -178,6 +178,7 @@ class Candidates(NamedTuple):
 # per-item test (language, exact case); the bits above, how the match is checked in CJK text
 # (see _fits_fragment). Most keys have one entry and no flags: one tuple to build per match.
 _LatinValue = tuple[int, int, Any, int, tuple[Entry, ...], tuple[Any, ...]]
+_NEVER: _LatinValue = (3, 0, None, 0, (), ())  # the value of a key that never matches
 # A wide automaton value: (key length in characters, the rule when one entry and nothing to
 # check, the rules when nothing to check, ((need_left, need_right, entries, rules, checked),
 # ...)).
@@ -260,6 +261,12 @@ class Matcher:
             # walk searches them one by one, so sorted insertion puts the space and frequent
             # letters early (a tenth fewer steps for Latin text, a quarter for CJK).
             self._latin = ahocorasick.Automaton()
+            # A key that never matches (views hold no NUL) but gives the node " " a first
+            # child " ": a run of spaces (every wide character is one in the view of CJK text,
+            # ", " makes two) then steps from node to node instead of searching all of " "'s
+            # children in vain at each space. (A third of the walk over CJK text, a twentieth
+            # over Latin text.)
+            self._latin.add_word("  \x00", _NEVER)
             for padded, entries in sorted(latin.items()):
                 lp = 1 if padded.startswith(" ") and entries[0].left else 0
                 rp = 1 if padded.endswith(" ") and entries[0].right else 0
