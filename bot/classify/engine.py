@@ -284,22 +284,30 @@ def _in_context(
     """Topic hits without the topics their context shields ("opts against a new AI law" is
     not legislation) and without `near` cues whose companion is missing from the sentence."""
     out: list[_TopicHit] = []
-    have: dict[int, tuple[float, float]] = {i: (a, c) for i, a, c, _ in segments}
-    for seg, fld, start, r, topics in hits:
+    have: dict[int, tuple[float, float]] | None = None  # sentence -> (AI, compute), if asked
+    for hit in hits:
+        seg, fld, start, r, topics = hit
         if r.near:
+            if have is None:
+                have = {i: (a, c) for i, a, c, _ in segments}
             a, c = have.get(seg, (0.0, 0.0))
-            found = {
-                _AI: a > 0.0,
-                _COMPUTE: c > 0.0,
-                _ACTOR: seg_actor.get(seg, 0.0) >= _NEAR_ACTOR,
-            }
-            if not any(found[k] for k in r.near):
-                continue
+            for k in r.near:
+                if (
+                    a > 0.0
+                    if k == _AI
+                    else (c > 0.0 if k == _COMPUTE else seg_actor.get(seg, 0.0) >= _NEAR_ACTOR)
+                ):
+                    break
+            else:
+                continue  # no companion in the sentence
+        kept = topics
         for c_fld, lo, hi, ctx in contexts:
             if c_fld == fld and lo <= start < hi and ctx.topics:
-                topics = tuple(t for t in topics if t not in ctx.topics)
-        if topics or r.from_actor:
-            out.append((seg, fld, start, r, topics))
+                kept = tuple(t for t in kept if t not in ctx.topics)
+        if kept is topics:
+            out.append(hit)  # (a topic hit has topics or takes the actor's)
+        elif kept or r.from_actor:
+            out.append((seg, fld, start, r, kept))
     return out
 
 
@@ -875,7 +883,7 @@ def _topics(
     sentence (or the title's), and when no cue decides, the actors' roles do."""
     specific: dict[str, float] = {}
     generic: dict[str, float] = {}
-    roles: dict[str, float] = {}
+    role_hits: list[tuple[tuple[str, ...], float]] = []  # actors' roles, weighed if needed
     seg_roles: dict[int, set[str]] = {}
     verbs: list[tuple[int, float]] = []
     named: set[int] = set()  # sentences with a specific cue of their own ("bill", "decree")
@@ -898,8 +906,7 @@ def _topics(
                 named.add(seg)
         elif role == _ROLE:
             seg_roles.setdefault(seg, set()).update(cue_topics)
-            for t in cue_topics:
-                roles[t] = roles.get(t, 0.0) + w
+            role_hits.append((cue_topics, w))
             continue
         elif role == _VERB:
             verbs.append((seg, w))
@@ -947,7 +954,12 @@ def _topics(
         for t, v in generic.items():
             merged[t] = merged.get(t, 0.0) + v
         chosen = _choose_topics(merged, headline, bar)
-    if not chosen and roles:
+    roles: dict[str, float] = {}
+    if not chosen:
+        for cue_topics, w in role_hits:
+            for t in cue_topics:
+                roles[t] = roles.get(t, 0.0) + w
+    if roles:
         # "Carney names Canada's first AI minister": what the actors do, not "other policy"
         best = max(roles.values())
         chosen = sorted(
