@@ -180,10 +180,13 @@ class Candidates(NamedTuple):
 _LatinValue = tuple[int, int, Any, int, tuple[Entry, ...], tuple[Any, ...]]
 _NEVER: _LatinValue = (3, 0, None, 0, (), ())  # the value of a key that never matches
 # A wide automaton value: (key length in characters, the rule when one entry and nothing to
-# check, the rules when nothing to check, ((need_left, need_right, entries, rules, checked),
-# ...)).
+# check, the rules when nothing to check, (languages, rule) when one entry counts in some
+# languages only and nothing else is to check (a local place name: 美国 in zh), ((need_left,
+# need_right, entries, rules, checked), ...)).
 _WideGroup = tuple[bool, bool, tuple[Entry, ...], tuple[Any, ...], bool]
-_WideValue = tuple[int, Any, tuple[Any, ...] | None, tuple[_WideGroup, ...]]
+_WideValue = tuple[
+    int, Any, tuple[Any, ...] | None, tuple[tuple[str, ...], Any] | None, tuple[_WideGroup, ...]
+]
 # cjk_test bits: the key holds a space inside (a wide character there would split it), at its
 # start or end (a wide character may stand there: a fragment's edge), or no letter at all
 # (such keys only count in a fragment that holds a letter).
@@ -290,11 +293,20 @@ class Matcher:
             self._wide = ahocorasick.Automaton()
             for key, by_flags in sorted(wide.items(), key=lambda kv: kv[0].encode("utf-32-be")):
                 groups = tuple((lf, rf, *group_of(es)) for (lf, rf), es in by_flags.items())
-                lf0, rf0, _, rules0, checked0 = groups[0]
+                lf0, rf0, entries0, rules0, checked0 = groups[0]
                 plain = len(groups) == 1 and not (lf0 or rf0 or checked0)
                 simple = rules0 if plain else None
                 single = rules0[0] if plain and len(rules0) == 1 else None
-                wvalue: _WideValue = (len(key), single, simple, groups)
+                by_lang = (
+                    (entries0[0].langs, rules0[0])
+                    if len(groups) == 1
+                    and not (lf0 or rf0)
+                    and len(entries0) == 1
+                    and entries0[0].langs
+                    and not entries0[0].case
+                    else None
+                )
+                wvalue: _WideValue = (len(key), single, simple, by_lang, groups)
                 self._wide.add_word(key.encode("utf-32-be").decode("latin-1"), wvalue)
             self._wide.make_automaton()
 
@@ -447,7 +459,7 @@ class Matcher:
                 for r in rules:
                     append((start, -end, len(raw), r))
         if has_wide and self._wide is not None:
-            for end_b, (klen, single, simple, groups) in self._wide.iter(
+            for end_b, (klen, single, simple, by_lang, groups) in self._wide.iter(
                 low.encode("utf-32-be").decode("latin-1")
             ):
                 if end_b & 3 != 3:
@@ -460,6 +472,10 @@ class Matcher:
                 if simple is not None:
                     for r in simple:
                         append((start, -end, len(raw), r))
+                    continue
+                if by_lang is not None:
+                    if lang in by_lang[0]:
+                        append((start, -end, len(raw), by_lang[1]))
                     continue
                 left_ok = right_ok = True
                 if start:
