@@ -210,7 +210,6 @@ class _Rule:
         self.near = tuple(_NEAR_CODE[k] for k in e.near)
         self.scope = e.scope
         self.window = _SCOPE_WIDE if e.term and is_wide(e.term[0]) else _SCOPE_LATIN
-        # A governmental word next to a place tells how the place is used (attribution).
         self.topical = bool(e.topics or e.from_actor)  # a topic hit
         self.extra = bool(self.compute_cue or e.jurisdictions or self.topical)
         # A jurisdiction name as a governmental actor of its sentence: "weak" cues are not.
