@@ -479,8 +479,14 @@ class Matcher:
                     continue
                 left_ok = right_ok = True
                 if start:
+                    # A key that opens with a Latin letter needs a word start: not a letter
+                    # before it, nor Hangul glued to it ("오픈AI 전략적 제휴" is OpenAI, not
+                    # "AI 전략"; Korean spaces its words, Chinese and Japanese do not).
                     c = folded[start - 1]
-                    left_ok = not (c.isalnum() and (c < "\u1100" or "\u1e00" <= c <= "\u1eff"))
+                    left_ok = not (
+                        c.isalnum()
+                        and (c < "\u1100" or "\u1e00" <= c <= "\u1eff" or "\uac00" <= c <= "\ud7a3")
+                    )
                 if end < n:
                     c = folded[end]
                     right_ok = not (c.isalnum() and (c < "\u1100" or "\u1e00" <= c <= "\u1eff"))

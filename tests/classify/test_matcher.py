@@ -42,3 +42,16 @@ def test_no_match_across_title_and_summary(clf: Classifier) -> None:
     hits = clf.matcher.scan("Berlin after the EU", "KI-Gesetz tritt in Kraft")
     assert all(h.end <= len("Berlin after the EU") for h in hits if h.field == "title")
     assert "EU-KI-Gesetz" not in {h.entry.term for h in hits}
+
+
+def test_latin_key_after_glued_hangul_is_no_word_start(clf: Classifier) -> None:
+    # Korean spaces its words: "오픈AI" is one word (OpenAI), so "AI 전략" does not start in it
+    assert "AI 전략" not in _terms(clf, "카카오-오픈AI 전략적 제휴", lang="ko")
+    assert "AI 전략" in _terms(clf, "정부, AI 전략 발표", lang="ko")
+    assert "AI戦略" in _terms(clf, "政府のAI戦略を決定", lang="ja")  # kana before it: a boundary
+
+
+def test_bill_abbreviations_need_a_number(clf: Classifier) -> None:
+    assert "SB 9" in _terms(clf, "California passes SB 942 on AI detection")
+    assert "HB-1" in _terms(clf, "Texas HB-149 on AI")
+    assert not {"SB", "SB 0"} & _terms(clf, "合弁会社「SB OpenAI Japan」を設立")
