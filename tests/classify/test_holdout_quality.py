@@ -1,4 +1,4 @@
-"""Quality on the held-out check set (tests/classify/data/holdout.jsonl, see README.md there).
+"""Quality on the held-out check sets (tests/classify/data/holdout*.jsonl, see README.md there).
 
 The targets sit a little below what the classifier reaches, so that a lexicon or engine
 change that makes it worse on items it was not written for fails here. Raise them when the
@@ -11,14 +11,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bot.classify import TOPICS, Classifier
 from bot.classify.evaluate import evaluate_file, quality_failures
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout.jsonl"
-# A second set, written later by someone who had not read the lexicons; scored once before any
-# tuning (relevance F1 0.884, jurisdiction F1 0.883, topic F1 0.575), then tuned on. It guards
-# the rules written for it the way the first set does.
-HOLDOUT2 = Path(__file__).parent / "data" / "holdout2.jsonl"
 
 # Reached when the set was last scored: relevance F1 0.985 (precision 0.971), jurisdiction
 # micro-F1 0.972, topic micro-F1 0.896, recall 1.0 in every language.
@@ -68,29 +66,49 @@ def test_holdout_quality_targets(clf: Classifier) -> None:
     assert not problems, "\n".join(problems + detail)
 
 
-def test_second_holdout_is_well_formed() -> None:
-    rows = [json.loads(line) for line in HOLDOUT2.read_text(encoding="utf-8").splitlines()]
+# Later sets, each written by someone who had not read the lexicons, labelled and hashed, scored
+# once as they were, then tuned on (general rules only); they guard those rules the way the
+# first set does. First-run figures are the honest ones for unseen items (README.md there).
+LATER_SETS = {
+    # first run: relevance F1 0.884, jurisdiction F1 0.883, topic F1 0.575
+    # last scored: 0.993 (precision 1.0), 0.958, 0.869; language recall >= 0.97
+    "holdout2.jsonl": {"f1": 0.96, "precision": 0.95, "jur": 0.93, "topic": 0.83, "lang": 0.85},
+    # first run: relevance F1 0.889 (P 0.933, R 0.848), jurisdiction F1 0.865, topic F1 0.626
+    # last scored: 0.959 (precision 0.979), 0.904, 0.789; language recall >= 0.83 (de, es, fr
+    # have 6-7 relevant items: one miss is 0.14)
+    "holdout3.jsonl": {"f1": 0.93, "precision": 0.94, "jur": 0.88, "topic": 0.75, "lang": 0.8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(LATER_SETS))
+def test_later_holdout_is_well_formed(name: str) -> None:
+    path = HOLDOUT.with_name(name)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 150
     assert len({r["id"] for r in rows}) == len(rows)
-    ids_first = {r["id"] for r in _rows()}
-    assert not ids_first & {r["id"] for r in rows}
+    others = {r["id"] for r in _rows()}
+    for other in LATER_SETS:
+        if other != name:
+            text = HOLDOUT.with_name(other).read_text(encoding="utf-8")
+            others |= {json.loads(line)["id"] for line in text.splitlines()}
+    assert not others & {r["id"] for r in rows}
     for r in rows:
         assert set(r["topics"]) <= set(TOPICS), r["id"]
         assert bool(r["relevant"]) == bool(r["jurisdictions"]) == bool(r["topics"]), r["id"]
 
 
-def test_second_holdout_quality_targets(clf: Classifier) -> None:
-    # Reached when last scored: relevance F1 0.993 (precision 1.0), jurisdiction F1 0.958,
-    # topic F1 0.869, recall 1.0 in every language but en (0.97).
-    report = evaluate_file(clf, HOLDOUT2)
+@pytest.mark.parametrize("name", sorted(LATER_SETS))
+def test_later_holdout_quality_targets(clf: Classifier, name: str) -> None:
+    path, target = HOLDOUT.with_name(name), LATER_SETS[name]
+    report = evaluate_file(clf, path)
     assert report.n >= 150 and not report.skipped
     problems = quality_failures(
         report,
-        min_f1=0.96,
-        min_precision=0.95,
-        min_jurisdiction_f1=0.93,
-        min_topic_f1=0.83,
-        min_language_recall=0.85,
+        min_f1=target["f1"],
+        min_precision=target["precision"],
+        min_jurisdiction_f1=target["jur"],
+        min_topic_f1=target["topic"],
+        min_language_recall=target["lang"],
         min_language_items=5,
     )
     detail = [f"miss {c.id}: {c.title}" for c in report.misses] + [
