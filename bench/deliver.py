@@ -40,17 +40,74 @@ from bot.deliver.worker import render_alert
 from bot.store.models import Entry, Feed, OutboxMessage, Story, Subscription
 from bot.store.storage import Storage, store_verdict
 
-CODES = ["EU", "US", "CN", "GB", "JP", "KR", "IN", "CA", "AU", "BR", "DE", "FR", "SG", "AE",
-         "INTL", "IT", "ES", "NL", "SE", "CH", "IL", "SA", "ZA", "NG", "KE", "MX", "AR", "ID",
-         "TW", "NZ"]
-INSTRUMENTS = ["law", "regulation", "executive-order", "guidance", "standard", "treaty",
-               "court-ruling", "investigation"]
-WORDS = ["AI Act", "frontier model", "export controls", "chips", "deepfake", "copyright",
-         "safety institute", "foundation model", "biometric", "facial recognition",
-         "algorithmic accountability", "data protection", "open source", "compute",
-         "人工智能", "生成AI", "AI 기본법", "sandbox", "liability", "watermark"]
-_FILLER_TEXT = ("government ministry announced new rules for artificial intelligence systems "
-                "used by companies and public bodies after consultation with experts")
+CODES = [
+    "EU",
+    "US",
+    "CN",
+    "GB",
+    "JP",
+    "KR",
+    "IN",
+    "CA",
+    "AU",
+    "BR",
+    "DE",
+    "FR",
+    "SG",
+    "AE",
+    "INTL",
+    "IT",
+    "ES",
+    "NL",
+    "SE",
+    "CH",
+    "IL",
+    "SA",
+    "ZA",
+    "NG",
+    "KE",
+    "MX",
+    "AR",
+    "ID",
+    "TW",
+    "NZ",
+]
+INSTRUMENTS = [
+    "law",
+    "regulation",
+    "executive-order",
+    "guidance",
+    "standard",
+    "treaty",
+    "court-ruling",
+    "investigation",
+]
+WORDS = [
+    "AI Act",
+    "frontier model",
+    "export controls",
+    "chips",
+    "deepfake",
+    "copyright",
+    "safety institute",
+    "foundation model",
+    "biometric",
+    "facial recognition",
+    "algorithmic accountability",
+    "data protection",
+    "open source",
+    "compute",
+    "人工智能",
+    "生成AI",
+    "AI 기본법",
+    "sandbox",
+    "liability",
+    "watermark",
+]
+_FILLER_TEXT = (
+    "government ministry announced new rules for artificial intelligence systems "
+    "used by companies and public bodies after consultation with experts"
+)
 FILLER = _FILLER_TEXT.split(" ")
 LANGS = ["en", "en", "en", "zh", "ja", "de", "fr", "ko", "es"]
 PLATFORMS = ["discord", "slack", "discord-webhook", "slack-webhook", "console"]
@@ -77,61 +134,102 @@ def weighted(rng: random.Random, lo: int, hi: int) -> list[str]:
 def build(storage: Storage, n_stories: int, n_subs: int, rng: random.Random) -> list[int]:
     now = datetime(2026, 11, 20, tzinfo=UTC)
     with storage.write() as s:
-        feeds = [Feed(name=f"Feed {i}", config_url=f"https://f{i}.example/rss",
-                      url=f"https://f{i}.example/rss", jurisdictions=[], added_at=now,
-                      consecutive_failures=0, entry_count=0) for i in range(50)]
+        feeds = [
+            Feed(
+                name=f"Feed {i}",
+                config_url=f"https://f{i}.example/rss",
+                url=f"https://f{i}.example/rss",
+                jurisdictions=[],
+                added_at=now,
+                consecutive_failures=0,
+                entry_count=0,
+            )
+            for i in range(50)
+        ]
         s.add_all(feeds)
         s.flush()
         n_dest = max(1, n_subs // 4)  # channels usually hold a few subscriptions each
-        dests = [get_or_create_destination(s, PLATFORMS[i % len(PLATFORMS)],
-                                           channel=f"C{i}", webhook_env=f"HOOK{i}")
-                 for i in range(n_dest)]
+        dests = [
+            get_or_create_destination(
+                s, PLATFORMS[i % len(PLATFORMS)], channel=f"C{i}", webhook_env=f"HOOK{i}"
+            )
+            for i in range(n_dest)
+        ]
         # Subscriptions as people write them: mostly a jurisdiction or two, often a topic,
         # sometimes keywords, languages or a score floor; a fifth are digests.
         for i in range(n_subs):
-            s.add(Subscription(
-                destination_id=dests[i % n_dest].id,
-                origin="config",
-                jurisdictions=weighted(rng, 1, 2) if rng.random() < 0.9 else [],
-                topics=sample(rng, list(TOPICS), 1, 2) if rng.random() < 0.5 else [],
-                instruments=sample(rng, INSTRUMENTS, 1, 2) if rng.random() < 0.15 else [],
-                keywords=sample(rng, WORDS, 1, 3) if rng.random() < 0.3 else [],
-                languages=sample(rng, ["en", "zh", "ja", "de"], 1, 2)
-                if rng.random() < 0.15 else [],
-                min_score=rng.choice([0.0, 0.0, 0.5, 0.6, 0.7]),
-                mode="instant" if rng.random() < 0.8 else "daily",
-                created_at=now,
-            ))
+            s.add(
+                Subscription(
+                    destination_id=dests[i % n_dest].id,
+                    origin="config",
+                    jurisdictions=weighted(rng, 1, 2) if rng.random() < 0.9 else [],
+                    topics=sample(rng, list(TOPICS), 1, 2) if rng.random() < 0.5 else [],
+                    instruments=sample(rng, INSTRUMENTS, 1, 2) if rng.random() < 0.15 else [],
+                    keywords=sample(rng, WORDS, 1, 3) if rng.random() < 0.3 else [],
+                    languages=sample(rng, ["en", "zh", "ja", "de"], 1, 2)
+                    if rng.random() < 0.15
+                    else [],
+                    min_score=rng.choice([0.0, 0.0, 0.5, 0.6, 0.7]),
+                    mode="instant" if rng.random() < 0.8 else "daily",
+                    created_at=now,
+                )
+            )
         ids = []
         for i in range(n_stories):
             words = rng.sample(FILLER, 12) + rng.sample(WORDS, 2)
             rng.shuffle(words)
             title = " ".join(words[:8]).capitalize() + f" #{i}"
             summary = " ".join(words[8:] * 4)
-            st = Story(title=title, title_key=title.casefold(), url=f"https://n.example/{i}",
-                       summary=summary, language=rng.choice(LANGS),
-                       published=now - timedelta(minutes=i), first_seen=now,
-                       announce=True, source_count=2)
+            st = Story(
+                title=title,
+                title_key=title.casefold(),
+                url=f"https://n.example/{i}",
+                summary=summary,
+                language=rng.choice(LANGS),
+                published=now - timedelta(minutes=i),
+                first_seen=now,
+                announce=True,
+                source_count=2,
+            )
             s.add(st)
             s.flush()
             for f in rng.sample(feeds, 2):
-                s.add(Entry(feed_id=f.id, uid=f"{i}-{f.id}", uid_hash=f"{i}-{f.id}",
-                            story_id=st.id, url=f"{f.url}/{i}", title=title, summary=summary,
-                            language=st.language, published=st.published,
-                            published_known=True, first_seen=now))
-            store_verdict(s, st.id, VerdictValue(
-                relevant=True, score=round(rng.uniform(0.4, 1.0), 2),
-                jurisdictions=tuple(weighted(rng, 1, 2)),
-                topics=tuple(sample(rng, list(TOPICS), 1, 2)),
-                instruments=tuple(sample(rng, INSTRUMENTS, 0, 1))))
+                s.add(
+                    Entry(
+                        feed_id=f.id,
+                        uid=f"{i}-{f.id}",
+                        uid_hash=f"{i}-{f.id}",
+                        story_id=st.id,
+                        url=f"{f.url}/{i}",
+                        title=title,
+                        summary=summary,
+                        language=st.language,
+                        published=st.published,
+                        published_known=True,
+                        first_seen=now,
+                    )
+                )
+            store_verdict(
+                s,
+                st.id,
+                VerdictValue(
+                    relevant=True,
+                    score=round(rng.uniform(0.4, 1.0), 2),
+                    jurisdictions=tuple(weighted(rng, 1, 2)),
+                    topics=tuple(sample(rng, list(TOPICS), 1, 2)),
+                    instruments=tuple(sample(rng, INSTRUMENTS, 0, 1)),
+                ),
+            )
             ids.append(st.id)
     return ids
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--stories", type=int, default=10_000)
     ap.add_argument("--subscriptions", type=int, default=500)
     ap.add_argument("--db", help="SQLAlchemy URL (default: a temporary SQLite file)")
@@ -144,8 +242,10 @@ def main() -> int:
         storage = Storage.open(url)
         t = time.perf_counter()
         story_ids = build(storage, args.stories, args.subscriptions, rng)
-        print(f"setup: {len(story_ids)} stories, {args.subscriptions} subscriptions in "
-              f"{time.perf_counter() - t:.1f}s ({storage.engine.url.get_backend_name()})")
+        print(
+            f"setup: {len(story_ids)} stories, {args.subscriptions} subscriptions in "
+            f"{time.perf_counter() - t:.1f}s ({storage.engine.url.get_backend_name()})"
+        )
 
         # Routing, as record_poll calls it: inside a transaction, story row and verdict at hand.
         router = Router()
@@ -156,12 +256,25 @@ def main() -> int:
                 v = st.verdict
                 assert v is not None
                 verdicts[st.id] = VerdictValue(
-                    relevant=True, score=v.score, jurisdictions=tuple(v.jurisdictions),
-                    topics=tuple(v.topics), instruments=tuple(v.instruments))
+                    relevant=True,
+                    score=v.score,
+                    jurisdictions=tuple(v.jurisdictions),
+                    topics=tuple(v.topics),
+                    instruments=tuple(v.instruments),
+                )
             index = router.index(s)
-            facts = [StoryFacts(st.title, st.summary, st.language, verdicts[st.id].score,
-                                verdicts[st.id].jurisdictions, verdicts[st.id].topics,
-                                verdicts[st.id].instruments) for st in stories]
+            facts = [
+                StoryFacts(
+                    st.title,
+                    st.summary,
+                    st.language,
+                    verdicts[st.id].score,
+                    verdicts[st.id].jurisdictions,
+                    verdicts[st.id].topics,
+                    verdicts[st.id].instruments,
+                )
+                for st in stories
+            ]
             t = time.perf_counter()
             matched = sum(len(index.match(f, instant_only=True)) for f in facts)
             match_s = time.perf_counter() - t
@@ -169,17 +282,22 @@ def main() -> int:
             for st in stories:
                 router(s, st, verdicts[st.id])
             route_s = time.perf_counter() - t
-        print(f"matching only: {len(facts) / match_s:,.0f} stories/s "
-              f"({matched / len(facts):.1f} instant subscriptions matched per story)")
-        print(f"routing (Router hook, outbox rows written): {len(stories) / route_s:,.0f} "
-              f"stories/s, {router.queued:,} alert rows "
-              f"({router.queued / len(stories):.1f} destinations per story)")
+        print(
+            f"matching only: {len(facts) / match_s:,.0f} stories/s "
+            f"({matched / len(facts):.1f} instant subscriptions matched per story)"
+        )
+        print(
+            f"routing (Router hook, outbox rows written): {len(stories) / route_s:,.0f} "
+            f"stories/s, {router.queued:,} alert rows "
+            f"({router.queued / len(stories):.1f} destinations per story)"
+        )
 
         # Rendering every resulting message, per its destination's platform.
         with storage.session() as s:
             rows = s.execute(
-                select(OutboxMessage.story_id, OutboxMessage.destination_id)
-                .where(OutboxMessage.kind == "alert")
+                select(OutboxMessage.story_id, OutboxMessage.destination_id).where(
+                    OutboxMessage.kind == "alert"
+                )
             ).all()
             from bot.store.models import Destination
 
@@ -188,7 +306,7 @@ def main() -> int:
             posts = {}
             ids = sorted({sid for sid, _ in rows if sid is not None})
             for i in range(0, len(ids), 500):
-                posts.update(load_story_posts(s, ids[i:i + 500]))
+                posts.update(load_story_posts(s, ids[i : i + 500]))
             load_s = time.perf_counter() - t
         per_platform: Counter[str] = Counter()
         try:
@@ -206,10 +324,15 @@ def main() -> int:
             per_platform[p] += 1
         render_s = time.perf_counter() - t
         n = len(rows)
-        print(f"loading {len(posts):,} story posts from the database: "
-              f"{len(posts) / load_s:,.0f} stories/s")
-        print(f"rendering: {n / render_s:,.0f} messages/s ({n:,} messages: "
-              + ", ".join(f"{k} {v:,}" for k, v in sorted(per_platform.items())) + ")")
+        print(
+            f"loading {len(posts):,} story posts from the database: "
+            f"{len(posts) / load_s:,.0f} stories/s"
+        )
+        print(
+            f"rendering: {n / render_s:,.0f} messages/s ({n:,} messages: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(per_platform.items()))
+            + ")"
+        )
         print(f"load + render: {n / (load_s + render_s):,.0f} messages/s")
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS: {rss_mb:,.0f} MB")

@@ -42,8 +42,7 @@ HERE = Path(__file__).resolve().parent
 
 def start_server(feeds: int, items: int) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "feedserver.py"), "--feeds", str(feeds), "--items",
-         str(items)],
+        [sys.executable, str(HERE / "feedserver.py"), "--feeds", str(feeds), "--items", str(items)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -99,14 +98,16 @@ def main() -> None:
     ap.add_argument("--feeds", type=int, default=1000)
     ap.add_argument("--items", type=int, default=50)
     ap.add_argument("--change", type=float, default=0.1, help="share of feeds that change")
-    ap.add_argument("--naive-sample", type=int, default=0,
-                    help="time the naive loop on this many feeds and extrapolate (0: all)")
+    ap.add_argument(
+        "--naive-sample",
+        type=int,
+        default=0,
+        help="time the naive loop on this many feeds and extrapolate (0: all)",
+    )
     ap.add_argument("--quiet", action="store_true", help="no per-poll log lines")
     args = ap.parse_args()
     if args.quiet:
-        structlog.configure(
-            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING)
-        )
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     print(f"start: {load()}")
 
     proc, port = start_server(args.feeds, args.items)

@@ -39,32 +39,57 @@ from bot.store.storage import Storage
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 _CJK = re.compile(f"[{CJK_CLASS}]")
 
-WORDS = {k: v.split() for k, v in {
-    "en": ("artificial intelligence regulation government lawmakers bill senate agency safety"
-           " institute export controls chips semiconductor model frontier evaluation privacy"
-           " data protection copyright liability enforcement fine court ruling guidance"
-           " standard framework summit declaration alliance investment compute cloud startup"
-           " market competition antitrust deepfake election transparency audit risk"),
-    "fr": ("intelligence artificielle règlement gouvernement loi sénat autorité sécurité"
-           " contrôle exportations puces modèle évaluation données protection droit amende"
-           " tribunal décision norme cadre sommet déclaration investissement"),
-    "de": ("künstliche Intelligenz Verordnung Regierung Gesetz Bundestag Behörde Sicherheit"
-           " Exportkontrolle Chips Modell Bewertung Datenschutz Urheberrecht Haftung Bußgeld"
-           " Gericht Urteil Norm Rahmen Gipfel Erklärung Investition"),
-    "es": ("inteligencia artificial reglamento gobierno ley senado agencia seguridad control"
-           " exportaciones chips modelo evaluación datos protección derechos multa tribunal"
-           " norma marco cumbre declaración inversión"),
-    "zh": ("人工智能 监管 办法 政府 法律 国务院 网信办 安全 出口 管制 芯片 半导体 模型 评估 数据"
-           " 保护 版权 责任 执法 罚款 法院 标准 框架 峰会 宣言 合作 投资 算力 生成式 服务"),
-    "ja": ("人工知能 規制 法案 政府 国会 閣議決定 安全 研究所 輸出 管理 半導体 モデル 評価 個人情報"
-           " 保護 著作権 責任 罰金 裁判所 指針 標準 枠組み 首脳 宣言 投資"),
-    "ko": ("인공지능 규제 기본법 정부 국회 통과 안전 연구소 수출 통제 반도체 모델 평가"
-           " 개인정보 보호 저작권 책임 과징금 법원 지침 표준 정상회의 선언 투자"),
-}.items()}
+WORDS = {
+    k: v.split()
+    for k, v in {
+        "en": (
+            "artificial intelligence regulation government lawmakers bill senate agency safety"
+            " institute export controls chips semiconductor model frontier evaluation privacy"
+            " data protection copyright liability enforcement fine court ruling guidance"
+            " standard framework summit declaration alliance investment compute cloud startup"
+            " market competition antitrust deepfake election transparency audit risk"
+        ),
+        "fr": (
+            "intelligence artificielle règlement gouvernement loi sénat autorité sécurité"
+            " contrôle exportations puces modèle évaluation données protection droit amende"
+            " tribunal décision norme cadre sommet déclaration investissement"
+        ),
+        "de": (
+            "künstliche Intelligenz Verordnung Regierung Gesetz Bundestag Behörde Sicherheit"
+            " Exportkontrolle Chips Modell Bewertung Datenschutz Urheberrecht Haftung Bußgeld"
+            " Gericht Urteil Norm Rahmen Gipfel Erklärung Investition"
+        ),
+        "es": (
+            "inteligencia artificial reglamento gobierno ley senado agencia seguridad control"
+            " exportaciones chips modelo evaluación datos protección derechos multa tribunal"
+            " norma marco cumbre declaración inversión"
+        ),
+        "zh": (
+            "人工智能 监管 办法 政府 法律 国务院 网信办 安全 出口 管制 芯片 半导体 模型 评估 数据"
+            " 保护 版权 责任 执法 罚款 法院 标准 框架 峰会 宣言 合作 投资 算力 生成式 服务"
+        ),
+        "ja": (
+            "人工知能 規制 法案 政府 国会 閣議決定 安全 研究所 輸出 管理 半導体 モデル 評価"
+            " 個人情報"
+            " 保護 著作権 責任 罰金 裁判所 指針 標準 枠組み 首脳 宣言 投資"
+        ),
+        "ko": (
+            "인공지능 규제 기본법 정부 국회 통과 안전 연구소 수출 통제 반도체 모델 평가"
+            " 개인정보 보호 저작권 책임 과징금 법원 지침 표준 정상회의 선언 투자"
+        ),
+    }.items()
+}
 SPACED = {"en", "fr", "de", "es", "ko"}
 JURS = ("EU", "US", "CN", "JP", "KR", "GB", "FR", "DE", "IN", "INTL")
-TOPICS = ("legislation", "regulation", "executive-action", "export-controls",
-          "standards-safety", "enforcement-litigation", "public-investment")
+TOPICS = (
+    "legislation",
+    "regulation",
+    "executive-action",
+    "export-controls",
+    "standards-safety",
+    "enforcement-litigation",
+    "public-investment",
+)
 FEEDS = [f"Feed {i:03d}" for i in range(200)]
 
 
@@ -84,8 +109,9 @@ def _sentence(rng: random.Random, lang: str, lo: int, hi: int) -> str:
 
 
 def _rows(n: int, start: int, total: int, rng: random.Random) -> Iterator[dict[str, Any]]:
-    langs = ["en"] * 50 + ["fr"] * 8 + ["de"] * 8 + ["es"] * 6 + ["zh"] * 12 + ["ja"] * 9 + \
-        ["ko"] * 7
+    langs = (
+        ["en"] * 50 + ["fr"] * 8 + ["de"] * 8 + ["es"] * 6 + ["zh"] * 12 + ["ja"] * 9 + ["ko"] * 7
+    )
     span = timedelta(days=3 * 365)
     for i in range(start, start + n):
         lang = rng.choice(langs)
@@ -112,13 +138,26 @@ def _rows(n: int, start: int, total: int, rng: random.Random) -> Iterator[dict[s
 def load(storage: Storage, n: int, rng: random.Random, batch: int = 20_000) -> float:
     t0 = time.perf_counter()
     with storage.write() as s:
-        s.execute(insert(Feed), [
-            {"id": i + 1, "name": name, "config_url": f"https://f{i}.example/rss",
-             "url": f"https://f{i}.example/rss", "jurisdictions": [], "interval_seconds": 1800,
-             "enabled": True, "in_config": True, "consecutive_failures": 0, "entry_count": 0,
-             "added_at": NOW, "origin": "config"}
-            for i, name in enumerate(FEEDS)
-        ])
+        s.execute(
+            insert(Feed),
+            [
+                {
+                    "id": i + 1,
+                    "name": name,
+                    "config_url": f"https://f{i}.example/rss",
+                    "url": f"https://f{i}.example/rss",
+                    "jurisdictions": [],
+                    "interval_seconds": 1800,
+                    "enabled": True,
+                    "in_config": True,
+                    "consecutive_failures": 0,
+                    "entry_count": 0,
+                    "added_at": NOW,
+                    "origin": "config",
+                }
+                for i, name in enumerate(FEEDS)
+            ],
+        )
     done = 0
     while done < n:
         k = min(batch, n - done)
@@ -128,17 +167,35 @@ def load(storage: Storage, n: int, rng: random.Random, batch: int = 20_000) -> f
             relevant = rng.random() < 0.35
             jur = rng.sample(JURS, rng.randint(1, 2)) if relevant else []
             top = rng.sample(TOPICS, rng.randint(1, 2)) if relevant else []
-            verdicts.append({"story_id": st["id"], "relevant": relevant,
-                             "score": 0.8 if relevant else 0.1, "jurisdictions": jur,
-                             "topics": top, "instruments": [], "evidence": [],
-                             "created_at": st["first_seen"]})
+            verdicts.append(
+                {
+                    "story_id": st["id"],
+                    "relevant": relevant,
+                    "score": 0.8 if relevant else 0.1,
+                    "jurisdictions": jur,
+                    "topics": top,
+                    "instruments": [],
+                    "evidence": [],
+                    "created_at": st["first_seen"],
+                }
+            )
             tags += [{"story_id": st["id"], "kind": "jurisdiction", "value": j} for j in jur]
             tags += [{"story_id": st["id"], "kind": "topic", "value": t} for t in top]
-            entries.append({"feed_id": (st["id"] % len(FEEDS)) + 1, "uid": str(st["id"]),
-                            "uid_hash": f"{st['id']:064d}", "story_id": st["id"],
-                            "url": st["url"], "title": st["title"], "summary": "",
-                            "language": st["language"], "published": st["published"],
-                            "published_known": True, "first_seen": st["first_seen"]})
+            entries.append(
+                {
+                    "feed_id": (st["id"] % len(FEEDS)) + 1,
+                    "uid": str(st["id"]),
+                    "uid_hash": f"{st['id']:064d}",
+                    "story_id": st["id"],
+                    "url": st["url"],
+                    "title": st["title"],
+                    "summary": "",
+                    "language": st["language"],
+                    "published": st["published"],
+                    "published_known": True,
+                    "first_seen": st["first_seen"],
+                }
+            )
         with storage.write() as s:
             conn = s.connection()
             conn.execute(insert(Story), stories)
@@ -228,8 +285,14 @@ def run_queries(
             by_filter.setdefault(_filter(kw), []).append(dt)
             slow.append((dt, q, kw))
     slow.sort(key=lambda x: -x[0])
-    print("slowest:", [(f"{d * 1000:.0f}ms", q, {k: str(v)[:10] for k, v in kw.items()})
-                       for d, q, kw in slow[:8]], file=sys.stderr)
+    print(
+        "slowest:",
+        [
+            (f"{d * 1000:.0f}ms", q, {k: str(v)[:10] for k, v in kw.items()})
+            for d, q, kw in slow[:8]
+        ],
+        file=sys.stderr,
+    )
     return times, by_kind, by_filter
 
 
@@ -239,8 +302,10 @@ def report(label: str, times: list[float]) -> None:
         print(f"{label}: {len(ms)} searches  {ms[0]:.1f} ms")
         return
     q = statistics.quantiles(ms, n=100)
-    print(f"{label}: {len(ms)} searches  p50 {q[49]:.1f} ms  p95 {q[94]:.1f} ms"
-          f"  p99 {q[98]:.1f} ms  max {ms[-1]:.1f} ms  mean {statistics.fmean(ms):.1f} ms")
+    print(
+        f"{label}: {len(ms)} searches  p50 {q[49]:.1f} ms  p95 {q[94]:.1f} ms"
+        f"  p99 {q[98]:.1f} ms  max {ms[-1]:.1f} ms  mean {statistics.fmean(ms):.1f} ms"
+    )
 
 
 def _p95(times: list[float]) -> float:
@@ -270,11 +335,16 @@ def bench(url: str, args: argparse.Namespace, label: str) -> None:
         for i in range(args.runs):
             load1 = os.getloadavg()[0]
             runs.append((*run_queries(storage, qs), load1))
-            print(f"{label}: run {i + 1}: p95 {_p95(runs[-1][0]) * 1000:.1f} ms"
-                  f" (load average {load1:.2f} at its start)", file=sys.stderr)
+            print(
+                f"{label}: run {i + 1}: p95 {_p95(runs[-1][0]) * 1000:.1f} ms"
+                f" (load average {load1:.2f} at its start)",
+                file=sys.stderr,
+            )
         times, by_kind, by_filter, load1 = min(runs, key=lambda r: _p95(r[0]))
-        print(f"{label}: best of {args.runs} runs (by p95); load average {load1:.2f} at its"
-              f" start, {os.cpu_count()} CPUs")
+        print(
+            f"{label}: best of {args.runs} runs (by p95); load average {load1:.2f} at its"
+            f" start, {os.cpu_count()} CPUs"
+        )
         report(label, times)
         for kind, ts in sorted(by_kind.items()):
             report(f"{label} [{kind}]", ts)
@@ -295,19 +365,27 @@ def bench(url: str, args: argparse.Namespace, label: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--items", type=int, default=1_000_000, help="stories to load")
     ap.add_argument("--queries", type=int, default=1000, help="searches to time")
-    ap.add_argument("--db", type=Path, default=Path("/tmp/policybot-search-bench.db"),
-                    help="SQLite file (reused when it holds enough stories)")
+    ap.add_argument(
+        "--db",
+        type=Path,
+        default=Path("/tmp/policybot-search-bench.db"),
+        help="SQLite file (reused when it holds enough stories)",
+    )
     ap.add_argument("--fresh", action="store_true", help="delete --db first")
     ap.add_argument("--pg", metavar="URL", help="also run on this PostgreSQL database (empty)")
     ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=2, help="time the queries this many times")
-    ap.add_argument("--no-vocab-cache", action="store_true",
-                    help="look up short CJK terms in the trigram vocabulary every time")
+    ap.add_argument(
+        "--no-vocab-cache",
+        action="store_true",
+        help="look up short CJK terms in the trigram vocabulary every time",
+    )
     args = ap.parse_args()
     if args.no_vocab_cache:
         search_module.VOCAB_CACHE_SIZE = 0

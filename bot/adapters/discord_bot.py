@@ -130,8 +130,13 @@ class Runner:
             kwargs = _message_kwargs(payload)
             if paged and i == len(messages) - 1:
                 # Only the first message can be edited through the interaction token.
-                kwargs["view"] = PageView(self, interaction.user.id, command, reply,
-                                          origin=interaction if len(messages) == 1 else None)
+                kwargs["view"] = PageView(
+                    self,
+                    interaction.user.id,
+                    command,
+                    reply,
+                    origin=interaction if len(messages) == 1 else None,
+                )
             if not interaction.response.is_done():
                 await interaction.response.send_message(
                     allowed_mentions=discord.AllowedMentions.none(), **kwargs
@@ -165,8 +170,14 @@ class Runner:
 class PageView(discord.ui.View):
     """Previous/More under a page of search results; the buttons re-run the search."""
 
-    def __init__(self, runner: Runner, owner_id: int, command: str, reply: Reply,
-                 origin: discord.Interaction[Any] | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        owner_id: int,
+        command: str,
+        reply: Reply,
+        origin: discord.Interaction[Any] | None = None,
+    ) -> None:
         super().__init__(timeout=PAGE_VIEW_TIMEOUT)
         self.origin = origin  # whose token can still edit the message when we time out
         self.runner = runner
@@ -249,8 +260,11 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 @app_commands.guild_only()
-class PolicyGroup(app_commands.Group, name="policy", description="AI-governance news: search,"
-                  " subscriptions, digests, feeds"):
+class PolicyGroup(
+    app_commands.Group,
+    name="policy",
+    description="AI-governance news: search, subscriptions, digests, feeds",
+):
     """/policy ... (a class so the callbacks share the runner)."""
 
     def __init__(self, runner: Runner) -> None:
@@ -280,8 +294,15 @@ class PolicyGroup(app_commands.Group, name="policy", description="AI-governance 
         lang: app_commands.Range[str, 0, 20] | None = None,
         share: bool = False,
     ) -> None:
-        args = {"query": query, "jurisdiction": jurisdiction, "topic": topic, "since": since,
-                "source": source, "lang": lang, "share": share}
+        args = {
+            "query": query,
+            "jurisdiction": jurisdiction,
+            "topic": topic,
+            "since": since,
+            "source": source,
+            "lang": lang,
+            "share": share,
+        }
         await self.runner.run(interaction, "search", args, share=share)
 
     @search.autocomplete("jurisdiction")
@@ -405,9 +426,7 @@ class PolicyGroup(app_commands.Group, name="policy", description="AI-governance 
     @app_commands.choices(
         command=[app_commands.Choice(name=c, value=c) for c in COMMANDS if c != "help"]
     )
-    async def help(
-        self, interaction: discord.Interaction[Any], command: str | None = None
-    ) -> None:
+    async def help(self, interaction: discord.Interaction[Any], command: str | None = None) -> None:
         await self.runner.run(interaction, "help", {"command": command})
 
     # -- feeds: a sub-group, so each action has exactly the options it needs ------------------
@@ -436,8 +455,12 @@ class PolicyGroup(app_commands.Group, name="policy", description="AI-governance 
         name: app_commands.Range[str, 1, 100] | None = None,
         jurisdictions: app_commands.Range[str, 0, 200] | None = None,
     ) -> None:
-        args = {"action": "add", "url": url, "name": name,
-                "jurisdictions": split_list(jurisdictions)}
+        args = {
+            "action": "add",
+            "url": url,
+            "name": name,
+            "jurisdictions": split_list(jurisdictions),
+        }
         await self.runner.run(interaction, "feeds", args)
 
     @feeds_add.autocomplete("jurisdictions")
@@ -460,9 +483,22 @@ def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
     from bot.commands.vocab import time_zones  # cached; shared with the subscribe handler
 
     q = current.strip().casefold().replace(" ", "_")
-    hits = [z for z in time_zones() if q in z.casefold()] if q else ["UTC", "Europe/London",
-            "Europe/Berlin", "Europe/Brussels", "America/New_York", "America/Los_Angeles",
-            "Asia/Shanghai", "Asia/Tokyo", "Asia/Singapore", "Australia/Sydney"]
+    hits = (
+        [z for z in time_zones() if q in z.casefold()]
+        if q
+        else [
+            "UTC",
+            "Europe/London",
+            "Europe/Berlin",
+            "Europe/Brussels",
+            "America/New_York",
+            "America/Los_Angeles",
+            "Asia/Shanghai",
+            "Asia/Tokyo",
+            "Asia/Singapore",
+            "Australia/Sydney",
+        ]
+    )
     hits.sort(key=lambda z: (not z.casefold().startswith(q), len(z)))
     return [app_commands.Choice(name=z, value=z) for z in hits[:25]]
 

@@ -19,7 +19,7 @@ DEFAULT_SLACK_PORT = 3000
 
 
 def slack_mode(settings: Any) -> str | None:
-    """"socket", "http" or None (no Slack commands). settings.slack_mode decides when set
+    """ "socket", "http" or None (no Slack commands). settings.slack_mode decides when set
     (HTTP mode even with an app token); else Socket Mode when there is an app token, HTTP
     mode when there is only a signing secret. Read with getattr: older Settings lack it."""
     if not getattr(settings, "slack_bot_token", None):
@@ -65,12 +65,14 @@ async def run_chat_adapters(
         jobs["discord"] = run_discord(ctx, settings, handler=handler, stop=stop)
     mode = slack_mode(settings)
     if mode == "socket":
-        jobs["slack"] = run_slack_socket_mode(ctx, settings, handler=handler,
-                                              client=slack_client, stop=stop)
+        jobs["slack"] = run_slack_socket_mode(
+            ctx, settings, handler=handler, client=slack_client, stop=stop
+        )
     elif mode == "http":
         port = slack_http_port(settings)
-        jobs["slack"] = run_slack_http(ctx, settings, port, handler=handler,
-                                       client=slack_client, stop=stop)
+        jobs["slack"] = run_slack_http(
+            ctx, settings, port, handler=handler, client=slack_client, stop=stop
+        )
     if jobs:
         log.info("chat_adapters_starting", platforms=sorted(jobs))
         await asyncio.gather(*(_guarded(name, job) for name, job in jobs.items()))

@@ -72,8 +72,12 @@ class AdminCheck:
     """Who may change subscriptions and feeds: the configured list, else Slack's own workspace
     admins and owners (users.info, cached for a few minutes; needs the users:read scope)."""
 
-    def __init__(self, configured: Collection[str], ttl: float = ADMIN_CACHE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        configured: Collection[str],
+        ttl: float = ADMIN_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.configured = frozenset(configured)
         self.ttl = ttl
         self.clock = clock
@@ -91,8 +95,9 @@ class AdminCheck:
             ok = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
         except SlackApiError as exc:
             # Not knowing means no: the handler then explains who may do this.
-            log.warning("slack_users_info_failed", user=user_id, error=str(exc.response.get(
-                "error", exc)))
+            log.warning(
+                "slack_users_info_failed", user=user_id, error=str(exc.response.get("error", exc))
+            )
             return False
         self._cache[user_id] = (self.clock(), ok)
         return ok
@@ -106,16 +111,31 @@ class SlackCommands:
         self.handler = handler
         self.admins = admins
 
-    async def caller(self, client: AsyncWebClient, *, user_id: str, team_id: str,
-                     channel_id: str, user_name: str, command: str,
-                     args: dict[str, Any]) -> Caller:
+    async def caller(
+        self,
+        client: AsyncWebClient,
+        *,
+        user_id: str,
+        team_id: str,
+        channel_id: str,
+        user_name: str,
+        command: str,
+        args: dict[str, Any],
+    ) -> Caller:
         # users.info only when the answer matters: most commands never need it.
         admin = await self.admins(client, user_id) if needs_admin(command, args) else False
-        return Caller(platform="slack", user_id=user_id, scope=team_id, channel=channel_id,
-                      is_admin=admin, display_name=user_name)
+        return Caller(
+            platform="slack",
+            user_id=user_id,
+            scope=team_id,
+            channel=channel_id,
+            is_admin=admin,
+            display_name=user_name,
+        )
 
-    async def on_command(self, ack: Any, command: dict[str, Any], respond: Any,
-                         client: AsyncWebClient) -> None:
+    async def on_command(
+        self, ack: Any, command: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
         try:
             parsed = parse(command.get("text") or "")
         except TextArgsError as exc:
@@ -132,12 +152,14 @@ class SlackCommands:
             command=parsed.command,
             args=parsed.args,
         )
-        reply = await call_handler(self.handler, Request(parsed.command, parsed.args, caller),
-                                   self.ctx)
+        reply = await call_handler(
+            self.handler, Request(parsed.command, parsed.args, caller), self.ctx
+        )
         await self._send(respond, reply, parsed, owner=caller.user_id)
 
-    async def on_page(self, ack: Any, body: dict[str, Any], respond: Any,
-                      client: AsyncWebClient) -> None:
+    async def on_page(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
         await ack()
         user = body.get("user") or {}
         user_id = str(user.get("id", ""))
@@ -151,9 +173,12 @@ class SlackCommands:
         if command not in PAGED_COMMANDS:
             return
         if owner and owner != user_id:
-            await respond(response_type="ephemeral", replace_original=False,
-                          text="Only the person who searched can turn these pages: run"
-                               " `/policy search` yourself.")
+            await respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text="Only the person who searched can turn these pages: run"
+                " `/policy search` yourself.",
+            )
             return
         caller = await self.caller(
             client,
@@ -167,8 +192,9 @@ class SlackCommands:
         reply = await call_handler(self.handler, Request(command, args, caller), self.ctx)
         await self._send(respond, reply, Parsed(command, args), owner=user_id, replace=True)
 
-    async def _send(self, respond: Any, reply: Reply, parsed: Parsed, *, owner: str,
-                    replace: bool = False) -> None:
+    async def _send(
+        self, respond: Any, reply: Reply, parsed: Parsed, *, owner: str, replace: bool = False
+    ) -> None:
         messages = slack_reply(reply, command=parsed.command, owner=owner)
         for i, message in enumerate(messages):
             body = dict(message, unfurl_links=False, unfurl_media=False)
@@ -190,8 +216,11 @@ def _parse_error_reply(exc: TextArgsError) -> Reply:
 
 def _ack_body(reply: Reply) -> dict[str, Any]:
     first = slack_reply(reply)[0]
-    return {"text": first["text"], "blocks": first["blocks"],
-            "response_type": first["response_type"]}
+    return {
+        "text": first["text"],
+        "blocks": first["blocks"],
+        "response_type": first["response_type"],
+    }
 
 
 def build_app(
@@ -231,8 +260,11 @@ def build_app(
 
     @app.error
     async def _on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("slack_listener_failed", error=repr(error),
-                  exc_info=(type(error), error, error.__traceback__))
+        log.error(
+            "slack_listener_failed",
+            error=repr(error),
+            exc_info=(type(error), error, error.__traceback__),
+        )
 
     return app
 

@@ -62,11 +62,15 @@ _JUR = Option(
     complete="jurisdiction",
 )
 _TOPIC = Option(
-    "topic", "str", "A topic such as legislation or export-controls", aliases=("topics", "t"),
+    "topic",
+    "str",
+    "A topic such as legislation or export-controls",
+    aliases=("topics", "t"),
     complete="topic",
 )
-_SINCE = Option("since", "str", "How far back: 24h, 7d, 30d or a date (2026-01-31)",
-                aliases=("after", "last"))
+_SINCE = Option(
+    "since", "str", "How far back: 24h, 7d, 30d or a date (2026-01-31)", aliases=("after", "last")
+)
 
 COMMANDS: dict[str, CommandSpec] = {
     c.name: c
@@ -113,20 +117,39 @@ COMMANDS: dict[str, CommandSpec] = {
                     aliases=("instrument", "i", "laws", "law"),
                     complete="instrument",
                 ),
-                Option("keywords", "list", "Comma-separated words a story must contain",
-                       aliases=("keyword", "k", "words")),
-                Option("mode", "choice", "instant alerts or a daily/weekly digest",
-                       choices=MODES, aliases=("m",)),
-                Option("at", "str", "Digest time of day, HH:MM (default 09:00)",
-                       aliases=("time",)),
+                Option(
+                    "keywords",
+                    "list",
+                    "Comma-separated words a story must contain",
+                    aliases=("keyword", "k", "words"),
+                ),
+                Option(
+                    "mode",
+                    "choice",
+                    "instant alerts or a daily/weekly digest",
+                    choices=MODES,
+                    aliases=("m",),
+                ),
+                Option("at", "str", "Digest time of day, HH:MM (default 09:00)", aliases=("time",)),
                 Option("day", "choice", "Weekly digest day (default mon)", choices=DAYS),
-                Option("timezone", "str", "Time zone of `at`, e.g. Europe/Berlin (default UTC)",
-                       aliases=("tz", "zone")),
-                Option("languages", "list", "Comma-separated language codes, e.g. en,fr",
-                       aliases=("language", "lang", "langs")),
-                Option("min_score", "float",
-                       "Only stories the classifier scored at least this, 0 to 1 (default 0)",
-                       aliases=("score", "threshold")),
+                Option(
+                    "timezone",
+                    "str",
+                    "Time zone of `at`, e.g. Europe/Berlin (default UTC)",
+                    aliases=("tz", "zone"),
+                ),
+                Option(
+                    "languages",
+                    "list",
+                    "Comma-separated language codes, e.g. en,fr",
+                    aliases=("language", "lang", "langs"),
+                ),
+                Option(
+                    "min_score",
+                    "float",
+                    "Only stories the classifier scored at least this, 0 to 1 (default 0)",
+                    aliases=("score", "threshold"),
+                ),
                 Option("name", "str", "A name for this subscription"),
             ),
             admin=True,
@@ -137,8 +160,15 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec(
             "unsubscribe",
             "Stop a subscription of this channel",
-            (Option("id", "str", "The subscription id (see subscriptions), or all",
-                    positional=True, aliases=("subscription",)),),
+            (
+                Option(
+                    "id",
+                    "str",
+                    "The subscription id (see subscriptions), or all",
+                    positional=True,
+                    aliases=("subscription",),
+                ),
+            ),
             admin=True,
             usage="unsubscribe 3",
             aliases=("unsub", "unfollow"),
@@ -146,16 +176,29 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec(
             "subscriptions",
             "List the subscriptions of this channel",
-            (Option("all_channels", "bool", "Every channel of this server/workspace",
-                    aliases=("all",)),),
+            (
+                Option(
+                    "all_channels",
+                    "bool",
+                    "Every channel of this server/workspace",
+                    aliases=("all",),
+                ),
+            ),
             usage="subscriptions",
             aliases=("subs", "list"),
         ),
         CommandSpec(
             "digest",
             "A digest of recent stories, grouped by jurisdiction",
-            (Option("hours", "int", "How many hours back (default 24, at most 720)",
-                    positional=True, aliases=("h",)),),
+            (
+                Option(
+                    "hours",
+                    "int",
+                    "How many hours back (default 24, at most 720)",
+                    positional=True,
+                    aliases=("h",),
+                ),
+            ),
             usage="digest 48",
             public=True,
         ),
@@ -163,32 +206,56 @@ COMMANDS: dict[str, CommandSpec] = {
             "feeds",
             "The feeds: list, status, add or remove",
             (
-                Option("action", "choice", "list, status, add or remove", choices=FEED_ACTIONS,
-                       positional=True),
+                Option(
+                    "action",
+                    "choice",
+                    "list, status, add or remove",
+                    choices=FEED_ACTIONS,
+                    positional=True,
+                ),
                 # Text, so that `feeds remove My Feed` needs no quotes; `add` refuses a URL
                 # with spaces.
-                Option("url", "text", "The feed's URL (add), or its name (remove)",
-                       positional=True, aliases=("link",)),
+                Option(
+                    "url",
+                    "text",
+                    "The feed's URL (add), or its name (remove)",
+                    positional=True,
+                    aliases=("link",),
+                ),
                 Option("name", "str", "The feed's name (add, remove)"),
-                Option("jurisdictions", "list", "Jurisdictions the feed covers (add), e.g. EU",
-                       aliases=("jurisdiction",)),
+                Option(
+                    "jurisdictions",
+                    "list",
+                    "Jurisdictions the feed covers (add), e.g. EU",
+                    aliases=("jurisdiction",),
+                ),
             ),
-            usage="feeds add https://example.org/ai.xml name=\"Example AI\"",
+            usage='feeds add https://example.org/ai.xml name="Example AI"',
             aliases=("feed",),
         ),
         CommandSpec(
             "why",
             "Why a story was flagged: the evidence",
-            (Option("item", "rest", "A story id (shown under each story), its link, or title words",
-                    positional=True, aliases=("story", "id")),),
+            (
+                Option(
+                    "item",
+                    "rest",
+                    "A story id (shown under each story), its link, or title words",
+                    positional=True,
+                    aliases=("story", "id"),
+                ),
+            ),
             usage="why 1234",
             aliases=("explain",),
         ),
         CommandSpec(
             "help",
             "How to use these commands",
-            (Option("command", "str", "A command to explain", positional=True,
-                    aliases=("topic",)),),
+            (
+                Option(
+                    "command", "str", "A command to explain", positional=True, aliases=("topic",)
+                ),
+            ),
             slow=False,
             usage="help search",
         ),

@@ -134,9 +134,7 @@ def _convert(spec: CommandSpec, opt: Option, raw: str, args: dict[str, Any]) -> 
     elif opt.kind == "bool":
         low = value.lower()
         if low not in _TRUE | _FALSE:
-            raise TextArgsError(
-                f"`{opt.name}` is yes or no, not `{value}`.", command=spec.name
-            )
+            raise TextArgsError(f"`{opt.name}` is yes or no, not `{value}`.", command=spec.name)
         args[opt.name] = low in _TRUE
     elif opt.kind == "choice":
         low = value.lower()
@@ -213,8 +211,11 @@ def parse(text: str) -> Parsed:
             if sep == "=":
                 raise _unknown_option(spec, key)
             # "word:thing" with an unknown key is just a word (e.g. a query term).
-        while (positionals and positionals[0].name in args
-               and positionals[0].kind not in ("rest", "text")):
+        while (
+            positionals
+            and positionals[0].name in args
+            and positionals[0].kind not in ("rest", "text")
+        ):
             positionals.pop(0)
         if not positionals:
             raise TextArgsError(

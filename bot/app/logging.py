@@ -13,8 +13,15 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     logging.basicConfig(level=lvl, stream=sys.stderr, format="%(message)s", force=True)
     # Third-party chatter (httpx request lines, discord gateway) stays at WARNING unless asked.
     # Alembic's own lines ("setup plugin...") too: bot.store.db logs one line per migration.
-    for noisy in ("httpx", "httpcore", "discord", "slack_bolt", "slack_sdk", "apscheduler",
-                  "alembic"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "discord",
+        "slack_bolt",
+        "slack_sdk",
+        "apscheduler",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()

@@ -43,7 +43,8 @@ DELIVERY_FAILURES = Counter(
     registry=REGISTRY,
 )
 OUTBOX_DEPTH = Gauge(
-    "policybot_outbox_depth", "Outbox rows waiting to be sent (pending or sending)",
+    "policybot_outbox_depth",
+    "Outbox rows waiting to be sent (pending or sending)",
     registry=REGISTRY,
 )
 

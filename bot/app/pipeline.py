@@ -44,8 +44,8 @@ class Pipeline:
     # changed feed parses only its new entries (bot/ingest/chunks.py). In memory only: after a
     # restart the first poll of each feed is a full parse.
     _stored_chunks: dict[int, FeedChunks] = field(default_factory=dict, init=False, repr=False)
-    _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Semaphore] | None = (
-        field(default=None, init=False, repr=False)
+    _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Semaphore] | None = field(
+        default=None, init=False, repr=False
     )
 
     def _classify(self, item: Item, hints: Sequence[str]) -> Verdict:

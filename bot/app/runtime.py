@@ -100,9 +100,7 @@ class Runtime:
         try:
             storage.sync_feeds(config, utcnow())
             with storage.write() as s:
-                sync_config_subscriptions(
-                    s, config, has_chat_platform=settings.has_chat_platform
-                )
+                sync_config_subscriptions(s, config, has_chat_platform=settings.has_chat_platform)
             fetcher = Fetcher.from_defaults(config.defaults)
             classifier = load_classifier(config)
         except BaseException:
@@ -321,8 +319,9 @@ class Runtime:
             # What the last poll flagged goes out now if the grace period allows; otherwise
             # it waits in the outbox for the next start.
             with contextlib.suppress(Exception):  # a timeout included
-                await asyncio.wait_for(self.deliver(until_idle=True),
-                                       max(0.0, deadline - loop.time()))
+                await asyncio.wait_for(
+                    self.deliver(until_idle=True), max(0.0, deadline - loop.time())
+                )
             if metrics_server is not None:
                 metrics_server.close()
             for sig in handled:

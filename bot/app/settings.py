@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     )
     # A plain string: pydantic-settings would try to read a list from JSON.
     slack_admins: str | None = Field(
-        default=None, description="Slack user ids allowed to change feeds and subscriptions:"
-        " U123,U456 (workspace admins always are)"
+        default=None,
+        description="Slack user ids allowed to change feeds and subscriptions:"
+        " U123,U456 (workspace admins always are)",
     )
     metrics_port: int | None = Field(
         default=None, description="health/metrics HTTP port; off when unset"

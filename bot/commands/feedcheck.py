@@ -48,15 +48,29 @@ async def check_feed(
     (`timeout` bounds each connect/read); never raises."""
     try:
         async with asyncio.timeout(total_timeout):
-            return await _check(url, policy, timeout=timeout, max_redirects=max_redirects,
-                                max_bytes=max_bytes, user_agent=user_agent)
+            return await _check(
+                url,
+                policy,
+                timeout=timeout,
+                max_redirects=max_redirects,
+                max_bytes=max_bytes,
+                user_agent=user_agent,
+            )
     except TimeoutError:
-        return FeedCheck(False, url, error=f"no complete feed arrived within {total_timeout:g} s:"
-                         " the server is too slow")
+        return FeedCheck(
+            False,
+            url,
+            error=f"no complete feed arrived within {total_timeout:g} s: the server is too slow",
+        )
 
 
 async def _check(
-    url: str, policy: Policy, *, timeout: float, max_redirects: int, max_bytes: int,
+    url: str,
+    policy: Policy,
+    *,
+    timeout: float,
+    max_redirects: int,
+    max_bytes: int,
     user_agent: str,
 ) -> FeedCheck:
     from bot.ingest.parse import parse_feed
@@ -71,8 +85,11 @@ async def _check(
             hops = tuple(transport.hops) if isinstance(transport, GuardedTransport) else ()
             if resp.status_code >= 400:
                 return FeedCheck(
-                    False, url, str(resp.url), error=f"the server answered HTTP"
-                    f" {resp.status_code}: check the address", hops=hops,
+                    False,
+                    url,
+                    str(resp.url),
+                    error=f"the server answered HTTP {resp.status_code}: check the address",
+                    hops=hops,
                 )
             chunks: list[bytes] = []
             size = 0
@@ -80,7 +97,9 @@ async def _check(
                 size += len(chunk)
                 if size > max_bytes:
                     return FeedCheck(
-                        False, url, str(resp.url),
+                        False,
+                        url,
+                        str(resp.url),
                         error=f"the document is larger than {max_bytes // 1_000_000} MB",
                         hops=hops,
                     )

@@ -195,8 +195,10 @@ def _language(text: str) -> str:
 
 def _suggest(value: str, choices: Sequence[str]) -> tuple[str, ...]:
     return tuple(
-        m for m, _s, _i in process.extract(value, list(choices), scorer=fuzz.WRatio, limit=3,
-                                            score_cutoff=60)
+        m
+        for m, _s, _i in process.extract(
+            value, list(choices), scorer=fuzz.WRatio, limit=3, score_cutoff=60
+        )
     )
 
 
@@ -266,8 +268,17 @@ async def cmd_search(req: Request, ctx: CommandContext) -> Reply:
             if source.casefold() not in {n.casefold() for n in names}:
                 raise UserError(f"no feed is called {_show(source)!r}", _suggest(source, names))
         return search_stories(
-            s, query, jurisdiction=jurisdiction, topic=topic, since=since, source=source,
-            lang=lang, relevant_only=relevant_only, page=page, per_page=per_page, now=now,
+            s,
+            query,
+            jurisdiction=jurisdiction,
+            topic=topic,
+            since=since,
+            source=source,
+            lang=lang,
+            relevant_only=relevant_only,
+            page=page,
+            per_page=per_page,
+            now=now,
         )
 
     res = await _db(ctx, run)
@@ -279,8 +290,14 @@ async def cmd_search(req: Request, ctx: CommandContext) -> Reply:
         elif relevant_only:
             text += " Try fewer words, another spelling, or drop a filter."
         # Past the last page: keep the args so that Previous still runs this search.
-        return Reply(title="Search", text=text, ephemeral=not share, page=res.page,
-                     more_args=dict(a), notices=res.notices)
+        return Reply(
+            title="Search",
+            text=text,
+            ephemeral=not share,
+            page=res.page,
+            more_args=dict(a),
+            notices=res.notices,
+        )
     count = f"{res.total}" if res.total is not None else "many"
     first = (res.page - 1) * res.per_page + 1
     text = (
@@ -342,8 +359,9 @@ def _validated_subscription(a: dict[str, Any]) -> dict[str, Any]:
         values[k] = list(dict.fromkeys(values[k]))
     mode = (_str_arg(a, "mode", 20) or "instant").lower()
     if mode not in MODES:
-        raise UserError(f"unknown mode {_show(mode)!r}: instant, daily or weekly",
-                        _suggest(mode, MODES))
+        raise UserError(
+            f"unknown mode {_show(mode)!r}: instant, daily or weekly", _suggest(mode, MODES)
+        )
     values["mode"] = mode
     values["at"] = _hhmm(_str_arg(a, "at", 10) or "09:00")
     values["day"] = _day(_str_arg(a, "day", 12) or "mon")
@@ -374,8 +392,15 @@ def _describe_sub(row: Subscription) -> tuple[str, ...]:
     )
 
 
-SUB_COLUMNS = ("id", "jurisdictions", "topics", "instruments/keywords", "min score", "when",
-               "origin")
+SUB_COLUMNS = (
+    "id",
+    "jurisdictions",
+    "topics",
+    "instruments/keywords",
+    "min score",
+    "when",
+    "origin",
+)
 
 
 async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
@@ -385,8 +410,9 @@ async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
     if values["instruments"]:
         # Stored by canonical name, as verdicts hold them (the matcher compares the two).
         vocab = await asyncio.to_thread(instrument_vocabulary, ctx.classifier)
-        values["instruments"] = list(dict.fromkeys(
-            _instrument(x, vocab) for x in values["instruments"]))
+        values["instruments"] = list(
+            dict.fromkeys(_instrument(x, vocab) for x in values["instruments"])
+        )
     limit = ctx.max_subscriptions_per_channel
     created_at = ctx.now()
 
@@ -395,15 +421,18 @@ async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
 
         dest = get_or_create_destination(s, platform, guild=scope, channel=channel)
         n = s.scalar(
-            select(func.count()).select_from(Subscription).where(
-                Subscription.destination_id == dest.id
-            )
+            select(func.count())
+            .select_from(Subscription)
+            .where(Subscription.destination_id == dest.id)
         )
         if (n or 0) >= limit:
             raise UserError(f"this channel has {n} subscriptions already (at most {limit})")
         row = Subscription(
-            destination_id=dest.id, origin="chat", created_by=_who(req.caller),
-            created_at=created_at, **values,
+            destination_id=dest.id,
+            origin="chat",
+            created_by=_who(req.caller),
+            created_at=created_at,
+            **values,
         )
         s.add(row)
         s.flush()
@@ -437,8 +466,10 @@ async def cmd_unsubscribe(req: Request, ctx: CommandContext) -> Reply:
     platform, scope, channel = _destination_key(req)
     target = _str_arg(req.args, "id", 40)
     if target is None:
-        raise UserError("say which subscription: `/policy unsubscribe 3` (see"
-                        " `/policy subscriptions`) or `/policy unsubscribe all`")
+        raise UserError(
+            "say which subscription: `/policy unsubscribe 3` (see"
+            " `/policy subscriptions`) or `/policy unsubscribe all`"
+        )
 
     if target.lower() == "all":
 
@@ -461,8 +492,10 @@ async def cmd_unsubscribe(req: Request, ctx: CommandContext) -> Reply:
     try:
         sid = int(target.lstrip("#"))
     except ValueError:
-        raise UserError(f"{_show(target)!r} is not a subscription id: use the number shown by"
-                        " `/policy subscriptions`, or `all`") from None
+        raise UserError(
+            f"{_show(target)!r} is not a subscription id: use the number shown by"
+            " `/policy subscriptions`, or `all`"
+        ) from None
 
     def run(s: Session) -> str:
         row = s.scalars(
@@ -526,20 +559,38 @@ async def cmd_digest(req: Request, ctx: CommandContext) -> Reply:
         )
         index = SubscriptionIndex([view_of(r) for r in subs]) if subs else None
         rows = s.execute(
-            select(Story.id, Story.title, Story.summary, Story.language, Verdict.score,
-                   Verdict.jurisdictions, Verdict.topics, Verdict.instruments)
+            select(
+                Story.id,
+                Story.title,
+                Story.summary,
+                Story.language,
+                Verdict.score,
+                Verdict.jurisdictions,
+                Verdict.topics,
+                Verdict.instruments,
+            )
             .join(Verdict, Verdict.story_id == Story.id)
             # A new feed's back catalogue (announce False) is stored for search, never posted:
             # the same rule as scheduled digests (bot.deliver.route).
-            .where(Verdict.relevant.is_(True), Story.announce.is_(True),
-                   Story.first_seen > start, Story.first_seen <= end)
+            .where(
+                Verdict.relevant.is_(True),
+                Story.announce.is_(True),
+                Story.first_seen > start,
+                Story.first_seen <= end,
+            )
             .order_by(Story.first_seen.desc(), Story.id.desc())
         )
         ids: list[int] = []
         for sid, title, summary, lang, score, jur, top, inst in rows:
-            facts = StoryFacts(title=title, summary=summary or "", language=lang,
-                               score=float(score), jurisdictions=tuple(jur or ()),
-                               topics=tuple(top or ()), instruments=tuple(inst or ()))
+            facts = StoryFacts(
+                title=title,
+                summary=summary or "",
+                language=lang,
+                score=float(score),
+                jurisdictions=tuple(jur or ()),
+                topics=tuple(top or ()),
+                instruments=tuple(inst or ()),
+            )
             if index is None or index.match_mask(facts):
                 ids.append(sid)
         total = len(ids)
@@ -550,14 +601,17 @@ async def cmd_digest(req: Request, ctx: CommandContext) -> Reply:
     if not posts:
         return Reply(title="Digest", text=f"Nothing in the last {hours} h matching {scope_text}.")
     digest = Digest(
-        title=f"AI governance digest: last {hours} h", period_start=start, period_end=end,
+        title=f"AI governance digest: last {hours} h",
+        period_start=start,
+        period_end=end,
         stories=tuple(posts),
     )
     text = f"{total} stor{'y' if total == 1 else 'ies'} in the last {hours} h ({scope_text})."
     if total > len(posts):
         text += f" The newest {len(posts)} are shown; narrow it with fewer hours."
-    return Reply(title=digest.title, text=text, stories=tuple(posts), digest=digest,
-                 ephemeral=False)
+    return Reply(
+        title=digest.title, text=text, stories=tuple(posts), digest=digest, ephemeral=False
+    )
 
 
 # -- feeds -------------------------------------------------------------------------------------
@@ -591,8 +645,10 @@ async def cmd_feeds(req: Request, ctx: CommandContext) -> Reply:
         return await _feeds_add(req, ctx)
     if action == "remove":
         return await _feeds_remove(req, ctx)
-    raise UserError(f"unknown feeds action {_show(action)!r}: list, add or remove",
-                    _suggest(action, ("list", "add", "remove")))
+    raise UserError(
+        f"unknown feeds action {_show(action)!r}: list, add or remove",
+        _suggest(action, ("list", "add", "remove")),
+    )
 
 
 async def _feeds_list(req: Request, ctx: CommandContext) -> Reply:
@@ -603,8 +659,9 @@ async def _feeds_list(req: Request, ctx: CommandContext) -> Reply:
         for f in s.scalars(select(Feed).order_by(Feed.name)):
             last = f.last_success_at
             ago = "never" if last is None else f"{int((now - last).total_seconds() // 60)} min ago"
-            out.append((f.name, _feed_health(f), ago, str(f.entry_count), f.origin,
-                        _safe_url(f.url)))
+            out.append(
+                (f.name, _feed_health(f), ago, str(f.entry_count), f.origin, _safe_url(f.url))
+            )
         return out
 
     rows = await _db(ctx, run)
@@ -633,9 +690,7 @@ async def _feeds_add(req: Request, ctx: CommandContext) -> Reply:
         n = s.scalar(select(func.count()).select_from(Feed).where(Feed.origin == "chat")) or 0
         if n >= ctx.max_chat_feeds:
             raise UserError(f"there are {n} feeds added from chat already; ask the operator")
-        same = s.scalars(
-            select(Feed).where(or_(Feed.url == url, Feed.config_url == url))
-        ).first()
+        same = s.scalars(select(Feed).where(or_(Feed.url == url, Feed.config_url == url))).first()
         if same is not None and same.enabled and same.in_config:
             raise UserError(f"this feed is followed already, as {same.name!r}")
 
@@ -665,8 +720,14 @@ async def _feeds_add(req: Request, ctx: CommandContext) -> Reply:
             row.disabled_reason = None
             row.consecutive_failures = 0
         else:
-            row = Feed(name=final_name, config_url=url, url=url, added_at=now,
-                       consecutive_failures=0, entry_count=0)
+            row = Feed(
+                name=final_name,
+                config_url=url,
+                url=url,
+                added_at=now,
+                consecutive_failures=0,
+                entry_count=0,
+            )
             s.add(row)
         row.origin = "chat"
         row.added_by = _who(req.caller)
@@ -699,11 +760,13 @@ async def _feeds_remove(req: Request, ctx: CommandContext) -> Reply:
         rows = list(s.scalars(select(Feed)))
         row = next((f for f in rows if f.name.casefold() == name.casefold()), None)
         if row is None:
-            raise UserError(f"no feed is called {_show(name)!r}",
-                            _suggest(name, [f.name for f in rows]))
+            raise UserError(
+                f"no feed is called {_show(name)!r}", _suggest(name, [f.name for f in rows])
+            )
         if row.origin != "chat":
-            raise UserError(f"{row.name!r} comes from the bot's config file: the operator"
-                            " removes it there")
+            raise UserError(
+                f"{row.name!r} comes from the bot's config file: the operator removes it there"
+            )
         if not row.enabled:
             raise UserError(f"{row.name!r} was removed already")
         row.enabled = False
@@ -711,8 +774,10 @@ async def _feeds_remove(req: Request, ctx: CommandContext) -> Reply:
         return row.name
 
     removed = await _db(ctx, run, write=True)
-    return Reply(title="Feed removed", text=f"Feed {removed!r} will no longer be polled; its"
-                 " stories stay searchable.")
+    return Reply(
+        title="Feed removed",
+        text=f"Feed {removed!r} will no longer be polled; its stories stay searchable.",
+    )
 
 
 # -- why ---------------------------------------------------------------------------------------
@@ -741,22 +806,25 @@ def _find_item(s: Session, item: str, now: datetime) -> tuple[int | None, str]:
 def _evidence_rows(evidence: Sequence[dict[str, Any]]) -> tuple[tuple[str, ...], ...]:
     rows = []
     for e in evidence[:25]:
-        rows.append((
-            str(e.get("rule", "")),
-            str(e.get("term", ""))[:80],
-            str(e.get("text", ""))[:80],
-            str(e.get("field", "")),
-            str(e.get("detail", ""))[:60],
-            f"{float(e.get('weight', 0.0)):+.2f}",
-        ))
+        rows.append(
+            (
+                str(e.get("rule", "")),
+                str(e.get("term", ""))[:80],
+                str(e.get("text", ""))[:80],
+                str(e.get("field", "")),
+                str(e.get("detail", ""))[:60],
+                f"{float(e.get('weight', 0.0)):+.2f}",
+            )
+        )
     return tuple(rows)
 
 
 async def cmd_why(req: Request, ctx: CommandContext) -> Reply:
     item = _str_arg(req.args, "item", 2000)
     if not item:
-        raise UserError("say which item: a story id (`/policy why 42`), its URL, or words of"
-                        " its title")
+        raise UserError(
+            "say which item: a story id (`/policy why 42`), its URL, or words of its title"
+        )
     now = ctx.now()
 
     def run(s: Session) -> tuple[StoryPost, dict[str, Any] | None, str] | None:
@@ -767,9 +835,14 @@ async def cmd_why(req: Request, ctx: CommandContext) -> Reply:
         v = s.get(Verdict, sid)
         verdict = None
         if v is not None:
-            verdict = {"relevant": v.relevant, "score": v.score, "evidence": list(v.evidence),
-                       "jurisdictions": list(v.jurisdictions), "topics": list(v.topics),
-                       "instruments": list(v.instruments)}
+            verdict = {
+                "relevant": v.relevant,
+                "score": v.score,
+                "evidence": list(v.evidence),
+                "jurisdictions": list(v.jurisdictions),
+                "topics": list(v.topics),
+                "instruments": list(v.instruments),
+            }
         return post, verdict, note
 
     found = await _db(ctx, run)
@@ -795,8 +868,8 @@ async def cmd_why(req: Request, ctx: CommandContext) -> Reply:
 
     lines = [
         f"{'Flagged' if verdict['relevant'] else 'Not flagged'} with score"
-        f" {float(verdict['score']):.2f}." + (" (classified just now: nothing stored)" if live
-                                              else ""),
+        f" {float(verdict['score']):.2f}."
+        + (" (classified just now: nothing stored)" if live else ""),
         f"Jurisdictions: {codes(verdict.get('jurisdictions') or ())}",
         f"Topics: {', '.join(verdict.get('topics') or ()) or 'none'}",
         f"Instruments: {', '.join(verdict.get('instruments') or ()) or 'none'}",
@@ -806,10 +879,14 @@ async def cmd_why(req: Request, ctx: CommandContext) -> Reply:
     ev = verdict.get("evidence") or []
     if not ev:
         lines.append("No evidence was recorded for this verdict.")
-    table = Table(("rule", "term", "matched text", "field", "supports", "weight"),
-                  _evidence_rows(ev)) if ev else None
-    return Reply(title=f"Why story {post.story_id}", text="\n".join(lines), stories=(post,),
-                 table=table)
+    table = (
+        Table(("rule", "term", "matched text", "field", "supports", "weight"), _evidence_rows(ev))
+        if ev
+        else None
+    )
+    return Reply(
+        title=f"Why story {post.story_id}", text="\n".join(lines), stories=(post,), table=table
+    )
 
 
 # -- help --------------------------------------------------------------------------------------
@@ -817,27 +894,36 @@ async def cmd_why(req: Request, ctx: CommandContext) -> Reply:
 HELP: dict[str, tuple[str, str]] = {
     "search": (
         "Search past stories in any language: every word must appear (as part of a word;"
-        " 1-2 letter words like AI or EU as whole words), \"quotes\" for a phrase. Only you"
+        ' 1-2 letter words like AI or EU as whole words), "quotes" for a phrase. Only you'
         " see the results unless share:true.",
         "/policy search AI Act · /policy search 人工智能 jurisdiction:CN since:7d ·"
-        " /policy search \"export controls\" topic:export-controls source:Reuters page:2",
+        ' /policy search "export controls" topic:export-controls source:Reuters page:2',
     ),
     "subscribe": (
         "Admins: post matching stories to this channel, instantly or as a daily/weekly digest.",
         "/policy subscribe jurisdictions:EU,US topics:legislation ·"
-        " /policy subscribe keywords:\"AI Act\" mode:daily at:09:00 timezone:Europe/Berlin ·"
+        ' /policy subscribe keywords:"AI Act" mode:daily at:09:00 timezone:Europe/Berlin ·'
         " /policy subscribe instruments:eu-ai-act min_score:0.6",
     ),
-    "unsubscribe": ("Admins: remove one of this channel's subscriptions, or all of them.",
-                    "/policy unsubscribe 3 · /policy unsubscribe all"),
+    "unsubscribe": (
+        "Admins: remove one of this channel's subscriptions, or all of them.",
+        "/policy unsubscribe 3 · /policy unsubscribe all",
+    ),
     "subscriptions": ("List this channel's subscriptions.", "/policy subscriptions"),
-    "digest": (f"Post a digest of the last N hours (default {DIGEST_DEFAULT_HOURS}, at most"
-               f" {DIGEST_MAX_HOURS}) for this channel's subscriptions.", "/policy digest 48"),
-    "feeds": ("List feeds and their health; admins can add or remove feeds added from chat.",
-              "/policy feeds · /policy feeds add https://example.org/feed.xml ·"
-              " /policy feeds remove Example"),
-    "why": ("Show why an item was (or was not) flagged: matched terms, jurisdictions, rules.",
-            "/policy why 42 · /policy why https://example.org/news/1 · /policy why AI Act"),
+    "digest": (
+        f"Post a digest of the last N hours (default {DIGEST_DEFAULT_HOURS}, at most"
+        f" {DIGEST_MAX_HOURS}) for this channel's subscriptions.",
+        "/policy digest 48",
+    ),
+    "feeds": (
+        "List feeds and their health; admins can add or remove feeds added from chat.",
+        "/policy feeds · /policy feeds add https://example.org/feed.xml ·"
+        " /policy feeds remove Example",
+    ),
+    "why": (
+        "Show why an item was (or was not) flagged: matched terms, jurisdictions, rules.",
+        "/policy why 42 · /policy why https://example.org/news/1 · /policy why AI Act",
+    ),
     "help": ("This help.", "/policy help search"),
 }
 
@@ -875,8 +961,9 @@ async def handle(request: Request, ctx: CommandContext) -> Reply:
     name = (request.command or "").strip().lower().lstrip("/")
     fn = COMMANDS.get(name)
     if fn is None:
-        e = UserError(f"unknown command {_show(name)!r}: try `/policy help`",
-                      _suggest(name, list(COMMANDS)))
+        e = UserError(
+            f"unknown command {_show(name)!r}: try `/policy help`", _suggest(name, list(COMMANDS))
+        )
         return _error(e, "Unknown command")
     try:
         return await fn(request, ctx)
@@ -887,6 +974,9 @@ async def handle(request: Request, ctx: CommandContext) -> Reply:
     except Exception:
         ref = uuid.uuid4().hex[:8]
         log.exception("command %s failed (ref %s)", name, ref)
-        return Reply(title=name.capitalize(), error=True,
-                     text=f"Something went wrong on our side (ref {ref}); the operator can find"
-                     " it in the logs.")
+        return Reply(
+            title=name.capitalize(),
+            error=True,
+            text=f"Something went wrong on our side (ref {ref}); the operator can find"
+            " it in the logs.",
+        )

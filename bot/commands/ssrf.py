@@ -57,7 +57,6 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
-
 async def check_target(url: str, policy: Policy) -> tuple[str, int, IPAddress]:
     """Validate one URL: returns (host, port, the address to connect to) or raises BlockedURL."""
     parts = urlsplit(url)

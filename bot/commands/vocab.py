@@ -59,13 +59,39 @@ _ALIASES: dict[str, str] = {
 
 # Without pycountry, these still work (the jurisdictions AI-governance news is mostly about).
 _FALLBACK_NAMES: dict[str, str] = {
-    "US": "United States", "CN": "China", "GB": "United Kingdom", "JP": "Japan",
-    "KR": "South Korea", "IN": "India", "CA": "Canada", "AU": "Australia", "BR": "Brazil",
-    "DE": "Germany", "FR": "France", "IT": "Italy", "ES": "Spain", "NL": "Netherlands",
-    "SG": "Singapore", "AE": "United Arab Emirates", "SA": "Saudi Arabia", "IL": "Israel",
-    "CH": "Switzerland", "RU": "Russia", "TW": "Taiwan", "NZ": "New Zealand", "IE": "Ireland",
-    "SE": "Sweden", "PL": "Poland", "MX": "Mexico", "ZA": "South Africa", "NG": "Nigeria",
-    "KE": "Kenya", "ID": "Indonesia", "VN": "Vietnam", "TR": "Turkey", "UA": "Ukraine",
+    "US": "United States",
+    "CN": "China",
+    "GB": "United Kingdom",
+    "JP": "Japan",
+    "KR": "South Korea",
+    "IN": "India",
+    "CA": "Canada",
+    "AU": "Australia",
+    "BR": "Brazil",
+    "DE": "Germany",
+    "FR": "France",
+    "IT": "Italy",
+    "ES": "Spain",
+    "NL": "Netherlands",
+    "SG": "Singapore",
+    "AE": "United Arab Emirates",
+    "SA": "Saudi Arabia",
+    "IL": "Israel",
+    "CH": "Switzerland",
+    "RU": "Russia",
+    "TW": "Taiwan",
+    "NZ": "New Zealand",
+    "IE": "Ireland",
+    "SE": "Sweden",
+    "PL": "Poland",
+    "MX": "Mexico",
+    "ZA": "South Africa",
+    "NG": "Nigeria",
+    "KE": "Kenya",
+    "ID": "Indonesia",
+    "VN": "Vietnam",
+    "TR": "Turkey",
+    "UA": "Ukraine",
 }
 
 
@@ -98,8 +124,17 @@ def jurisdiction_names() -> dict[str, str]:
     for code, name in _FALLBACK_NAMES.items():
         names.setdefault(code, name)
     # Shorter common names read better than "Korea, Republic of".
-    names.update({"KR": "South Korea", "RU": "Russia", "IR": "Iran", "TW": "Taiwan",
-                  "VN": "Vietnam", "GB": "United Kingdom", "US": "United States"})
+    names.update(
+        {
+            "KR": "South Korea",
+            "RU": "Russia",
+            "IR": "Iran",
+            "TW": "Taiwan",
+            "VN": "Vietnam",
+            "GB": "United Kingdom",
+            "US": "United States",
+        }
+    )
     return names
 
 
@@ -170,9 +205,7 @@ def resolve_language(text: str) -> Resolved:
     try:
         import pycountry
 
-        lang = pycountry.languages.get(name=text.strip()) or pycountry.languages.get(
-            alpha_3=t
-        )
+        lang = pycountry.languages.get(name=text.strip()) or pycountry.languages.get(alpha_3=t)
         code = getattr(lang, "alpha_2", None) if lang else None
         if code:
             return Resolved(code)
@@ -268,29 +301,36 @@ def resolve_instrument(text: str, vocab: Instruments) -> Resolved:
     if key in vocab.lookup:
         return Resolved(vocab.lookup[key])
     names = sorted(set(vocab.names.values()))
-    matches = process.extract(key, names, scorer=fuzz.WRatio, processor=_inst_key, limit=3,
-                              score_cutoff=60)
+    matches = process.extract(
+        key, names, scorer=fuzz.WRatio, processor=_inst_key, limit=3, score_cutoff=60
+    )
     return Resolved(None, tuple(m for m, _s, _i in matches))
 
 
 def _instrument_choices(p: str, vocab: Instruments) -> list[tuple[str, str]]:
     # Values are ids: short, and never holding the commas that separate list items (some
     # names do: "... on Safe, Secure, and Trustworthy AI").
-    items = sorted(((name, ident) for ident, name in vocab.names.items()),
-                   key=lambda c: _fold(c[0]))
+    items = sorted(
+        ((name, ident) for ident, name in vocab.names.items()), key=lambda c: _fold(c[0])
+    )
     if not p:
         return items[:MAX_CHOICES]
     key = _inst_key(p)
-    starts = [c for c in items
-              if _inst_key(c[0]).startswith(key) or _inst_key(c[1]).startswith(key)]
+    starts = [
+        c for c in items if _inst_key(c[0]).startswith(key) or _inst_key(c[1]).startswith(key)
+    ]
     contains = [c for c in items if c not in starts and key in _inst_key(c[0])]
     # A term typed ("KI-Verordnung", "AI Act") offers the instrument it names.
     named = vocab.lookup.get(key)
     first = [c for c in items if c[0] == named]
     out = first + [c for c in starts + contains if c not in first]
     if not out:
-        out = [items[i] for _m, _s, i in process.extract(
-            key, [_inst_key(c[0]) for c in items], scorer=fuzz.WRatio, limit=5, score_cutoff=60)]
+        out = [
+            items[i]
+            for _m, _s, i in process.extract(
+                key, [_inst_key(c[0]) for c in items], scorer=fuzz.WRatio, limit=5, score_cutoff=60
+            )
+        ]
     return out[:MAX_CHOICES]
 
 

@@ -138,9 +138,7 @@ def sync_config_subscriptions(
     Chat-made subscriptions are never touched. `has_chat_platform` defaults to the settings
     (Discord or Slack credentials present) and decides the implicit console subscription.
     """
-    existing = list(
-        session.scalars(select(Subscription).where(Subscription.origin == "config"))
-    )
+    existing = list(session.scalars(select(Subscription).where(Subscription.origin == "config")))
     unmatched = {row.id: row for row in existing}
     created = updated = 0
     for sc in cfg.subscriptions:
@@ -304,8 +302,9 @@ class _FastInsert:
                     processed = proc(v)
                     cache[i] = (v, processed)
                 values.append(processed)
-            out.append(tuple(values) if self.positional else dict(zip(self.order, values,
-                                                                      strict=True)))
+            out.append(
+                tuple(values) if self.positional else dict(zip(self.order, values, strict=True))
+            )
         return out
 
 
@@ -367,9 +366,7 @@ class Router:
                 self._index, self._loaded_at, self._version = index, now, version
         return index
 
-    def destinations_for(
-        self, session: Session, facts: StoryFacts
-    ) -> dict[int, SubscriptionView]:
+    def destinations_for(self, session: Session, facts: StoryFacts) -> dict[int, SubscriptionView]:
         """Destination id -> the first instant subscription there that matches."""
         out: dict[int, SubscriptionView] = {}
         for sub in self.index(session).match(facts, instant_only=True):

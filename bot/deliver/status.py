@@ -32,8 +32,9 @@ def destination_status(storage: Storage) -> list[DestinationStatus]:
         counts: dict[tuple[int, str], int] = {
             (d, st): n
             for d, st, n in s.execute(
-                select(OutboxMessage.destination_id, OutboxMessage.status, func.count())
-                .group_by(OutboxMessage.destination_id, OutboxMessage.status)
+                select(OutboxMessage.destination_id, OutboxMessage.status, func.count()).group_by(
+                    OutboxMessage.destination_id, OutboxMessage.status
+                )
             )
         }
         subs = dict(

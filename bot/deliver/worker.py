@@ -167,10 +167,7 @@ class _Claimed:
 
 
 def _due_condition(now: datetime) -> Any:
-    return (
-        OutboxMessage.status.in_(("pending", "sending"))
-        & (OutboxMessage.next_attempt_at <= now)
-    )
+    return OutboxMessage.status.in_(("pending", "sending")) & (OutboxMessage.next_attempt_at <= now)
 
 
 class Worker:
@@ -267,9 +264,7 @@ class Worker:
                     name = None
                     if row.subscription_id is not None:
                         name = s.scalar(
-                            select(Subscription.name).where(
-                                Subscription.id == row.subscription_id
-                            )
+                            select(Subscription.name).where(Subscription.id == row.subscription_id)
                         )
                     digest = load_digest(
                         s,
@@ -320,9 +315,7 @@ class Worker:
                 row.attempts += 1
                 row.last_error = error[:2000]
 
-    def _transient(
-        self, row_id: int, attempts: int, result: SendResult, now: datetime
-    ) -> float:
+    def _transient(self, row_id: int, attempts: int, result: SendResult, now: datetime) -> float:
         """Put the row back for later; returns the seconds until its next attempt."""
         delay = backoff_delay(attempts + 1, result.retry_after, self.rng)
         with self.storage.write() as s:
@@ -331,8 +324,9 @@ class Worker:
                 return delay
             row.attempts = attempts + 1
             error = result.error or "transient failure"
-            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(
-                tzinfo=UTC)
+            created = (
+                row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            )
             if row.attempts >= MAX_ATTEMPTS and now - created >= GIVE_UP_AFTER:
                 row.status = "failed"
                 row.last_error = f"{GAVE_UP} {row.attempts} attempts: {error}"[:2000]

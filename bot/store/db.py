@@ -71,8 +71,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_alembic_config(engine), revision)
     after = current_revision(engine)
     if after != before:
-        log.info("database migrated", url=engine.url.render_as_string(hide_password=True),
-                 before=before or "empty", after=after)
+        log.info(
+            "database migrated",
+            url=engine.url.render_as_string(hide_password=True),
+            before=before or "empty",
+            after=after,
+        )
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -620,9 +620,7 @@ def _feed_driver(feed_ids: Sequence[int], relevant_only: bool) -> _Driver:
     parts: list[_Driver] = []
     for fid in feed_ids:
         stmt = (
-            select(Entry.story_id)
-            .distinct()
-            .where(Entry.feed_id == fid, Entry.story_id < _BELOW)
+            select(Entry.story_id).distinct().where(Entry.feed_id == fid, Entry.story_id < _BELOW)
         )
         if relevant_only:
             stmt = stmt.where(_relevant(Entry.story_id))
@@ -630,9 +628,7 @@ def _feed_driver(feed_ids: Sequence[int], relevant_only: bool) -> _Driver:
     return _Union(parts) if len(parts) > 1 else parts[0]
 
 
-def _pg_prefilters(
-    s: Session, pq: ParsedQuery
-) -> tuple[list[ColumnElement[bool]], frozenset[str]]:
+def _pg_prefilters(s: Session, pq: ParsedQuery) -> tuple[list[ColumnElement[bool]], frozenset[str]]:
     """Index-served conditions implied by the terms, and the terms they check exactly."""
     tsv: ColumnElement[Any] = literal_column(_PG_TSV)
     simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
@@ -758,12 +754,15 @@ class _PgHits(_Driver):
             # exact bitmap: a lossy one rechecks rows by recomputing the tsvector.
             stmt = select(Story.id).where(*self.conds).limit(cap + 1)
             try:
-                with s.begin_nested(), _pg_settings(
-                    s,
-                    enable_seqscan="off",
-                    enable_indexscan="off",
-                    work_mem="64MB",
-                    statement_timeout=limit,
+                with (
+                    s.begin_nested(),
+                    _pg_settings(
+                        s,
+                        enable_seqscan="off",
+                        enable_indexscan="off",
+                        work_mem="64MB",
+                        statement_timeout=limit,
+                    ),
                 ):
                     ids = list(s.scalars(stmt))
             except OperationalError:  # the time limit

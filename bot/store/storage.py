@@ -638,9 +638,7 @@ class Storage:
         for chunk in _chunks(sorted(keys)):
             q = (
                 select(_STORIES.c.title_key, func.min(_STORIES.c.id))
-                .where(
-                    _STORIES.c.title_key.in_(chunk), _STORIES.c.first_seen >= now - DEDUP_WINDOW
-                )
+                .where(_STORIES.c.title_key.in_(chunk), _STORIES.c.first_seen >= now - DEDUP_WINDOW)
                 .group_by(_STORIES.c.title_key)
             )
             out.update((key, sid) for key, sid in conn.execute(q))
@@ -682,9 +680,13 @@ class Storage:
             for n in new
         ]
         # One multi-row INSERT ... RETURNING (SQLite >= 3.35, PostgreSQL), ids in row order.
-        ids = conn.execute(
-            insert(_STORIES).returning(_STORIES.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
+        ids = (
+            conn.execute(
+                insert(_STORIES).returning(_STORIES.c.id, sort_by_parameter_order=True), rows
+            )
+            .scalars()
+            .all()
+        )
         if len(ids) != len(new):
             raise RuntimeError(f"inserted {len(new)} stories but got {len(ids)} ids back")
         for n, sid in zip(new, ids, strict=True):

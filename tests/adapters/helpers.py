@@ -18,8 +18,13 @@ LIVE_DISCORD_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
 LIVE_SLACK_MENTION = re.compile(r"<[!@#]|@(everyone|here|channel)\b")
 
 
-def post(i: int = 1, *, title: str = "EU adopts the AI Act", url: str | None = None,
-         summary: str = "The law sets obligations.") -> StoryPost:
+def post(
+    i: int = 1,
+    *,
+    title: str = "EU adopts the AI Act",
+    url: str | None = None,
+    summary: str = "The law sets obligations.",
+) -> StoryPost:
     return StoryPost(
         story_id=i,
         title=title,
@@ -70,8 +75,9 @@ async def until(pred: Callable[[], Any], timeout: float = 10.0) -> Any:
         await asyncio.sleep(0.01)
 
 
-def sub_option(name: str, options: list[dict[str, Any]] | None = None,
-               group: str | None = None) -> list[dict[str, Any]]:
+def sub_option(
+    name: str, options: list[dict[str, Any]] | None = None, group: str | None = None
+) -> list[dict[str, Any]]:
     """The `data.options` of /policy NAME (or /policy GROUP NAME) with these options."""
     inner = [{"type": 1, "name": name, "options": options or []}]
     if group is not None:
@@ -90,8 +96,9 @@ def opt(name: str, value: Any, *, focused: bool = False) -> dict[str, Any]:
 def discord_problems(fake: Any) -> list[str]:
     """What Discord would refuse in the messages a FakeDiscord received from the adapter:
     interaction answers (callback types 4 and 7) and follow-ups."""
-    bodies = [c["body"]["data"] for c in fake.interaction_callbacks
-              if c["body"].get("type") in (4, 7)]
+    bodies = [
+        c["body"]["data"] for c in fake.interaction_callbacks if c["body"].get("type") in (4, 7)
+    ]
     bodies += [m["_request"] for m in fake.messages if "_token" in m]
     return [f"{i}: {p}" for i, b in enumerate(bodies) for p in validate_discord_message(b)]
 

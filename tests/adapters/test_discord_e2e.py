@@ -43,18 +43,32 @@ class Env:
     client: PolicyClient
     handler: FakeHandler
 
-    async def command(self, name: str, options: list[dict[str, Any]] | None = None,
-                      *, group: str | None = None, permissions: int = 0,
-                      user_id: int = USER, kind: int = 2) -> dict[str, Any]:
-        data = self.fake.interaction("policy", sub_option(name, options, group),
-                                     permissions=str(permissions), user_id=user_id)
+    async def command(
+        self,
+        name: str,
+        options: list[dict[str, Any]] | None = None,
+        *,
+        group: str | None = None,
+        permissions: int = 0,
+        user_id: int = USER,
+        kind: int = 2,
+    ) -> dict[str, Any]:
+        data = self.fake.interaction(
+            "policy",
+            sub_option(name, options, group),
+            permissions=str(permissions),
+            user_id=user_id,
+        )
         data["type"] = kind
         assert await self.fake.dispatch("INTERACTION_CREATE", data) == 1
         return data
 
     def callbacks(self, interaction: dict[str, Any]) -> list[dict[str, Any]]:
-        return [c["body"] for c in self.fake.interaction_callbacks
-                if c["interaction_id"] == interaction["id"]]
+        return [
+            c["body"]
+            for c in self.fake.interaction_callbacks
+            if c["interaction_id"] == interaction["id"]
+        ]
 
     def followups(self, interaction: dict[str, Any]) -> list[dict[str, Any]]:
         return [m for m in self.fake.messages if m.get("_token") == interaction["token"]]
@@ -76,8 +90,9 @@ async def env() -> AsyncIterator[Env]:
     handler = FakeHandler()
     async with fake:
         with fake.patched():
-            client = build_client("the-ctx", handler=handler, completer=completer,
-                                  guild_ready_timeout=0.05)
+            client = build_client(
+                "the-ctx", handler=handler, completer=completer, guild_ready_timeout=0.05
+            )
             task = asyncio.create_task(client.start("fake-token"))
             try:
                 await asyncio.wait_for(client.wait_until_ready(), 10)
@@ -115,8 +130,9 @@ async def test_login_syncs_the_command_tree(env: Env) -> None:
 
 async def test_search_defers_ephemerally_then_follows_up_with_embeds(env: Env) -> None:
     env.handler.reply = _search_reply
-    inter = await env.command("search", [opt("query", "ai act"), opt("jurisdiction", "EU")],
-                              permissions=MANAGE_GUILD)
+    inter = await env.command(
+        "search", [opt("query", "ai act"), opt("jurisdiction", "EU")], permissions=MANAGE_GUILD
+    )
     first = await env.first_callback(inter)
     assert first["type"] == 5  # deferred: the handler may be slow
     assert first["data"]["flags"] & EPHEMERAL
@@ -130,18 +146,28 @@ async def test_search_defers_ephemerally_then_follows_up_with_embeds(env: Env) -
     blob = json.dumps(body, ensure_ascii=False)
     assert not LIVE_DISCORD_MENTION.search(blob)
     # "\[click\](javascript:...)" shows literally: escaped brackets open no masked link
-    assert bad_links(discord_links(body), {"https://example.org/news/1",
-                                           "https://example.org/news/11"}) == []
+    assert (
+        bad_links(
+            discord_links(body), {"https://example.org/news/1", "https://example.org/news/11"}
+        )
+        == []
+    )
     # Previous (disabled on page 1) and More buttons
     buttons = [c for row in body["components"] for c in row["components"]]
     assert [(b["label"], b.get("disabled", False)) for b in buttons] == [
-        ("Previous", True), ("More", False)]
+        ("Previous", True),
+        ("More", False),
+    ]
     (req,) = env.handler.requests
     assert req.command == "search"
     assert req.args == {"query": "ai act", "jurisdiction": "EU", "share": False}
     c = req.caller
-    assert (c.platform, c.scope, c.channel, c.user_id) == ("discord", str(GUILD), str(CHANNEL),
-                                                           str(USER))
+    assert (c.platform, c.scope, c.channel, c.user_id) == (
+        "discord",
+        str(GUILD),
+        str(CHANNEL),
+        str(USER),
+    )
     assert c.is_admin is True
     assert env.handler.ctxs == ["the-ctx"]
 
@@ -167,15 +193,19 @@ async def test_more_button_reruns_search_with_the_next_page(env: Env) -> None:
     await env.fake.dispatch("INTERACTION_CREATE", click)
     cb = await env.first_callback(click)
     assert cb["type"] == 6  # deferred update of the same message
-    edits = await until(lambda: [r for r in env.fake.requests
-                                 if r.method == "PATCH" and click["token"] in r.path])
+    edits = await until(
+        lambda: [r for r in env.fake.requests if r.method == "PATCH" and click["token"] in r.path]
+    )
     edit = edits[0].json
     assert edit["embeds"][0]["description"].startswith("results page 2")
     assert edit["allowed_mentions"] == {"parse": []}
     assert env.handler.requests[-1].args["page"] == 2
     assert env.handler.requests[-1].args["query"] == "ai act"
-    labels = {c["label"]: c.get("disabled", False)
-              for row in edit["components"] for c in row["components"]}
+    labels = {
+        c["label"]: c.get("disabled", False)
+        for row in edit["components"]
+        for c in row["components"]
+    }
     assert labels == {"Previous": False, "More": False}
 
 
@@ -194,8 +224,9 @@ async def test_someone_else_cannot_turn_the_pages(env: Env) -> None:
 
 
 async def test_autocomplete_returns_at_most_25_choices(env: Env) -> None:
-    inter = await env.command("search", [opt("query", "x"), opt("jurisdiction", "", focused=True)],
-                              kind=4)
+    inter = await env.command(
+        "search", [opt("query", "x"), opt("jurisdiction", "", focused=True)], kind=4
+    )
     cb = await env.first_callback(inter)
     assert cb["type"] == 8
     choices = cb["data"]["choices"]
@@ -205,8 +236,12 @@ async def test_autocomplete_returns_at_most_25_choices(env: Env) -> None:
 
 
 async def test_list_autocomplete_completes_the_last_item(env: Env) -> None:
-    inter = await env.command("subscribe", [opt("jurisdictions", "CN, p1", focused=True)],
-                              permissions=MANAGE_GUILD, kind=4)
+    inter = await env.command(
+        "subscribe",
+        [opt("jurisdictions", "CN, p1", focused=True)],
+        permissions=MANAGE_GUILD,
+        kind=4,
+    )
     cb = await env.first_callback(inter)
     values = [c["value"] for c in cb["data"]["choices"]]
     assert values and all(v.startswith("CN,P1") for v in values)
@@ -225,32 +260,49 @@ async def test_subscribe_needs_manage_rights(env: Env) -> None:
 async def test_subscribe_by_a_manager(env: Env, permissions: int) -> None:
     inter = await env.command(
         "subscribe",
-        [opt("jurisdictions", "CN, EU"), opt("topics", "legislation"), opt("mode", "daily"),
-         opt("at", "09:00"), opt("timezone", "Europe/Berlin")],
+        [
+            opt("jurisdictions", "CN, EU"),
+            opt("topics", "legislation"),
+            opt("mode", "daily"),
+            opt("at", "09:00"),
+            opt("timezone", "Europe/Berlin"),
+        ],
         permissions=permissions,
     )
     await env.followup(inter)
     (req,) = env.handler.requests
     assert req.command == "subscribe"
     assert req.caller.is_admin
-    assert req.args == {"jurisdictions": ["CN", "EU"], "topics": ["legislation"],
-                        "mode": "daily", "at": "09:00", "timezone": "Europe/Berlin"}
+    assert req.args == {
+        "jurisdictions": ["CN", "EU"],
+        "topics": ["legislation"],
+        "mode": "daily",
+        "at": "09:00",
+        "timezone": "Europe/Berlin",
+    }
 
 
 async def test_feeds_group_and_admin_only_actions(env: Env) -> None:
     listing = await env.command("list", group="feeds")
     await env.followup(listing)
     assert env.handler.requests[-1].args == {"action": "list"}
-    denied = await env.command("add", [opt("url", "https://example.org/feed.xml")],
-                               group="feeds", permissions=0)
+    denied = await env.command(
+        "add", [opt("url", "https://example.org/feed.xml")], group="feeds", permissions=0
+    )
     cb = await env.first_callback(denied)
     assert "Manage" in cb["data"]["content"]
-    added = await env.command("add", [opt("url", "https://example.org/feed.xml"),
-                                      opt("name", "Example")],
-                              group="feeds", permissions=MANAGE_CHANNELS)
+    added = await env.command(
+        "add",
+        [opt("url", "https://example.org/feed.xml"), opt("name", "Example")],
+        group="feeds",
+        permissions=MANAGE_CHANNELS,
+    )
     await env.followup(added)
-    assert env.handler.requests[-1].args == {"action": "add", "name": "Example",
-                                             "url": "https://example.org/feed.xml"}
+    assert env.handler.requests[-1].args == {
+        "action": "add",
+        "name": "Example",
+        "url": "https://example.org/feed.xml",
+    }
 
 
 @pytest.mark.parametrize(
@@ -287,8 +339,7 @@ async def test_digest_is_public_but_errors_stay_private(env: Env) -> None:
     assert first["type"] == 5 and not first.get("data", {}).get("flags", 0) & EPHEMERAL
     (body,) = await env.followup(inter)
     assert body["flags"] & EPHEMERAL
-    deleted = [r for r in env.fake.requests
-               if r.method == "DELETE" and inter["token"] in r.path]
+    deleted = [r for r in env.fake.requests if r.method == "DELETE" and inter["token"] in r.path]
     assert deleted, "the public 'thinking' message is removed before the private answer"
 
 
@@ -303,9 +354,11 @@ async def test_a_failing_handler_shows_no_traceback(env: Env) -> None:
 
 
 async def test_long_replies_are_split_into_follow_ups(env: Env) -> None:
-    env.handler.reply = lambda r: Reply(title="Digest", ephemeral=False,
-                                        stories=tuple(post(i, summary="x" * 400)
-                                                      for i in range(23)))
+    env.handler.reply = lambda r: Reply(
+        title="Digest",
+        ephemeral=False,
+        stories=tuple(post(i, summary="x" * 400) for i in range(23)),
+    )
     inter = await env.command("digest")
     bodies = await env.followup(inter, 3)
     assert [len(b["embeds"]) for b in bodies] == [10, 10, 4]  # 1 header + 23 stories
@@ -313,15 +366,18 @@ async def test_long_replies_are_split_into_follow_ups(env: Env) -> None:
         assert not b.get("flags", 0) & EPHEMERAL
 
 
-async def test_expired_page_buttons_are_removed(env: Env, monkeypatch: pytest.MonkeyPatch,
-                                                ) -> None:
+async def test_expired_page_buttons_are_removed(
+    env: Env,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from bot.adapters import discord_bot
 
     monkeypatch.setattr(discord_bot, "PAGE_VIEW_TIMEOUT", 0.2)
     env.handler.reply = _search_reply
     inter = await env.command("search", [opt("query", "ai act")])
     await env.followup(inter)
-    edits = await until(lambda: [r for r in env.fake.requests
-                                 if r.method == "PATCH" and inter["token"] in r.path])
+    edits = await until(
+        lambda: [r for r in env.fake.requests if r.method == "PATCH" and inter["token"] in r.path]
+    )
     assert edits[0].path.endswith("/messages/@original")
     assert edits[0].json["components"] == []

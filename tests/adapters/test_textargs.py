@@ -14,37 +14,63 @@ from bot.commands.handlers import COMMANDS as HANDLERS
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("search eu ai act --jurisdiction EU --since 7d",
-         Parsed("search", {"query": "eu ai act", "jurisdiction": "EU", "since": "7d"})),
-        ("subscribe jurisdictions=CN,EU topics=legislation mode=daily at=09:00"
-         " tz=Europe/Berlin",
-         Parsed("subscribe", {"jurisdictions": ["CN", "EU"], "topics": ["legislation"],
-                              "mode": "daily", "at": "09:00", "timezone": "Europe/Berlin"})),
+        (
+            "search eu ai act --jurisdiction EU --since 7d",
+            Parsed("search", {"query": "eu ai act", "jurisdiction": "EU", "since": "7d"}),
+        ),
+        (
+            "subscribe jurisdictions=CN,EU topics=legislation mode=daily at=09:00 tz=Europe/Berlin",
+            Parsed(
+                "subscribe",
+                {
+                    "jurisdictions": ["CN", "EU"],
+                    "topics": ["legislation"],
+                    "mode": "daily",
+                    "at": "09:00",
+                    "timezone": "Europe/Berlin",
+                },
+            ),
+        ),
         # the help text's own syntax (key:value) works too
-        ("search 人工智能 jurisdiction:CN since:7d",
-         Parsed("search", {"query": "人工智能", "jurisdiction": "CN", "since": "7d"})),
-        ('subscribe keywords:"AI Act" mode:daily', Parsed("subscribe", {
-            "keywords": ["AI Act"], "mode": "daily"})),
-        ("search \u201cai act\u201d china --share",  # Slack's smart quotes
-         Parsed("search", {"query": '"ai act" china', "share": True})),
-        ("search children's online safety",
-         Parsed("search", {"query": "children's online safety"})),
+        (
+            "search 人工智能 jurisdiction:CN since:7d",
+            Parsed("search", {"query": "人工智能", "jurisdiction": "CN", "since": "7d"}),
+        ),
+        (
+            'subscribe keywords:"AI Act" mode:daily',
+            Parsed("subscribe", {"keywords": ["AI Act"], "mode": "daily"}),
+        ),
+        (
+            "search \u201cai act\u201d china --share",  # Slack's smart quotes
+            Parsed("search", {"query": '"ai act" china', "share": True}),
+        ),
+        (
+            "search children's online safety",
+            Parsed("search", {"query": "children's online safety"}),
+        ),
         ("search ai --share maybe", Parsed("search", {"query": "ai maybe", "share": True})),
-        ("search ai --page=2 --share no", Parsed("search", {"query": "ai", "page": 2,
-                                                            "share": False})),
+        (
+            "search ai --page=2 --share no",
+            Parsed("search", {"query": "ai", "page": 2, "share": False}),
+        ),
         ("SEARCH  ai   ", Parsed("search", {"query": "ai"})),
         ("find ai", Parsed("search", {"query": "ai"})),
         ("search title:ai", Parsed("search", {"query": "title:ai"})),  # unknown key: a word
-        ("subscribe --topics legislation --topics regulation,legislation",
-         Parsed("subscribe", {"topics": ["legislation", "regulation"]})),
+        (
+            "subscribe --topics legislation --topics regulation,legislation",
+            Parsed("subscribe", {"topics": ["legislation", "regulation"]}),
+        ),
         ("subscribe mode=d", Parsed("subscribe", {"mode": "daily"})),  # unique prefix
-        ("feeds add <https://example.org/a.xml|example.org/a.xml> name=\u201cEx AI\u201d",
-         Parsed("feeds", {"action": "add", "url": "https://example.org/a.xml",
-                          "name": "Ex AI"})),
+        (
+            "feeds add <https://example.org/a.xml|example.org/a.xml> name=\u201cEx AI\u201d",
+            Parsed("feeds", {"action": "add", "url": "https://example.org/a.xml", "name": "Ex AI"}),
+        ),
         ("feeds", Parsed("feeds", {})),
         ("feeds st", Parsed("feeds", {"action": "status"})),
-        ("why https://example.org/x?a=1&amp;b=2", Parsed("why", {
-            "item": "https://example.org/x?a=1&b=2"})),
+        (
+            "why https://example.org/x?a=1&amp;b=2",
+            Parsed("why", {"item": "https://example.org/x?a=1&b=2"}),
+        ),
         ("why AI Act vote", Parsed("why", {"item": "AI Act vote"})),
         ("digest 48", Parsed("digest", {"hours": 48})),
         ("unsubscribe all", Parsed("unsubscribe", {"id": "all"})),
@@ -55,16 +81,24 @@ from bot.commands.handlers import COMMANDS as HANDLERS
         ("help subscribe", Parsed("help", {"command": "subscribe"})),
         ("search --help", Parsed("help", {"command": "search"})),
         ('search "unclosed quote', Parsed("search", {"query": '"unclosed quote'})),
-        ('subscribe instruments=eu-ai-act,"US CHIPS and Science Act" min_score=0.6',
-         Parsed("subscribe", {"instruments": ["eu-ai-act", "US CHIPS and Science Act"],
-                              "min_score": 0.6})),
-        ("subscribe --min-score 0,75 --instrument eu-ai-act",
-         Parsed("subscribe", {"min_score": 0.75, "instruments": ["eu-ai-act"]})),
+        (
+            'subscribe instruments=eu-ai-act,"US CHIPS and Science Act" min_score=0.6',
+            Parsed(
+                "subscribe",
+                {"instruments": ["eu-ai-act", "US CHIPS and Science Act"], "min_score": 0.6},
+            ),
+        ),
+        (
+            "subscribe --min-score 0,75 --instrument eu-ai-act",
+            Parsed("subscribe", {"min_score": 0.75, "instruments": ["eu-ai-act"]}),
+        ),
         # a feed's name of several words needs no quotes, and quotes do not end up in it
         ("feeds remove My Feed", Parsed("feeds", {"action": "remove", "url": "My Feed"})),
         ('feeds remove "My Feed"', Parsed("feeds", {"action": "remove", "url": "My Feed"})),
-        ("feeds remove Policy: AI news", Parsed("feeds", {"action": "remove",
-                                                          "url": "Policy: AI news"})),
+        (
+            "feeds remove Policy: AI news",
+            Parsed("feeds", {"action": "remove", "url": "Policy: AI news"}),
+        ),
     ],
 )
 def test_parse(text: str, expected: Parsed) -> None:
@@ -100,7 +134,8 @@ def test_tokenize_and_unslack() -> None:
     assert tokenize('a "b c" \'d e\' f""g') == ["a", "b c", "d e", "fg"]
     assert tokenize("it's 'quoted'") == ["it's", "quoted"]
     assert unslack("<https://x.org/a|x.org/a> &amp; <mailto:a@b.c>") == (
-        "https://x.org/a & mailto:a@b.c")
+        "https://x.org/a & mailto:a@b.c"
+    )
 
 
 def test_spec_matches_the_handlers() -> None:

@@ -13,12 +13,19 @@ MARKUP_NAME = "[/x] [bold]weird[/bold"
 
 
 def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN")
+    }
     base.update({"POLICYBOT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", **env})
     return subprocess.run(
         [sys.executable, "-c", "from bot.app.cli import main; main()", *args],
-        env=base, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
 
 
@@ -45,19 +52,24 @@ def test_rich_markup_in_names_is_printed_literally(
     assert "[/x]" in done.stdout + done.stderr  # shown as written, not read as markup
 
 
-def test_config_check_names_each_problem_and_hides_the_password(
-    tmp_path: Path, cfg: Path
-) -> None:
-    done = _cli(tmp_path, "--feeds", str(cfg), "config", "check",
-                DATABASE_URL="postgresql://user:s3cretpw@127.0.0.1:1/x")
+def test_config_check_names_each_problem_and_hides_the_password(tmp_path: Path, cfg: Path) -> None:
+    done = _cli(
+        tmp_path,
+        "--feeds",
+        str(cfg),
+        "config",
+        "check",
+        DATABASE_URL="postgresql://user:s3cretpw@127.0.0.1:1/x",
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "s3cretpw" not in done.stdout + done.stderr
     assert "user:***@127.0.0.1" in done.stderr
     assert "DISCORD_TOKEN is not set" in done.stderr
 
 
-@pytest.mark.parametrize("args", [("db", "current"), ("db", "upgrade"), ("deliver", "status"),
-                                  ("search", "x")])
+@pytest.mark.parametrize(
+    "args", [("db", "current"), ("db", "upgrade"), ("deliver", "status"), ("search", "x")]
+)
 def test_a_bad_database_url_is_a_message(tmp_path: Path, args: tuple[str, ...]) -> None:
     done = _cli(tmp_path, *args, DATABASE_URL="nonsense://x")
     assert done.returncode == 2, done.stderr
@@ -70,10 +82,13 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     assert "POLICYBOT_METRICS_PORT" in done.stderr
 
 
-@pytest.mark.parametrize(("args", "expect"), [
-    (("--platform", "foo"), "use one of console, discord, slack"),
-    (("--platform", "discord"), "--channel is needed for discord"),
-])
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (("--platform", "foo"), "use one of console, discord, slack"),
+        (("--platform", "discord"), "--channel is needed for discord"),
+    ],
+)
 def test_subscriptions_add_refuses_a_destination_that_cannot_exist(
     tmp_path: Path, args: tuple[str, ...], expect: str
 ) -> None:

@@ -21,8 +21,14 @@ FEEDS, ITEMS = 120, 40
 @pytest.fixture
 def feed_server() -> Iterator[int]:
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "feedserver.py"), "--feeds", str(FEEDS),
-         "--items", str(ITEMS)],
+        [
+            sys.executable,
+            str(REPO / "bench" / "feedserver.py"),
+            "--feeds",
+            str(FEEDS),
+            "--items",
+            str(ITEMS),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -35,19 +41,28 @@ def feed_server() -> Iterator[int]:
 
 
 def poll_cmd(cfg: Path) -> list[str]:
-    return [sys.executable, "-c", "from bot.app.cli import main; main()", "--feeds", str(cfg),
-            "poll", "--once"]
+    return [
+        sys.executable,
+        "-c",
+        "from bot.app.cli import main; main()",
+        "--feeds",
+        str(cfg),
+        "poll",
+        "--once",
+    ]
 
 
 def counts(db: Path) -> tuple[int, int, int, int]:
     con = sqlite3.connect(db)
     try:
         entries = con.execute("select count(*) from entries").fetchone()[0]
-        distinct = con.execute("select count(distinct feed_id || ':' || uid) from entries"
-                               ).fetchone()[0]
+        distinct = con.execute(
+            "select count(distinct feed_id || ':' || uid) from entries"
+        ).fetchone()[0]
         stories = con.execute("select count(*) from stories").fetchone()[0]
-        polled = con.execute("select count(*) from feeds where last_success_at is not null"
-                             ).fetchone()[0]
+        polled = con.execute(
+            "select count(*) from feeds where last_success_at is not null"
+        ).fetchone()[0]
         assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
         # Every story has its verdict and at least one entry: no half-written story.
         orphans = con.execute(
@@ -68,18 +83,25 @@ def counts(db: Path) -> tuple[int, int, int, int]:
 
 def test_kill_mid_poll_then_restart(tmp_path: Path, feed_server: int) -> None:
     cfg = tmp_path / "feeds.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "defaults": {"per_host_concurrency": 4, "concurrency": 4},
-        "feeds": [{"name": f"f{i}", "url": f"http://127.0.0.1:{feed_server}/feed/{i}.xml"}
-                  for i in range(FEEDS)],
-    }))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"per_host_concurrency": 4, "concurrency": 4},
+                "feeds": [
+                    {"name": f"f{i}", "url": f"http://127.0.0.1:{feed_server}/feed/{i}.xml"}
+                    for i in range(FEEDS)
+                ],
+            }
+        )
+    )
     db = tmp_path / "data" / "policybot.db"
     env = {**os.environ, "POLICYBOT_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": ""}
     env.pop("DATABASE_URL")
     killed_mid_poll = False
     for delay in (1.5, 2.5, 4.0, 6.0, 9.0):  # polls got fast: try early kills too
-        proc = subprocess.Popen(poll_cmd(cfg), env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            poll_cmd(cfg), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         # Wait until the first feeds are committed, then kill without warning.
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and proc.poll() is None:

@@ -31,13 +31,20 @@ CROSS_SOURCE = "export controls on advanced AI chips to China"
 
 
 def _policybot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DISCORD_TOKEN",
-                                                            "SLACK_BOT_TOKEN")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN")
+    }
     env["POLICYBOT_DATA_DIR"] = str(tmp_path / "data")
     env["COLUMNS"] = "200"  # rich wraps tables at 80 columns otherwise
     return subprocess.run(
         [sys.executable, "-c", "from bot.app.cli import main; main()", *args],
-        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
 
 
@@ -51,8 +58,9 @@ def test_sample_run_once_posts_each_flagged_story_to_the_console_once(tmp_path: 
         assert title not in out
     # The story two sample feeds carry is posted once, naming both.
     assert out.count(CROSS_SOURCE) == 1
-    assert re.search(r"Sources: .*Asia Tech Desk \(sample\).*Policy Wire \(sample\)", out) or \
-        re.search(r"Sources: .*Policy Wire \(sample\).*Asia Tech Desk \(sample\)", out)
+    assert re.search(
+        r"Sources: .*Asia Tech Desk \(sample\).*Policy Wire \(sample\)", out
+    ) or re.search(r"Sources: .*Policy Wire \(sample\).*Asia Tech Desk \(sample\)", out)
     # Every flagged story became one console alert, and the summary says so.
     flagged = int(re.findall(r"│\s+(\d+)\s+│\s*$", out, re.MULTILINE)[-1])
     alerts = out.count("\nSources: ") + out.startswith("Sources: ")
@@ -92,19 +100,27 @@ def _sample_feeds_config(tmp_path: Path, subscriptions: list[dict[str, Any]]) ->
 async def test_config_subscription_gets_only_its_stories_through_a_discord_webhook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_pacing: None
 ) -> None:
-    cfg = _sample_feeds_config(tmp_path, [{
-        "name": "china-watch",
-        "destination": {"platform": "discord-webhook", "webhook_env": "CHINA_HOOK"},
-        "jurisdictions": ["CN"],
-    }])
+    cfg = _sample_feeds_config(
+        tmp_path,
+        [
+            {
+                "name": "china-watch",
+                "destination": {"platform": "discord-webhook", "webhook_env": "CHINA_HOOK"},
+                "jurisdictions": ["CN"],
+            }
+        ],
+    )
     console = io.StringIO()
     async with FakeDiscord() as fake:
         monkeypatch.setenv("CHINA_HOOK", fake.webhook_url(123456789012345678))
         with fake.patched():
             rt = Runtime.build(
-                Settings(data_dir=tmp_path / "data"), cfg,
-                senders={"console": ConsoleSender(console),
-                         "discord-webhook": DiscordWebhookSender()},
+                Settings(data_dir=tmp_path / "data"),
+                cfg,
+                senders={
+                    "console": ConsoleSender(console),
+                    "discord-webhook": DiscordWebhookSender(),
+                },
             )
             outcomes, stats = await rt.run_once()
     assert all(o.status == "ok" for o in outcomes)
@@ -124,7 +140,8 @@ async def test_config_subscription_gets_only_its_stories_through_a_discord_webho
         monkeypatch.setenv("CHINA_HOOK", fake2.webhook_url(123456789012345678))
         with fake2.patched():
             rt = Runtime.build(
-                Settings(data_dir=tmp_path / "data"), cfg,
+                Settings(data_dir=tmp_path / "data"),
+                cfg,
                 senders={"discord-webhook": DiscordWebhookSender()},
             )
             _, stats2 = await rt.run_once()
@@ -134,10 +151,15 @@ async def test_config_subscription_gets_only_its_stories_through_a_discord_webho
 async def test_delivery_waits_in_the_outbox_while_the_platform_is_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_pacing: None
 ) -> None:
-    cfg = _sample_feeds_config(tmp_path, [{
-        "destination": {"platform": "discord-webhook", "webhook_env": "HOOK"},
-        "jurisdictions": ["CN"],
-    }])
+    cfg = _sample_feeds_config(
+        tmp_path,
+        [
+            {
+                "destination": {"platform": "discord-webhook", "webhook_env": "HOOK"},
+                "jurisdictions": ["CN"],
+            }
+        ],
+    )
     settings = Settings(data_dir=tmp_path / "data")
     # Down: nothing listens on this port.
     with LocalHTTPServer() as srv:
@@ -156,6 +178,7 @@ async def test_delivery_waits_in_the_outbox_while_the_platform_is_down(
                 from sqlalchemy import update
 
                 from bot.store.models import OutboxMessage
+
                 s.execute(update(OutboxMessage).values(next_attempt_at=OutboxMessage.created_at))
             _, up = await rt.run_once()
     assert up.sent == len(fake.messages) > 0
@@ -169,12 +192,19 @@ async def test_serve_polls_posts_and_serves_metrics_until_stopped(tmp_path: Path
     with LocalHTTPServer() as srv:
         srv.route("/asia.xml", Reply(body=feed, headers={"Content-Type": "application/atom+xml"}))
         cfg = tmp_path / "feeds.yaml"
-        cfg.write_text(yaml.safe_dump({
-            "defaults": {"backfill_window": "3650d"},
-            "feeds": [{"name": "Asia", "url": srv.url("/asia.xml")}],
-        }))
-        rt = Runtime.build(Settings(data_dir=tmp_path / "data", metrics_port=0), cfg,
-                           senders={"console": ConsoleSender(out)})
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "defaults": {"backfill_window": "3650d"},
+                    "feeds": [{"name": "Asia", "url": srv.url("/asia.xml")}],
+                }
+            )
+        )
+        rt = Runtime.build(
+            Settings(data_dir=tmp_path / "data", metrics_port=0),
+            cfg,
+            senders={"console": ConsoleSender(out)},
+        )
         task = asyncio.create_task(rt.serve())
         try:
             for _ in range(200):
@@ -189,8 +219,7 @@ async def test_serve_polls_posts_and_serves_metrics_until_stopped(tmp_path: Path
             scrape = await asyncio.to_thread(urllib.request.urlopen, base + "/metrics", None, 5)
             text = scrape.read().decode()
             assert re.search(r'policybot_feeds_polled_total\{status="ok"\} [1-9]', text)
-            assert re.search(r"policybot_messages_sent_total\{platform=\"console\"\} [1-9]",
-                             text)
+            assert re.search(r"policybot_messages_sent_total\{platform=\"console\"\} [1-9]", text)
         finally:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -202,8 +231,14 @@ async def test_serve_polls_posts_and_serves_metrics_until_stopped(tmp_path: Path
 def test_empty_token_variables_mean_no_chat_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     # docker compose passes `DISCORD_TOKEN: ${DISCORD_TOKEN:-}`: empty must mean unset, or the
     # bot would try Discord with no token and drop the console fallback.
-    for name in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DATABASE_URL",
-                 "POLICYBOT_METRICS_PORT", "POLICYBOT_LOG_LEVEL"):
+    for name in (
+        "DISCORD_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "DATABASE_URL",
+        "POLICYBOT_METRICS_PORT",
+        "POLICYBOT_LOG_LEVEL",
+    ):
         monkeypatch.setenv(name, "")
     settings = Settings()
     assert not settings.has_chat_platform
@@ -221,13 +256,20 @@ async def test_serve_with_a_discord_token_posts_alerts_and_answers_commands(
     from tests.adapters.helpers import opt, sub_option, until
 
     channel = "111111111111111111"
-    cfg = _sample_feeds_config(tmp_path, [{
-        "destination": {"platform": "discord", "channel": channel}, "jurisdictions": ["CN"],
-    }])
+    cfg = _sample_feeds_config(
+        tmp_path,
+        [
+            {
+                "destination": {"platform": "discord", "channel": channel},
+                "jurisdictions": ["CN"],
+            }
+        ],
+    )
     async with FakeDiscord() as fake:
         with fake.patched():
             rt = Runtime.build(
-                Settings(data_dir=tmp_path / "data", discord_token="fake-token"), cfg)
+                Settings(data_dir=tmp_path / "data", discord_token="fake-token"), cfg
+            )
             assert set(rt.senders) >= {"discord", "console"}
             task = asyncio.create_task(rt.serve())
             try:
@@ -237,10 +279,16 @@ async def test_serve_with_a_discord_token_posts_alerts_and_answers_commands(
                 data = fake.interaction("policy", sub_option("search", [opt("query", "alliance")]))
                 await fake.dispatch("INTERACTION_CREATE", data)
                 answer = await until(
-                    lambda: [m for m in fake.messages if m.get("_token") == data["token"]]
-                    or [c for c in fake.interaction_callbacks
-                        if c["token"] == data["token"] and c["body"].get("type") == 4],
-                    timeout=30)
+                    lambda: (
+                        [m for m in fake.messages if m.get("_token") == data["token"]]
+                        or [
+                            c
+                            for c in fake.interaction_callbacks
+                            if c["token"] == data["token"] and c["body"].get("type") == 4
+                        ]
+                    ),
+                    timeout=30,
+                )
                 # Let the worker finish the CN alerts (paced at 1 s per channel).
                 await until(lambda: all(f.last_polled_at for f in rt.storage.feeds()))
                 await until(lambda: outbox_depth(rt.storage) == 0, timeout=30)
@@ -269,8 +317,12 @@ def _outbox_count(storage: Storage) -> int:
 def test_the_sample_run_never_touches_the_real_database_or_chat(tmp_path: Path) -> None:
     from bot.app.runtime import sample_settings
 
-    real = Settings(data_dir=tmp_path, database_url="postgresql://u:p@db.example/prod",
-                    discord_token="real-token", slack_bot_token="xoxb-real")
+    real = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql://u:p@db.example/prod",
+        discord_token="real-token",
+        slack_bot_token="xoxb-real",
+    )
     sample = sample_settings(real)
     assert sample.resolved_database_url() == f"sqlite:///{(tmp_path / 'sample.db').resolve()}"
     assert not sample.has_chat_platform
@@ -284,19 +336,40 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(tmp_path: Path)
     feed = (SAMPLE_DIR / "asia-en.xml").read_bytes()
     with LocalHTTPServer() as srv:
         # The body takes about 1.5 s to arrive: SIGTERM lands while the poll is under way.
-        srv.route("/slow.xml", Reply(body=feed, drip=1.5 / 30, drip_size=len(feed) // 30 + 1,
-                                     headers={"Content-Type": "application/atom+xml"}))
+        srv.route(
+            "/slow.xml",
+            Reply(
+                body=feed,
+                drip=1.5 / 30,
+                drip_size=len(feed) // 30 + 1,
+                headers={"Content-Type": "application/atom+xml"},
+            ),
+        )
         cfg = tmp_path / "feeds.yaml"
-        cfg.write_text(yaml.safe_dump({
-            "defaults": {"backfill_window": "3650d"},
-            "feeds": [{"name": "Slow", "url": srv.url("/slow.xml")}],
-        }))
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",
-                                                                "DISCORD_TOKEN")}
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "defaults": {"backfill_window": "3650d"},
+                    "feeds": [{"name": "Slow", "url": srv.url("/slow.xml")}],
+                }
+            )
+        )
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DISCORD_TOKEN")}
         env["POLICYBOT_DATA_DIR"] = str(tmp_path / "data")
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from bot.app.cli import main; main()", "--feeds", str(cfg),
-             "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-c",
+                "from bot.app.cli import main; main()",
+                "--feeds",
+                str(cfg),
+                "run",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 30
             while not srv.requests_to("/slow.xml") and time.monotonic() < deadline:
@@ -316,9 +389,14 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(tmp_path: Path)
 
 
 def test_messages_for_a_platform_without_credentials_wait_and_say_why(tmp_path: Path) -> None:
-    cfg = _sample_feeds_config(tmp_path, [{
-        "destination": {"platform": "discord", "channel": "111111111111111111"},
-    }])
+    cfg = _sample_feeds_config(
+        tmp_path,
+        [
+            {
+                "destination": {"platform": "discord", "channel": "111111111111111111"},
+            }
+        ],
+    )
     done = _policybot(tmp_path, "--feeds", str(cfg), "run", "--once")
     assert done.returncode == 0, done.stderr
     assert "delivered 0 message(s)" in done.stdout
@@ -331,12 +409,17 @@ async def test_a_poll_that_crashes_backs_off_and_keeps_nothing_half_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = tmp_path / "feeds.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "defaults": {"backfill_window": "3650d", "interval": "10m"},
-        "feeds": [{"name": "Asia", "url": (SAMPLE_DIR / "asia-en.xml").as_uri()}],
-    }))
-    rt = Runtime.build(Settings(data_dir=tmp_path / "data"), cfg,
-                       senders={"console": ConsoleSender(io.StringIO())})
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"backfill_window": "3650d", "interval": "10m"},
+                "feeds": [{"name": "Asia", "url": (SAMPLE_DIR / "asia-en.xml").as_uri()}],
+            }
+        )
+    )
+    rt = Runtime.build(
+        Settings(data_dir=tmp_path / "data"), cfg, senders={"console": ConsoleSender(io.StringIO())}
+    )
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("lexicon bug")

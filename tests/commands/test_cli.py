@@ -23,8 +23,14 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     storage = Storage.open(url)
     with storage.write() as s:
         now = datetime.now(UTC)
-        story = Story(title="[bold]EU AI Act[/] \x1b[31mguidance", title_key="k", summary="",
-                      language="en", published=now, first_seen=now)
+        story = Story(
+            title="[bold]EU AI Act[/] \x1b[31mguidance",
+            title_key="k",
+            summary="",
+            language="en",
+            published=now,
+            first_seen=now,
+        )
         s.add(story)
         s.flush()
         store_verdict(s, story.id, Verdict(True, 0.8, ("EU",), ("legislation",)))

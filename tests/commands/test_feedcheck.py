@@ -28,8 +28,15 @@ def server() -> Iterator[LocalHTTPServer]:
     with LocalHTTPServer() as srv:
         srv.route("/feed.xml", Reply(body=RSS, headers={"Content-Type": "application/rss+xml"}))
         # A valid feed, 16 bytes every 50 ms: about 20 s for the whole body.
-        srv.route("/drip.xml", Reply(body=RSS * 4, headers={"Content-Type": "application/rss+xml"},
-                                     drip=0.05, drip_size=16))
+        srv.route(
+            "/drip.xml",
+            Reply(
+                body=RSS * 4,
+                headers={"Content-Type": "application/rss+xml"},
+                drip=0.05,
+                drip_size=16,
+            ),
+        )
         yield srv
 
 
@@ -44,8 +51,9 @@ async def test_a_slow_drip_server_meets_the_total_deadline(server: LocalHTTPServ
     assert server.requests_to("/drip.xml")
 
 
-async def test_parsing_runs_off_the_event_loop(server: LocalHTTPServer,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_parsing_runs_off_the_event_loop(
+    server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = bot.ingest.parse.parse_feed
     seen: list[int] = []
 
@@ -81,9 +89,15 @@ async def test_the_context_uses_the_configured_deadlines(monkeypatch: pytest.Mon
         return FeedCheck(False, url, error="x")
 
     monkeypatch.setattr(context_module, "check_feed", fake_check)
-    defaults = SimpleNamespace(read_timeout=7.0, total_timeout=12.0, max_redirects=3,
-                               max_body_bytes=1000, user_agent="ua")
+    defaults = SimpleNamespace(
+        read_timeout=7.0, total_timeout=12.0, max_redirects=3, max_body_bytes=1000, user_agent="ua"
+    )
     ctx = CommandContext(storage=None, config=SimpleNamespace(defaults=defaults))  # type: ignore[arg-type]
     await ctx.check_feed("https://example.org/f")
-    assert got == {"timeout": 7.0, "total_timeout": 12.0, "max_redirects": 3,
-                   "max_bytes": 1000, "user_agent": "ua"}
+    assert got == {
+        "timeout": 7.0,
+        "total_timeout": 12.0,
+        "max_redirects": 3,
+        "max_bytes": 1000,
+        "user_agent": "ua",
+    }

@@ -43,27 +43,67 @@ def ctx(storage: Storage) -> CommandContext:
 
 def _seed(storage: Storage) -> None:
     rows = [
-        ("EU AI Act enters into force", "The regulation applies.", "en", ("EU",),
-         ("legislation",), 2),
-        ("US tightens export controls on AI chips", "New rules.", "en", ("US",),
-         ("export-controls",), 5),
+        (
+            "EU AI Act enters into force",
+            "The regulation applies.",
+            "en",
+            ("EU",),
+            ("legislation",),
+            2,
+        ),
+        (
+            "US tightens export controls on AI chips",
+            "New rules.",
+            "en",
+            ("US",),
+            ("export-controls",),
+            5,
+        ),
         ("中国发布人工智能监管办法", "国家网信办公布新规。", "zh", ("CN",), ("regulation",), 30),
     ]
     with storage.write() as s:
-        feed = Feed(name="Reuters", config_url="https://r.example/f", url="https://r.example/f",
-                    jurisdictions=[])
+        feed = Feed(
+            name="Reuters",
+            config_url="https://r.example/f",
+            url="https://r.example/f",
+            jurisdictions=[],
+        )
         s.add(feed)
         s.flush()
         for i, (title, summary, lang, jur, topics, hours) in enumerate(rows):
-            story = Story(title=title, title_key=title, url=f"https://news.example/{i}",
-                          summary=summary, language=lang, published=NOW - timedelta(hours=hours),
-                          first_seen=NOW - timedelta(hours=hours))
+            story = Story(
+                title=title,
+                title_key=title,
+                url=f"https://news.example/{i}",
+                summary=summary,
+                language=lang,
+                published=NOW - timedelta(hours=hours),
+                first_seen=NOW - timedelta(hours=hours),
+            )
             s.add(story)
             s.flush()
-            s.add(Entry(feed_id=feed.id, uid=str(i), uid_hash=f"h{i}", story_id=story.id,
-                        url=story.url, title=title, summary=summary, published=story.published))
-            ev = (Evidence(rule="ai-term", term="ai act", text="AI Act", field="title",
-                           weight=0.5, detail=jur[0]),)
+            s.add(
+                Entry(
+                    feed_id=feed.id,
+                    uid=str(i),
+                    uid_hash=f"h{i}",
+                    story_id=story.id,
+                    url=story.url,
+                    title=title,
+                    summary=summary,
+                    published=story.published,
+                )
+            )
+            ev = (
+                Evidence(
+                    rule="ai-term",
+                    term="ai act",
+                    text="AI Act",
+                    field="title",
+                    weight=0.5,
+                    detail=jur[0],
+                ),
+            )
             store_verdict(s, story.id, Verdict(True, 0.9, jur, topics, (), ev))
 
 
@@ -87,8 +127,9 @@ async def test_search_filters_and_since_forms(ctx: CommandContext) -> None:
     r = await run(ctx, "search", query="人工智能", jurisdiction="China")
     assert [s.title for s in r.stories] == ["中国发布人工智能监管办法"]
     for since, n in (("3h", 1), ("24h", 2), ("7d", 3), ("2026-11-20", 2)):
-        r = await run(ctx, "search", query="", topic=None, since=since, jurisdiction=None,
-                      source="reuters")
+        r = await run(
+            ctx, "search", query="", topic=None, since=since, jurisdiction=None, source="reuters"
+        )
         assert len(r.stories) == n, since
 
 
@@ -137,8 +178,9 @@ async def test_previous_from_the_last_page_runs_the_same_search(ctx: CommandCont
         ({"query": "AI", "page": 0}, "between 1 and", None),
     ],
 )
-async def test_search_bad_arguments(ctx: CommandContext, args: dict[str, Any], needle: str,
-                                    suggestion: str | None) -> None:
+async def test_search_bad_arguments(
+    ctx: CommandContext, args: dict[str, Any], needle: str, suggestion: str | None
+) -> None:
     r = await run(ctx, "search", **args)
     assert r.error and needle in r.text
     if suggestion:
@@ -176,9 +218,17 @@ async def test_subscribe_validates_and_suggests(ctx: CommandContext) -> None:
 
 
 async def test_subscribe_list_and_unsubscribe(ctx: CommandContext, storage: Storage) -> None:
-    r = await run(ctx, "subscribe", jurisdictions=["China", "EU", "usa"],
-                  topics="legislation, export-controls", keywords="AI Act, chips",
-                  mode="weekly", at="8:30", day="Friday", timezone="europe/berlin")
+    r = await run(
+        ctx,
+        "subscribe",
+        jurisdictions=["China", "EU", "usa"],
+        topics="legislation, export-controls",
+        keywords="AI Act, chips",
+        mode="weekly",
+        at="8:30",
+        day="Friday",
+        timezone="europe/berlin",
+    )
     assert not r.error, r.text
     with storage.session() as s:
         (sub,) = s.scalars(select(Subscription)).all()
@@ -189,7 +239,12 @@ async def test_subscribe_list_and_unsubscribe(ctx: CommandContext, storage: Stor
         assert sub.topics == ["legislation", "export-controls"]
         assert sub.keywords == ["AI Act", "chips"]
         assert (sub.mode, sub.at, sub.day, sub.timezone, sub.origin) == (
-            "weekly", "08:30", "fri", "Europe/Berlin", "chat")
+            "weekly",
+            "08:30",
+            "fri",
+            "Europe/Berlin",
+            "chat",
+        )
         sid = sub.id
     listed = await run(ctx, "subscriptions", USER)
     assert listed.table is not None and listed.table.rows[0][0] == str(sid)
@@ -206,10 +261,10 @@ async def test_subscribe_list_and_unsubscribe(ctx: CommandContext, storage: Stor
         assert s.scalars(select(Subscription)).all() == []
 
 
-async def test_subscribe_by_instrument_and_min_score(ctx: CommandContext,
-                                                     storage: Storage) -> None:
-    r = await run(ctx, "subscribe", instruments="eu-ai-act, AI Act, US CHIPS and Science Act",
-                  min_score="0.6")
+async def test_subscribe_by_instrument_and_min_score(ctx: CommandContext, storage: Storage) -> None:
+    r = await run(
+        ctx, "subscribe", instruments="eu-ai-act, AI Act, US CHIPS and Science Act", min_score="0.6"
+    )
     assert not r.error, r.text
     with storage.session() as s:
         (sub,) = s.scalars(select(Subscription)).all()
@@ -219,11 +274,20 @@ async def test_subscribe_by_instrument_and_min_score(ctx: CommandContext,
     assert r.table is not None and "0.6" in r.table.rows[0]
     # The digest (the same matcher as routing) follows both filters.
     with storage.write() as s:
-        for title, inst, score in (("AI Act fines", ("EU AI Act",), 0.9),
-                                   ("AI Act footnote", ("EU AI Act",), 0.5),
-                                   ("Other law", ("Colorado AI Act (SB 24-205)",), 0.9)):
-            st = Story(title=title, title_key=title, url=None, summary="", language="en",
-                       published=NOW - timedelta(hours=1), first_seen=NOW - timedelta(hours=1))
+        for title, inst, score in (
+            ("AI Act fines", ("EU AI Act",), 0.9),
+            ("AI Act footnote", ("EU AI Act",), 0.5),
+            ("Other law", ("Colorado AI Act (SB 24-205)",), 0.9),
+        ):
+            st = Story(
+                title=title,
+                title_key=title,
+                url=None,
+                summary="",
+                language="en",
+                published=NOW - timedelta(hours=1),
+                first_seen=NOW - timedelta(hours=1),
+            )
             s.add(st)
             s.flush()
             store_verdict(s, st.id, Verdict(True, score, ("EU",), ("legislation",), inst))
@@ -244,7 +308,10 @@ async def test_subscribe_by_instrument_and_min_score(ctx: CommandContext,
     ],
 )
 async def test_subscribe_instrument_and_score_mistakes(
-    ctx: CommandContext, storage: Storage, args: dict[str, Any], needle: str,
+    ctx: CommandContext,
+    storage: Storage,
+    args: dict[str, Any],
+    needle: str,
     suggestion: str | None,
 ) -> None:
     r = await run(ctx, "subscribe", **args)
@@ -265,11 +332,13 @@ async def test_instruments_come_from_the_running_classifier(storage: Storage) ->
     r = await run(ctx, "subscribe", instruments="x-ai-law")
     assert not r.error, r.text
     assert autocomplete("instruments", "exam", classifier=Custom) == [
-        ("Examplestan AI Law", "x-ai-law")]
+        ("Examplestan AI Law", "x-ai-law")
+    ]
 
 
-async def test_unsubscribe_all_keeps_other_channels_and_config(ctx: CommandContext,
-                                                               storage: Storage) -> None:
+async def test_unsubscribe_all_keeps_other_channels_and_config(
+    ctx: CommandContext, storage: Storage
+) -> None:
     other_chan = Caller("discord", "u1", scope="guildA", channel="chan2", is_admin=True)
     await run(ctx, "subscribe", topics="legislation")
     await run(ctx, "subscribe", topics="regulation")
@@ -291,8 +360,9 @@ async def test_unsubscribe_all_keeps_other_channels_and_config(ctx: CommandConte
 
 
 async def test_cli_picks_a_destination(ctx: CommandContext, storage: Storage) -> None:
-    r = await run(ctx, "subscribe", CLI, platform="slack", scope="T1", channel="C1",
-                  topics="legislation")
+    r = await run(
+        ctx, "subscribe", CLI, platform="slack", scope="T1", channel="C1", topics="legislation"
+    )
     assert not r.error
     r = await run(ctx, "subscriptions", CLI, platform="slack", scope="T1", channel="C1")
     assert r.table is not None and len(r.table.rows) == 1
@@ -308,7 +378,9 @@ async def test_digest_follows_subscriptions(ctx: CommandContext) -> None:
     everything = await run(ctx, "digest", USER)
     assert everything.digest is not None and not everything.ephemeral
     assert {s.title for s in everything.stories} == {
-        "EU AI Act enters into force", "US tightens export controls on AI chips"}
+        "EU AI Act enters into force",
+        "US tightens export controls on AI chips",
+    }
     await run(ctx, "subscribe", ADMIN, jurisdictions="US")
     mine = await run(ctx, "digest", USER, hours=48)
     assert [s.title for s in mine.stories] == ["US tightens export controls on AI chips"]
@@ -322,13 +394,20 @@ async def test_digest_follows_subscriptions(ctx: CommandContext) -> None:
         assert r.error
 
 
-async def test_digest_leaves_out_a_new_feeds_back_catalogue(ctx: CommandContext,
-                                                             storage: Storage) -> None:
+async def test_digest_leaves_out_a_new_feeds_back_catalogue(
+    ctx: CommandContext, storage: Storage
+) -> None:
     with storage.write() as s:
-        old = Story(title="Back catalogue: AI Act recital", title_key="back catalogue",
-                    url="https://news.example/old", summary="", language="en",
-                    published=NOW - timedelta(days=400), first_seen=NOW - timedelta(hours=1),
-                    announce=False)
+        old = Story(
+            title="Back catalogue: AI Act recital",
+            title_key="back catalogue",
+            url="https://news.example/old",
+            summary="",
+            language="en",
+            published=NOW - timedelta(days=400),
+            first_seen=NOW - timedelta(hours=1),
+            announce=False,
+        )
         s.add(old)
         s.flush()
         store_verdict(s, old.id, Verdict(True, 0.9, ("EU",), ("legislation",), ()))
@@ -347,16 +426,23 @@ async def test_digest_leaves_out_a_new_feeds_back_catalogue(ctx: CommandContext,
 
 async def test_feeds_list_hides_query_strings(ctx: CommandContext, storage: Storage) -> None:
     with storage.write() as s:
-        s.add(Feed(name="Secret", config_url="https://x.example/f?key=SECRET",
-                   url="https://x.example/f?key=SECRET", jurisdictions=[]))
+        s.add(
+            Feed(
+                name="Secret",
+                config_url="https://x.example/f?key=SECRET",
+                url="https://x.example/f?key=SECRET",
+                jurisdictions=[],
+            )
+        )
     r = await run(ctx, "feeds", USER)
     assert r.table is not None
     assert {row[0] for row in r.table.rows} == {"Reuters", "Secret"}
     assert "SECRET" not in repr(r)
 
 
-async def test_feeds_add_checks_and_refuses_private_by_default(ctx: CommandContext,
-                                                               storage: Storage) -> None:
+async def test_feeds_add_checks_and_refuses_private_by_default(
+    ctx: CommandContext, storage: Storage
+) -> None:
     with feed_server() as srv:
         r = await run(ctx, "feeds", USER, action="add", url=srv.url("/feed.xml"))
         assert r.error and "admins" in r.text
@@ -374,8 +460,7 @@ async def test_feeds_add_and_remove_a_local_feed_when_allowed(storage: Storage) 
     with feed_server() as srv:
         page = await run(ctx, "feeds", action="add", url=srv.url("/page.html"))
         assert page.error
-        r = await run(ctx, "feeds", action="add", url=srv.url("/feed.xml"),
-                      jurisdictions="EU")
+        r = await run(ctx, "feeds", action="add", url=srv.url("/feed.xml"), jurisdictions="EU")
         assert not r.error, r.text
         assert "Local AI Policy" in r.text and "2 entries" in r.text
         dup = await run(ctx, "feeds", action="add", url=srv.url("/feed.xml"))
@@ -427,11 +512,17 @@ async def test_why_by_id_url_and_title(ctx: CommandContext, storage: Storage) ->
     assert r.error
 
 
-async def test_why_classifies_an_unclassified_item_off_the_event_loop(
-        storage: Storage) -> None:
+async def test_why_classifies_an_unclassified_item_off_the_event_loop(storage: Storage) -> None:
     with storage.write() as s:
-        st = Story(title="Fresh AI bill", title_key="fresh ai bill", url=None, summary="",
-                   language="en", published=NOW, first_seen=NOW)
+        st = Story(
+            title="Fresh AI bill",
+            title_key="fresh ai bill",
+            url=None,
+            summary="",
+            language="en",
+            published=NOW,
+            first_seen=NOW,
+        )
         s.add(st)
         s.flush()
         sid = st.id
@@ -453,7 +544,8 @@ async def test_why_classifies_an_unclassified_item_off_the_event_loop(
 
 
 async def test_bad_time_zones_do_not_rescan_the_tz_database(
-        ctx: CommandContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import zoneinfo
 
     from bot.commands import vocab
@@ -485,8 +577,9 @@ async def test_help_and_unknown_commands(ctx: CommandContext) -> None:
     assert r.error and "subscribe" in r.suggestions
 
 
-async def test_failures_become_a_reply_without_a_trace(ctx: CommandContext,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failures_become_a_reply_without_a_trace(
+    ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import bot.commands.handlers as h
 
     def boom(*a: object, **k: object) -> None:
@@ -501,8 +594,10 @@ def test_autocomplete() -> None:
     assert ("Export controls", "export-controls") in autocomplete("topic", "exp")
     assert autocomplete("jurisdictions", "chi")[0] == ("China (CN)", "CN")
     assert autocomplete("jurisdiction", "uk")[0][1] == "GB"
-    assert autocomplete("jurisdiction", "")[:2] == [("European Union (EU)", "EU"),
-                                                    ("International (INTL)", "INTL")]
+    assert autocomplete("jurisdiction", "")[:2] == [
+        ("European Union (EU)", "EU"),
+        ("International (INTL)", "INTL"),
+    ]
     assert len(autocomplete("jurisdiction", "")) == 25
     assert len(autocomplete("jurisdiction", "a")) <= 25
     assert autocomplete("nonsense", "x") == []

@@ -83,8 +83,12 @@ async def test_redirect_to_loopback_is_refused_at_the_hop() -> None:
         ok = await check_feed(outside.url("/feed.xml"), policy)
         assert ok.ok and ok.title == "Local AI Policy" and ok.entries == 2
 
-        for target in (inside.url("/feed.xml"), f"http://localhost:{inside.port}/feed.xml",
-                       "http://169.254.169.254/latest/meta-data/", "http://[::1]/"):
+        for target in (
+            inside.url("/feed.xml"),
+            f"http://localhost:{inside.port}/feed.xml",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+        ):
             res = await check_feed(outside.url(f"/redirect?to={target}"), policy)
             assert not res.ok and "refusing" in (res.error or ""), target
             assert len(res.hops) == 2 and res.hops[1].startswith(target.split("/latest")[0])
@@ -93,6 +97,7 @@ async def test_redirect_to_loopback_is_refused_at_the_hop() -> None:
 
 async def test_connection_goes_to_the_checked_address_with_the_original_host() -> None:
     with feed_server() as srv:
+
         async def resolver(host: str, port: int) -> list[str]:
             assert host == "feeds.test"
             return ["127.0.0.1"]

@@ -22,9 +22,15 @@ _uids = itertools.count(1)
 def feed(session: Session, name: str = "Politico Europe") -> Feed:
     row = session.query(Feed).filter(Feed.name == name).one_or_none()
     if row is None:
-        row = Feed(name=name, config_url=f"https://example.org/{name}.xml",
-                   url=f"https://example.org/{name}.xml", jurisdictions=[], added_at=NOW,
-                   consecutive_failures=0, entry_count=0)
+        row = Feed(
+            name=name,
+            config_url=f"https://example.org/{name}.xml",
+            url=f"https://example.org/{name}.xml",
+            jurisdictions=[],
+            added_at=NOW,
+            consecutive_failures=0,
+            entry_count=0,
+        )
         session.add(row)
         session.flush()
     return row
@@ -45,33 +51,65 @@ def story(
     announce: bool = True,
     feeds: Sequence[str] = ("Politico Europe",),
 ) -> tuple[Story, VerdictValue]:
-    s = Story(title=title, title_key=title.casefold()[:400], url=f"https://example.org/{title}",
-              summary=summary, language=language, published=first_seen, first_seen=first_seen,
-              announce=announce, source_count=len(feeds))
+    s = Story(
+        title=title,
+        title_key=title.casefold()[:400],
+        url=f"https://example.org/{title}",
+        summary=summary,
+        language=language,
+        published=first_seen,
+        first_seen=first_seen,
+        announce=announce,
+        source_count=len(feeds),
+    )
     session.add(s)
     session.flush()
     for name in feeds:
         f = feed(session, name)
-        session.add(Entry(feed_id=f.id, uid=f"u{next(_uids)}", uid_hash=f"h{next(_uids)}",
-                          story_id=s.id, url=f"https://{name.replace(' ', '')}.example/{s.id}",
-                          title=title, summary=summary, language=language,
-                          published=first_seen, published_known=True, first_seen=first_seen))
-    v = VerdictValue(relevant=relevant, score=score, jurisdictions=tuple(jurisdictions),
-                     topics=tuple(topics), instruments=tuple(instruments))
+        session.add(
+            Entry(
+                feed_id=f.id,
+                uid=f"u{next(_uids)}",
+                uid_hash=f"h{next(_uids)}",
+                story_id=s.id,
+                url=f"https://{name.replace(' ', '')}.example/{s.id}",
+                title=title,
+                summary=summary,
+                language=language,
+                published=first_seen,
+                published_known=True,
+                first_seen=first_seen,
+            )
+        )
+    v = VerdictValue(
+        relevant=relevant,
+        score=score,
+        jurisdictions=tuple(jurisdictions),
+        topics=tuple(topics),
+        instruments=tuple(instruments),
+    )
     store_verdict(session, s.id, v)
     session.flush()
     return s, v
 
 
-def destination(session: Session, platform: str = "discord", channel: str = "1",
-                webhook_env: str = "") -> Destination:
+def destination(
+    session: Session, platform: str = "discord", channel: str = "1", webhook_env: str = ""
+) -> Destination:
     return get_or_create_destination(session, platform, channel=channel, webhook_env=webhook_env)
 
 
 def subscription(session: Session, dest: Destination, **kw: Any) -> Subscription:
     values: dict[str, Any] = {
-        "origin": "chat", "jurisdictions": [], "topics": [], "instruments": [], "keywords": [],
-        "languages": [], "min_score": 0.0, "mode": "instant", "created_at": NOW,
+        "origin": "chat",
+        "jurisdictions": [],
+        "topics": [],
+        "instruments": [],
+        "keywords": [],
+        "languages": [],
+        "min_score": 0.0,
+        "mode": "instant",
+        "created_at": NOW,
     }
     values.update(kw)
     sub = Subscription(destination_id=dest.id, **values)
@@ -81,8 +119,13 @@ def subscription(session: Session, dest: Destination, **kw: Any) -> Subscription
 
 
 def facts(title: str = "x", summary: str = "", **kw: Any) -> StoryFacts:
-    base: dict[str, Any] = {"language": "en", "score": 0.8, "jurisdictions": ("EU",),
-                            "topics": ("legislation",), "instruments": ("law",)}
+    base: dict[str, Any] = {
+        "language": "en",
+        "score": 0.8,
+        "jurisdictions": ("EU",),
+        "topics": ("legislation",),
+        "instruments": ("law",),
+    }
     base.update(kw)
     return StoryFacts(title=title, summary=summary, **base)
 
@@ -100,7 +143,7 @@ def simple_alert(platform: str, post: Any) -> list[Any]:
 
 def simple_digest(platform: str, digest: Any, per_part: int = 2) -> list[Any]:
     titles = [p.title for p in digest.stories]
-    chunks = [titles[i:i + per_part] for i in range(0, len(titles), per_part)]
+    chunks = [titles[i : i + per_part] for i in range(0, len(titles), per_part)]
     if platform.startswith("discord"):
         return [{"content": " | ".join(c)} for c in chunks]
     if platform.startswith("slack"):

@@ -50,8 +50,11 @@ def test_status_shows_counts_and_errors_then_enable(
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     res = runner.invoke(app, ["deliver", "status"])
     assert res.exit_code == 0, res.output
-    lines = {line.split("│")[1].strip(): line for line in res.output.splitlines()
-             if line.count("│") > 3 and line.split("│")[1].strip().isdigit()}
+    lines = {
+        line.split("│")[1].strip(): line
+        for line in res.output.splitlines()
+        if line.count("│") > 3 and line.split("│")[1].strip().isdigit()
+    }
     assert "slack C0K" in lines[str(ok_id)] and "ok" in lines[str(ok_id)]
     cells = [c.strip() for c in lines[str(broken_id)].split("│")]
     assert cells[2] == "discord 987654321098765432"

@@ -27,7 +27,10 @@ def run_worker(url: str, fake: FakeDiscord) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
         [sys.executable, "-m", "tests.deliver.crash_worker", url, fake.api_base],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -76,7 +79,8 @@ def test_kill_9_mid_drain_then_restart(tmp_path: Path) -> None:
     created = collections.Counter(m["nonce"] for m in fake.messages_in(CHANNEL))
     assert created == collections.Counter(f"{r.nonce}-0" for r in rows)
     assert sorted(m["content"].split(" [")[0] for m in fake.messages) == sorted(
-        f"story {i}" for i in range(N))
+        f"story {i}" for i in range(N)
+    )
     # Requests: one per row, plus at most the one that was in flight at the kill.
     posts = fake.requests_to("POST", f"/api/v10/channels/{CHANNEL}/messages")
     assert N <= len(posts) <= N + 1

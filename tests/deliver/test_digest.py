@@ -47,8 +47,13 @@ def add_story(storage: Storage, title: str, first_seen: datetime, **kw: Any) -> 
 
 def digests(storage: Storage) -> list[OutboxMessage]:
     with storage.session() as s:
-        return list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "digest")
-                              .order_by(OutboxMessage.id)))
+        return list(
+            s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == "digest")
+                .order_by(OutboxMessage.id)
+            )
+        )
 
 
 def queue(storage: Storage, now: datetime) -> int:
@@ -116,10 +121,16 @@ def test_daily_digest_once_per_period_with_the_right_stories(storage: Storage) -
 
 
 def test_time_zones_tokyo_vs_utc(storage: Storage) -> None:
-    tokyo = make_sub(storage, mode="daily", at="09:00", timezone="Asia/Tokyo",
-                     last_digest_at=utc(2026, 11, 19, 0, 0))
-    utc_sub = make_sub(storage, mode="daily", at="09:00", timezone="UTC",
-                       last_digest_at=utc(2026, 11, 19, 9, 0))
+    tokyo = make_sub(
+        storage,
+        mode="daily",
+        at="09:00",
+        timezone="Asia/Tokyo",
+        last_digest_at=utc(2026, 11, 19, 0, 0),
+    )
+    utc_sub = make_sub(
+        storage, mode="daily", at="09:00", timezone="UTC", last_digest_at=utc(2026, 11, 19, 9, 0)
+    )
     s1 = add_story(storage, "early", utc(2026, 11, 19, 6, 0))
     s2 = add_story(storage, "late", utc(2026, 11, 19, 18, 0))
     # 00:30 UTC = 09:30 in Tokyo: Tokyo's digest is due, UTC's is not.
@@ -133,8 +144,9 @@ def test_time_zones_tokyo_vs_utc(storage: Storage) -> None:
 
 
 def test_weekly_on_its_day(storage: Storage) -> None:
-    sub_id = make_sub(storage, mode="weekly", day="fri", at="17:00",
-                      last_digest_at=utc(2026, 11, 13, 17, 0))
+    sub_id = make_sub(
+        storage, mode="weekly", day="fri", at="17:00", last_digest_at=utc(2026, 11, 13, 17, 0)
+    )
     ids = [add_story(storage, f"day {i}", utc(2026, 11, 14 + i, 10)) for i in range(6)]
     assert queue(storage, utc(2026, 11, 20, 16, 59)) == 0  # Friday, before the hour
     assert queue(storage, utc(2026, 11, 20, 17, 0)) == 1
@@ -145,8 +157,7 @@ def test_weekly_on_its_day(storage: Storage) -> None:
 
 
 def test_downtime_coalesces_into_one_digest(storage: Storage) -> None:
-    sub_id = make_sub(storage, mode="daily", at="09:00",
-                      last_digest_at=utc(2026, 11, 17, 9, 0))
+    sub_id = make_sub(storage, mode="daily", at="09:00", last_digest_at=utc(2026, 11, 17, 9, 0))
     start = utc(2026, 11, 17, 10)
     # Spread over the three missed days.
     ids = [add_story(storage, f"down {i}", start + timedelta(hours=7 * i)) for i in range(10)]

@@ -43,9 +43,13 @@ async def test_alerts_and_digest_through_the_real_renderers(storage: Storage) ->
         subscriptions_changed()
         router = Router()
         for i in range(12):
-            st, v = h.story(s, f"AI rules {i} {HOSTILE}", summary=f"Summary {HOSTILE} " * 20,
-                            feeds=("Politico Europe", "Euractiv"),
-                            first_seen=h.NOW - timedelta(hours=12 - i))
+            st, v = h.story(
+                s,
+                f"AI rules {i} {HOSTILE}",
+                summary=f"Summary {HOSTILE} " * 20,
+                feeds=("Politico Europe", "Euractiv"),
+                first_seen=h.NOW - timedelta(hours=12 - i),
+            )
             router(s, st, v)
         assert len(queue_due_digests(s, h.NOW + timedelta(days=1))) == 1
     out = io.StringIO()
@@ -58,7 +62,8 @@ async def test_alerts_and_digest_through_the_real_renderers(storage: Storage) ->
             }
             try:
                 stats = await Worker(storage, senders, pacer=Pacer({})).drain(
-                    now=h.NOW + timedelta(days=1))
+                    now=h.NOW + timedelta(days=1)
+                )
             finally:
                 for sender in senders.values():
                     await sender.aclose()

@@ -16,8 +16,11 @@ from tests.fakes.slack import FakeSlack
 async def test_discord_client_logs_in_syncs_and_answers_a_slash_command() -> None:
     async with FakeDiscord() as fake:
         with fake.patched():
-            client = discord.Client(intents=discord.Intents.none(), guild_ready_timeout=0.1,
-                                    allowed_mentions=discord.AllowedMentions.none())
+            client = discord.Client(
+                intents=discord.Intents.none(),
+                guild_ready_timeout=0.1,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
             tree = app_commands.CommandTree(client)
             ready = asyncio.Event()
             seen: list[str] = []
@@ -68,7 +71,8 @@ async def test_slack_socket_mode_receives_an_envelope_and_acks() -> None:
         async def handle(c: SocketModeClient, req: SocketModeRequest) -> None:
             got.append(req.payload)
             await c.send_socket_mode_response(
-                SocketModeResponse(envelope_id=req.envelope_id, payload={"text": "ok"}))
+                SocketModeResponse(envelope_id=req.envelope_id, payload={"text": "ok"})
+            )
 
         client.socket_mode_request_listeners.append(handle)  # type: ignore[arg-type]
         await client.connect()
@@ -77,8 +81,7 @@ async def test_slack_socket_mode_receives_an_envelope_and_acks() -> None:
                 if fake.connected:
                     break
                 await asyncio.sleep(0.01)
-            eid = await fake.send_envelope("slash_commands", {"command": "/policy",
-                                                               "text": "help"})
+            eid = await fake.send_envelope("slash_commands", {"command": "/policy", "text": "help"})
             ack = await fake.wait_ack(eid)
             assert ack["payload"] == {"text": "ok"}
             assert got == [{"command": "/policy", "text": "help"}]

@@ -88,8 +88,10 @@ _MASKED = re.compile(r"\[([^\[\]]*)\]\(((?:[^()\s]|\([^()\s]*\))*)\)")
 _BARE_SCHEME = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:/{2}\S*")
 _INVITE = re.compile(r"(?i)\bdiscord(?:app)?\.(?:gg|com|io|me|li|new)\b\S*")
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")
-_DOMAIN = re.compile(r"(?i)(?<![\w.@-])(?:www\.[a-z0-9]|(?:[a-z0-9-]+\.)+(?:com|org|net|io|eu|gov|"
-                     r"uk|cn|info|example|evil|test|xyz|app|dev|ly|gg)\b)\S*")
+_DOMAIN = re.compile(
+    r"(?i)(?<![\w.@-])(?:www\.[a-z0-9]|(?:[a-z0-9-]+\.)+(?:com|org|net|io|eu|gov|"
+    r"uk|cn|info|example|evil|test|xyz|app|dev|ly|gg)\b)\S*"
+)
 
 
 def discord_links(payload: dict[str, Any]) -> list[str]:
@@ -106,7 +108,7 @@ def discord_links(payload: dict[str, Any]) -> list[str]:
         # Blank out backslash escapes (same length) so "\[" cannot open a masked link.
         plain = _ESCAPED.sub("\x00\x00", s)
         for m in _MASKED.finditer(plain):
-            out.append(s[m.start(2):m.end(2)])
+            out.append(s[m.start(2) : m.end(2)])
         rest = _MASKED.sub(lambda m: "\x00" * len(m.group(0)), plain)
         # Masked-link syntax the pattern above could not parse is still suspicious.
         out += [f"](…{m.group(0)}" for m in re.finditer(r"\]\(\S*", rest)]
@@ -145,24 +147,42 @@ def bad_links(links: Iterable[str], allowed: set[str]) -> list[str]:
 # -- the checkers catch what they must --------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "@everyone", "hi @here", "<@123>", "<@!123>", "<@&42>", "<#99>", "</ban user:12>",
-    "<t:1700000000:R>", "<a:party:123>",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@everyone",
+        "hi @here",
+        "<@123>",
+        "<@!123>",
+        "<@&42>",
+        "<#99>",
+        "</ban user:12>",
+        "<t:1700000000:R>",
+        "<a:party:123>",
+    ],
+)
 def test_discord_mention_checker_fires(text: str) -> None:
     assert live_mentions({"content": text}) != []
     assert live_mentions({"embeds": [{"fields": [{"name": "x", "value": text}]}]}) != []
 
 
-@pytest.mark.parametrize("text", [
-    f"@{ZWSP}everyone", f"<{ZWSP}@123>", f"<{ZWSP}@{ZWSP}&42>", "email at example", "<3",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"@{ZWSP}everyone",
+        f"<{ZWSP}@123>",
+        f"<{ZWSP}@{ZWSP}&42>",
+        "email at example",
+        "<3",
+    ],
+)
 def test_discord_mention_checker_quiet(text: str) -> None:
     assert live_mentions({"content": text}) == []
 
 
-@pytest.mark.parametrize("text", ["<!channel>", "<!here>", "<@U123>", "<#C1|general>",
-                                  "@channel", "@here"])
+@pytest.mark.parametrize(
+    "text", ["<!channel>", "<!here>", "<@U123>", "<#C1|general>", "@channel", "@here"]
+)
 def test_slack_mention_checker_fires(text: str) -> None:
     assert live_mentions({"text": text}, "slack") != []
     section = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
@@ -170,9 +190,15 @@ def test_slack_mention_checker_fires(text: str) -> None:
 
 
 def test_discord_link_extractor() -> None:
-    payload = {"content": "see [a](javascript:alert(1)) and https://evil.example/x",
-               "embeds": [{"url": "https://ok.example/", "description":
-                           "\\[not](https://x.example) [ok](https://ok.example/) discord.gg/x"}]}
+    payload = {
+        "content": "see [a](javascript:alert(1)) and https://evil.example/x",
+        "embeds": [
+            {
+                "url": "https://ok.example/",
+                "description": "\\[not](https://x.example) [ok](https://ok.example/) discord.gg/x",
+            }
+        ],
+    }
     links = discord_links(payload)
     assert "https://ok.example/" in links
     assert "https://evil.example/x" in links
@@ -185,9 +211,14 @@ def test_discord_link_extractor() -> None:
 
 
 def test_slack_link_extractor() -> None:
-    section = {"type": "section", "text": {"type": "mrkdwn",
-                                           "text": "<https://ok.example/|ok> www.evil.example "
-                                                   "<javascript:x|y> http://bare.example"}}
+    section = {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": "<https://ok.example/|ok> www.evil.example "
+            "<javascript:x|y> http://bare.example",
+        },
+    }
     links = slack_links({"text": "x", "blocks": [section]})
     assert links[:2] == ["https://ok.example/", "javascript:x"]
     assert "www.evil.example" in links and "http://bare.example" in links

@@ -54,17 +54,19 @@ def _posts() -> list[StoryPost]:
         m = _HREF.search(html.unescape(raw))
         url = html.unescape(m.group(1)) if m else None
         for j, text in enumerate((raw, html_to_text(raw))):
-            posts.append(StoryPost(
-                story_id=2 * i + j,
-                title=text,
-                url=url,
-                summary=text,
-                published=T0,
-                sources=(Source(f.stem + " " + text[:200], url),),
-                jurisdictions=("EU", text[:20]),
-                topics=("regulation",),
-                instruments=(text[:100],),
-            ))
+            posts.append(
+                StoryPost(
+                    story_id=2 * i + j,
+                    title=text,
+                    url=url,
+                    summary=text,
+                    published=T0,
+                    sources=(Source(f.stem + " " + text[:200], url),),
+                    jurisdictions=("EU", text[:20]),
+                    topics=("regulation",),
+                    instruments=(text[:100],),
+                )
+            )
     return posts
 
 

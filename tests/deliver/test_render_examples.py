@@ -56,23 +56,33 @@ STORY = StoryPost(
 def test_discord_alert_exact_structure() -> None:
     assert discord_alert(STORY) == {
         "content": "🇪🇺 EU, 🇺🇸 US · Export controls",
-        "embeds": [{
-            "title": "EU & US agree on AI chip export rules",
-            "url": "https://politico.eu/article/ai-chips",
-            "color": 0xDD6B20,
-            "timestamp": "2026-03-04T09:30:00+00:00",
-            "description": "Brussels and Washington align export controls on advanced AI chips.",
-            "fields": [
-                {"name": "Jurisdictions", "value": "🇪🇺 EU, 🇺🇸 US", "inline": True},
-                {"name": "Topics", "value": "Export controls, International cooperation",
-                 "inline": True},
-                {"name": "Instrument", "value": "EU AI Act", "inline": True},
-                {"name": "Sources", "value": "[Politico Europe](https://politico.eu/article/"
-                 "ai-chips), [Euractiv](https://euractiv.com/ai-chips), Reuters",
-                 "inline": False},
-            ],
-            "footer": {"text": "policybot · story 42"},
-        }],
+        "embeds": [
+            {
+                "title": "EU & US agree on AI chip export rules",
+                "url": "https://politico.eu/article/ai-chips",
+                "color": 0xDD6B20,
+                "timestamp": "2026-03-04T09:30:00+00:00",
+                "description": (
+                    "Brussels and Washington align export controls on advanced AI chips."
+                ),
+                "fields": [
+                    {"name": "Jurisdictions", "value": "🇪🇺 EU, 🇺🇸 US", "inline": True},
+                    {
+                        "name": "Topics",
+                        "value": "Export controls, International cooperation",
+                        "inline": True,
+                    },
+                    {"name": "Instrument", "value": "EU AI Act", "inline": True},
+                    {
+                        "name": "Sources",
+                        "value": "[Politico Europe](https://politico.eu/article/"
+                        "ai-chips), [Euractiv](https://euractiv.com/ai-chips), Reuters",
+                        "inline": False,
+                    },
+                ],
+                "footer": {"text": "policybot · story 42"},
+            }
+        ],
         "allowed_mentions": {"parse": []},
     }
 
@@ -81,21 +91,40 @@ def test_slack_alert_exact_structure() -> None:
     assert slack_alert(STORY) == {
         "text": "EU &amp; US agree on AI chip export rules (🇪🇺 EU, 🇺🇸 US · Export controls)",
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "emoji": True,
-                                        "text": "EU & US agree on AI chip export rules"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": (
-                "*<https://politico.eu/article/ai-chips|EU &amp; US agree on AI chip export "
-                "rules>*\nBrussels and Washington align export controls on advanced AI chips."
-            )}},
-            {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": "🇪🇺 EU, 🇺🇸 US"},
-                {"type": "mrkdwn", "text": "Export controls, International cooperation"},
-                {"type": "mrkdwn", "text": "EU AI Act"},
-                {"type": "mrkdwn", "text": "<https://politico.eu/article/ai-chips|Politico "
-                                           "Europe>, <https://euractiv.com/ai-chips|Euractiv>, "
-                                           "Reuters"},
-                {"type": "mrkdwn", "text": "2026-03-04 09:30 UTC"},
-            ]},
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "emoji": True,
+                    "text": "EU & US agree on AI chip export rules",
+                },
+            },
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": (
+                        "*<https://politico.eu/article/ai-chips|EU &amp; US agree on AI chip"
+                        " export rules>*\nBrussels and Washington align export controls on"
+                        " advanced AI chips."
+                    ),
+                },
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": "🇪🇺 EU, 🇺🇸 US"},
+                    {"type": "mrkdwn", "text": "Export controls, International cooperation"},
+                    {"type": "mrkdwn", "text": "EU AI Act"},
+                    {
+                        "type": "mrkdwn",
+                        "text": "<https://politico.eu/article/ai-chips|Politico "
+                        "Europe>, <https://euractiv.com/ai-chips|Euractiv>, "
+                        "Reuters",
+                    },
+                    {"type": "mrkdwn", "text": "2026-03-04 09:30 UTC"},
+                ],
+            },
         ],
         "unfurl_links": False,
         "unfurl_media": False,
@@ -114,8 +143,14 @@ def test_console_alert() -> None:
 
 
 def test_many_sources_end_with_plus_n_more() -> None:
-    post = StoryPost(1, "t", None, "", T0,
-                     sources=tuple(Source(f"Feed {i}", f"https://f{i}.example/") for i in range(9)))
+    post = StoryPost(
+        1,
+        "t",
+        None,
+        "",
+        T0,
+        sources=tuple(Source(f"Feed {i}", f"https://f{i}.example/") for i in range(9)),
+    )
     field = discord_alert(post)["embeds"][0]["fields"][-1]
     assert field["name"] == "Sources"
     assert field["value"].endswith(", +4 more") and field["value"].count("](") == 5
@@ -125,10 +160,15 @@ def test_many_sources_end_with_plus_n_more() -> None:
 
 
 def test_story_without_url_or_with_a_hostile_url() -> None:
-    for url in (None, "", "javascript:alert(1)", "data:text/html,x", "file:///etc/passwd",
-                "https://user:pw@evil.example/"):
-        post = StoryPost(7, "No link here", url, "Summary", T0,
-                         sources=(Source("Feed", url),))
+    for url in (
+        None,
+        "",
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "file:///etc/passwd",
+        "https://user:pw@evil.example/",
+    ):
+        post = StoryPost(7, "No link here", url, "Summary", T0, sources=(Source("Feed", url),))
         d = discord_alert(post)
         assert "url" not in d["embeds"][0]
         assert d["embeds"][0]["title"] == "No link here"
@@ -157,11 +197,21 @@ def test_untitled_and_naive_dates() -> None:
 
 
 def test_hostile_alert_is_neutralised() -> None:
-    hostile = ("@everyone <@123> <@&9> <!channel> [click](https://evil.example) "
-               "https://evil.example/x ```x``` # head")
-    post = StoryPost(5, hostile, "https://ok.example/", hostile, T0,
-                     sources=(Source(hostile, "https://ok.example/s"),),
-                     jurisdictions=("<@1>", "EU"), topics=("@here",), instruments=(hostile,))
+    hostile = (
+        "@everyone <@123> <@&9> <!channel> [click](https://evil.example) "
+        "https://evil.example/x ```x``` # head"
+    )
+    post = StoryPost(
+        5,
+        hostile,
+        "https://ok.example/",
+        hostile,
+        T0,
+        sources=(Source(hostile, "https://ok.example/s"),),
+        jurisdictions=("<@1>", "EU"),
+        topics=("@here",),
+        instruments=(hostile,),
+    )
     allowed = allowed_links([post])
     d = discord_alert(post)
     assert validate_discord_message(d) == [] and live_mentions(d) == []
@@ -185,19 +235,26 @@ def _digest(n: int, seed: int = 1) -> Digest:
     for i in range(n):
         js = tuple(rnd.sample(JURIS, rnd.randint(0, 3)))
         ts = tuple(rnd.sample(TOPICS, rnd.randint(0, 2)))
-        srcs = tuple(Source(f"Feed {k}", f"https://feed{k}.example/{i}")
-                     for k in range(rnd.randint(0, 6)))
-        stories.append(StoryPost(
-            story_id=1000 + i,
-            title=f"Story {i:04d}: " + " ".join(rnd.choice(["AI", "rules", "<@1>", "@here",
-                                                            "export", "&", "law"])
-                                                for _ in range(rnd.randint(3, 40))),
-            url=f"https://news.example/story/{i}" if i % 7 else None,
-            summary="summary",
-            published=T0 - timedelta(minutes=i),
-            sources=srcs, jurisdictions=js, topics=ts,
-            instruments=("EU AI Act",) if i % 5 == 0 else (),
-        ))
+        srcs = tuple(
+            Source(f"Feed {k}", f"https://feed{k}.example/{i}") for k in range(rnd.randint(0, 6))
+        )
+        stories.append(
+            StoryPost(
+                story_id=1000 + i,
+                title=f"Story {i:04d}: "
+                + " ".join(
+                    rnd.choice(["AI", "rules", "<@1>", "@here", "export", "&", "law"])
+                    for _ in range(rnd.randint(3, 40))
+                ),
+                url=f"https://news.example/story/{i}" if i % 7 else None,
+                summary="summary",
+                published=T0 - timedelta(minutes=i),
+                sources=srcs,
+                jurisdictions=js,
+                topics=ts,
+                instruments=("EU AI Act",) if i % 5 == 0 else (),
+            )
+        )
     return Digest("AI governance digest", T0 - timedelta(days=1), T0, tuple(stories))
 
 
@@ -217,7 +274,8 @@ def test_discord_digest_of_300_stories() -> None:
         assert bad_links(discord_links(m), allowed) == []
         assert m["content"].endswith(f"(part {i + 1}/{len(msgs)})")
     assert msgs[0]["content"].startswith(
-        "**AI governance digest** · 3 Mar 2026 – 4 Mar 2026 · 300 stories in ")
+        "**AI governance digest** · 3 Mar 2026 – 4 Mar 2026 · 300 stories in "
+    )
     descriptions = [e["description"] for m in msgs for e in m["embeds"]]
     _titles_once(descriptions, 300)
     # Each story is a line under its first jurisdiction: counts in the titles add up.
@@ -253,8 +311,9 @@ def test_slack_digest_of_300_stories() -> None:
 def test_console_digest_of_300_stories() -> None:
     text = console_digest(_digest(300))
     _titles_once([text], 300)
-    assert text.splitlines()[0].startswith("AI governance digest · 3 Mar 2026 – 4 Mar 2026 · "
-                                           "300 stories in ")
+    assert text.splitlines()[0].startswith(
+        "AI governance digest · 3 Mar 2026 – 4 Mar 2026 · 300 stories in "
+    )
 
 
 def test_digest_of_thousands_of_stories() -> None:
@@ -275,12 +334,15 @@ def test_digest_lists_a_duplicated_story_once() -> None:
 
 
 def test_digest_grouping_and_tags() -> None:
-    a = StoryPost(1, "A", "https://a.example/", "", T0, jurisdictions=("EU", "US"),
-                  topics=("regulation",))
-    b = StoryPost(2, "B", "https://b.example/", "", T0, jurisdictions=("EU",),
-                  topics=("export-controls",))
-    c = StoryPost(3, "C", "https://c.example/", "", T0, jurisdictions=("US",),
-                  topics=("export-controls",))
+    a = StoryPost(
+        1, "A", "https://a.example/", "", T0, jurisdictions=("EU", "US"), topics=("regulation",)
+    )
+    b = StoryPost(
+        2, "B", "https://b.example/", "", T0, jurisdictions=("EU",), topics=("export-controls",)
+    )
+    c = StoryPost(
+        3, "C", "https://c.example/", "", T0, jurisdictions=("US",), topics=("export-controls",)
+    )
     d = StoryPost(4, "D", None, "", T0)
     msgs = discord_digest(Digest("Weekly", T0, T0, (a, b, c, d)))
     assert len(msgs) == 1
@@ -289,14 +351,20 @@ def test_digest_grouping_and_tags() -> None:
     assert [e["title"] for e in embeds] == ["🇪🇺 EU (2)", "🇺🇸 US (1)", "🌍 Unspecified (1)"]
     assert embeds[0]["description"] == (
         "**Regulation (1)**\n• [A](https://a.example/) — also 🇺🇸 US\n\n"
-        "**Export controls (1)**\n• [B](https://b.example/)")
+        "**Export controls (1)**\n• [B](https://b.example/)"
+    )
     assert embeds[2]["description"] == "**Other (1)**\n• D"
     slack = slack_digest(Digest("Weekly", T0, T0, (a, b, c, d)))
     assert len(slack) == 1
     assert [b["text"]["text"] for b in slack[0]["blocks"] if b["type"] == "header"] == [
-        "Weekly", "🇪🇺 EU (2)", "🇺🇸 US (1)", "🌍 Unspecified (1)"]
+        "Weekly",
+        "🇪🇺 EU (2)",
+        "🇺🇸 US (1)",
+        "🌍 Unspecified (1)",
+    ]
     assert slack[0]["blocks"][1]["elements"][0]["text"] == (
-        "4 Mar 2026 · 4 stories in 3 jurisdictions")
+        "4 Mar 2026 · 4 stories in 3 jurisdictions"
+    )
     sections = [b["text"]["text"] for b in slack[0]["blocks"] if b["type"] == "section"]
     assert sections[0] == "*Regulation (1)*\n• <https://a.example/|A> — also 🇺🇸 US"
 
@@ -304,8 +372,13 @@ def test_digest_grouping_and_tags() -> None:
 def test_empty_digest() -> None:
     empty = Digest("AI governance digest", T0 - timedelta(days=1), T0)
     d = discord_digest(empty)
-    assert d == [{"content": "**AI governance digest** · 3 Mar 2026 – 4 Mar 2026: no new items.",
-                  "embeds": [], "allowed_mentions": {"parse": []}}]
+    assert d == [
+        {
+            "content": "**AI governance digest** · 3 Mar 2026 – 4 Mar 2026: no new items.",
+            "embeds": [],
+            "allowed_mentions": {"parse": []},
+        }
+    ]
     assert validate_discord_message(d[0]) == []
     s = slack_digest(empty)
     assert len(s) == 1 and validate_slack_message(s[0]) == []
@@ -314,15 +387,23 @@ def test_empty_digest() -> None:
 
 
 def test_huge_single_story_texts_fit() -> None:
-    post = StoryPost(9, "T" * 10_000, "https://a.example/" + "p" * 1900, "S " * 10_000, T0,
-                     sources=tuple(Source("N" * 500, "https://s.example/" + "q" * 1900)
-                                   for _ in range(50)),
-                     jurisdictions=tuple(f"X{i}" for i in range(100)),
-                     topics=("regulation",) * 50, instruments=("I" * 3000,) * 20)
+    post = StoryPost(
+        9,
+        "T" * 10_000,
+        "https://a.example/" + "p" * 1900,
+        "S " * 10_000,
+        T0,
+        sources=tuple(Source("N" * 500, "https://s.example/" + "q" * 1900) for _ in range(50)),
+        jurisdictions=tuple(f"X{i}" for i in range(100)),
+        topics=("regulation",) * 50,
+        instruments=("I" * 3000,) * 20,
+    )
     assert validate_discord_message(discord_alert(post)) == []
     assert validate_slack_message(slack_alert(post)) == []
-    more = [StoryPost(10 + i, "T" * 5000, post.url, "", T0, post.sources, post.jurisdictions)
-            for i in range(30)]
+    more = [
+        StoryPost(10 + i, "T" * 5000, post.url, "", T0, post.sources, post.jurisdictions)
+        for i in range(30)
+    ]
     digest = Digest("D" * 5000, T0, T0, (post, *more))
     for m in discord_digest(digest):
         assert validate_discord_message(m) == []
@@ -368,15 +449,21 @@ def test_slack_validator_reports_each_limit() -> None:
     assert validate_slack_message(ok) == []
     cases: list[dict[str, Any]] = [
         {"text": "x", "blocks": [section] * 51},
-        {"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text",
-                                                             "text": "h" * 151}}]},
+        {
+            "text": "x",
+            "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+        },
         {"text": "x", "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "h"}}]},
-        {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn",
-                                                              "text": "s" * 3001}}]},
+        {
+            "text": "x",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3001}}],
+        },
         {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": ""}}]},
         {"text": "x", "blocks": [{"type": "context", "elements": []}]},
-        {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn",
-                                                              "text": "s" * 2900}}] * 5},
+        {
+            "text": "x",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "s" * 2900}}] * 5,
+        },
         {"text": "x" * 40_001},
         {"blocks": []},
         {"text": "x", "blocks": [{"type": "bogus"}]},

@@ -38,14 +38,19 @@ from tests.deliver.test_render_checks import (
 from tests.deliver.test_render_property import long_text, story_posts, text
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
-PROPERTY = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Hostile, huge, emoji-heavy and CJK stories: mostly small ones (cheap), some huge ones.
-stories = st.lists(st.one_of(story_posts(big=False), story_posts(big=False), story_posts()),
-                   max_size=12)
-emoji_cjk = st.sampled_from(["😀" * 3000, "中文标题" * 800, "👨‍👩‍👧" * 600, "🇪🇺" * 1500,
-                             "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 " * 500])
+stories = st.lists(
+    st.one_of(story_posts(big=False), story_posts(big=False), story_posts()), max_size=12
+)
+emoji_cjk = st.sampled_from(
+    ["😀" * 3000, "中文标题" * 800, "👨‍👩‍👧" * 600, "🇪🇺" * 1500, "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 " * 500]
+)
 
 
 @st.composite
@@ -124,9 +129,15 @@ def test_any_reply_renders_valid_harmless_slack_messages(reply: Reply) -> None:
 
 def _story(i: int, **kw: Any) -> StoryPost:
     values: dict[str, Any] = dict(
-        story_id=i, title=f"Story {i}", url=f"https://example.org/{i}", summary="s",
-        published=T0, jurisdictions=("EU",), topics=("legislation",),
-        sources=(Source("Politico Europe", None),))
+        story_id=i,
+        title=f"Story {i}",
+        url=f"https://example.org/{i}",
+        summary="s",
+        published=T0,
+        jurisdictions=("EU",),
+        topics=("legislation",),
+        sources=(Source("Politico Europe", None),),
+    )
     values.update(kw)
     return StoryPost(**values)
 
@@ -145,20 +156,34 @@ def test_emoji_heavy_replies_fit_slack_as_the_validator_counts() -> None:
         assert validate_discord_message(m) == []
 
 
-FEED_LINKS = ("see https://evil.example/x, HTTP://EVIL.EXAMPLE, discord.gg/abc,"
-              " slack://open?team=T1, www.evil.example and evil.com")
+FEED_LINKS = (
+    "see https://evil.example/x, HTTP://EVIL.EXAMPLE, discord.gg/abc,"
+    " slack://open?team=T1, www.evil.example and evil.com"
+)
 
 
 def test_urls_and_invites_in_feed_text_do_not_link_but_the_story_title_does() -> None:
-    post = _story(3, title="AI rules https://evil.example/t", url="https://example.org/story",
-                  summary=FEED_LINKS, sources=(Source("discord.gg/src", None),))
-    for reply in (Reply(title="Search", stories=(post,)),
-                  Reply(title="Why story 3", text=f"Matched: {FEED_LINKS}", stories=(post,)),
-                  Reply(title="Digest", text=FEED_LINKS,
-                        digest=Digest("Digest", T0, T0, (post,)), stories=(post,))):
+    post = _story(
+        3,
+        title="AI rules https://evil.example/t",
+        url="https://example.org/story",
+        summary=FEED_LINKS,
+        sources=(Source("discord.gg/src", None),),
+    )
+    for reply in (
+        Reply(title="Search", stories=(post,)),
+        Reply(title="Why story 3", text=f"Matched: {FEED_LINKS}", stories=(post,)),
+        Reply(
+            title="Digest",
+            text=FEED_LINKS,
+            digest=Digest("Digest", T0, T0, (post,)),
+            stories=(post,),
+        ),
+    ):
         d = discord_reply(reply)
-        assert bad_links([u for m in d for u in discord_links(m)], {"https://example.org/story"}
-                         ) == [], reply.title
+        assert (
+            bad_links([u for m in d for u in discord_links(m)], {"https://example.org/story"}) == []
+        ), reply.title
         assert "https://example.org/story" in json.dumps(d)
         s = slack_reply(reply)
         links = [u for m in s for u in slack_links(m)]
@@ -171,8 +196,11 @@ def test_urls_and_invites_in_feed_text_do_not_link_but_the_story_title_does() ->
 
 
 def test_hostile_text_is_shown_not_obeyed() -> None:
-    reply = Reply(title="@everyone", text="<@123456789012345678> [x](javascript:alert(1))",
-                  stories=(_story(1, title="<!channel> <@U1> hi", url="javascript:alert(1)"),))
+    reply = Reply(
+        title="@everyone",
+        text="<@123456789012345678> [x](javascript:alert(1))",
+        stories=(_story(1, title="<!channel> <@U1> hi", url="javascript:alert(1)"),),
+    )
     (d,) = discord_reply(reply)
     assert "url" not in d["embeds"][1]
     desc = d["embeds"][0]["description"]
@@ -203,21 +231,32 @@ def test_tables_are_one_line_per_row() -> None:
     table = Table(("id", "jurisdictions", "when"), (("3", "EU, CN", "daily"), ("4", "", "x")))
     (d,) = discord_reply(Reply(title="Subscriptions", text="2 subscriptions", table=table))
     desc = d["embeds"][0]["description"]
-    assert desc.splitlines() == ["2 subscriptions", "3 · jurisdictions: EU, CN · when: daily",
-                                 "4 · when: x"]
+    assert desc.splitlines() == [
+        "2 subscriptions",
+        "3 · jurisdictions: EU, CN · when: daily",
+        "4 · when: x",
+    ]
 
 
 def test_paging_footer_and_buttons() -> None:
-    reply = Reply(title="Search", stories=(_story(1),), page=2, has_more=True,
-                  more_args={"query": "ai"}, notices=("only the first 12 words were used",))
+    reply = Reply(
+        title="Search",
+        stories=(_story(1),),
+        page=2,
+        has_more=True,
+        more_args={"query": "ai"},
+        notices=("only the first 12 words were used",),
+    )
     (d,) = discord_reply(reply)
     assert "page 2" in d["embeds"][0]["footer"]["text"]
     assert "Note: only the first 12 words" in d["embeds"][0]["description"]
     (s,) = slack_reply(reply, owner="U9")
     actions = next(b for b in s["blocks"] if b["type"] == "actions")["elements"]
     values = [json.loads(a["value"]) for a in actions]
-    assert values == [{"c": "search", "a": {"query": "ai", "page": 1}, "u": "U9"},
-                      {"c": "search", "a": {"query": "ai", "page": 3}, "u": "U9"}]
+    assert values == [
+        {"c": "search", "a": {"query": "ai", "page": 1}, "u": "U9"},
+        {"c": "search", "a": {"query": "ai", "page": 3}, "u": "U9"},
+    ]
     # the last page keeps Previous (with the same args), and has no More
     last = Reply(title="Search", stories=(_story(1),), page=3, more_args={"query": "ai"})
     (s,) = slack_reply(last, owner="U9")
@@ -230,8 +269,7 @@ def test_paging_footer_and_buttons() -> None:
 
 
 def test_many_stories_split_and_count_what_was_left_out() -> None:
-    reply = Reply(title="Search", stories=tuple(_story(i, summary="z" * 250)
-                                                for i in range(150)))
+    reply = Reply(title="Search", stories=tuple(_story(i, summary="z" * 250) for i in range(150)))
     d = discord_reply(reply, ephemeral=False)
     assert len(d) == DISCORD_MAX_MESSAGES
     assert "more not shown" in d[-1]["content"]
@@ -246,8 +284,13 @@ def test_many_stories_split_and_count_what_was_left_out() -> None:
 
 def _digest_reply(posts: tuple[StoryPost, ...]) -> Reply:
     digest = Digest("AI governance digest: last 24 h", T0 - timedelta(hours=24), T0, posts)
-    return Reply(title=digest.title, text=f"{len(posts)} stories in the last 24 h (all flagged"
-                 " stories).", stories=posts, digest=digest, ephemeral=False)
+    return Reply(
+        title=digest.title,
+        text=f"{len(posts)} stories in the last 24 h (all flagged stories).",
+        stories=posts,
+        digest=digest,
+        ephemeral=False,
+    )
 
 
 def test_digest_replies_are_grouped_by_jurisdiction_then_topic() -> None:
@@ -277,12 +320,19 @@ def test_digest_replies_are_grouped_by_jurisdiction_then_topic() -> None:
 
 
 def test_huge_digest_replies_drop_the_oldest_stories_to_fit() -> None:
-    posts = tuple(_story(i, title=f"Story {i} " + "w" * 150, published=T0 - timedelta(hours=i),
-                         jurisdictions=(("EU", "US", "CN", "JP")[i % 4],),
-                         sources=tuple(Source(f"Source {j} " + "s" * 60,
-                                              f"https://example.org/src/{i}/{j}")
-                                       for j in range(3)))
-                  for i in range(400))
+    posts = tuple(
+        _story(
+            i,
+            title=f"Story {i} " + "w" * 150,
+            published=T0 - timedelta(hours=i),
+            jurisdictions=(("EU", "US", "CN", "JP")[i % 4],),
+            sources=tuple(
+                Source(f"Source {j} " + "s" * 60, f"https://example.org/src/{i}/{j}")
+                for j in range(3)
+            ),
+        )
+        for i in range(400)
+    )
     reply = _digest_reply(posts)
     d = discord_reply(reply)
     s = slack_reply(reply)

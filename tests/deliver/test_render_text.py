@@ -38,21 +38,25 @@ def test_discord_escape_neutralises_mentions_and_markdown() -> None:
     assert "\\*\\*b\\*\\*" in out and "\\`c\\`" in out and "\\|\\|s\\|\\|" in out
     assert "\\[x\\](y)" in out
     assert out.replace(ZWSP, "").replace("\\", "") == (
-        "@everyone <@123> <@&4> <#5> </ban:6> <t:1:R> **b** `c` [x](y) ||s||")
+        "@everyone <@123> <@&4> <#5> </ban:6> <t:1:R> **b** `c` [x](y) ||s||"
+    )
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("# Heading", "\\# Heading"),
-    ("-# subtext", "\\-# subtext"),
-    ("> quote", "\\> quote"),
-    ("- item", "\\- item"),
-    ("+ item", "\\+ item"),
-    ("12. item", "12\\. item"),
-    ("a - b > c # d 3. e", "a - b > c # d 3. e"),  # only at the start of a line
-    ("x\n# h", "x\n\\# h"),
-    ("```code```", "\\`\\`\\`code\\`\\`\\`"),
-    ("back\\slash", "back\\\\slash"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("# Heading", "\\# Heading"),
+        ("-# subtext", "\\-# subtext"),
+        ("> quote", "\\> quote"),
+        ("- item", "\\- item"),
+        ("+ item", "\\+ item"),
+        ("12. item", "12\\. item"),
+        ("a - b > c # d 3. e", "a - b > c # d 3. e"),  # only at the start of a line
+        ("x\n# h", "x\n\\# h"),
+        ("```code```", "\\`\\`\\`code\\`\\`\\`"),
+        ("back\\slash", "back\\\\slash"),
+    ],
+)
 def test_discord_escape_line_starts_and_code(raw: str, expected: str) -> None:
     assert discord_escape(raw) == expected
 
@@ -68,7 +72,8 @@ def test_discord_escape_breaks_bare_urls_and_invites() -> None:
 
 def test_slack_escape_is_exactly_three_entities() -> None:
     assert slack_escape("<!channel> & <@U1> *b* _i_ ~s~ `c`") == (
-        "&lt;!channel&gt; &amp; &lt;@U1&gt; *b* _i_ ~s~ `c`")
+        "&lt;!channel&gt; &amp; &lt;@U1&gt; *b* _i_ ~s~ `c`"
+    )
 
 
 def test_slack_text_breaks_links_and_mass_mentions() -> None:
@@ -76,7 +81,8 @@ def test_slack_text_breaks_links_and_mass_mentions() -> None:
     assert "<" not in out and "https://" not in out and "www.evil" not in out
     assert "@channel" not in out
     assert out.replace(ZWSP, "") == (
-        "@channel see https://evil.example and www.evil.example &lt;http://x|y&gt;")
+        "@channel see https://evil.example and www.evil.example &lt;http://x|y&gt;"
+    )
 
 
 def test_clean_drops_controls_and_bidi_overrides() -> None:
@@ -88,37 +94,40 @@ def test_clean_drops_controls_and_bidi_overrides() -> None:
 # -- links ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("https://example.org/a?b=1&c=2#f", "https://example.org/a?b=1&c=2#f"),
-    ("  http://Example.ORG/x  ", "http://example.org/x"),
-    ("HTTPS://example.org", "https://example.org"),
-    ("https://example.org/wiki/A_(b)", "https://example.org/wiki/A_%28b%29"),
-    ("https://bücher.example/straße", "https://xn--bcher-kva.example/stra%C3%9Fe"),
-    ("https://[2001:db8::1]:8443/x", "https://[2001:db8::1]:8443/x"),
-    ("javascript:alert(1)", None),
-    ("JaVaScRiPt:alert(1)", None),
-    ("data:text/html,<script>", None),
-    ("file:///etc/passwd", None),
-    ("ftp://example.org/", None),
-    ("//example.org/x", None),
-    ("https://user:pw@evil.example/", None),
-    ("https://a b.example/", None),
-    ("https://example.org/a b", None),
-    ("https://example.org/a\tb", None),
-    ("https://example.org/\u202egnp.exe", None),
-    ("https://example.org/a\u200bb", None),
-    ("https://example.org/a|b", None),
-    ("https://example.org/a>b", None),
-    ("https://example.org/a<b", None),
-    ("https://example.org/a\"b", None),
-    ("https://example.org:99999/", None),
-    ("https://", None),
-    ("https:///path", None),
-    ("https://exa_mple..org/", None),
-    ("https://" + "a" * 2100 + ".org/", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("https://example.org/a?b=1&c=2#f", "https://example.org/a?b=1&c=2#f"),
+        ("  http://Example.ORG/x  ", "http://example.org/x"),
+        ("HTTPS://example.org", "https://example.org"),
+        ("https://example.org/wiki/A_(b)", "https://example.org/wiki/A_%28b%29"),
+        ("https://bücher.example/straße", "https://xn--bcher-kva.example/stra%C3%9Fe"),
+        ("https://[2001:db8::1]:8443/x", "https://[2001:db8::1]:8443/x"),
+        ("javascript:alert(1)", None),
+        ("JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("file:///etc/passwd", None),
+        ("ftp://example.org/", None),
+        ("//example.org/x", None),
+        ("https://user:pw@evil.example/", None),
+        ("https://a b.example/", None),
+        ("https://example.org/a b", None),
+        ("https://example.org/a\tb", None),
+        ("https://example.org/\u202egnp.exe", None),
+        ("https://example.org/a\u200bb", None),
+        ("https://example.org/a|b", None),
+        ("https://example.org/a>b", None),
+        ("https://example.org/a<b", None),
+        ('https://example.org/a"b', None),
+        ("https://example.org:99999/", None),
+        ("https://", None),
+        ("https:///path", None),
+        ("https://exa_mple..org/", None),
+        ("https://" + "a" * 2100 + ".org/", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_safe_link(url: str | None, expected: str | None) -> None:
     assert safe_link(url) == expected
     if expected is not None:

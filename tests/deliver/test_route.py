@@ -167,9 +167,19 @@ def test_router_refreshes_after_interval(storage: Storage) -> None:
         d1 = h.destination(s, "discord", "1")
         router(s, *h.story(s, "one"))
         # A change made by another process: no subscriptions_changed() here.
-        s.add(Subscription(destination_id=d1.id, origin="chat", jurisdictions=[], topics=[],
-                           instruments=[], keywords=[], languages=[], min_score=0.0,
-                           mode="instant"))
+        s.add(
+            Subscription(
+                destination_id=d1.id,
+                origin="chat",
+                jurisdictions=[],
+                topics=[],
+                instruments=[],
+                keywords=[],
+                languages=[],
+                min_score=0.0,
+                mode="instant",
+            )
+        )
         s.flush()
         router(s, *h.story(s, "two"))
         clock[0] = 31.0
@@ -180,31 +190,50 @@ def test_router_refreshes_after_interval(storage: Storage) -> None:
 
 
 def item(uid: str, title: str) -> Item:
-    return Item(uid=uid, url=f"https://example.org/{uid}", title=title, summary="",
-                published=h.NOW - timedelta(minutes=5), published_known=True, language="en")
+    return Item(
+        uid=uid,
+        url=f"https://example.org/{uid}",
+        title=title,
+        summary="",
+        published=h.NOW - timedelta(minutes=5),
+        published_known=True,
+        language="en",
+    )
 
 
 def classify(it: Item, hints: Sequence[str]) -> Verdict:
     relevant = "AI" in it.title
-    return Verdict(relevant=relevant, score=0.9 if relevant else 0.1,
-                   jurisdictions=("EU",) if "EU" in it.title else ("US",), topics=("legislation",))
+    return Verdict(
+        relevant=relevant,
+        score=0.9 if relevant else 0.1,
+        jurisdictions=("EU",) if "EU" in it.title else ("US",),
+        topics=("legislation",),
+    )
 
 
 def test_router_as_record_poll_hook(storage: Storage, tmp_path: Path) -> None:
-    cfg = parse_config({"feeds": [{"name": "A", "url": "https://example.org/a.xml"}],
-                        "subscriptions": [{"destination": {"platform": "discord",
-                                                           "channel": "42"},
-                                           "jurisdictions": ["EU"]}]},
-                       tmp_path / "feeds.yaml")
+    cfg = parse_config(
+        {
+            "feeds": [{"name": "A", "url": "https://example.org/a.xml"}],
+            "subscriptions": [
+                {"destination": {"platform": "discord", "channel": "42"}, "jurisdictions": ["EU"]}
+            ],
+        },
+        tmp_path / "feeds.yaml",
+    )
     (feed,) = storage.sync_feeds(cfg, h.NOW - timedelta(days=1))
     with storage.write() as s:
         sync_config_subscriptions(s, cfg, has_chat_platform=True)
     ok = FetchResult(status=FetchStatus.OK, url=feed.url, http_status=200, body_hash="x")
     # First poll of a feed: its back catalogue within the window is announced (fresh items).
     outcome = storage.record_poll(
-        feed.id, ok,
+        feed.id,
+        ok,
         [item("1", "EU AI rules agreed"), item("2", "US AI order"), item("3", "Weather")],
-        now=h.NOW, next_poll_at=h.NOW, classify=classify, backfill_window=timedelta(days=2),
+        now=h.NOW,
+        next_poll_at=h.NOW,
+        classify=classify,
+        backfill_window=timedelta(days=2),
         on_story=Router(),
     )
     assert outcome.flagged == 2
@@ -231,11 +260,17 @@ def subs_in_db(storage: Storage) -> list[tuple[str, str, str | None, tuple[str, 
 def test_config_sync_is_idempotent_and_keeps_chat_subscriptions(
     storage: Storage, tmp_path: Path
 ) -> None:
-    c1 = cfg(tmp_path, [
-        {"name": "eu", "destination": {"platform": "discord", "channel": "1"},
-         "jurisdictions": ["EU"]},
-        {"destination": {"platform": "slack", "channel": "C1"}, "mode": "daily"},
-    ])
+    c1 = cfg(
+        tmp_path,
+        [
+            {
+                "name": "eu",
+                "destination": {"platform": "discord", "channel": "1"},
+                "jurisdictions": ["EU"],
+            },
+            {"destination": {"platform": "slack", "channel": "C1"}, "mode": "daily"},
+        ],
+    )
     with storage.write() as s:
         r = sync_config_subscriptions(s, c1, has_chat_platform=True)
         assert (r.created, r.updated, r.deleted) == (2, 0, 0)
@@ -246,10 +281,16 @@ def test_config_sync_is_idempotent_and_keeps_chat_subscriptions(
         assert (r.created, r.updated, r.deleted) == (0, 0, 0)
         assert sorted(s.scalars(select(Subscription.id))) == first_ids
     # Edit one (same name: same row, keeps its id), remove the other.
-    c2 = cfg(tmp_path, [
-        {"name": "eu", "destination": {"platform": "discord", "channel": "1"},
-         "jurisdictions": ["EU", "GB"]},
-    ])
+    c2 = cfg(
+        tmp_path,
+        [
+            {
+                "name": "eu",
+                "destination": {"platform": "discord", "channel": "1"},
+                "jurisdictions": ["EU", "GB"],
+            },
+        ],
+    )
     with storage.write() as s:
         r = sync_config_subscriptions(s, c2, has_chat_platform=True)
         assert (r.created, r.updated, r.deleted) == (0, 1, 1)
@@ -266,8 +307,9 @@ def test_implicit_console_only_without_anything_else(storage: Storage, tmp_path:
     with storage.write() as s:
         r = sync_config_subscriptions(s, empty, has_chat_platform=False)
         assert r.implicit_console
-    assert subs_in_db(storage) == [("implicit", "console", "console (no subscriptions "
-                                    "configured)", ())]
+    assert subs_in_db(storage) == [
+        ("implicit", "console", "console (no subscriptions configured)", ())
+    ]
     with storage.write() as s:  # idempotent
         assert sync_config_subscriptions(s, empty, has_chat_platform=False).implicit_console
     assert len(subs_in_db(storage)) == 1
@@ -290,8 +332,9 @@ def test_implicit_console_only_without_anything_else(storage: Storage, tmp_path:
 
 def test_no_implicit_console_with_chat_credentials(storage: Storage, tmp_path: Path) -> None:
     with storage.write() as s:
-        assert not sync_config_subscriptions(s, cfg(tmp_path, []), has_chat_platform=True)\
-            .implicit_console
+        assert not sync_config_subscriptions(
+            s, cfg(tmp_path, []), has_chat_platform=True
+        ).implicit_console
         assert s.scalars(select(Subscription)).all() == []
 
 

@@ -60,8 +60,9 @@ def dest(platform: str, channel: str = CHANNEL, webhook_env: str = "") -> Destin
 async def test_discord_bot_posts_with_nonce_and_no_mentions(fake_discord: FakeDiscord) -> None:
     sender = DiscordBotSender("bot-token")
     try:
-        res = await sender.send(dest("discord"), [DISCORD_PAYLOAD, DISCORD_PAYLOAD], "abc",
-                                first_part=3)
+        res = await sender.send(
+            dest("discord"), [DISCORD_PAYLOAD, DISCORD_PAYLOAD], "abc", first_part=3
+        )
     finally:
         await sender.aclose()
     assert res.outcome is Outcome.SENT and res.delivered == 2
@@ -94,8 +95,9 @@ async def test_discord_same_nonce_is_posted_once(fake_discord: FakeDiscord) -> N
 
 
 async def test_discord_short_429_is_retried_by_discord_py(fake_discord: FakeDiscord) -> None:
-    fake_discord.fail_next("POST", "/api/v10/channels/", 429, rate_limit_body(0.05),
-                           headers=RATE_LIMIT_HEADERS)
+    fake_discord.fail_next(
+        "POST", "/api/v10/channels/", 429, rate_limit_body(0.05), headers=RATE_LIMIT_HEADERS
+    )
     sender = DiscordBotSender("t")
     try:
         res = await sender.send(dest("discord"), [DISCORD_PAYLOAD], "n")
@@ -107,8 +109,13 @@ async def test_discord_short_429_is_retried_by_discord_py(fake_discord: FakeDisc
 
 
 async def test_discord_long_429_is_transient_with_retry_after(fake_discord: FakeDiscord) -> None:
-    fake_discord.fail_next("POST", "/api/v10/channels/", 429, rate_limit_body(120.0),
-                           headers={**RATE_LIMIT_HEADERS, "Retry-After": "120"})
+    fake_discord.fail_next(
+        "POST",
+        "/api/v10/channels/",
+        429,
+        rate_limit_body(120.0),
+        headers={**RATE_LIMIT_HEADERS, "Retry-After": "120"},
+    )
     sender = DiscordBotSender("t", max_ratelimit_timeout=30)
     try:
         res = await sender.send(dest("discord"), [DISCORD_PAYLOAD], "n")
@@ -120,8 +127,9 @@ async def test_discord_long_429_is_transient_with_retry_after(fake_discord: Fake
 
 
 async def test_discord_cloudflare_429_without_via_backs_off(fake_discord: FakeDiscord) -> None:
-    fake_discord.fail_next("POST", "/api/v10/channels/", 429, rate_limit_body(1.0),
-                           headers={"Retry-After": "900"})
+    fake_discord.fail_next(
+        "POST", "/api/v10/channels/", 429, rate_limit_body(1.0), headers={"Retry-After": "900"}
+    )
     sender = DiscordBotSender("t")
     try:
         res = await sender.send(dest("discord"), [DISCORD_PAYLOAD], "n")
@@ -238,8 +246,9 @@ async def test_discord_webhook_429_then_ok(
     fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOOK_URL", fake_discord.webhook_url(123456789012345678))
-    fake_discord.fail_next("POST", "/api/v10/webhooks/", 429, rate_limit_body(0.05),
-                           headers=RATE_LIMIT_HEADERS)
+    fake_discord.fail_next(
+        "POST", "/api/v10/webhooks/", 429, rate_limit_body(0.05), headers=RATE_LIMIT_HEADERS
+    )
     sender = DiscordWebhookSender()
     try:
         res = await sender.send(dest("discord-webhook", "", "HOOK_URL"), [DISCORD_PAYLOAD], "n")
@@ -284,8 +293,13 @@ async def test_slack_post_message_fields(fake_slack: FakeSlack) -> None:
 
 
 async def test_slack_429_is_transient_with_retry_after(fake_slack: FakeSlack) -> None:
-    fake_slack.fail_next("POST", "/api/chat.postMessage", 429,
-                         {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "7"})
+    fake_slack.fail_next(
+        "POST",
+        "/api/chat.postMessage",
+        429,
+        {"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": "7"},
+    )
     sender = SlackBotSender("xoxb-test", base_url=fake_slack.api_base)
     try:
         res = await sender.send(dest("slack", "C1"), [SLACK_PAYLOAD], "n")
@@ -296,8 +310,9 @@ async def test_slack_429_is_transient_with_retry_after(fake_slack: FakeSlack) ->
 
 
 async def test_slack_500_is_transient(fake_slack: FakeSlack) -> None:
-    fake_slack.fail_next("POST", "/api/chat.postMessage", 500, "<html>oops</html>",
-                         content_type="text/html")
+    fake_slack.fail_next(
+        "POST", "/api/chat.postMessage", 500, "<html>oops</html>", content_type="text/html"
+    )
     sender = SlackBotSender("xoxb-test", base_url=fake_slack.api_base)
     try:
         res = await sender.send(dest("slack", "C1"), [SLACK_PAYLOAD], "n")
@@ -361,20 +376,27 @@ async def test_slack_webhook_posts(fake_slack: FakeSlack, monkeypatch: pytest.Mo
     ],
 )
 async def test_slack_webhook_errors(
-    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, status: int, body: str,
-    outcome: Outcome
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, status: int, body: str, outcome: Outcome
 ) -> None:
     monkeypatch.setenv("SLACK_HOOK", fake_slack.webhook_url("T1/B1/abc"))
     fake_slack.break_webhook("T1/B1/abc", status, body)
-    res = await SlackWebhookSender().send(dest("slack-webhook", "", "SLACK_HOOK"),
-                                          [SLACK_PAYLOAD], "n")
+    res = await SlackWebhookSender().send(
+        dest("slack-webhook", "", "SLACK_HOOK"), [SLACK_PAYLOAD], "n"
+    )
     assert res.outcome is outcome and body in (res.error or "")
 
 
 async def test_slack_webhook_429(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_HOOK", fake_slack.webhook_url("T1/B1/abc"))
-    fake_slack.fail_next("POST", "/services/", 429, "rate_limited", content_type="text/html",
-                         headers={"Retry-After": "30"})
-    res = await SlackWebhookSender().send(dest("slack-webhook", "", "SLACK_HOOK"),
-                                          [SLACK_PAYLOAD], "n")
+    fake_slack.fail_next(
+        "POST",
+        "/services/",
+        429,
+        "rate_limited",
+        content_type="text/html",
+        headers={"Retry-After": "30"},
+    )
+    res = await SlackWebhookSender().send(
+        dest("slack-webhook", "", "SLACK_HOOK"), [SLACK_PAYLOAD], "n"
+    )
     assert res.outcome is Outcome.TRANSIENT and res.retry_after == pytest.approx(30.0)

@@ -65,8 +65,14 @@ async def senders(fakes: tuple[FakeDiscord, FakeSlack]) -> AsyncIterator[dict[st
 
 
 def make_worker(storage: Storage, senders: dict[str, Any], **kw: Any) -> Worker:
-    return Worker(storage, senders, pacer=Pacer({}), alert_renderer=h.simple_alert,
-                  digest_renderer=h.simple_digest, **kw)
+    return Worker(
+        storage,
+        senders,
+        pacer=Pacer({}),
+        alert_renderer=h.simple_alert,
+        digest_renderer=h.simple_digest,
+        **kw,
+    )
 
 
 def rows(storage: Storage) -> list[OutboxMessage]:
@@ -74,8 +80,9 @@ def rows(storage: Storage) -> list[OutboxMessage]:
         return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def route_stories(storage: Storage, titles: list[str], platforms: list[tuple[str, str, str]]
-                  ) -> list[int]:
+def route_stories(
+    storage: Storage, titles: list[str], platforms: list[tuple[str, str, str]]
+) -> list[int]:
     router = Router()
     with storage.write() as s:
         for platform, channel, env in platforms:
@@ -89,8 +96,13 @@ def route_stories(storage: Storage, titles: list[str], platforms: list[tuple[str
     return ids
 
 
-ALL = [("discord", "111111111111111111", ""), ("discord-webhook", "", "DHOOK"),
-       ("slack", "C1", ""), ("slack-webhook", "", "SHOOK"), ("console", "", "")]
+ALL = [
+    ("discord", "111111111111111111", ""),
+    ("discord-webhook", "", "DHOOK"),
+    ("slack", "C1", ""),
+    ("slack-webhook", "", "SHOOK"),
+    ("console", "", ""),
+]
 
 
 async def test_whole_outbox_path(
@@ -102,8 +114,9 @@ async def test_whole_outbox_path(
     from bot.app.metrics import REGISTRY
 
     def sent_metric() -> float:
-        return REGISTRY.get_sample_value("policybot_messages_sent_total",
-                                         {"platform": "slack"}) or 0.0
+        return (
+            REGISTRY.get_sample_value("policybot_messages_sent_total", {"platform": "slack"}) or 0.0
+        )
 
     before = sent_metric()
     w = make_worker(storage, senders)
@@ -111,8 +124,10 @@ async def test_whole_outbox_path(
     assert sent_metric() == before + 2
     assert (stats.picked, stats.sent, stats.parts) == (10, 10, 10)
     assert all(r.status == "sent" and r.sent_at == NOW and r.parts_sent == 1 for r in rows(storage))
-    expected = ["EU AI Act adopted [Politico Europe, Euractiv]",
-                "AI Office opens [Politico Europe, Euractiv]"]
+    expected = [
+        "EU AI Act adopted [Politico Europe, Euractiv]",
+        "AI Office opens [Politico Europe, Euractiv]",
+    ]
     assert [m["content"] for m in discord.messages_in("111111111111111111")] == expected
     hook_channel = FakeDiscord.webhook_channel(123456789012345678)
     assert [m["content"] for m in discord.messages_in(hook_channel)] == expected
@@ -156,7 +171,8 @@ async def test_transient_failure_backs_off_then_succeeds(
     stats = await w.drain(now=NOW + timedelta(seconds=20))
     assert stats.sent == 2 and [r.status for r in rows(storage)] == ["sent", "sent"]
     assert [m["_request"]["nonce"] for m in discord.messages] == [
-        f"{r.nonce}-0" for r in rows(storage)]  # in queue order
+        f"{r.nonce}-0" for r in rows(storage)
+    ]  # in queue order
 
 
 async def test_a_long_outage_loses_nothing_and_a_week_old_message_is_parked(
@@ -188,8 +204,13 @@ async def test_retry_after_is_honoured(
 ) -> None:
     _, slack = fakes
     route_stories(storage, ["one"], [ALL[2]])
-    slack.fail_next("POST", "/api/chat.postMessage", 429, {"ok": False, "error": "ratelimited"},
-                    headers={"Retry-After": "120"})
+    slack.fail_next(
+        "POST",
+        "/api/chat.postMessage",
+        429,
+        {"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": "120"},
+    )
     w = make_worker(storage, senders)
     await w.drain(now=NOW)
     (row,) = rows(storage)
@@ -224,7 +245,11 @@ async def test_permanent_failure_disables_and_parks(
     stats = await w.drain(now=NOW + timedelta(days=2))
     assert stats.sent == 4
     assert [m["content"].split(" [")[0] for m in discord.messages_in("111111111111111111")] == [
-        "one", "two", "three", "four"]
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
     assert len(slack.posts) == 4
 
 
@@ -233,8 +258,9 @@ async def test_rejected_message_does_not_block_the_destination(
 ) -> None:
     discord, _ = fakes
     route_stories(storage, ["bad", "good"], [ALL[0]])
-    discord.fail_next("POST", "/api/v10/channels/", 400,
-                      {"code": 50035, "message": "Invalid Form Body"})
+    discord.fail_next(
+        "POST", "/api/v10/channels/", 400, {"code": 50035, "message": "Invalid Form Body"}
+    )
     stats = await make_worker(storage, senders).drain(now=NOW)
     assert (stats.rejected, stats.sent) == (1, 1)
     assert [r.status for r in rows(storage)] == ["failed", "sent"]
@@ -285,8 +311,11 @@ async def test_in_flight_rows_wait_for_their_lease_or_recovery(
     discord, _ = fakes
     route_stories(storage, ["one"], [ALL[0]])
     with storage.write() as s:  # a worker died after claiming it
-        s.execute(update(OutboxMessage).values(status="sending", nonce="deadbeef",
-                                               next_attempt_at=NOW + LEASE))
+        s.execute(
+            update(OutboxMessage).values(
+                status="sending", nonce="deadbeef", next_attempt_at=NOW + LEASE
+            )
+        )
     w = make_worker(storage, senders)
     assert (await w.drain(now=NOW)).picked == 0
     assert recover_in_flight(storage, now=NOW) == 1
@@ -296,8 +325,10 @@ async def test_in_flight_rows_wait_for_their_lease_or_recovery(
 
 
 async def test_pacing_spaces_posts_per_destination(
-    storage: Storage, senders: dict[str, Any], fakes: tuple[FakeDiscord, FakeSlack],
-    monkeypatch: pytest.MonkeyPatch
+    storage: Storage,
+    senders: dict[str, Any],
+    fakes: tuple[FakeDiscord, FakeSlack],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     route_stories(storage, ["one", "two", "three"], [ALL[2], ALL[4]])
     slept: list[float] = []
@@ -308,8 +339,13 @@ async def test_pacing_spaces_posts_per_destination(
     monkeypatch.setattr(worker_mod.asyncio, "sleep", fake_sleep)
     clock = [1000.0]
     pacer = Pacer({"slack": 1.0, "console": 0.0}, monotonic=lambda: clock[0])
-    w = Worker(storage, senders, pacer=pacer, alert_renderer=h.simple_alert,
-               digest_renderer=h.simple_digest)
+    w = Worker(
+        storage,
+        senders,
+        pacer=pacer,
+        alert_renderer=h.simple_alert,
+        digest_renderer=h.simple_digest,
+    )
     stats = await w.drain(now=NOW)
     assert stats.sent == 6
     # Slack: the 2nd and 3rd posts waited a second each; the console never waits.

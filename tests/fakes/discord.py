@@ -46,8 +46,11 @@ RATE_LIMIT_HEADERS = {"Via": "1.1 google", "Retry-After": "1"}  # Via: not a Clo
 
 
 def rate_limit_body(retry_after: float, *, is_global: bool = False) -> dict[str, Any]:
-    return {"message": "You are being rate limited.", "retry_after": retry_after,
-            "global": is_global}
+    return {
+        "message": "You are being rate limited.",
+        "retry_after": retry_after,
+        "global": is_global,
+    }
 
 
 def error_body(code: int, message: str) -> dict[str, Any]:
@@ -151,8 +154,13 @@ class FakeDiscord(FakeServer):
     ) -> dict[str, Any]:
         author = dict(self.bot_user)
         if webhook_id is not None:
-            author = {"id": webhook_id, "username": body.get("username") or "webhook",
-                      "discriminator": "0000", "avatar": None, "bot": True}
+            author = {
+                "id": webhook_id,
+                "username": body.get("username") or "webhook",
+                "discriminator": "0000",
+                "avatar": None,
+                "bot": True,
+            }
         msg: dict[str, Any] = {
             "id": self.snowflake(),
             "channel_id": channel_id,
@@ -188,11 +196,15 @@ class FakeDiscord(FakeServer):
         r.add_get("/api/v10/gateway/bot", self._gateway_info)
         r.add_post("/api/v10/channels/{channel_id}/messages", self._channel_message)
         r.add_post("/api/v10/webhooks/{webhook_id}/{token}", self._execute_webhook)
-        r.add_route("*", "/api/v10/webhooks/{webhook_id}/{token}/messages/{message_id}",
-                    self._webhook_message)
+        r.add_route(
+            "*",
+            "/api/v10/webhooks/{webhook_id}/{token}/messages/{message_id}",
+            self._webhook_message,
+        )
         r.add_route("*", "/api/v10/applications/{app_id}/commands", self._commands)
-        r.add_route("*", "/api/v10/applications/{app_id}/guilds/{guild_id}/commands",
-                    self._commands)
+        r.add_route(
+            "*", "/api/v10/applications/{app_id}/guilds/{guild_id}/commands", self._commands
+        )
         r.add_post("/api/v10/interactions/{interaction_id}/{token}/callback", self._callback)
         r.add_get("/gw", self._gateway)
         return app
@@ -223,8 +235,12 @@ class FakeDiscord(FakeServer):
             {
                 "url": self.gateway_url,
                 "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 999,
-                                        "reset_after": 0, "max_concurrency": 1},
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
             }
         )
 
@@ -243,8 +259,9 @@ class FakeDiscord(FakeServer):
         msg["_request"] = body  # the raw body, for assertions
         self.messages.append(msg)
         if nonce is not None:
-            self._nonces[(channel_id, str(nonce))] = {k: v for k, v in msg.items()
-                                                     if k != "_request"}
+            self._nonces[(channel_id, str(nonce))] = {
+                k: v for k, v in msg.items() if k != "_request"
+            }
         if self.response_delay:
             await asyncio.sleep(self.response_delay)
         return json_response({k: v for k, v in msg.items() if k != "_request"})
@@ -295,14 +312,20 @@ class FakeDiscord(FakeServer):
     async def _callback(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.interaction_callbacks.append(
-            {"interaction_id": request.match_info["interaction_id"],
-             "token": request.match_info["token"], "body": body}
+            {
+                "interaction_id": request.match_info["interaction_id"],
+                "token": request.match_info["token"],
+                "body": body,
+            }
         )
         return json_response(
             {
-                "interaction": {"id": request.match_info["interaction_id"],
-                                "type": 2, "response_message_loading": False,
-                                "response_message_ephemeral": False},
+                "interaction": {
+                    "id": request.match_info["interaction_id"],
+                    "type": 2,
+                    "response_message_loading": False,
+                    "response_message_ephemeral": False,
+                },
                 "resource": {"type": body.get("type", 4)},
             }
         )
@@ -371,8 +394,13 @@ class FakeDiscord(FakeServer):
         command = next(
             (c for cmds in self.commands.values() for c in cmds if c.get("name") == name), None
         )
-        user = {"id": str(user_id), "username": "someone", "discriminator": "0",
-                "avatar": None, "global_name": "Someone"}
+        user = {
+            "id": str(user_id),
+            "username": "someone",
+            "discriminator": "0",
+            "avatar": None,
+            "global_name": "Someone",
+        }
         return {
             "id": self.snowflake(),
             "application_id": str(self.application_id),
@@ -381,11 +409,25 @@ class FakeDiscord(FakeServer):
             "version": 1,
             "guild_id": str(guild_id),
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild_id),
-                        "name": "news", "position": 0, "permission_overwrites": [],
-                        "nsfw": False, "parent_id": None},
-            "member": {"user": user, "roles": [], "joined_at": datetime.now(UTC).isoformat(),
-                       "deaf": False, "mute": False, "flags": 0, "permissions": permissions},
+            "channel": {
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(guild_id),
+                "name": "news",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+            },
+            "member": {
+                "user": user,
+                "roles": [],
+                "joined_at": datetime.now(UTC).isoformat(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "permissions": permissions,
+            },
             "app_permissions": "8",
             "locale": "en-US",
             "guild_locale": "en-US",

@@ -151,8 +151,15 @@ class FakeServer:
         """Answer the next `times` requests whose path starts with `path_prefix` with this."""
         with self._lock:
             self._scripts.append(
-                Scripted(method.upper(), path_prefix, status, body, dict(headers or {}), times,
-                         content_type)
+                Scripted(
+                    method.upper(),
+                    path_prefix,
+                    status,
+                    body,
+                    dict(headers or {}),
+                    times,
+                    content_type,
+                )
             )
 
     def _take_script(self, method: str, path: str) -> Scripted | None:
@@ -179,8 +186,14 @@ class FakeServer:
             except ValueError:
                 parsed = None
         self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), dict(request.headers),
-                     body, parsed)
+            Recorded(
+                request.method,
+                request.path,
+                dict(request.query),
+                dict(request.headers),
+                body,
+                parsed,
+            )
         )
         script = self._take_script(request.method, request.path)
         if script is not None:

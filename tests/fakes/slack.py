@@ -108,7 +108,7 @@ class FakeSlack(FakeServer):
     def _token(self, request: web.Request, args: dict[str, Any]) -> str:
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
-            return auth[len("Bearer "):]
+            return auth[len("Bearer ") :]
         return str(args.get("token", ""))
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -122,10 +122,18 @@ class FakeSlack(FakeServer):
         if token not in self.tokens:
             return json_response({"ok": False, "error": "invalid_auth"})
         if method == "auth.test":
-            return json_response({"ok": True, "url": "https://fake.slack.com/", "team": "Fake",
-                                  "user": "policybot", "team_id": self.team_id,
-                                  "user_id": self.bot_user_id, "bot_id": "B0BOT",
-                                  "is_enterprise_install": False})
+            return json_response(
+                {
+                    "ok": True,
+                    "url": "https://fake.slack.com/",
+                    "team": "Fake",
+                    "user": "policybot",
+                    "team_id": self.team_id,
+                    "user_id": self.bot_user_id,
+                    "bot_id": "B0BOT",
+                    "is_enterprise_install": False,
+                }
+            )
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             channel = str(args.get("channel", ""))
             if not channel:
@@ -139,15 +147,25 @@ class FakeSlack(FakeServer):
             self.posts.append(post)
             if self.response_delay:
                 await asyncio.sleep(self.response_delay)
-            return json_response({"ok": True, "channel": channel, "ts": ts,
-                                  "message": {"text": args.get("text", ""), "ts": ts,
-                                              "blocks": args.get("blocks", [])}})
+            return json_response(
+                {
+                    "ok": True,
+                    "channel": channel,
+                    "ts": ts,
+                    "message": {
+                        "text": args.get("text", ""),
+                        "ts": ts,
+                        "blocks": args.get("blocks", []),
+                    },
+                }
+            )
         if method == "conversations.info":
             channel = str(args.get("channel", ""))
             if channel in self.broken_channels:
                 return json_response({"ok": False, "error": self.broken_channels[channel]})
-            return json_response({"ok": True, "channel": {"id": channel, "name": channel.lower(),
-                                                          "is_member": True}})
+            return json_response(
+                {"ok": True, "channel": {"id": channel, "name": channel.lower(), "is_member": True}}
+            )
         return json_response({"ok": True})
 
     async def _webhook(self, request: web.Request) -> web.Response:
@@ -170,9 +188,16 @@ class FakeSlack(FakeServer):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
-        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
-                                      "connection_info": {"app_id": "A0001"},
-                                      "debug_info": {"host": "fake"}}))
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": "A0001"},
+                    "debug_info": {"host": "fake"},
+                }
+            )
+        )
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -185,8 +210,13 @@ class FakeSlack(FakeServer):
     async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Push a Socket Mode envelope (e.g. "slash_commands") to every connected app."""
         envelope_id = uuid.uuid4().hex
-        data = {"envelope_id": envelope_id, "type": kind, "payload": payload,
-                "accepts_response_payload": kind != "events_api", "retry_attempt": 0}
+        data = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+        }
         for ws in list(self._sockets):
             if not ws.closed:
                 await ws.send_str(json.dumps(data))

@@ -40,8 +40,9 @@ def item(n: int, extra: str = "") -> str:
     )
 
 
-def seen_all_but(body: bytes, new: set[int], *, url: str = URL,
-                 headers: dict[str, str] | None = None) -> FeedChunks | None:
+def seen_all_but(
+    body: bytes, new: set[int], *, url: str = URL, headers: dict[str, str] | None = None
+) -> FeedChunks | None:
     """A `seen` holding every entry of this body but those at `new`, whatever the body is like
     (a poll only remembers clean bodies; the parse must be right for any `seen` at all)."""
     split = chunks.split_entries(body)
@@ -54,12 +55,22 @@ def seen_all_but(body: bytes, new: set[int], *, url: str = URL,
 
 
 def same_feed_fields(a: ParsedFeed, b: ParsedFeed) -> None:
-    assert (a.ok, a.title, a.link, a.language, a.error) == (b.ok, b.title, b.link, b.language,
-                                                            b.error)
+    assert (a.ok, a.title, a.link, a.language, a.error) == (
+        b.ok,
+        b.title,
+        b.link,
+        b.language,
+        b.error,
+    )
 
 
-def check_equivalent(body: bytes, *, url: str = URL, headers: dict[str, str] | None = None,
-                     rng: random.Random | None = None) -> bool:
+def check_equivalent(
+    body: bytes,
+    *,
+    url: str = URL,
+    headers: dict[str, str] | None = None,
+    rng: random.Random | None = None,
+) -> bool:
     """Every way of having seen some entries gives the full parse's other entries.
 
     Returns whether the incremental path was taken at least once (rather than a fall-back).
@@ -99,7 +110,8 @@ def test_split_finds_items_and_keeps_head_and_tail() -> None:
     split = chunks.split_entries(body)
     assert split is not None and len(split.entries) == 3
     assert split.chunk(1).startswith(b"<item><title>Story 2") and split.chunk(1).endswith(
-        b"</item>")
+        b"</item>"
+    )
     assert split.without([0, 1, 2]) == body.replace(b"</item>\n<item>", b"</item><item>")
     assert b"<item" not in split.without([])
 
@@ -108,11 +120,17 @@ def test_split_finds_items_and_keeps_head_and_tail() -> None:
     ("why", "body"),
     [
         ("no entries", rss()),
-        ("entity declarations", b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "y">]>'
-                                + rss(item(1)).split(b"?>", 1)[1]),
-        ("a DOCTYPE", b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
-                      b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">'
-                      + rss(item(1)).split(b"?>", 1)[1]),
+        (
+            "entity declarations",
+            b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "y">]>'
+            + rss(item(1)).split(b"?>", 1)[1],
+        ),
+        (
+            "a DOCTYPE",
+            b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+            b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">'
+            + rss(item(1)).split(b"?>", 1)[1],
+        ),
         ("nested items", rss("<item><title>a</title>" + item(2) + "</item>")),
         ("an empty item", rss(item(1), "<item/>", item(2))),
         ("text between items", rss(item(1), item(2), between="\nstray\n")),
@@ -122,8 +140,11 @@ def test_split_finds_items_and_keeps_head_and_tail() -> None:
         ("two prefixes", rss(item(1), item(2).replace("item>", "rss:item>"))),
         ("an unclosed item", rss(item(1), "<item><title>x</title>")),
         ("a stray end tag", rss(item(1), "</item>")),
-        ("an Atom entry document", b'<?xml version="1.0"?><entry xmlns="http://www.w3.org/'
-                                   b'2005/Atom"><title>x</title></entry>'),
+        (
+            "an Atom entry document",
+            b'<?xml version="1.0"?><entry xmlns="http://www.w3.org/'
+            b'2005/Atom"><title>x</title></entry>',
+        ),
     ],
 )
 def test_doubtful_bodies_are_not_split(why: str, body: bytes) -> None:
@@ -131,9 +152,12 @@ def test_doubtful_bodies_are_not_split(why: str, body: bytes) -> None:
 
 
 def test_markup_in_comments_cdata_and_attributes_is_not_an_entry() -> None:
-    tricky = item(2, "<description><![CDATA[ </item><item><title>fake</title> ]]></description>"
-                     "<!-- <item><title>fake</title></item> --><?pi </item> ?>")
-    body = rss(item(1), tricky, item(3).replace("<item>", '<item note="a>b" other=\'/item>\'>'))
+    tricky = item(
+        2,
+        "<description><![CDATA[ </item><item><title>fake</title> ]]></description>"
+        "<!-- <item><title>fake</title></item> --><?pi </item> ?>",
+    )
+    body = rss(item(1), tricky, item(3).replace("<item>", "<item note=\"a>b\" other='/item>'>"))
     split = chunks.split_entries(body)
     assert split is not None and len(split.entries) == 3
     assert check_equivalent(body)
@@ -163,8 +187,10 @@ def test_atom_with_prefixes_and_xml_base() -> None:
 </a:feed>"""
     assert check_equivalent(body)
     full = parse_feed(body, url=URL, now=NOW)
-    assert [e.link for e in full.entries] == ["https://atom.example/blog/un",
-                                              "https://atom.example/other/zwei"]
+    assert [e.link for e in full.entries] == [
+        "https://atom.example/blog/un",
+        "https://atom.example/other/zwei",
+    ]
 
 
 # --------------------------------------------------------------------------- the fall-back
@@ -214,8 +240,9 @@ def test_a_changed_context_means_a_full_parse() -> None:
     assert seen is not None
     moved = parse_feed(body, url="https://elsewhere.example/feed.xml", now=NOW, seen=seen)
     assert moved.skipped == 0 and len(moved.entries) == 2
-    other_type = parse_feed(body, url=URL, headers={"Content-Type": "text/xml; charset=latin-1"},
-                            now=NOW, seen=seen)
+    other_type = parse_feed(
+        body, url=URL, headers={"Content-Type": "text/xml; charset=latin-1"}, now=NOW, seen=seen
+    )
     assert other_type.skipped == 0
     rebased = rss(item(2), item(1)).replace(b"<channel>", b'<channel xml:base="/b/">')
     assert parse_feed(rebased, url=URL, now=NOW, seen=seen).skipped == 0
@@ -241,11 +268,17 @@ def test_encodings_the_scan_cannot_read_mean_full_parses() -> None:
     text = rss(item(2), item(1)).decode()
     utf16 = text.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16")
     assert parse_feed(utf16, url=URL, now=NOW, track=True).chunks is None
-    sjis = text.replace('encoding="utf-8"', 'encoding="shift_jis"').replace(
-        "Story 1", "ニュース 1").encode("shift_jis")
+    sjis = (
+        text.replace('encoding="utf-8"', 'encoding="shift_jis"')
+        .replace("Story 1", "ニュース 1")
+        .encode("shift_jis")
+    )
     assert parse_feed(sjis, url=URL, now=NOW, track=True).chunks is None
-    latin = text.replace('encoding="utf-8"', 'encoding="iso-8859-1"').replace(
-        "Story 1", "Café 1").encode("latin-1")
+    latin = (
+        text.replace('encoding="utf-8"', 'encoding="iso-8859-1"')
+        .replace("Story 1", "Café 1")
+        .encode("latin-1")
+    )
     assert check_equivalent(latin)
 
 

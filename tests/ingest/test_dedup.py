@@ -313,8 +313,13 @@ def test_the_quick_rejection_agrees_with_the_full_comparison(case: tuple[list[st
 
 def test_evicted_titles_leave_no_postings_behind() -> None:
     idx: RecentTitles[int] = RecentTitles(max_size=2)
-    for i, t in enumerate(["EU agrees AI Act deal", "US tightens AI chip export rules",
-                           "China sets rules for generative AI"]):
+    for i, t in enumerate(
+        [
+            "EU agrees AI Act deal",
+            "US tightens AI chip export rules",
+            "China sets rules for generative AI",
+        ]
+    ):
         idx.add(i, t, NOW - timedelta(minutes=10 - i))
     idx.prune(NOW + timedelta(days=10))
     assert len(idx) == 0
@@ -327,7 +332,9 @@ def test_a_word_paired_with_a_stopword_is_still_found() -> None:
     idx: RecentTitles[int] = RecentTitles()
     idx.add(1, "Council and Parliament agree about landmark AI Act rules today", NOW)
     query = "Council and Parliament agree abouts landmark AI Act rules"
-    k1, k2 = title_key(query), title_key("Council and Parliament agree about landmark AI Act"
-                                         " rules today")
+    k1, k2 = (
+        title_key(query),
+        title_key("Council and Parliament agree about landmark AI Act rules today"),
+    )
     assert dedup._same(k1, dedup._tokens(k1), k2, dedup._tokens(k2))
     assert idx.find(query, NOW) == 1

@@ -188,8 +188,12 @@ async def test_any_200_body_is_fetched_and_left_to_the_parser(
 async def test_header_names_are_lower_case_and_repeats_joined(
     server: LocalHTTPServer, fetcher: Fetcher
 ) -> None:
-    server.route("/feed", Reply(body=RSS, headers=[("Content-Type", "text/xml"),
-                                                    ("X-Thing", "one"), ("x-thing", "two")]))
+    server.route(
+        "/feed",
+        Reply(
+            body=RSS, headers=[("Content-Type", "text/xml"), ("X-Thing", "one"), ("x-thing", "two")]
+        ),
+    )
     r = await get(fetcher, server.url("/feed"))
     assert r.headers["content-type"] == "text/xml"
     assert r.headers["x-thing"] == "one, two"
@@ -656,8 +660,16 @@ class _LocalNames(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
-                 "proto": 0, "flags": socket.AI_NUMERICHOST}]
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
 
     async def close(self) -> None:
         pass
@@ -877,8 +889,15 @@ def test_the_environment_is_read_only_when_it_has_proxies_or_netrc(
 ) -> None:
     from bot.ingest import fetch
 
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY", "NETRC"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "NETRC",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert not fetch._environment_matters()

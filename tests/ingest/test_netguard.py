@@ -28,8 +28,17 @@ class _Names(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         self.asked.append(host)
-        return [{"hostname": host, "host": ip, "port": port, "family": socket.AF_INET,
-                 "proto": 0, "flags": socket.AI_NUMERICHOST} for ip in self.names[host]]
+        return [
+            {
+                "hostname": host,
+                "host": ip,
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for ip in self.names[host]
+        ]
 
     async def close(self) -> None:
         pass
@@ -42,13 +51,18 @@ def server() -> Iterator[LocalHTTPServer]:
         yield srv
 
 
-def _fetcher(server: LocalHTTPServer, names: dict[str, list[str]],
-             exempt: bool = True, **kw: object) -> Fetcher:
+def _fetcher(
+    server: LocalHTTPServer, names: dict[str, list[str]], exempt: bool = True, **kw: object
+) -> Fetcher:
     # The local test server plays a public site: its (ip, port) is exempt from the guard.
-    return Fetcher(user_agent="policybot-test", total_timeout=5, allow_private=False,
-                   resolver=_Names(names),
-                   guard_exempt={("127.0.0.1", server.port)} if exempt else (),
-                   **kw)  # type: ignore[arg-type]
+    return Fetcher(
+        user_agent="policybot-test",
+        total_timeout=5,
+        allow_private=False,
+        resolver=_Names(names),
+        guard_exempt={("127.0.0.1", server.port)} if exempt else (),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 async def test_a_guarded_feed_on_a_loopback_address_is_refused(server: LocalHTTPServer) -> None:
@@ -67,29 +81,35 @@ async def test_a_name_resolving_to_a_private_address_is_refused_before_connectin
 ) -> None:
     names = {"intranet.example": ["127.0.0.1"], "mixed.example": ["93.184.216.34", "10.0.0.1"]}
     async with _fetcher(server, names, exempt=False) as f:
-        r = await f.fetch(FeedState(url=f"http://intranet.example:{server.port}/feed.xml",
-                                    guarded=True))
+        r = await f.fetch(
+            FeedState(url=f"http://intranet.example:{server.port}/feed.xml", guarded=True)
+        )
         mixed = await f.fetch(FeedState(url="http://mixed.example/feed.xml", guarded=True))
     assert r.status is FetchStatus.FAILED and "intranet.example (127.0.0.1)" in (r.error or "")
     assert "private network" in (mixed.error or "")  # one bad answer spoils the name
     assert server.requests_to("/feed.xml") == []
 
 
-@pytest.mark.parametrize("target", [
-    "http://127.0.0.1:{port}/secret",  # a literal loopback address
-    "http://[::ffff:127.0.0.1]:{port}/secret",  # the same, IPv4-mapped
-    "http://169.254.169.254/latest/meta-data/",  # cloud metadata
-    "http://rebind.example:{port}/secret",  # a name that now resolves inside
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.1:{port}/secret",  # a literal loopback address
+        "http://[::ffff:127.0.0.1]:{port}/secret",  # the same, IPv4-mapped
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://rebind.example:{port}/secret",  # a name that now resolves inside
+    ],
+)
 async def test_every_redirect_hop_is_checked(server: LocalHTTPServer, target: str) -> None:
     with LocalHTTPServer() as inside:  # the internal service; not exempt
         inside.route("/secret", Reply(body=b"internal admin page"))
-        server.route("/moved", Reply(status=302,
-                                     headers={"Location": target.format(port=inside.port)}))
+        server.route(
+            "/moved", Reply(status=302, headers={"Location": target.format(port=inside.port)})
+        )
         names = {"public.example": ["127.0.0.1"], "rebind.example": ["127.0.0.1"]}
         async with _fetcher(server, names) as f:
-            r = await f.fetch(FeedState(url=f"http://public.example:{server.port}/moved",
-                                        guarded=True))
+            r = await f.fetch(
+                FeedState(url=f"http://public.example:{server.port}/moved", guarded=True)
+            )
             assert len(server.requests_to("/moved")) == 1  # the public first hop went through
             assert r.status is FetchStatus.FAILED, r
             assert "refusing to fetch" in (r.error or ""), r.error
@@ -116,10 +136,19 @@ def test_allow_private_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert not Fetcher(user_agent="x").allow_private
 
 
-@pytest.mark.parametrize(("host", "blocked"), [
-    ("127.0.0.1", True), ("::1", True), ("[::1]", True), ("10.1.2.3", True),
-    ("169.254.169.254", True), ("0.0.0.0", True), ("::ffff:192.168.0.1", True),
-    ("93.184.216.34", False), ("example.org", False),
-])
+@pytest.mark.parametrize(
+    ("host", "blocked"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("10.1.2.3", True),
+        ("169.254.169.254", True),
+        ("0.0.0.0", True),
+        ("::ffff:192.168.0.1", True),
+        ("93.184.216.34", False),
+        ("example.org", False),
+    ],
+)
 def test_literal_addresses(host: str, blocked: bool) -> None:
     assert (blocked_literal(host, 80) is not None) is blocked

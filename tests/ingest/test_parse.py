@@ -303,8 +303,14 @@ def test_feedparser_url_joining_is_memoised_with_the_same_results() -> None:
     joined = feedparser.urls._urljoin
     original = joined.__wrapped__  # type: ignore[attr-defined]
     assert feedparser.mixin._urljoin is joined
-    cases = [("https://a.example/x/", "y"), ("https://a.example/x/", "https://a.example/x/"),
-             ("", "/p"), ("http://[::1", "z"), ("https://a.example/", "javascript:alert(1)"),
-             ("https://a.example/", "http:///triple"), ("https://a.example/" + "a" * 600, "../b")]
+    cases = [
+        ("https://a.example/x/", "y"),
+        ("https://a.example/x/", "https://a.example/x/"),
+        ("", "/p"),
+        ("http://[::1", "z"),
+        ("https://a.example/", "javascript:alert(1)"),
+        ("https://a.example/", "http:///triple"),
+        ("https://a.example/" + "a" * 600, "../b"),
+    ]
     for base, uri in cases * 2:  # the second round comes from the cache
         assert joined(base, uri) == original(base, uri)

@@ -30,8 +30,9 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 class FakeClassifier:
-    def classify(self, title: str, summary: str = "", lang: str | None = None,
-                 hints: Sequence[str] = ()) -> Verdict:
+    def classify(
+        self, title: str, summary: str = "", lang: str | None = None, hints: Sequence[str] = ()
+    ) -> Verdict:
         return Verdict(relevant="AI" in title, score=0.9 if "AI" in title else 0.1)
 
 
@@ -63,12 +64,18 @@ def storage(tmp_path: Path) -> Iterator[Storage]:
 
 
 def make_pipeline(storage: Storage, feed_file: Path, tmp_path: Path) -> Pipeline:
-    cfg = parse_config({"feeds": [{"name": "f", "url": feed_file.as_uri()}]},
-                       tmp_path / "feeds.yaml")
+    cfg = parse_config(
+        {"feeds": [{"name": "f", "url": feed_file.as_uri()}]}, tmp_path / "feeds.yaml"
+    )
     storage.sync_feeds(cfg, NOW)
     clock = iter(NOW + timedelta(minutes=i) for i in range(100))
-    return Pipeline(storage=storage, config=cfg, fetcher=Fetcher.from_defaults(cfg.defaults),
-                    classifier=FakeClassifier(), clock=lambda: next(clock))  # type: ignore[arg-type]
+    return Pipeline(
+        storage=storage,
+        config=cfg,
+        fetcher=Fetcher.from_defaults(cfg.defaults),
+        classifier=FakeClassifier(),
+        clock=lambda: next(clock),
+    )  # type: ignore[arg-type]
 
 
 def poll(p: Pipeline) -> Any:
@@ -83,8 +90,10 @@ def poll(p: Pipeline) -> Any:
 
 def rows(storage: Storage) -> list[tuple[Any, ...]]:
     with storage.session() as s:
-        return [(e.uid, e.url, e.title, e.summary, e.language, e.published, e.story_id)
-                for e in s.scalars(select(Entry).order_by(Entry.uid))]
+        return [
+            (e.uid, e.url, e.title, e.summary, e.language, e.published, e.story_id)
+            for e in s.scalars(select(Entry).order_by(Entry.uid))
+        ]
 
 
 def spy_parses(monkeypatch: pytest.MonkeyPatch) -> list[ParsedFeed]:

@@ -30,23 +30,77 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 # (title, summary, language, jurisdictions, topics, relevant, feed, age in days)
 CORPUS = [
-    ("EU AI Act enters into force", "The regulation on artificial intelligence applies from"
-     " August.", "en", ("EU",), ("legislation",), True, "Politico Europe", 1),
-    ("US tightens export controls on AI chips", "Commerce adds rules for advanced GPUs.",
-     "en", ("US",), ("export-controls",), True, "Reuters", 2),
-    ("中国发布生成式人工智能服务管理办法", "国家网信办公布新规，规范人工智能服务。", "zh",
-     ("CN",), ("regulation",), True, "Xinhua", 3),
-    ("日本政府、AI法案を閣議決定", "人工知能の研究開発と活用を推進する法律。", "ja",
-     ("JP",), ("legislation",), True, "NHK", 4),
-    ("한국 인공지능 기본법 국회 통과", "인공지능 산업 육성과 신뢰 기반 조성에 관한 법률.", "ko",
-     ("KR",), ("legislation",), True, "Yonhap", 5),
-    ("Règlement européen sur l'IA : la CNIL publie ses recommandations",
-     "L'autorité précise l'application du règlement.", "fr", ("EU", "FR"), ("regulation",),
-     True, "Le Monde", 6),
-    ("New phone launched with AI camera", "A gadget review.", "en", (), (), False,
-     "Reuters", 1),
-    ("UK AI Safety Institute publishes evaluation results", "The institute tested frontier"
-     " models.", "en", ("GB",), ("standards-safety",), True, "BBC", 40),
+    (
+        "EU AI Act enters into force",
+        "The regulation on artificial intelligence applies from August.",
+        "en",
+        ("EU",),
+        ("legislation",),
+        True,
+        "Politico Europe",
+        1,
+    ),
+    (
+        "US tightens export controls on AI chips",
+        "Commerce adds rules for advanced GPUs.",
+        "en",
+        ("US",),
+        ("export-controls",),
+        True,
+        "Reuters",
+        2,
+    ),
+    (
+        "中国发布生成式人工智能服务管理办法",
+        "国家网信办公布新规，规范人工智能服务。",
+        "zh",
+        ("CN",),
+        ("regulation",),
+        True,
+        "Xinhua",
+        3,
+    ),
+    (
+        "日本政府、AI法案を閣議決定",
+        "人工知能の研究開発と活用を推進する法律。",
+        "ja",
+        ("JP",),
+        ("legislation",),
+        True,
+        "NHK",
+        4,
+    ),
+    (
+        "한국 인공지능 기본법 국회 통과",
+        "인공지능 산업 육성과 신뢰 기반 조성에 관한 법률.",
+        "ko",
+        ("KR",),
+        ("legislation",),
+        True,
+        "Yonhap",
+        5,
+    ),
+    (
+        "Règlement européen sur l'IA : la CNIL publie ses recommandations",
+        "L'autorité précise l'application du règlement.",
+        "fr",
+        ("EU", "FR"),
+        ("regulation",),
+        True,
+        "Le Monde",
+        6,
+    ),
+    ("New phone launched with AI camera", "A gadget review.", "en", (), (), False, "Reuters", 1),
+    (
+        "UK AI Safety Institute publishes evaluation results",
+        "The institute tested frontier models.",
+        "en",
+        ("GB",),
+        ("standards-safety",),
+        True,
+        "BBC",
+        40,
+    ),
 ]
 
 
@@ -57,21 +111,48 @@ def _seed(storage: Storage) -> dict[str, int]:
         for i, (title, summary, lang, jur, topics, relevant, feed, age) in enumerate(CORPUS):
             f = feeds.get(feed)
             if f is None:
-                f = Feed(name=feed, config_url=f"https://{i}.example/feed",
-                         url=f"https://{i}.example/feed", jurisdictions=[])
+                f = Feed(
+                    name=feed,
+                    config_url=f"https://{i}.example/feed",
+                    url=f"https://{i}.example/feed",
+                    jurisdictions=[],
+                )
                 s.add(f)
                 s.flush()
                 feeds[feed] = f
-            story = Story(title=title, title_key=title.casefold()[:400],
-                          url=f"https://news.example/{i}", summary=summary, language=lang,
-                          published=NOW - timedelta(days=age), first_seen=NOW - timedelta(days=age))
+            story = Story(
+                title=title,
+                title_key=title.casefold()[:400],
+                url=f"https://news.example/{i}",
+                summary=summary,
+                language=lang,
+                published=NOW - timedelta(days=age),
+                first_seen=NOW - timedelta(days=age),
+            )
             s.add(story)
             s.flush()
-            s.add(Entry(feed_id=f.id, uid=str(i), uid_hash=f"h{i}", story_id=story.id,
-                        url=story.url, title=title, summary=summary,
-                        published=story.published))
-            store_verdict(s, story.id, Verdict(relevant=relevant, score=0.9 if relevant else 0.1,
-                                               jurisdictions=jur, topics=topics))
+            s.add(
+                Entry(
+                    feed_id=f.id,
+                    uid=str(i),
+                    uid_hash=f"h{i}",
+                    story_id=story.id,
+                    url=story.url,
+                    title=title,
+                    summary=summary,
+                    published=story.published,
+                )
+            )
+            store_verdict(
+                s,
+                story.id,
+                Verdict(
+                    relevant=relevant,
+                    score=0.9 if relevant else 0.1,
+                    jurisdictions=jur,
+                    topics=topics,
+                ),
+            )
             ids[title] = story.id
     return ids
 
@@ -107,8 +188,9 @@ def titles(s: Session, q: str, **kw: object) -> list[str]:
         ("safety institute", "UK AI Safety Institute publishes evaluation results"),
     ],
 )
-def test_finds_in_every_language(seeded: tuple[Storage, dict[str, int]], query: str,
-                                 expected: str) -> None:
+def test_finds_in_every_language(
+    seeded: tuple[Storage, dict[str, int]], query: str, expected: str
+) -> None:
     storage, _ = seeded
     with storage.session() as s:
         found = titles(s, query)
@@ -168,22 +250,36 @@ def test_ranking_prefers_title_hits_and_recency(storage: Storage) -> None:
             # A month old: a title match still beats yesterday's passing mention.
             ("AI regulation advances again", "Lawmakers vote again", 30),
         ]:
-            story = Story(title=title, title_key=title, summary=summary, language="en",
-                          published=NOW - timedelta(days=age), first_seen=NOW)
+            story = Story(
+                title=title,
+                title_key=title,
+                summary=summary,
+                language="en",
+                published=NOW - timedelta(days=age),
+                first_seen=NOW,
+            )
             s.add(story)
             s.flush()
             store_verdict(s, story.id, Verdict(relevant=True, score=0.8))
     with storage.session() as s:
         assert titles(s, "AI regulation") == [
-            "AI regulation advances", "AI regulation advances again", "Budget news"
+            "AI regulation advances",
+            "AI regulation advances again",
+            "Budget news",
         ]
 
 
 def test_paging_and_totals(storage: Storage) -> None:
     with storage.write() as s:
         for i in range(12):
-            story = Story(title=f"Algorithm audit rule {i}", title_key=f"k{i}", summary="",
-                          language="en", published=NOW - timedelta(hours=i), first_seen=NOW)
+            story = Story(
+                title=f"Algorithm audit rule {i}",
+                title_key=f"k{i}",
+                summary="",
+                language="en",
+                published=NOW - timedelta(hours=i),
+                first_seen=NOW,
+            )
             s.add(story)
             s.flush()
             store_verdict(s, story.id, Verdict(relevant=True, score=0.8))
@@ -203,8 +299,14 @@ def test_paging_and_totals(storage: Storage) -> None:
 def test_more_matches_than_the_window_report_no_total(storage: Storage) -> None:
     with storage.write() as s:
         s.add_all(
-            Story(title=f"Chip rule {i}", title_key=f"k{i}", summary="", language="en",
-                  published=NOW, first_seen=NOW)
+            Story(
+                title=f"Chip rule {i}",
+                title_key=f"k{i}",
+                summary="",
+                language="en",
+                published=NOW,
+                first_seen=NOW,
+            )
             for i in range(WINDOW + 5)
         )
     with storage.session() as s:
@@ -293,8 +395,14 @@ def test_hostile_queries_never_fail(seeded: tuple[Storage, dict[str, int]]) -> N
 def test_percent_and_underscore_are_literal(storage: Storage) -> None:
     with storage.write() as s:
         for title in ("Tariff up 25% on AI chips", "Tariff up 250 on AI chips", "snake_case rule"):
-            story = Story(title=title, title_key=title, summary="", language="en",
-                          published=NOW, first_seen=NOW)
+            story = Story(
+                title=title,
+                title_key=title,
+                summary="",
+                language="en",
+                published=NOW,
+                first_seen=NOW,
+            )
             s.add(story)
     with storage.session() as s:
         assert titles(s, "5%", relevant_only=False) == ["Tariff up 25% on AI chips"]
@@ -319,8 +427,9 @@ def module_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage
     storage.close()
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=80))
 def test_any_text_is_a_valid_query_on_sqlite(module_storage: Storage, query: str) -> None:
     with module_storage.session() as s:
@@ -345,12 +454,20 @@ def test_migration_downgrade_removes_search(sqlite_url: str) -> None:
     storage = Storage.open(sqlite_url)
     try:
         with storage.engine.begin() as c:
-            assert c.execute(text("SELECT count(*) FROM sqlite_master WHERE name='stories_fts'"))\
-                .scalar() == 1
+            assert (
+                c.execute(
+                    text("SELECT count(*) FROM sqlite_master WHERE name='stories_fts'")
+                ).scalar()
+                == 1
+            )
         command.downgrade(_alembic_config(storage.engine), "0001")
         with storage.engine.begin() as c:
-            assert c.execute(text("SELECT count(*) FROM sqlite_master WHERE name LIKE"
-                                  " 'stories_fts%'")).scalar() == 0
+            assert (
+                c.execute(
+                    text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'stories_fts%'")
+                ).scalar()
+                == 0
+            )
             cols = [r[1] for r in c.execute(text("PRAGMA table_info(feeds)"))]
             assert "origin" not in cols
         migrate(storage.engine, "head")
@@ -361,10 +478,23 @@ def test_migration_downgrade_removes_search(sqlite_url: str) -> None:
         storage.close()
 
 
-def _add(s: Session, title: str, summary: str = "", *, lang: str = "en", age_days: float = 0,
-         relevant: bool = True) -> int:
-    story = Story(title=title, title_key=title.casefold()[:400], summary=summary, language=lang,
-                  published=NOW - timedelta(days=age_days), first_seen=NOW)
+def _add(
+    s: Session,
+    title: str,
+    summary: str = "",
+    *,
+    lang: str = "en",
+    age_days: float = 0,
+    relevant: bool = True,
+) -> int:
+    story = Story(
+        title=title,
+        title_key=title.casefold()[:400],
+        summary=summary,
+        language=lang,
+        published=NOW - timedelta(days=age_days),
+        first_seen=NOW,
+    )
     s.add(story)
     s.flush()
     store_verdict(s, story.id, Verdict(relevant=relevant, score=0.8))
@@ -373,14 +503,25 @@ def _add(s: Session, title: str, summary: str = "", *, lang: str = "en", age_day
 
 def test_short_latin_terms_are_whole_words(storage: Storage) -> None:
     with storage.write() as s:
-        for title in ("AI rules agreed", "(AI) and the EU's plan", "Officials said again",
-                      "OpenAI raises money", "A neutral stance", "Ukraine talks",
-                      "日本政府、AI法案を閣議決定", "生成AIの規制", "UK AI-driven audits"):
+        for title in (
+            "AI rules agreed",
+            "(AI) and the EU's plan",
+            "Officials said again",
+            "OpenAI raises money",
+            "A neutral stance",
+            "Ukraine talks",
+            "日本政府、AI法案を閣議決定",
+            "生成AIの規制",
+            "UK AI-driven audits",
+        ):
             _add(s, title)
     with storage.session() as s:
         assert set(titles(s, "AI")) == {
-            "AI rules agreed", "(AI) and the EU's plan", "日本政府、AI法案を閣議決定",
-            "生成AIの規制", "UK AI-driven audits",
+            "AI rules agreed",
+            "(AI) and the EU's plan",
+            "日本政府、AI法案を閣議決定",
+            "生成AIの規制",
+            "UK AI-driven audits",
         }
         assert titles(s, "EU") == ["(AI) and the EU's plan"]
         assert titles(s, "UK") == ["UK AI-driven audits"]
@@ -422,8 +563,10 @@ def test_language_filter_uses_the_primary_subtag(storage: Storage) -> None:
         _add(s, "Regulation news two", lang="pt_BR")
         _add(s, "Regulation news three", lang="zh")
     with storage.session() as s:
-        assert set(titles(s, "regulation", lang="zh")) == {"Regulation news one",
-                                                            "Regulation news three"}
+        assert set(titles(s, "regulation", lang="zh")) == {
+            "Regulation news one",
+            "Regulation news three",
+        }
         assert titles(s, "regulation", lang="pt-BR") == ["Regulation news two"]
         assert titles(s, "", lang="zh-TW") == ["Regulation news three", "Regulation news one"]
         assert titles(s, "AI", lang="zh") == []
@@ -431,8 +574,11 @@ def test_language_filter_uses_the_primary_subtag(storage: Storage) -> None:
 
 def test_migration_sql_matches_the_module() -> None:
     spec = importlib.util.spec_from_file_location(
-        "m0003", search.__file__.replace("bot/store/search.py",
-                                         "migrations/versions/0003_search_indexes.py"))
+        "m0003",
+        search.__file__.replace(
+            "bot/store/search.py", "migrations/versions/0003_search_indexes.py"
+        ),
+    )
     assert spec and spec.loader
     mig = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mig)
@@ -442,8 +588,23 @@ def test_migration_sql_matches_the_module() -> None:
 
 # -- the drivers, batches and windows give exactly what a brute-force filter gives ----------
 
-_VOCAB = ["ai", "eu", "act", "chips", "export", "rule", "safety", "法案", "监管", "人工智能",
-          "규제", "안전", "said", "again", "model"]
+_VOCAB = [
+    "ai",
+    "eu",
+    "act",
+    "chips",
+    "export",
+    "rule",
+    "safety",
+    "法案",
+    "监管",
+    "人工智能",
+    "규제",
+    "안전",
+    "said",
+    "again",
+    "model",
+]
 
 
 def _oracle_corpus(storage: Storage, rng: random.Random, n: int) -> list[dict[str, object]]:
@@ -451,8 +612,12 @@ def _oracle_corpus(storage: Storage, rng: random.Random, n: int) -> list[dict[st
     with storage.write() as s:
         feeds = []
         for i in range(4):
-            f = Feed(name=f"Oracle Feed {i}", config_url=f"https://o{i}.example/f",
-                     url=f"https://o{i}.example/f", jurisdictions=[])
+            f = Feed(
+                name=f"Oracle Feed {i}",
+                config_url=f"https://o{i}.example/f",
+                url=f"https://o{i}.example/f",
+                jurisdictions=[],
+            )
             s.add(f)
             s.flush()
             feeds.append(f.id)
@@ -465,24 +630,49 @@ def _oracle_corpus(storage: Storage, rng: random.Random, n: int) -> list[dict[st
             jur = tuple(rng.sample(["EU", "US", "CN"], rng.randint(0, 2))) if relevant else ()
             age = rng.uniform(0, 60) if rng.random() < 0.9 else rng.uniform(200, 400)
             lang = rng.choice(["en", "zh", "ko", "en-GB"])
-            story = Story(title=title, title_key=f"o{i}", summary=summary, language=lang,
-                          published=NOW - timedelta(days=age),
-                          first_seen=NOW - timedelta(days=age))
+            story = Story(
+                title=title,
+                title_key=f"o{i}",
+                summary=summary,
+                language=lang,
+                published=NOW - timedelta(days=age),
+                first_seen=NOW - timedelta(days=age),
+            )
             s.add(story)
             s.flush()
             feed = rng.choice(feeds)
-            s.add(Entry(feed_id=feed, uid=f"o{i}", uid_hash=f"o{i}", story_id=story.id,
-                        url=None, title=title, summary=summary, published=story.published))
+            s.add(
+                Entry(
+                    feed_id=feed,
+                    uid=f"o{i}",
+                    uid_hash=f"o{i}",
+                    story_id=story.id,
+                    url=None,
+                    title=title,
+                    summary=summary,
+                    published=story.published,
+                )
+            )
             store_verdict(s, story.id, Verdict(relevant=relevant, score=0.5, jurisdictions=jur))
-            rows.append({"id": story.id, "title": title, "summary": summary, "lang": lang,
-                         "relevant": relevant, "jur": jur, "feed": feeds.index(feed),
-                         "age": age})
+            rows.append(
+                {
+                    "id": story.id,
+                    "title": title,
+                    "summary": summary,
+                    "lang": lang,
+                    "relevant": relevant,
+                    "jur": jur,
+                    "feed": feeds.index(feed),
+                    "age": age,
+                }
+            )
     return rows
 
 
 @pytest.mark.parametrize("hits", ["hits", "no hits"])
-def test_search_equals_brute_force(storage: Storage, monkeypatch: pytest.MonkeyPatch,
-                                   hits: str) -> None:
+def test_search_equals_brute_force(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch, hits: str
+) -> None:
     # Tiny batches and sets: every lane takes many turns, PostgreSQL's hit list overflows.
     monkeypatch.setattr(search, "FIRST_BATCH", 3)
     monkeypatch.setattr(search, "MAX_BATCH", 7)
@@ -527,8 +717,9 @@ def test_search_equals_brute_force(storage: Storage, monkeypatch: pytest.MonkeyP
         got: list[int] = []
         with storage.session() as s:
             for page in range(1, 7):
-                res = search_stories(s, q, page=page, per_page=5, now=NOW,
-                                     relevant_only=relevant_only, **kw)  # type: ignore[arg-type]
+                res = search_stories(
+                    s, q, page=page, per_page=5, now=NOW, relevant_only=relevant_only, **kw
+                )  # type: ignore[arg-type]
                 got += [h.story_id for h in res.hits]
                 if not res.has_more:
                     break
@@ -559,8 +750,10 @@ def test_quoted_phrases_are_word_sequences(storage: Storage) -> None:
         _add(s, "Controls on export")
         _add(s, "人工 智能 监管")
     with storage.session() as s:
-        assert set(titles(s, '"export controls"')) == {"New export controls on chips",
-                                                        "Export-controls tightened"}
+        assert set(titles(s, '"export controls"')) == {
+            "New export controls on chips",
+            "Export-controls tightened",
+        }
         # Unquoted, the words are two substrings, in any order.
         assert len(titles(s, "export controls")) == 4
         # CJK in quotes stays a substring, spaces included.

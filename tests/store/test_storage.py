@@ -35,8 +35,14 @@ def config(tmp_path: Path, *names: str, **urls: str) -> object:
     return parse_config({"feeds": feeds, "defaults": {"interval": "30m"}}, tmp_path / "f.yaml")
 
 
-def item(uid: str, title: str, *, url: str | None = None, age: timedelta = timedelta(hours=1),
-         known: bool = True) -> Item:
+def item(
+    uid: str,
+    title: str,
+    *,
+    url: str | None = None,
+    age: timedelta = timedelta(hours=1),
+    known: bool = True,
+) -> Item:
     return Item(
         uid=uid,
         url=url,
@@ -49,9 +55,14 @@ def item(uid: str, title: str, *, url: str | None = None, age: timedelta = timed
 
 
 def ok(body_hash: str = "h1") -> FetchResult:
-    return FetchResult(status=FetchStatus.OK, url="https://example.org/a.xml", http_status=200,
-                       etag='"e1"', last_modified="Fri, 20 Nov 2026 10:00:00 GMT",
-                       body_hash=body_hash)
+    return FetchResult(
+        status=FetchStatus.OK,
+        url="https://example.org/a.xml",
+        http_status=200,
+        etag='"e1"',
+        last_modified="Fri, 20 Nov 2026 10:00:00 GMT",
+        body_hash=body_hash,
+    )
 
 
 def classify(item: Item, hints: Sequence[str]) -> Verdict:
@@ -63,15 +74,21 @@ def classify(item: Item, hints: Sequence[str]) -> Verdict:
         topics=("legislation",) if relevant else (),
         instruments=("EU AI Act",) if relevant else (),
         evidence=(Evidence(rule="ai-term", term="ai act", text="AI Act", field="title"),)
-        if relevant else (),
+        if relevant
+        else (),
     )
 
 
 def poll(storage: Storage, feed_id: int, items: list[Item], **kw: object) -> PollOutcome:
     return storage.record_poll(
-        feed_id, kw.pop("result", ok()), items, now=kw.pop("now", NOW),  # type: ignore[arg-type]
-        next_poll_at=NOW + timedelta(minutes=30), classify=classify,
-        backfill_window=timedelta(hours=48), **kw,  # type: ignore[arg-type]
+        feed_id,
+        kw.pop("result", ok()),
+        items,
+        now=kw.pop("now", NOW),  # type: ignore[arg-type]
+        next_poll_at=NOW + timedelta(minutes=30),
+        classify=classify,
+        backfill_window=timedelta(hours=48),
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -79,6 +96,7 @@ def test_migrations_match_models(storage: Storage) -> None:
     assert current_revision(storage.engine) == head_revision(storage.engine)
     with storage.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
     # Columns and tables must match; the full-text index tables are the migrations' own
     # (SQLite FTS5 shadow tables), with no model.
     def fts(d: tuple[object, ...]) -> bool:
@@ -108,8 +126,10 @@ def test_poll_stores_items_stories_verdicts_once(storage: Storage, tmp_path: Pat
     def hook(session: Session, story: Story, verdict: Verdict) -> None:
         flagged.append(story.id)
 
-    items = [item("1", "EU AI Act enters into force", url="https://ex.org/ai-act"),
-             item("2", "New phone launched", url="https://ex.org/phone")]
+    items = [
+        item("1", "EU AI Act enters into force", url="https://ex.org/ai-act"),
+        item("2", "New phone launched", url="https://ex.org/phone"),
+    ]
     out = poll(storage, feed.id, items, on_story=hook)
     assert (out.new_entries, out.new_stories, out.flagged) == (2, 2, 1)
     assert len(flagged) == 1
@@ -123,8 +143,11 @@ def test_poll_stores_items_stories_verdicts_once(storage: Storage, tmp_path: Pat
         assert story.verdict.jurisdictions == ["EU"]
         assert story.verdict.evidence[0]["term"] == "ai act"
         tags = {(k, v) for k, v in s.execute(select(StoryTag.kind, StoryTag.value))}
-        assert tags == {("jurisdiction", "EU"), ("topic", "legislation"),
-                        ("instrument", "EU AI Act")}
+        assert tags == {
+            ("jurisdiction", "EU"),
+            ("topic", "legislation"),
+            ("instrument", "EU AI Act"),
+        }
     info = storage.feed("a")
     assert info is not None
     assert info.etag == '"e1"' and info.body_hash == "h1" and info.entry_count == 2
@@ -133,14 +156,41 @@ def test_poll_stores_items_stories_verdicts_once(storage: Storage, tmp_path: Pat
 
 def test_same_story_from_two_feeds_is_one_story(storage: Storage, tmp_path: Path) -> None:
     a, b, c = storage.sync_feeds(config(tmp_path, "a", "b", "c"), NOW)  # type: ignore[arg-type]
-    poll(storage, a.id, [item("x", "EU AI Act: Council adopts final text",
-                              url="https://news.example/eu-ai-act-final")])
+    poll(
+        storage,
+        a.id,
+        [
+            item(
+                "x",
+                "EU AI Act: Council adopts final text",
+                url="https://news.example/eu-ai-act-final",
+            )
+        ],
+    )
     # Same canonical URL, other wording.
-    out_b = poll(storage, b.id, [item("y", "Council gives final approval to AI Act",
-                                      url="https://news.example/eu-ai-act-final")])
+    out_b = poll(
+        storage,
+        b.id,
+        [
+            item(
+                "y",
+                "Council gives final approval to AI Act",
+                url="https://news.example/eu-ai-act-final",
+            )
+        ],
+    )
     # Near-identical title, other URL.
-    out_c = poll(storage, c.id, [item("z", "EU AI Act: Council adopts final text - Reuters",
-                                      url="https://reuters.example/x")])
+    out_c = poll(
+        storage,
+        c.id,
+        [
+            item(
+                "z",
+                "EU AI Act: Council adopts final text - Reuters",
+                url="https://reuters.example/x",
+            )
+        ],
+    )
     assert out_b.new_stories == 0 and out_c.new_stories == 0
     assert out_b.flagged == 0  # posted once, by the first source
     with storage.session() as s:
@@ -151,50 +201,78 @@ def test_same_story_from_two_feeds_is_one_story(storage: Storage, tmp_path: Path
 
 def test_home_page_links_do_not_merge_stories(storage: Storage, tmp_path: Path) -> None:
     (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
-    out = poll(storage, feed.id, [item("1", "First unrelated story about budgets",
-                                       url="https://site.example/"),
-                                  item("2", "Second completely different story on trains",
-                                       url="https://site.example/")])
+    out = poll(
+        storage,
+        feed.id,
+        [
+            item("1", "First unrelated story about budgets", url="https://site.example/"),
+            item("2", "Second completely different story on trains", url="https://site.example/"),
+        ],
+    )
     assert out.new_stories == 2
 
 
 def test_back_catalogue_of_a_new_feed_is_not_posted(storage: Storage, tmp_path: Path) -> None:
     (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
-    out = poll(storage, feed.id, [
-        item("old", "EU AI Act old news", age=timedelta(days=30)),
-        item("undated", "EU AI Act undated news", age=timedelta(0), known=False),
-        item("new", "EU AI Act fresh news", age=timedelta(hours=2)),
-    ])
+    out = poll(
+        storage,
+        feed.id,
+        [
+            item("old", "EU AI Act old news", age=timedelta(days=30)),
+            item("undated", "EU AI Act undated news", age=timedelta(0), known=False),
+            item("new", "EU AI Act fresh news", age=timedelta(hours=2)),
+        ],
+    )
     assert out.new_stories == 3 and out.flagged == 1
     with storage.session() as s:
         announce = {t: a for t, a in s.execute(select(Story.title, Story.announce))}
-    assert announce == {"EU AI Act old news": False, "EU AI Act undated news": False,
-                        "EU AI Act fresh news": True}
+    assert announce == {
+        "EU AI Act old news": False,
+        "EU AI Act undated news": False,
+        "EU AI Act fresh news": True,
+    }
     # Once the feed is known, an undated new entry is news.
-    later = poll(storage, feed.id, [item("undated2", "EU AI Act another undated item",
-                                         age=timedelta(0), known=False)])
+    later = poll(
+        storage,
+        feed.id,
+        [item("undated2", "EU AI Act another undated item", age=timedelta(0), known=False)],
+    )
     assert later.flagged == 1
 
 
 def test_failures_are_recorded_and_gone_disables(storage: Storage, tmp_path: Path) -> None:
     (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
-    failed = FetchResult(status=FetchStatus.FAILED, url=feed.url, http_status=500,
-                         error="HTTP 500 Internal Server Error")
+    failed = FetchResult(
+        status=FetchStatus.FAILED,
+        url=feed.url,
+        http_status=500,
+        error="HTTP 500 Internal Server Error",
+    )
     poll(storage, feed.id, [], result=failed)
     poll(storage, feed.id, [], result=failed)
     info = storage.feed("a")
     assert info is not None and info.consecutive_failures == 2
     assert info.last_error == "HTTP 500 Internal Server Error" and info.active
-    poll(storage, feed.id, [], result=FetchResult(status=FetchStatus.GONE, url=feed.url,
-                                                  http_status=410, error="HTTP 410 Gone"))
+    poll(
+        storage,
+        feed.id,
+        [],
+        result=FetchResult(
+            status=FetchStatus.GONE, url=feed.url, http_status=410, error="HTTP 410 Gone"
+        ),
+    )
     info = storage.feed("a")
     assert info is not None and not info.active and "410" in (info.disabled_reason or "")
 
 
 def test_permanent_redirect_updates_the_url(storage: Storage, tmp_path: Path) -> None:
     (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
-    moved = FetchResult(status=FetchStatus.NOT_MODIFIED, url=feed.url, http_status=304,
-                        permanent_redirect="https://new.example/feed.xml")
+    moved = FetchResult(
+        status=FetchStatus.NOT_MODIFIED,
+        url=feed.url,
+        http_status=304,
+        permanent_redirect="https://new.example/feed.xml",
+    )
     poll(storage, feed.id, [], result=moved)
     info = storage.feed("a")
     assert info is not None and info.url == "https://new.example/feed.xml"
@@ -226,12 +304,23 @@ def test_source_count_counts_feeds_not_entries(storage: Storage, tmp_path: Path)
     a, b = storage.sync_feeds(config(tmp_path, "a", "b"), NOW)  # type: ignore[arg-type]
     url = "https://news.example/eu-ai-act-final"
     # One feed carrying the story twice (two guids, one link) is still one source.
-    out = poll(storage, a.id, [item("1", "EU AI Act: Council adopts final text", url=url),
-                               item("2", "EU AI Act: the Council adopts the final text",
-                                    url=url)])
+    out = poll(
+        storage,
+        a.id,
+        [
+            item("1", "EU AI Act: Council adopts final text", url=url),
+            item("2", "EU AI Act: the Council adopts the final text", url=url),
+        ],
+    )
     assert (out.new_entries, out.new_stories) == (2, 1)
-    poll(storage, b.id, [item("x", "Council adopts AI Act", url=url),
-                         item("y", "Council adopts the AI Act", url=url)])
+    poll(
+        storage,
+        b.id,
+        [
+            item("x", "Council adopts AI Act", url=url),
+            item("y", "Council adopts the AI Act", url=url),
+        ],
+    )
     poll(storage, a.id, [item("3", "EU AI Act: Council adopts final text (update)", url=url)])
     with storage.session() as s:
         (story,) = s.scalars(select(Story)).all()
@@ -241,15 +330,19 @@ def test_source_count_counts_feeds_not_entries(storage: Storage, tmp_path: Path)
 
 def test_titles_within_one_poll(storage: Storage, tmp_path: Path) -> None:
     (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
-    out = poll(storage, feed.id, [
-        item("1", "AI rules", url="https://a.example/1"),
-        item("2", "AI rules", url="https://a.example/2"),  # a short key, but the same title
-        item("3", "", url="https://a.example/3"),  # untitled entries say nothing about identity
-        item("4", "", url="https://a.example/4"),
-        # Same link as 1, another headline: a feed that links several entries to one page
-        # must not lose them into one story.
-        item("5", "Different story entirely", url="https://a.example/1"),
-    ])
+    out = poll(
+        storage,
+        feed.id,
+        [
+            item("1", "AI rules", url="https://a.example/1"),
+            item("2", "AI rules", url="https://a.example/2"),  # a short key, but the same title
+            item("3", "", url="https://a.example/3"),  # untitled entries say nothing about identity
+            item("4", "", url="https://a.example/4"),
+            # Same link as 1, another headline: a feed that links several entries to one page
+            # must not lose them into one story.
+            item("5", "Different story entirely", url="https://a.example/1"),
+        ],
+    )
     assert (out.new_entries, out.new_stories) == (5, 4)
     with storage.session() as s:
         by_uid = {e.uid: e.story_id for e in s.scalars(select(Entry))}
@@ -259,12 +352,17 @@ def test_titles_within_one_poll(storage: Storage, tmp_path: Path) -> None:
 
 def test_a_big_poll_is_written_whole(storage: Storage, tmp_path: Path) -> None:
     (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
-    items = [item(f"u{i}", f"Story number {i} about something", url=f"https://a.example/{i}")
-             for i in range(1_234)]  # more than one IN (...) chunk of every kind
+    items = [
+        item(f"u{i}", f"Story number {i} about something", url=f"https://a.example/{i}")
+        for i in range(1_234)
+    ]  # more than one IN (...) chunk of every kind
     out = poll(storage, feed.id, items)
     assert (out.new_entries, out.new_stories) == (1_234, 1_234)
-    again = poll(storage, feed.id, [*items, item("new", "One more story about something",
-                                                 url="https://a.example/new")])
+    again = poll(
+        storage,
+        feed.id,
+        [*items, item("new", "One more story about something", url="https://a.example/new")],
+    )
     assert (again.new_entries, again.new_stories) == (1, 1)
     info = storage.feed("a")
     assert info is not None and info.entry_count == 1_235
@@ -278,25 +376,33 @@ def test_the_hook_gets_stored_rows_in_item_order(storage: Storage, tmp_path: Pat
         row = session.get(VerdictRow, story.id)
         seen.append((story.title, row is not None and row.relevant, story.url))
 
-    items = [item(str(i), f"EU AI Act news number {i}", url=f"https://a.example/{i}")
-             for i in range(5)]
+    items = [
+        item(str(i), f"EU AI Act news number {i}", url=f"https://a.example/{i}") for i in range(5)
+    ]
     out = poll(storage, feed.id, items, on_story=hook)
     assert out.flagged_story_ids == sorted(out.flagged_story_ids)
-    assert seen == [(f"EU AI Act news number {i}", True, f"https://a.example/{i}")
-                    for i in range(5)]
+    assert seen == [
+        (f"EU AI Act news number {i}", True, f"https://a.example/{i}") for i in range(5)
+    ]
 
 
 def test_a_story_matched_by_recent_title_that_is_gone_makes_a_new_one(
     storage: Storage, tmp_path: Path
 ) -> None:
     a, b = storage.sync_feeds(config(tmp_path, "a", "b"), NOW)  # type: ignore[arg-type]
-    poll(storage, a.id, [item("1", "EU AI Act: Council adopts final text",
-                              url="https://a.example/1")])
+    poll(
+        storage,
+        a.id,
+        [item("1", "EU AI Act: Council adopts final text", url="https://a.example/1")],
+    )
     with storage.write() as s:  # someone deletes it behind the in-memory title index
         s.execute(delete(Entry))
         s.execute(delete(Story))
-    out = poll(storage, b.id, [item("x", "EU AI Act: Council adopts final text - Reuters",
-                                    url="https://b.example/x")])
+    out = poll(
+        storage,
+        b.id,
+        [item("x", "EU AI Act: Council adopts final text - Reuters", url="https://b.example/x")],
+    )
     assert out.new_stories == 1
 
 
@@ -312,8 +418,10 @@ def test_concurrent_polls_group_shared_stories(storage: Storage, tmp_path: Path)
     def run(feed_id: int, offset: int) -> None:
         try:
             for k in range(0, 30, 5):
-                batch = [item(f"{feed_id}-{n}", titles[(n + offset) % 30] + " - Wire")
-                         for n in range(k, k + 5)]
+                batch = [
+                    item(f"{feed_id}-{n}", titles[(n + offset) % 30] + " - Wire")
+                    for n in range(k, k + 5)
+                ]
                 poll(storage, feed_id, batch)
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -335,22 +443,37 @@ def test_a_link_shared_by_different_entries_of_one_feed_does_not_merge_them(
 ) -> None:
     a, b = storage.sync_feeds(config(tmp_path, "a", "b"), NOW)  # type: ignore[arg-type]
     shared = "https://a.example/news"  # every entry of this feed links to its news page
-    out = poll(storage, a.id, [item("1", "EU AI Act: Council adopts final text", url=shared),
-                               item("2", "Parliament debates the Data Act", url=shared),
-                               item("3", "Commission opens AI Office", url=shared)])
+    out = poll(
+        storage,
+        a.id,
+        [
+            item("1", "EU AI Act: Council adopts final text", url=shared),
+            item("2", "Parliament debates the Data Act", url=shared),
+            item("3", "Commission opens AI Office", url=shared),
+        ],
+    )
     assert (out.new_stories, out.flagged) == (3, 1)
     # Later entries of the same feed with that link are their own stories too.
-    later = poll(storage, a.id, [item("4", "Budget talks resume in Brussels", url=shared)],
-                 result=ok("h2"))
+    later = poll(
+        storage, a.id, [item("4", "Budget talks resume in Brussels", url=shared)], result=ok("h2")
+    )
     assert later.new_stories == 1
     # A feed that reuses one link later: the same headline again is the same story, another
     # headline is another story.
     link = "https://b.example/ai-act"
     poll(storage, b.id, [item("x", "Council approves the EU AI Act in a final vote", url=link)])
-    update = poll(storage, b.id, [item("y", "Council approves the EU AI Act in a final vote"
-                                            " (updated)", url=link)], result=ok("h3"))
-    other = poll(storage, b.id, [item("z", "Weekly newsletter: budgets, rail and farming",
-                                      url=link)], result=ok("h4"))
+    update = poll(
+        storage,
+        b.id,
+        [item("y", "Council approves the EU AI Act in a final vote (updated)", url=link)],
+        result=ok("h3"),
+    )
+    other = poll(
+        storage,
+        b.id,
+        [item("z", "Weekly newsletter: budgets, rail and farming", url=link)],
+        result=ok("h4"),
+    )
     assert (update.new_stories, other.new_stories) == (0, 1)
 
 
@@ -359,10 +482,22 @@ def test_feeds_added_from_chat_survive_a_config_sync_and_are_guarded(
 ) -> None:
     (cfg_feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
     with storage.write() as s:
-        s.add(Feed(name="chat feed", config_url="https://c.example/f.xml",
-                   url="https://c.example/f.xml", origin="chat", added_at=NOW, in_config=True,
-                   enabled=True, jurisdictions=[], consecutive_failures=0, entry_count=0,
-                   interval_seconds=1800, next_poll_at=NOW))
+        s.add(
+            Feed(
+                name="chat feed",
+                config_url="https://c.example/f.xml",
+                url="https://c.example/f.xml",
+                origin="chat",
+                added_at=NOW,
+                in_config=True,
+                enabled=True,
+                jurisdictions=[],
+                consecutive_failures=0,
+                entry_count=0,
+                interval_seconds=1800,
+                next_poll_at=NOW,
+            )
+        )
     storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]  # a restart
     by_name = {f.name: f for f in storage.feeds()}
     assert by_name["chat feed"].active and by_name["chat feed"].state().guarded

@@ -68,9 +68,7 @@ def cli_settings(ctx: typer.Context, sample: bool = False) -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_env_name(Settings, e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{_env_name(Settings, e['loc'])}: {e['msg']}" for e in exc.errors())
         fail(f"environment: {problems}")
     if sample or _state(ctx).sample:
         from bot.app.runtime import sample_settings

@@ -68,11 +68,15 @@ _PLATFORMS = ("console", "discord", "slack")
 def _check_destination(platform: str, channel: str) -> None:
     # The handlers trust the CLI caller; say what is wrong before a row for nowhere is made.
     if platform not in _PLATFORMS:
-        fail(f"--platform {platform!r}: use one of {', '.join(_PLATFORMS)} (webhook"
-             " destinations are declared in the config file's subscriptions)")
+        fail(
+            f"--platform {platform!r}: use one of {', '.join(_PLATFORMS)} (webhook"
+            " destinations are declared in the config file's subscriptions)"
+        )
     if platform != "console" and not channel:
-        fail(f"--channel is needed for {platform}: the channel id (e.g. 123456789012345678 on"
-             " Discord, C0123ABCD on Slack)")
+        fail(
+            f"--channel is needed for {platform}: the channel id (e.g. 123456789012345678 on"
+            " Discord, C0123ABCD on Slack)"
+        )
 
 
 def _run(ctx: typer.Context, command: str, args: dict[str, Any]) -> Reply:
@@ -118,10 +122,13 @@ def _print(reply: Reply, as_json: bool) -> None:
             line.append(f"  [#{s.story_id}, {s.published:%Y-%m-%d}]", style="dim")
             console.print(line)
             meta = " · ".join(
-                x for x in (
-                    ", ".join(s.jurisdictions), ", ".join(s.topics),
+                x
+                for x in (
+                    ", ".join(s.jurisdictions),
+                    ", ".join(s.topics),
                     ", ".join(_clean(src.name) for src in s.sources),
-                ) if x
+                )
+                if x
             )
             if meta:
                 console.print(Text("   " + meta, style="cyan"))
@@ -143,7 +150,7 @@ def _print(reply: Reply, as_json: bool) -> None:
 @app.command()
 def search(
     ctx: typer.Context,
-    query: list[str] = typer.Argument(None, help="Words or \"a phrase\"; any language."),
+    query: list[str] = typer.Argument(None, help='Words or "a phrase"; any language.'),
     jurisdiction: str | None = typer.Option(None, "--jurisdiction", "-j"),
     topic: str | None = typer.Option(None, "--topic", "-t"),
     since: str | None = typer.Option(None, "--since", help="7d, 24h or 2026-11-01"),
@@ -156,8 +163,14 @@ def search(
 ) -> None:
     """Search stored stories (title, summary, source), best and newest first."""
     args = {
-        "query": " ".join(query or []), "jurisdiction": jurisdiction, "topic": topic,
-        "since": since, "source": source, "lang": lang, "page": page, "per_page": per_page,
+        "query": " ".join(query or []),
+        "jurisdiction": jurisdiction,
+        "topic": topic,
+        "since": since,
+        "source": source,
+        "lang": lang,
+        "page": page,
+        "per_page": per_page,
         "all": all_items,
     }
     _print(_run(ctx, "search", args), as_json)
@@ -183,8 +196,7 @@ def subs_list(
     as_json: bool = JSON_OPT,
 ) -> None:
     """The subscriptions of one destination."""
-    args = {"platform": platform, "scope": scope, "channel": channel,
-            "all_channels": all_channels}
+    args = {"platform": platform, "scope": scope, "channel": channel, "all_channels": all_channels}
     _print(_run(ctx, "subscriptions", args), as_json)
 
 
@@ -197,7 +209,7 @@ def subs_add(
     jurisdictions: str | None = typer.Option(None, "--jurisdictions", help="EU,US,China"),
     topics: str | None = typer.Option(None, "--topics", help="legislation,export-controls"),
     instruments: str | None = typer.Option(
-        None, "--instruments", help="Ids or names, comma-separated: eu-ai-act,\"Colorado AI Act\""
+        None, "--instruments", help='Ids or names, comma-separated: eu-ai-act,"Colorado AI Act"'
     ),
     min_score: float | None = typer.Option(
         None, "--min-score", min=0.0, max=1.0, help="Only stories scored at least this (0-1)."
@@ -214,10 +226,20 @@ def subs_add(
     """Add a subscription to a destination."""
     _check_destination(platform, channel)
     args = {
-        "platform": platform, "scope": scope, "channel": channel,
-        "jurisdictions": jurisdictions, "topics": topics, "instruments": instruments,
-        "keywords": keywords, "languages": languages, "mode": mode, "at": at, "day": day,
-        "timezone": timezone, "name": name, "min_score": min_score,
+        "platform": platform,
+        "scope": scope,
+        "channel": channel,
+        "jurisdictions": jurisdictions,
+        "topics": topics,
+        "instruments": instruments,
+        "keywords": keywords,
+        "languages": languages,
+        "mode": mode,
+        "at": at,
+        "day": day,
+        "timezone": timezone,
+        "name": name,
+        "min_score": min_score,
     }
     _print(_run(ctx, "subscribe", args), as_json)
 

@@ -67,8 +67,16 @@ def _ago(t: datetime | None, now: datetime) -> str:
 def _summary_table(outcomes: list[PollOutcome]) -> Table:
     counts = Counter(o.status for o in outcomes)
     table = Table(title="Poll summary")
-    for col in ("feeds", "ok", "unchanged", "not modified", "failed", "new items", "new stories",
-                "flagged"):
+    for col in (
+        "feeds",
+        "ok",
+        "unchanged",
+        "not modified",
+        "failed",
+        "new items",
+        "new stories",
+        "flagged",
+    ):
         table.add_column(col, justify="right")
     failed = sum(n for s, n in counts.items() if s not in ("ok", "unchanged", "not_modified"))
     table.add_row(
@@ -353,8 +361,10 @@ def config_check(ctx: typer.Context) -> None:
             problems.append(f"classifier lexicons: {exc}")
         import os
 
-        needs = {"discord": ("DISCORD_TOKEN", settings.discord_token),
-                 "slack": ("SLACK_BOT_TOKEN", settings.slack_bot_token)}
+        needs = {
+            "discord": ("DISCORD_TOKEN", settings.discord_token),
+            "slack": ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+        }
         for sub in cfg.subscriptions:
             label = f"subscription {sub.name or sub.destination.platform}"
             env = sub.destination.webhook_env

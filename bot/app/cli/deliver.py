@@ -47,16 +47,18 @@ def status(ctx: typer.Context) -> None:
         rows = destination_status(storage)
     finally:
         storage.close()
-    missing = {p: env for p, env in PLATFORM_NEEDS.items()
-               if not getattr(settings, env.lower(), None)}
+    missing = {
+        p: env for p, env in PLATFORM_NEEDS.items() if not getattr(settings, env.lower(), None)
+    }
     if not rows:
         console.print("No destinations yet: add `subscriptions:` to the config file.")
         return
     now = datetime.now(UTC)
     table = Table(title="Delivery")
     for col in ("id", "destination", "subs", "pending", "failed", "sent", "last sent", "state"):
-        table.add_column(col, justify="right" if col in ("id", "subs", "pending", "failed",
-                                                         "sent") else "left")
+        table.add_column(
+            col, justify="right" if col in ("id", "subs", "pending", "failed", "sent") else "left"
+        )
     for r in rows:
         if r.disabled_reason:
             state = f"[red]disabled:[/] {escape(r.disabled_reason)}"

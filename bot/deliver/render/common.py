@@ -153,10 +153,17 @@ def group_digest(digest: Digest) -> list[JurisdictionGroup]:
             )
             for t, ps in topics.items()
         ]
-        tgroups.sort(key=lambda g: (not g.topic, -len(g.stories),
-                                    _TOPIC_ORDER.get(g.topic, len(_TOPIC_ORDER)), g.label))
-        groups.append(JurisdictionGroup(j, jurisdiction_label(j) if j else NO_JURISDICTION,
-                                        tuple(tgroups)))
+        tgroups.sort(
+            key=lambda g: (
+                not g.topic,
+                -len(g.stories),
+                _TOPIC_ORDER.get(g.topic, len(_TOPIC_ORDER)),
+                g.label,
+            )
+        )
+        groups.append(
+            JurisdictionGroup(j, jurisdiction_label(j) if j else NO_JURISDICTION, tuple(tgroups))
+        )
     groups.sort(key=lambda g: (not g.code, -g.count, g.label))
     return groups
 
@@ -168,10 +175,11 @@ def counted(label: str, n: int, *, continued: bool = False) -> str:
 def digest_summary(groups: list[JurisdictionGroup]) -> str:
     """ "300 stories in 12 jurisdictions" """
     n = sum(g.count for g in groups)
-    return (f"{n} {'story' if n == 1 else 'stories'} in {len(groups)} "
-            f"{'jurisdiction' if len(groups) == 1 else 'jurisdictions'}")
+    return (
+        f"{n} {'story' if n == 1 else 'stories'} in {len(groups)} "
+        f"{'jurisdiction' if len(groups) == 1 else 'jurisdictions'}"
+    )
 
 
 def part_suffix(i: int, total: int) -> str:
     return f" (part {i + 1}/{total})" if total > 1 else ""
-

@@ -31,9 +31,11 @@ def _sources(post: StoryPost, shown: int) -> str:
 
 
 def _tags(post: StoryPost) -> str:
-    parts = [", ".join(jurisdiction_labels(post.jurisdictions)),
-             ", ".join(topic_labels(post.topics)),
-             ", ".join(instrument_labels(post.instruments))]
+    parts = [
+        ", ".join(jurisdiction_labels(post.jurisdictions)),
+        ", ".join(topic_labels(post.topics)),
+        ", ".join(instrument_labels(post.instruments)),
+    ]
     return truncate(" · ".join(p for p in parts if p), 600)
 
 
@@ -50,8 +52,9 @@ def console_alert(post: StoryPost) -> str:
     lines.append(f"Published: {as_utc(post.published):%Y-%m-%d %H:%M} UTC · story {post.story_id}")
     summary = inline(post.summary)
     if summary:
-        lines += textwrap.wrap(truncate(summary, SUMMARY), WIDTH, break_long_words=True,
-                               break_on_hyphens=False) or [""]
+        lines += textwrap.wrap(
+            truncate(summary, SUMMARY), WIDTH, break_long_words=True, break_on_hyphens=False
+        ) or [""]
     return "\n".join(lines)
 
 

@@ -106,15 +106,18 @@ def discord_alert(post: StoryPost) -> dict[str, Any]:
     if ins:
         fields.append(_field("Instruments" if len(ins) > 1 else "Instrument", ins))
     if post.sources:
-        fields.append({
-            "name": "Sources" if len(post.sources) > 1 else "Source",
-            "value": _source_list(post, DISCORD_FIELD_VALUE, MAX_SOURCES_SHOWN),
-            "inline": False,
-        })
+        fields.append(
+            {
+                "name": "Sources" if len(post.sources) > 1 else "Source",
+                "value": _source_list(post, DISCORD_FIELD_VALUE, MAX_SOURCES_SHOWN),
+                "inline": False,
+            }
+        )
     if fields:
         embed["fields"] = fields
-    embed["footer"] = {"text": truncate(discord_plain(f"policybot · story {post.story_id}"),
-                                        DISCORD_FOOTER)}
+    embed["footer"] = {
+        "text": truncate(discord_plain(f"policybot · story {post.story_id}"), DISCORD_FOOTER)
+    }
     tags = kicker(post)
     content = truncate(discord_escape(tags), KICKER) if tags else "New AI-governance story"
     return {"content": content, "embeds": [embed], "allowed_mentions": dict(NO_MENTIONS)}
@@ -155,8 +158,9 @@ class _Packer:
 
     def _close(self) -> None:
         if self.lines:  # an embed left without lines is dropped (its title no longer counts)
-            self.messages[-1].append({"title": self.title, "color": DEFAULT_COLOUR,
-                                      "description": "\n".join(self.lines)})
+            self.messages[-1].append(
+                {"title": self.title, "color": DEFAULT_COLOUR, "description": "\n".join(self.lines)}
+            )
         else:
             self.total -= platform_len(self.title)
         self.title, self.lines, self.size = "", [], 0
@@ -218,8 +222,13 @@ def discord_digest(digest: Digest) -> list[dict[str, Any]]:
     when = period(digest.period_start, digest.period_end)
     if not groups:
         content = f"**{head}** · {when}: no new items."
-        return [{"content": truncate(content, DISCORD_CONTENT), "embeds": [],
-                 "allowed_mentions": dict(NO_MENTIONS)}]
+        return [
+            {
+                "content": truncate(content, DISCORD_CONTENT),
+                "embeds": [],
+                "allowed_mentions": dict(NO_MENTIONS),
+            }
+        ]
     packer = _Packer()
     for g in groups:
         _pack_group(packer, g)
@@ -231,6 +240,5 @@ def discord_digest(digest: Digest) -> list[dict[str, Any]]:
             content = f"**{head}** · {when} · {digest_summary(groups)}{suffix}"
         else:
             content = f"**{head}**{suffix}"
-        out.append({"content": content, "embeds": embeds,
-                    "allowed_mentions": dict(NO_MENTIONS)})
+        out.append({"content": content, "embeds": embeds, "allowed_mentions": dict(NO_MENTIONS)})
     return out

@@ -134,15 +134,15 @@ def validate_discord_message(payload: dict[str, Any]) -> list[str]:
                 problems.append(f"{fw}: expected an object")
                 continue
             _check_len(problems, f"{fw}.name", f.get("name"), DISCORD_FIELD_NAME, required=True)
-            _check_len(
-                problems, f"{fw}.value", f.get("value"), DISCORD_FIELD_VALUE, required=True
-            )
+            _check_len(problems, f"{fw}.value", f.get("value"), DISCORD_FIELD_VALUE, required=True)
         total += embed_total(e)
     if total > DISCORD_MESSAGE_TOTAL:
         problems.append(f"embeds: {total} characters in all, limit {DISCORD_MESSAGE_TOTAL}")
     mentions = payload.get("allowed_mentions")
-    if not isinstance(mentions, dict) or mentions.get("parse") != [] or any(
-        mentions.get(k) for k in ("users", "roles", "replied_user")
+    if (
+        not isinstance(mentions, dict)
+        or mentions.get("parse") != []
+        or any(mentions.get(k) for k in ("users", "roles", "replied_user"))
     ):
         problems.append(f"allowed_mentions: must be {{'parse': []}}, got {mentions!r}")
     return problems
@@ -187,30 +187,46 @@ def validate_slack_message(payload: dict[str, Any]) -> list[str]:
             _check_len(problems, f"{where}.block_id", b["block_id"], SLACK_BLOCK_ID)
         kind = b.get("type")
         if kind == "header":
-            _check_text_object(problems, f"{where}.text", b.get("text"), SLACK_HEADER,
-                               kinds=("plain_text",))
+            _check_text_object(
+                problems, f"{where}.text", b.get("text"), SLACK_HEADER, kinds=("plain_text",)
+            )
         elif kind == "section":
             if "text" not in b and "fields" not in b:
                 problems.append(f"{where}: a section needs text or fields")
             if "text" in b:
-                _check_text_object(problems, f"{where}.text", b["text"], SLACK_SECTION,
-                                   kinds=("mrkdwn", "plain_text"))
+                _check_text_object(
+                    problems,
+                    f"{where}.text",
+                    b["text"],
+                    SLACK_SECTION,
+                    kinds=("mrkdwn", "plain_text"),
+                )
             fields = b.get("fields")
             if fields is not None:
                 if not isinstance(fields, list) or len(fields) > SLACK_SECTION_FIELDS:
                     problems.append(f"{where}.fields: at most {SLACK_SECTION_FIELDS} fields")
                 else:
                     for j, f in enumerate(fields):
-                        _check_text_object(problems, f"{where}.fields[{j}]", f, SLACK_FIELD,
-                                           kinds=("mrkdwn", "plain_text"))
+                        _check_text_object(
+                            problems,
+                            f"{where}.fields[{j}]",
+                            f,
+                            SLACK_FIELD,
+                            kinds=("mrkdwn", "plain_text"),
+                        )
         elif kind == "context":
             elements = b.get("elements")
             if not isinstance(elements, list) or not 1 <= len(elements) <= SLACK_CONTEXT_ELEMENTS:
                 problems.append(f"{where}.elements: 1 to {SLACK_CONTEXT_ELEMENTS} elements")
             else:
                 for j, el in enumerate(elements):
-                    _check_text_object(problems, f"{where}.elements[{j}]", el, SLACK_SECTION,
-                                       kinds=("mrkdwn", "plain_text"))
+                    _check_text_object(
+                        problems,
+                        f"{where}.elements[{j}]",
+                        el,
+                        SLACK_SECTION,
+                        kinds=("mrkdwn", "plain_text"),
+                    )
         elif kind == "actions":
             elements = b.get("elements")
             if not isinstance(elements, list) or not 1 <= len(elements) <= SLACK_ACTIONS:

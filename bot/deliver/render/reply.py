@@ -152,8 +152,9 @@ def _story_meta(post: StoryPost) -> str:
     names = [inline(s.name) for s in post.sources if inline(s.name)]
     if names:
         more = len(names) - 3
-        parts.append(", ".join(truncate(n, 80) for n in names[:3])
-                     + (f" +{more}" if more > 0 else ""))
+        parts.append(
+            ", ".join(truncate(n, 80) for n in names[:3]) + (f" +{more}" if more > 0 else "")
+        )
     parts.append(as_utc(post.published).strftime("%Y-%m-%d"))
     parts.append(f"#{post.story_id}")
     return " · ".join(p for p in parts if p)
@@ -162,8 +163,9 @@ def _story_meta(post: StoryPost) -> str:
 def _footer(reply: Reply, *, notices: bool = True) -> str:
     bits = _notices(reply) if notices else []
     if reply.page > 1 or reply.has_more:
-        bits.append(f"page {reply.page}" + (" · more with the More button" if reply.has_more
-                                            else ""))
+        bits.append(
+            f"page {reply.page}" + (" · more with the More button" if reply.has_more else "")
+        )
     return " · ".join(bits)
 
 
@@ -230,8 +232,9 @@ def discord_reply(reply: Reply, *, ephemeral: bool | None = None) -> list[dict[s
     size = 0
     for e in discord_embeds(reply):
         n = embed_total(e)
-        if messages[-1] and (len(messages[-1]) >= DISCORD_EMBEDS
-                             or size + n > DISCORD_MESSAGE_TOTAL):
+        if messages[-1] and (
+            len(messages[-1]) >= DISCORD_EMBEDS or size + n > DISCORD_MESSAGE_TOTAL
+        ):
             messages.append([])
             size = 0
         messages[-1].append(e)
@@ -242,8 +245,11 @@ def discord_reply(reply: Reply, *, ephemeral: bool | None = None) -> list[dict[s
         messages = messages[:DISCORD_MAX_MESSAGES]
     out = []
     for i, group in enumerate(messages):
-        payload: dict[str, Any] = {"content": "", "embeds": group,
-                                   "allowed_mentions": {"parse": []}}
+        payload: dict[str, Any] = {
+            "content": "",
+            "embeds": group,
+            "allowed_mentions": {"parse": []},
+        }
         if i == len(messages) - 1 and left_out:
             payload["content"] = f"({left_out} more not shown: narrow it down.)"
         if not group and not payload["content"]:
@@ -292,8 +298,7 @@ def _discord_digest_reply(reply: Reply, digest: Digest) -> list[dict[str, Any]]:
     return messages
 
 
-def _slack_digest_reply(reply: Reply, digest: Digest, response_type: str
-                        ) -> list[dict[str, Any]]:
+def _slack_digest_reply(reply: Reply, digest: Digest, response_type: str) -> list[dict[str, Any]]:
     messages, left_out = _fewer(digest, slack_digest, SLACK_MAX_MESSAGES)
     note = _digest_note(reply, left_out)
     blocks = messages[0]["blocks"]
@@ -327,9 +332,12 @@ def slack_story_blocks(post: StoryPost) -> list[dict[str, Any]]:
         text += "\n" + fit(summary, STORY_SUMMARY_CHARS, slack_text)
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "context",
-         "elements": [{"type": "mrkdwn", "text": fit(_story_meta(post), STORY_META,
-                                                     slack_text)}]},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": fit(_story_meta(post), STORY_META, slack_text)}
+            ],
+        },
     ]
 
 
@@ -342,8 +350,9 @@ def page_button_value(command: str, args: dict[str, Any], owner: str | None = No
     return value if platform_len(value) <= SLACK_BUTTON_VALUE else None
 
 
-def slack_page_actions(reply: Reply, command: str, owner: str | None = None
-                       ) -> dict[str, Any] | None:
+def slack_page_actions(
+    reply: Reply, command: str, owner: str | None = None
+) -> dict[str, Any] | None:
     buttons = []
     for label, delta in (("Previous", -1), ("More", 1)):
         args = reply.page_args(delta)
@@ -364,14 +373,16 @@ def slack_page_actions(reply: Reply, command: str, owner: str | None = None
     return {"type": "actions", "elements": buttons} if buttons else None
 
 
-def _slack_units(reply: Reply, command: str, owner: str | None = None
-                 ) -> list[list[dict[str, Any]]]:
+def _slack_units(
+    reply: Reply, command: str, owner: str | None = None
+) -> list[list[dict[str, Any]]]:
     """Blocks in units that must stay in one message (a story's section and its context)."""
     units: list[list[dict[str, Any]]] = []
     title = fit(inline(reply.title), SLACK_HEADER, slack_plain)
     if title.strip():
-        units.append([{"type": "header", "text": {"type": "plain_text", "text": title,
-                                                  "emoji": False}}])
+        units.append(
+            [{"type": "header", "text": {"type": "plain_text", "text": title, "emoji": False}}]
+        )
     for i, piece in enumerate(chunks(_body(reply), SLACK_SECTION - 20, slack_text)):
         if i == 0 and reply.error:
             piece = ":warning: " + piece
@@ -386,8 +397,9 @@ def _slack_units(reply: Reply, command: str, owner: str | None = None
     return units
 
 
-def slack_blocks(reply: Reply, *, command: str = "search", owner: str | None = None
-                 ) -> list[dict[str, Any]]:
+def slack_blocks(
+    reply: Reply, *, command: str = "search", owner: str | None = None
+) -> list[dict[str, Any]]:
     return [b for unit in _slack_units(reply, command, owner) for b in unit]
 
 
@@ -414,22 +426,30 @@ def slack_reply(
     groups: list[list[dict[str, Any]]] = [[]]
     for unit in _slack_units(reply, command, owner):
         # One block and some JSON are kept free for the "more not shown" note.
-        if groups[-1] and (len(groups[-1]) + len(unit) > SLACK_BLOCKS - 1
-                           or blocks_json_len(groups[-1] + unit)
-                           > SLACK_BLOCKS_JSON - SLACK_NOTE_RESERVE):
+        if groups[-1] and (
+            len(groups[-1]) + len(unit) > SLACK_BLOCKS - 1
+            or blocks_json_len(groups[-1] + unit) > SLACK_BLOCKS_JSON - SLACK_NOTE_RESERVE
+        ):
             groups.append([])
         groups[-1].extend(unit)
     if len(groups) > SLACK_MAX_MESSAGES:
         left_out = sum(1 for g in groups[SLACK_MAX_MESSAGES:] for b in g if b["type"] == "section")
         groups = groups[:SLACK_MAX_MESSAGES]
-        groups[-1].append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"({left_out} more not shown: narrow it down.)"}]})
+        groups[-1].append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"({left_out} more not shown: narrow it down.)"}
+                ],
+            }
+        )
     text = _fallback(reply)
     return [
         {
             "response_type": response_type,
-            "text": text if i == 0 else fit(f"{inline(reply.title) or 'policybot'} ({i + 1})",
-                                            SLACK_TEXT, slack_text),
+            "text": text
+            if i == 0
+            else fit(f"{inline(reply.title) or 'policybot'} ({i + 1})", SLACK_TEXT, slack_text),
             "blocks": g,
         }
         for i, g in enumerate(groups)

@@ -64,9 +64,14 @@ def _link(url: str | None, label: str) -> str:
 
 
 def _header(text: str) -> dict[str, Any]:
-    return {"type": "header",
-            "text": {"type": "plain_text", "text": truncate(slack_plain(text), SLACK_HEADER),
-                     "emoji": True}}
+    return {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": truncate(slack_plain(text), SLACK_HEADER),
+            "emoji": True,
+        },
+    }
 
 
 def _mrkdwn(text: str) -> dict[str, str]:
@@ -99,11 +104,13 @@ def slack_alert(post: StoryPost) -> dict[str, Any]:
     if summary and room > 0:
         body += "\n" + truncate(slack_text(summary), room)
     elements = []
-    for labels in (jurisdiction_labels(post.jurisdictions), topic_labels(post.topics),
-                   instrument_labels(post.instruments)):
+    for labels in (
+        jurisdiction_labels(post.jurisdictions),
+        topic_labels(post.topics),
+        instrument_labels(post.instruments),
+    ):
         if labels:
-            elements.append(_mrkdwn(fit_list([slack_text(x) for x in labels],
-                                             CONTEXT_ELEMENT)))
+            elements.append(_mrkdwn(fit_list([slack_text(x) for x in labels], CONTEXT_ELEMENT)))
     if post.sources:
         elements.append(_mrkdwn(_source_list(post, CONTEXT_ELEMENT, MAX_SOURCES_SHOWN)))
     elements.append(_mrkdwn(as_utc(post.published).strftime("%Y-%m-%d %H:%M UTC")))
@@ -161,9 +168,11 @@ class _Packer:
 
     def _room(self, block: dict[str, Any], extra: int = 0, extra_json: int = 0) -> bool:
         msg = self.messages[-1]
-        return (len(msg) + 1 + extra + _RESERVE_BLOCKS <= SLACK_BLOCKS
-                and self.size + blocks_json_len([block]) + 1 + extra_json
-                <= SLACK_BLOCKS_JSON - _RESERVE_JSON)
+        return (
+            len(msg) + 1 + extra + _RESERVE_BLOCKS <= SLACK_BLOCKS
+            and self.size + blocks_json_len([block]) + 1 + extra_json
+            <= SLACK_BLOCKS_JSON - _RESERVE_JSON
+        )
 
     def _push(self, block: dict[str, Any]) -> None:
         self.messages[-1].append(block)
@@ -237,14 +246,22 @@ def slack_digest(digest: Digest) -> list[dict[str, Any]]:
     title = inline(digest.title) or "AI governance digest"
     when = period(digest.period_start, digest.period_end)
     if not groups:
-        return [{
-            "text": truncate(slack_text(f"{title} · {when}: no new items."), FALLBACK),
-            "blocks": [_header(title),
-                       {"type": "section", "text": _mrkdwn(
-                           truncate(slack_text(f"{when}: no new items."), SLACK_SECTION))}],
-            "unfurl_links": False,
-            "unfurl_media": False,
-        }]
+        return [
+            {
+                "text": truncate(slack_text(f"{title} · {when}: no new items."), FALLBACK),
+                "blocks": [
+                    _header(title),
+                    {
+                        "type": "section",
+                        "text": _mrkdwn(
+                            truncate(slack_text(f"{when}: no new items."), SLACK_SECTION)
+                        ),
+                    },
+                ],
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+        ]
     packer = _Packer()
     for g in groups:
         _pack_group(packer, g)
@@ -252,17 +269,18 @@ def slack_digest(digest: Digest) -> list[dict[str, Any]]:
     out = []
     for i, blocks in enumerate(parts):
         suffix = part_suffix(i, len(parts))
-        info = f"{when} · {digest_summary(groups)}{suffix}" if i == 0 else (
-            f"{title}{suffix}")
+        info = f"{when} · {digest_summary(groups)}{suffix}" if i == 0 else (f"{title}{suffix}")
         head: list[dict[str, Any]] = [
             {"type": "context", "elements": [_mrkdwn(truncate(slack_text(info), 300))]}
         ]
         if i == 0:
             head.insert(0, _header(title))
-        out.append({
-            "text": truncate(slack_text(f"{title}{suffix}"), FALLBACK),
-            "blocks": head + blocks,
-            "unfurl_links": False,
-            "unfurl_media": False,
-        })
+        out.append(
+            {
+                "text": truncate(slack_text(f"{title}{suffix}"), FALLBACK),
+                "blocks": head + blocks,
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+        )
     return out

@@ -129,7 +129,7 @@ def slack_plain(text: str) -> str:
 MAX_URL = 2000
 # Characters that would end or break <url|text> (Slack) or [text](url) (Discord), or that no
 # valid URL contains: quotes, backslash, backtick, angle brackets, pipe, braces, spaces.
-_URL_BREAKERS = frozenset('<>|"\'`\\{}^ ')
+_URL_BREAKERS = frozenset("<>|\"'`\\{}^ ")
 _ASCII_BAD = re.compile(r'[^\x21-\x7e]|[<>|"\'`\\{}^]')
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}\.?$")
@@ -151,8 +151,9 @@ def safe_link(url: str | None) -> str | None:
     if u.isascii():
         if _ASCII_BAD.search(u):
             return None
-    elif any(ch in _URL_BREAKERS or ch.isspace() or unicodedata.category(ch)[0] in "CZ"
-             for ch in u):
+    elif any(
+        ch in _URL_BREAKERS or ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in u
+    ):
         return None  # C*: controls, format (ZWSP, bidi), surrogates; Z*: separators
     try:
         parts = urlsplit(u)
@@ -236,7 +237,7 @@ def truncate(text: str, limit: int) -> str:
         cut = space
     head = text[:cut]
     m = _ENTITY_TAIL.search(head)
-    if m and re.match(r"&#?[A-Za-z0-9]{1,10};", text[m.start():]):
+    if m and re.match(r"&#?[A-Za-z0-9]{1,10};", text[m.start() :]):
         head = head[: m.start()]  # the cut fell inside "&amp;" or "&#123;"
     head = head.rstrip()
     trailing = len(head) - len(head.rstrip("\\"))

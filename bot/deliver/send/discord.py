@@ -104,9 +104,7 @@ class DiscordBotSender:
     async def _client(self) -> HTTPClient:
         async with self._login_lock:
             if self._http is None:
-                http = HTTPClient(
-                    asyncio.get_running_loop(), max_ratelimit_timeout=self._max_rl
-                )
+                http = HTTPClient(asyncio.get_running_loop(), max_ratelimit_timeout=self._max_rl)
                 assert self._token is not None
                 try:
                     await http.static_login(self._token)

@@ -89,8 +89,12 @@ def classify_slack_status(status: int, error: str, headers: Any) -> SendResult:
         return SendResult(Outcome.TRANSIENT, error=text, retry_after=_retry_after(headers) or 1.0)
     if error in PERMANENT_ERRORS or error in PERMANENT_WEBHOOK_BODIES:
         return SendResult(Outcome.PERMANENT, error=text)
-    if status >= 500 or error in ("internal_error", "fatal_error", "service_unavailable",
-                                  "request_timeout"):
+    if status >= 500 or error in (
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    ):
         return SendResult(Outcome.TRANSIENT, error=text, retry_after=_retry_after(headers))
     if status in (401, 403, 404, 410):
         return SendResult(Outcome.PERMANENT, error=text)
