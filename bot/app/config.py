@@ -54,6 +54,16 @@ def _bounded(shown: Any, value: timedelta | float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+MIN_POLL_INTERVAL = timedelta(minutes=1)
+
+
+def _poll_interval(value: timedelta | None) -> timedelta | None:
+    # Feeds change every few minutes at most; polling faster only burdens their servers.
+    if value is not None and value < MIN_POLL_INTERVAL:
+        raise ValueError("a feed is polled at most once a minute: write e.g. 5m, 30m or 1h")
+    return value
+
+
 def _positive(value: timedelta) -> timedelta:
     # A zero poll interval or backoff would make the scheduler spin.
     if value <= timedelta(0):
@@ -105,6 +115,8 @@ class _Model(BaseModel):
 
 class Defaults(_Model):
     interval: PositiveDuration = timedelta(minutes=30)
+
+    _interval = field_validator("interval")(_poll_interval)
     backfill_window: Duration = Field(
         default=timedelta(hours=48),
         description="entries older than this, in a newly added feed, are stored but not posted",
@@ -130,6 +142,8 @@ class FeedConfig(_Model):
     jurisdictions: CodeList = Field(default_factory=list)
     enabled: bool = True
 
+    _interval = field_validator("interval")(_poll_interval)
+
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
@@ -138,6 +152,8 @@ class FeedConfig(_Model):
             parts.scheme != "file" and not parts.netloc
         ):
             raise ValueError(f"{v!r} is not an http(s) URL (or file: URL)")
+        if any(c.isspace() for c in v):
+            raise ValueError(f"{v!r} contains a space: encode it as %20 or remove it")
         return v
 
     @field_validator("language")
@@ -254,7 +270,7 @@ class AppConfig(_Model):
         return data
 
     @model_validator(mode="after")
-    def _unique_names(self) -> AppConfig:
+    def _unique_feeds(self) -> AppConfig:
         seen: dict[str, int] = {}
         for i, f in enumerate(self.feeds):
             key = f.name.casefold()
@@ -264,6 +280,15 @@ class AppConfig(_Model):
                     " every feed needs its own name"
                 )
             seen[key] = i
+        urls: dict[str, int] = {}
+        for i, f in enumerate(self.feeds):
+            key = _url_key(f.url)
+            if key in urls:
+                raise ValueError(
+                    f"feeds[{i}] ({f.name!r}) has the same URL as feeds[{urls[key]}]"
+                    f" ({self.feeds[urls[key]].name!r}): list each feed once"
+                )
+            urls[key] = i
         return self
 
     def interval_for(self, feed: FeedConfig) -> timedelta:
@@ -275,6 +300,14 @@ class AppConfig(_Model):
             rel = url[len("file:") :].lstrip("/") if url.startswith("file://") else url[5:]
             return (self.base_dir / rel).resolve().as_uri()
         return url
+
+
+def _url_key(url: str) -> str:
+    """A URL as the same feed: scheme and host in any case, with or without a final slash."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") or "/"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}{query}"
 
 
 class ConfigError(Exception):

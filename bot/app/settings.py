@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,8 +22,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "POLICYBOT_DATABASE_URL"),
         description="SQLAlchemy URL; default: a SQLite file in data_dir",
     )
-    log_level: str = "INFO"
-    log_format: str = Field(default="console", description="console or json")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL"
+    )
+    log_format: Literal["console", "json"] = Field(default="console", description="console or json")
+    # Read by the fetcher and the feeds-add check straight from the environment; declared
+    # here so that `config check` rejects a value they would silently read as "no".
+    allow_private_feeds: bool = Field(
+        default=False, description="let feeds added from chat use private addresses"
+    )
 
     discord_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "POLICYBOT_DISCORD_TOKEN")
@@ -44,7 +51,10 @@ class Settings(BaseSettings):
         " SLACK_SIGNING_SECRET); default: socket when an app token is set, else http",
     )
     slack_http_port: int | None = Field(
-        default=None, description="port of Slack's HTTP mode endpoint /slack/events (3000)"
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of Slack's HTTP mode endpoint /slack/events (3000; 0: any free port)",
     )
     # A plain string: pydantic-settings would try to read a list from JSON.
     slack_admins: str | None = Field(
@@ -53,8 +63,21 @@ class Settings(BaseSettings):
         " U123,U456 (workspace admins always are)",
     )
     metrics_port: int | None = Field(
-        default=None, description="health/metrics HTTP port; off when unset"
+        default=None,
+        ge=0,
+        le=65535,
+        description="health/metrics HTTP port; off when unset (0: any free port)",
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, v: object) -> object:
+        return v.strip().upper() if isinstance(v, str) else v
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -257,6 +257,12 @@ async def cmd_search(req: Request, ctx: CommandContext) -> Reply:
     relevant_only = not _bool_arg(a, "all")
     filters = any((jurisdiction, topic, lang, since, source))
     if not query.strip() and not filters:
+        if req.caller.platform == "cli":
+            raise UserError(
+                "tell me what to search for, e.g. `policybot search \"AI Act\"`,"
+                " `policybot search 人工智能 --jurisdiction CN` or"
+                " `policybot search chips --since 7d`"
+            )
         raise UserError(
             "tell me what to search for, e.g. `/policy search AI Act`,"
             " `/policy search 人工智能 jurisdiction:CN` or `/policy search chips since:7d`"

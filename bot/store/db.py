@@ -68,6 +68,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             " POLICYBOT_MIGRATIONS_DIR"
         )
     before = current_revision(engine)
+    unknown = unknown_revision(engine, before)
+    if unknown:
+        raise RuntimeError(unknown)
     command.upgrade(_alembic_config(engine), revision)
     after = current_revision(engine)
     if after != before:
@@ -84,6 +87,24 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def unknown_revision(engine: Engine, current: str | None) -> str | None:
+    """Why this code cannot use a database a newer policybot migrated, or None."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    if current is None:
+        return None
+    script = ScriptDirectory.from_config(_alembic_config(engine))
+    try:
+        script.get_revision(current)
+    except CommandError:
+        return (
+            f"the database's schema revision {current} is newer than this policybot knows"
+            f" (newest {script.get_current_head()}): upgrade policybot, or use another database"
+        )
+    return None
 
 
 def head_revision(engine: Engine) -> str | None:

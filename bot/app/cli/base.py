@@ -77,6 +77,11 @@ def cli_settings(ctx: typer.Context, sample: bool = False) -> Settings:
     return settings
 
 
+def is_sample(ctx: typer.Context) -> bool:
+    """Whether this command runs on the bundled sample (global --sample)."""
+    return _state(ctx).sample
+
+
 def feeds_path(ctx: typer.Context, sample: bool = False) -> Path:
     state = _state(ctx)
     if sample or state.sample:

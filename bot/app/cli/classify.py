@@ -151,6 +151,14 @@ def eval_cmd(
         report = evaluate_file(classifier, file)
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{file}: cannot read it: {exc}")
+    if report.n == 0:
+        # Scores over nothing would read as perfect (P = R = 1): say there is nothing instead.
+        for msg in report.skipped:
+            err_console.print(f"[yellow]skipped:[/] {escape(msg)}", highlight=False)
+        fail(
+            f"{file}: no labelled items to evaluate (one JSON object per line with title,"
+            " relevant, jurisdictions, topics)"
+        )
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
         return

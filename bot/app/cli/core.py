@@ -6,14 +6,22 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.app.cli.base import app, cli_settings, console, err_console, fail, feeds_path
+from bot.app.cli.base import (
+    app,
+    cli_settings,
+    console,
+    err_console,
+    fail,
+    feeds_path,
+    is_sample,
+)
 from bot.app.config import ConfigError, format_duration, load_config
 from bot.app.settings import Settings
 from bot.store.storage import FeedInfo, PollOutcome
@@ -252,6 +260,11 @@ def feeds_import(
     """Add the feeds of an OPML file to the config file (existing names and URLs are skipped)."""
     from bot.app.opml import add_feeds_to_config_file, import_opml
 
+    if is_sample(ctx):
+        fail(
+            "the sample feeds ship with policybot and are not changed:"
+            " import into your own config (--feeds FILE, default ./feeds.yaml)"
+        )
     path = feeds_path(ctx)
     try:
         feeds = import_opml(opml)
@@ -272,20 +285,29 @@ def feeds_import(
 def feeds_export(
     ctx: typer.Context,
     out: Path | None = typer.Argument(None, help="Write here instead of standard output."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
 ) -> None:
     """Write the feed list as OPML 2.0 (for other feed readers)."""
     from bot.app.opml import export_opml
 
+    path = feeds_path(ctx)
     try:
-        cfg = load_config(feeds_path(ctx))
+        cfg = load_config(path)
     except ConfigError as exc:
         fail(str(exc))
     text = export_opml(cfg)
     if out is None:
         typer.echo(text)
-    else:
+        return
+    if out.exists() and out.resolve() == path.resolve():
+        fail(f"{out} is the config file itself: export to another file, e.g. feeds.opml")
+    if out.exists() and not force:
+        fail(f"{out} exists: pass --force to replace it, or choose another file")
+    try:
         out.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {len(cfg.feeds)} feeds to {escape(str(out))}", highlight=False)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    err_console.print(f"wrote {len(cfg.feeds)} feeds to {escape(str(out))}", highlight=False)
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -328,6 +350,40 @@ def db_current(ctx: typer.Context) -> None:
 # -- config --------------------------------------------------------------------------------
 
 
+def _schema_problems(engine: Any, shown: str) -> list[str]:
+    """A database migrated by a newer policybot: this code cannot use it."""
+    from bot.store.db import current_revision, unknown_revision
+
+    try:
+        why = unknown_revision(engine, current_revision(engine))
+    except Exception as exc:
+        return [f"database {shown}: cannot read the schema revision: {exc}"]
+    return [f"database {shown}: {why}"] if why else []
+
+
+def _slack_problems(settings: Any) -> list[str]:
+    """Slack commands need a way in: an app token (Socket Mode) or a signing secret (HTTP)."""
+    if not settings.slack_bot_token:
+        return []
+    mode = settings.slack_mode
+    if mode == "http" and not settings.slack_signing_secret:
+        return [
+            "POLICYBOT_SLACK_MODE=http needs SLACK_SIGNING_SECRET (from the app's Basic"
+            " Information page)"
+        ]
+    if mode == "socket" and not settings.slack_app_token:
+        return [
+            "POLICYBOT_SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-..., an app-level"
+            " token with connections:write)"
+        ]
+    if mode is None and not (settings.slack_app_token or settings.slack_signing_secret):
+        return [
+            "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor"
+            " SLACK_SIGNING_SECRET (HTTP mode): /policy commands would not answer"
+        ]
+    return []
+
+
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
     """Validate the config file, the environment and the database connection."""
@@ -352,6 +408,9 @@ def config_check(ctx: typer.Context) -> None:
             conn.execute(text("select 1"))
     except Exception as exc:
         problems.append(f"database {shown}: cannot connect: {exc}")
+    else:
+        problems += _schema_problems(engine, shown)
+    problems += _slack_problems(settings)
     if cfg is not None:
         try:
             from bot.app.runtime import load_classifier
@@ -381,6 +440,8 @@ def config_check(ctx: typer.Context) -> None:
             err_console.print(f"[red]✗[/] {escape(p)}", highlight=False)
         raise typer.Exit(1)
     assert cfg is not None
+    # Where messages go: chat platforms with a token, webhooks named in the config file; the
+    # console only when neither (subscriptions made from chat live in the database).
     platforms = [
         name
         for name, on in (
@@ -388,7 +449,12 @@ def config_check(ctx: typer.Context) -> None:
             ("slack", settings.slack_bot_token),
         )
         if on
-    ] or ["console"]
+    ]
+    for sub in cfg.subscriptions:
+        platform = sub.destination.platform
+        if platform not in platforms and platform not in ("discord", "slack"):
+            platforms.append(platform)
+    platforms = platforms or ["console"]
     console.print(
         f"[green]✓[/] {escape(str(path))}: {len(cfg.feeds)} feeds,"
         f" {len(cfg.subscriptions)} subscriptions;"
