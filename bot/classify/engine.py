@@ -182,6 +182,7 @@ class _Rule:
         "topic_weight",
         "topical",
         "topics",
+        "unless_actor",
         "weight",
         "window",
     )
@@ -209,6 +210,7 @@ class _Rule:
         self.from_actor = e.from_actor
         self.near = tuple(_NEAR_CODE[k] for k in e.near)
         self.scope = e.scope
+        self.unless_actor = e.unless_actor
         self.window = _SCOPE_WIDE if e.term and is_wide(e.term[0]) else _SCOPE_LATIN
         self.topical = bool(e.topics or e.from_actor)  # a topic hit
         self.extra = bool(self.compute_cue or e.jurisdictions or self.topical)
@@ -493,6 +495,9 @@ class Classifier:
         # The scope of a background context ("amid scrutiny from lawmakers"): governance
         # evidence in it counts times the context's weight, until this offset of this field.
         bg_field, bg_end, bg_factor = "", -1, 1.0
+        # The current sentence's governance hits, (field, start, weight, index in `weak` or
+        # -1), for a context that governs the words before it ("規制に準拠").
+        gov_before: list[tuple[str, int, float, int]] = []
         instruments: list[str] = []
         compute_cue = False
         near_cues = False  # a topic hit with `near` companions to check
@@ -545,6 +550,8 @@ class Classifier:
                 q_gov = 1.0
                 if weak:
                     weak = []
+                if gov_before:
+                    gov_before = []
             add_evidence(
                 new(Evidence, (r.kind_name, r.term, text, fld, start, end, r.weight, r.detail))
             )
@@ -557,8 +564,11 @@ class Classifier:
                     else:
                         q_gov *= 1.0 - _clip(w)
                 elif r.needs_actor:
-                    weak.append(r.weight)
+                    w = r.weight
+                    gov_before.append((fld, start, w, len(weak)))
+                    weak.append(w)
                 else:
+                    gov_before.append((fld, start, r.weight, -1))
                     q_gov *= r.q
             elif k == _NEG:
                 if seg:
@@ -601,7 +611,11 @@ class Classifier:
                 if r.weight > comp:
                     comp = r.weight
             elif k in _STRONG_GOV_KINDS:
-                q_gov *= r.q
+                if start < bg_end and fld is bg_field:
+                    q_gov *= 1.0 - _clip(r.weight * bg_factor)
+                else:
+                    gov_before.append((fld, start, r.weight, -1))
+                    q_gov *= r.q
                 if r.ai > ai:
                     ai = r.ai
                 if k != _AI_GOV and actor < 1.0:
@@ -611,11 +625,26 @@ class Classifier:
                     if name and name not in instruments:
                         instruments.append(name)
             elif k == _CONTEXT:
+                if r.unless_actor and actor >= _NEAR_ACTOR:
+                    continue  # a governmental subject's words: "EU regulators say it complies"
                 text_f = title if fld == "title" else summary
                 scope = _scope(text_f, start, end, r)
                 contexts.append((fld, scope[0], scope[1], r))
-                if r.weight < 1.0 and r.scope == "after":
-                    bg_field, bg_end, bg_factor = fld, scope[1], r.weight
+                if r.weight < 1.0:
+                    if r.scope != "before":
+                        bg_field, bg_end, bg_factor = fld, scope[1], r.weight
+                    if r.scope != "after" and gov_before:
+                        # The governance words before it in its scope count times its weight.
+                        lo = scope[0]
+                        for g_fld, g_start, w, i_weak in gov_before:
+                            if g_fld is fld and lo <= g_start < start:
+                                if i_weak >= 0:
+                                    weak[i_weak] = w * r.weight
+                                else:
+                                    q_gov *= (1.0 - _clip(w * r.weight)) / (1.0 - _clip(w))
+                        gov_before = [
+                            g for g in gov_before if g[0] is not fld or not lo <= g[1] < start
+                        ]
                 continue
             if r.extra:
                 if r.compute_cue:

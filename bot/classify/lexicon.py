@@ -68,6 +68,7 @@ _GROUP_KEYS = {
     "scope",
     "from_actor",
     "near",
+    "unless_actor",
 }
 _SCOPES = ("after", "before", "around")
 _NEAR_KINDS = ("ai", "compute", "actor")
@@ -113,6 +114,9 @@ class Entry:
     from_actor: bool = False
     near: tuple[str, ...] = ()  # topic counts only with a hit of these kinds in the sentence
     scope: str = ""  # context: the words "after" it or "before" it (SOV languages)
+    # context: holds only where no governmental actor precedes it in the sentence ("Apple
+    # says its model complies with the rules", not "EU regulators say it complies")
+    unless_actor: bool = False
     source: str = ""  # file it came from, for error messages and `explain`
 
 
@@ -318,6 +322,11 @@ def _load_groups(
         near = tuple(str(k) for k in _as_list(g.get("near"), f"{where}.near"))
         if set(near) - set(_NEAR_KINDS):
             raise LexiconError(f"{where}.near: choose from {', '.join(_NEAR_KINDS)}")
+        unless_actor = g.get("unless_actor", False)
+        if not isinstance(unless_actor, bool):
+            raise LexiconError(f"{where}.unless_actor: expected true or false")
+        if unless_actor and kind != "context":
+            raise LexiconError(f"{where}.unless_actor: only for the `context` section")
         scope = ""
         if kind == "context":
             scope = str(g.get("scope") or "after")
@@ -347,6 +356,7 @@ def _load_groups(
                     from_actor=from_actor,
                     near=near,
                     scope=scope,
+                    unless_actor=unless_actor,
                     source=source,
                 )
             )
