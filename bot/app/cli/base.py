@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -113,3 +114,26 @@ def root(
 
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def relative_time(
+    t: datetime | None, now: datetime, *, upcoming: bool = False, missing: str = "never"
+) -> str:
+    """'5m ago', 'in 2h'; an upcoming time already past (a poll or retry waiting for the next
+    tick) is 'due now', not '1m ago'."""
+    if t is None:
+        return missing
+    secs = (now - t).total_seconds()
+    if upcoming and secs >= 0:
+        return "due now"
+    future = secs < 0
+    secs = abs(secs)
+    if secs < 90:
+        text = f"{int(secs)}s"
+    elif secs < 5400:
+        text = f"{int(secs // 60)}m"
+    elif secs < 172800:
+        text = f"{int(secs // 3600)}h"
+    else:
+        text = f"{int(secs // 86400)}d"
+    return f"in {text}" if future else f"{text} ago"

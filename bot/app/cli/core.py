@@ -21,6 +21,7 @@ from bot.app.cli.base import (
     fail,
     feeds_path,
     is_sample,
+    relative_time,
 )
 from bot.app.config import ConfigError, format_duration, load_config
 from bot.app.settings import Settings
@@ -53,23 +54,6 @@ def _runtime(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyp
         fail(str(exc))
     except Exception as exc:  # database unreachable, bad URL...: say what, not a traceback
         fail(f"cannot start: {exc}")
-
-
-def _ago(t: datetime | None, now: datetime) -> str:
-    if t is None:
-        return "never"
-    secs = (now - t).total_seconds()
-    future = secs < 0
-    secs = abs(secs)
-    if secs < 90:
-        text = f"{int(secs)}s"
-    elif secs < 5400:
-        text = f"{int(secs // 60)}m"
-    elif secs < 172800:
-        text = f"{int(secs // 3600)}h"
-    else:
-        text = f"{int(secs // 86400)}d"
-    return f"in {text}" if future else f"{text} ago"
 
 
 def _summary_table(outcomes: list[PollOutcome]) -> Table:
@@ -221,8 +205,8 @@ def feeds_status(
         table.add_row(
             escape(f.name),
             _health(f),
-            _ago(f.last_success_at, now),
-            _ago(f.next_poll_at, now) if f.active else "-",
+            relative_time(f.last_success_at, now),
+            relative_time(f.next_poll_at, now, upcoming=True) if f.active else "-",
             str(f.entry_count),
             escape(error[:120]),
         )

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.app.cli.base import app, cli_settings, console, fail
+from bot.app.cli.base import app, cli_settings, console, fail, relative_time
 
 deliver_app = typer.Typer(help="Delivery: destinations, outbox queues, errors.")
 app.add_typer(deliver_app, name="deliver")
@@ -22,18 +22,6 @@ def _open_storage(ctx: typer.Context):  # type: ignore[no-untyped-def]
         return Storage.open(url)
     except Exception as exc:  # unreachable database, bad URL: say what, no traceback
         fail(f"cannot open the database: {exc}")
-
-
-def _when(t: datetime | None, now: datetime) -> str:
-    if t is None:
-        return "-"
-    secs = (now - t).total_seconds()
-    suffix = "ago" if secs >= 0 else "from now"
-    secs = abs(secs)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            return f"{int(secs // size)}{unit} {suffix}"
-    return f"{int(secs)}s {suffix}"
 
 
 @deliver_app.command("status")
@@ -65,11 +53,14 @@ def status(ctx: typer.Context) -> None:
         elif r.destination.platform in missing and r.pending:
             state = f"[yellow]waiting: {missing[r.destination.platform]} is not set[/]"
         elif r.last_error:
-            state = f"[yellow]last error {_when(r.last_error_at, now)}:[/] {escape(r.last_error)}"
+            when = relative_time(r.last_error_at, now, missing="-")
+            state = f"[yellow]last error {when}:[/] {escape(r.last_error)}"
         else:
             state = "[green]ok[/]"
         if r.pending and r.next_attempt_at and not r.disabled_reason:
-            state += f" (next try {_when(r.next_attempt_at, now)})"
+            state += (
+                f" (next try {relative_time(r.next_attempt_at, now, upcoming=True, missing='-')})"
+            )
         table.add_row(
             str(r.destination.id),
             escape(r.destination.label()),
@@ -77,7 +68,7 @@ def status(ctx: typer.Context) -> None:
             str(r.pending),
             f"[red]{r.failed}[/]" if r.failed else "0",
             str(r.sent),
-            _when(r.last_sent_at, now),
+            relative_time(r.last_sent_at, now, missing="-"),
             state,
         )
     console.print(table)
