@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import structlog
 
 from bot.app import metrics
 from bot.app.config import SAMPLE_CONFIG, AppConfig, load_config
+from bot.app.logging import FailureLog, describe
 from bot.app.pipeline import Pipeline, utcnow
 from bot.app.settings import Settings
 from bot.classify import Classifier
@@ -38,7 +41,33 @@ DIGEST_SECONDS = 60  # digests are scheduled to the minute
 # One drain sends at most this many rows; run_once repeats drains until nothing is due.
 DRAIN_LIMIT = 200
 MAX_DRAINS_ONCE = 1000  # a safety stop for run_once (200k messages)
-STOP_GRACE_SECONDS = 20.0  # on SIGTERM, how long the poll and send in flight may finish
+# On SIGTERM/Ctrl-C the poll and the send in flight may finish for this long; then they are
+# cancelled (a cancelled poll records nothing: its feed stays due and is polled next time).
+STOP_GRACE_SECONDS = 4.0
+FINAL_DELIVERY_SECONDS = 5.0  # then what the last poll flagged may go out for this long
+# A feed whose last answer was one of these, with a Retry-After (or backoff) that has not run
+# out, asked us to pause: a manual `policybot poll` skips it unless forced.
+_PAUSED_BY_SERVER = re.compile(r"^HTTP (429|503)\b")
+
+
+class StartupError(SystemExit):
+    """`run` cannot start (the metrics port is taken, say): the reason was logged in one
+    line; exits with status 2 and no traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+
+def paused_by_server(feed: FeedInfo, now: datetime) -> bool:
+    """The feed's server answered 429/503 last time and the pause it asked for (Retry-After,
+    or our backoff after it) has not run out yet."""
+    return (
+        feed.next_poll_at is not None
+        and feed.next_poll_at > now
+        and feed.last_error is not None
+        and _PAUSED_BY_SERVER.match(feed.last_error) is not None
+    )
 
 
 def sample_settings(settings: Settings) -> Settings:
@@ -84,6 +113,8 @@ class Runtime:
     _wake_delivery: asyncio.Event | None = None
     metrics_server: metrics.MetricsServer | None = None  # while serve() runs with a port
     _polling: asyncio.Task[Any] | None = None  # the poll job's task while it runs
+    _poll_failures: FailureLog = field(default_factory=lambda: FailureLog(log, "poll_failed"))
+    _digest_failures: FailureLog = field(default_factory=lambda: FailureLog(log, "digests_failed"))
 
     @classmethod
     def build(
@@ -133,8 +164,44 @@ class Runtime:
             feeds = [f for f in feeds if f.name.casefold() == name.casefold()]
         return feeds
 
-    async def poll_once(self, name: str | None = None) -> list[PollOutcome]:
-        feeds = await asyncio.to_thread(self.active_feeds, name)
+    def due_feeds(self) -> list[FeedInfo]:
+        """The enabled feeds whose next_poll_at has come (interval, backoff, Retry-After)."""
+        return self.storage.due_feeds(self.pipeline.clock())
+
+    def skip_paused(self, feeds: Collection[FeedInfo], *, force: bool = False) -> list[FeedInfo]:
+        """`feeds` without those whose server asked for a pause (429/503, Retry-After), each
+        skipped one logged with when it is due; `force` keeps them all."""
+        if force:
+            return list(feeds)
+        now = self.pipeline.clock()
+        kept: list[FeedInfo] = []
+        for feed in feeds:
+            if paused_by_server(feed, now):
+                assert feed.next_poll_at is not None
+                log.warning(
+                    "feed_skipped",
+                    feed=feed.name,
+                    reason=f"its server asked for a pause ({feed.last_error})",
+                    due_in=int((feed.next_poll_at - now).total_seconds()),
+                    fix="wait, or poll with --force",
+                )
+            else:
+                kept.append(feed)
+        return kept
+
+    async def poll_once(
+        self, name: str | None = None, *, due_only: bool = False, force: bool = True
+    ) -> list[PollOutcome]:
+        """Poll the enabled feeds (or the one named): all of them, or with `due_only` only
+        those due (what the scheduler does); `force=False` skips the ones whose server asked
+        for a pause (see skip_paused)."""
+        if due_only:
+            feeds = await asyncio.to_thread(self.due_feeds)
+            if name is not None:
+                feeds = [f for f in feeds if f.name.casefold() == name.casefold()]
+        else:
+            feeds = await asyncio.to_thread(self.active_feeds, name)
+        feeds = self.skip_paused(feeds, force=force)
         return await self.pipeline.poll_feeds(feeds)
 
     # -- delivery -----------------------------------------------------------------------------
@@ -169,17 +236,29 @@ class Runtime:
             )
 
     async def run_once(self) -> tuple[list[PollOutcome], DrainStats]:
-        """One full cycle: poll every enabled feed (due or not), queue the digests that are
-        due, deliver everything due, and close."""
+        """One full cycle: poll the feeds that are due (as the scheduler would: a feed in
+        backoff or whose server sent Retry-After waits; new feeds are due at once), queue the
+        digests that are due, deliver everything due, and close."""
         try:
             await asyncio.to_thread(recover_in_flight, self.storage)
-            outcomes = await self.poll_once()
+            outcomes = await self.poll_once(due_only=True)
+            if not outcomes:
+                await asyncio.to_thread(self._log_nothing_due)
             await self.queue_digests()
             stats = await self.deliver(until_idle=True)
             await asyncio.to_thread(self.warn_unsendable)
             return outcomes, stats
         finally:
             await self.aclose()
+
+    def _log_nothing_due(self) -> None:
+        times = [f.next_poll_at for f in self.active_feeds() if f.next_poll_at is not None]
+        now = self.pipeline.clock()
+        log.info(
+            "no feeds due",
+            feeds=len(self.active_feeds()),
+            next_due_in=int(max(0.0, (min(times) - now).total_seconds())) if times else None,
+        )
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -193,6 +272,7 @@ class Runtime:
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         """Drain every DRAIN_SECONDS, or at once when a poll flagged something."""
         wake = self._wake_delivery = asyncio.Event()
+        failures = FailureLog(log, "delivery_failed")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), DRAIN_SECONDS)
@@ -201,27 +281,36 @@ class Runtime:
                 break
             try:
                 await self.deliver(until_idle=True)
-            except Exception:  # the database blinked: log it and try again next tick
-                log.exception("delivery pass failed")
+            except Exception as exc:  # the database blinked: say so (once) and retry next tick
+                failures.failed(exc)
+            else:
+                failures.succeeded()
 
     async def _poll_job(self) -> None:
         """The scheduler's poll job; remembers its task so a shutdown can let it finish."""
         self._polling = asyncio.current_task()
         try:
             await self.pipeline.poll_due()
+        except Exception as exc:  # the database is down, say: one line, the next tick retries
+            self._poll_failures.failed(exc)
         except asyncio.CancelledError:
             # Stopped mid-poll after the grace period: each feed's poll is one transaction,
             # so nothing half-written remains; the next start polls those feeds again.
             log.info("poll interrupted by shutdown")
+        else:
+            self._poll_failures.succeeded()
         finally:
             self._polling = None
 
     async def _digests(self) -> None:
         try:
-            if await self.queue_digests() and self._wake_delivery is not None:
-                self._wake_delivery.set()
-        except Exception:
-            log.exception("digest scheduling failed")
+            queued = await self.queue_digests()
+        except Exception as exc:
+            self._digest_failures.failed(exc)
+            return
+        self._digest_failures.succeeded()
+        if queued and self._wake_delivery is not None:
+            self._wake_delivery.set()
 
     def _command_context(self) -> Any:
         from bot.commands.context import CommandContext
@@ -233,97 +322,151 @@ class Runtime:
             settings=self.settings,
         )
 
+    def _start_metrics(self) -> metrics.MetricsServer | None:
+        """The health/metrics server, when a port is set; a port that cannot be bound stops
+        the start with one line saying what to change (StartupError, no traceback)."""
+        port = self.settings.metrics_port
+        if port is None:
+            return None
+        try:
+            return metrics.start_metrics_server(port, self.storage)
+        except (OSError, OverflowError, ValueError) as exc:  # in use, not ours, out of range
+            message = (
+                f"POLICYBOT_METRICS_PORT={port} cannot be used ({describe(exc)}): set it to"
+                " a free port (1-65535; 0 picks any free one), or unset it to run without"
+                " the metrics server"
+            )
+            log.error("metrics_port_unavailable", port=port, error=describe(exc), fix=message)
+            raise StartupError(message) from None
+
     async def serve(self) -> None:
         """The long-running process: APScheduler drives polling and digests, a delivery loop
-        drains the outbox, chat adapters answer commands; stops cleanly on SIGTERM/SIGINT."""
+        drains the outbox, chat adapters answer commands; stops cleanly on SIGTERM/SIGINT
+        (a second one stops at once, without waiting for the poll or send in flight)."""
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+        try:
+            metrics_server = self._start_metrics()
+        except BaseException:
+            await self.aclose()
+            raise
+        self.metrics_server = metrics_server
+
         stop = asyncio.Event()
+        hurry = asyncio.Event()  # a second signal: stop waiting for what is in flight
+
+        def on_signal() -> None:
+            if stop.is_set():
+                hurry.set()
+            stop.set()
+
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             # Not possible off the main thread: then only cancellation stops us.
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, on_signal)
                 handled.append(sig)
 
-        # Rows left "sending" by a process that died are due again (same nonce: no double).
-        recovered = await asyncio.to_thread(recover_in_flight, self.storage)
-        await asyncio.to_thread(self.warn_unsendable)
-        metrics_server = None
-        if self.settings.metrics_port is not None:
-            metrics_server = metrics.start_metrics_server(self.settings.metrics_port, self.storage)
-        self.metrics_server = metrics_server
-
         scheduler = AsyncIOScheduler(timezone="UTC")
-        # One dispatcher looks for due feeds: each feed's next_poll_at (interval with jitter, or
-        # backoff after failures, or Retry-After) is kept in the database, so it survives restarts.
-        scheduler.add_job(
-            self._poll_job,
-            "interval",
-            seconds=TICK_SECONDS,
-            id="poll",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=utcnow(),
-            misfire_grace_time=TICK_SECONDS * 4,
-        )
-        # Each subscription's schedule and time zone live in the database (chat commands change
-        # them), so one job checks every minute which are due; missed runs coalesce through
-        # each subscription's bookmark.
-        scheduler.add_job(
-            self._digests,
-            "interval",
-            seconds=DIGEST_SECONDS,
-            id="digests",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=utcnow(),
-        )
-        scheduler.start()
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(self._delivery_loop(stop), name="delivery")
-        ]
-        if self.settings.has_chat_platform:  # the adapters import discord/slack: only then
-            from bot.adapters.run import run_chat_adapters
-
-            chat = run_chat_adapters(self._command_context(), self.settings, stop=stop)
-            tasks.append(asyncio.create_task(chat, name="chat"))
-        log.info(
-            "running",
-            feeds=len(self.active_feeds()),
-            database=self.storage.engine.url.render_as_string(hide_password=True),
-            recovered_in_flight=recovered,
-            metrics_port=metrics_server.port if metrics_server else None,
-        )
+        tasks: list[asyncio.Task[Any]] = []
         try:
+            # Rows left "sending" by a process that died are due again (same nonce: no double).
+            recovered = await asyncio.to_thread(recover_in_flight, self.storage)
+            await asyncio.to_thread(self.warn_unsendable)
+            # One dispatcher looks for due feeds: each feed's next_poll_at (interval with
+            # jitter, or backoff after failures, or Retry-After) is kept in the database, so it
+            # survives restarts.
+            scheduler.add_job(
+                self._poll_job,
+                "interval",
+                seconds=TICK_SECONDS,
+                id="poll",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=utcnow(),
+                misfire_grace_time=max(1, round(TICK_SECONDS * 4)),
+            )
+            # Each subscription's schedule and time zone live in the database (chat commands
+            # change them), so one job checks every minute which are due; missed runs coalesce
+            # through each subscription's bookmark.
+            scheduler.add_job(
+                self._digests,
+                "interval",
+                seconds=DIGEST_SECONDS,
+                id="digests",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=utcnow(),
+            )
+            scheduler.start()
+            tasks.append(asyncio.create_task(self._delivery_loop(stop), name="delivery"))
+            if self.settings.has_chat_platform:  # the adapters import discord/slack: only then
+                from bot.adapters.run import run_chat_adapters
+
+                chat = run_chat_adapters(self._command_context(), self.settings, stop=stop)
+                tasks.append(asyncio.create_task(chat, name="chat"))
+            log.info(
+                "running",
+                feeds=len(self.active_feeds()),
+                database=self.storage.engine.url.render_as_string(hide_password=True),
+                recovered_in_flight=recovered,
+                metrics_port=metrics_server.port if metrics_server else None,
+            )
             await stop.wait()
         finally:
-            log.info("stopping")
+            hint = {"hint": "signal again to stop at once"} if handled else {}
+            log.info("stopping", **hint)
             stop.set()
             if self._wake_delivery is not None:
                 self._wake_delivery.set()
-            scheduler.pause()  # no new jobs; shutdown() would cancel the running poll
-            # Let the poll and the send in flight finish (each is short and bounded by the
-            # fetch and send timeouts), then cancel whatever is left.
-            deadline = loop.time() + STOP_GRACE_SECONDS
+            if scheduler.running:
+                scheduler.pause()  # no new jobs; shutdown() would cancel the running poll
+            # Let the poll and the send in flight finish for a few seconds (a slow feed could
+            # take its whole fetch timeout), then cancel whatever is left: a cancelled poll
+            # records nothing, so its feed stays due and is polled at the next start.
             running = [t for t in (*tasks, self._polling) if t is not None and not t.done()]
-            if running:
-                _, late = await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
-                for task in late:
-                    task.cancel()
-                for task in running:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-            scheduler.shutdown(wait=False)
-            # What the last poll flagged goes out now if the grace period allows; otherwise
-            # it waits in the outbox for the next start.
-            with contextlib.suppress(Exception):  # a timeout included
-                await asyncio.wait_for(
-                    self.deliver(until_idle=True), max(0.0, deadline - loop.time())
-                )
+            late = await _wait_all(running, STOP_GRACE_SECONDS, hurry)
+            for task in late:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            # What the last poll flagged goes out now if there is time; otherwise it waits in
+            # the outbox for the next start.
+            if not hurry.is_set():
+                final = asyncio.create_task(self.deliver(until_idle=True))
+                if await _wait_all([final], FINAL_DELIVERY_SECONDS, hurry):
+                    final.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await final
             if metrics_server is not None:
                 metrics_server.close()
             for sig in handled:
                 loop.remove_signal_handler(sig)
             await self.aclose()
+
+
+async def _wait_all(
+    tasks: Collection[asyncio.Task[Any]], timeout: float, hurry: asyncio.Event
+) -> set[asyncio.Task[Any]]:
+    """Wait until all `tasks` are done, `timeout` seconds pass or `hurry` is set; returns
+    those not done."""
+    pending = {t for t in tasks if not t.done()}
+    if not pending or hurry.is_set():
+        return pending
+    hurried = asyncio.create_task(hurry.wait())
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while pending and not hurry.is_set():
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await asyncio.wait({*pending, hurried}, timeout=left, return_when="FIRST_COMPLETED")
+            pending = {t for t in pending if not t.done()}
+    finally:
+        hurried.cancel()
+    return pending
