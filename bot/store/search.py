@@ -21,12 +21,27 @@ How it is found, and why:
   (a CJK word such as 监管) is looked up through the trigram vocabulary: the index text is
   padded, so every occurrence begins some trigram.
 - The lanes of a search take turns, in growing batches, the lane expected to finish first
-  going next; the first to reach WINDOW checked matches or its end has the exact newest
-  WINDOW matches, so a selective filter and a rare word are both cheap. No part of the
-  database is skipped: an earlier version looked for 1-2 character terms only among the
-  newest 100,000 stories, so an older story with a rare CJK word or "G7" was silently missing.
-- Only that window is ranked by relevance and recency (in Python, the same on both databases);
-  `total` is None when there are more matches than the window.
+  going next. "Newest" is by story time (story_time: published, never later than first
+  seen), not by id: ids follow first sight, and a feed's back catalogue is seen (so stored)
+  long after it was published, and one poll stores a feed's items in the feed's order. A lane
+  is done at its end, or once it holds WINDOW matches and has reached stories first seen more
+  than SEEN_SKEW before the oldest of its newest WINDOW (no story below can be newer: its
+  time is at most its first sight, and ids follow first sight to within SEEN_SKEW). The first
+  lane done has the exact newest WINDOW matches, so a selective filter and a rare word are
+  both cheap. No part of the database is skipped: an earlier version looked for 1-2
+  character terms only among the newest 100,000 stories, so an older story with a rare CJK
+  word or "G7" was silently missing; another took the WINDOW highest ids, so a back
+  catalogue polled after them hid the newest stories.
+
+The order (the contract; tests/store/test_search_order.py):
+- The WINDOW newest matches are ranked, best and newest first: score = RELEVANCE_WEIGHT x
+  relevance + the rest x recency (half-life RECENCY_HALF_LIFE_DAYS, by story time), in Python,
+  the same on both databases. A match at least as relevant and at least as new never ranks
+  below another; equal scores go newer first, then the higher id. So equally good matches
+  come newest first, and at one time the better match first; a title hit a month old still
+  beats yesterday's passing mention in a summary.
+- `total` is None when there are more matches than the window (older ones need a narrower
+  query); `since` filters on the published time.
 """
 
 from __future__ import annotations
@@ -40,7 +55,7 @@ import threading
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,7 +63,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
+    DateTime,
     Integer,
+    String,
     and_,
     bindparam,
     exists,
@@ -69,8 +86,11 @@ from bot.store.models import Entry, Feed, Story, StoryTag, Verdict
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 MAX_PER_PAGE = 25
-# How many of the newest matches are ranked; pages beyond it need a narrower query.
+# How many of the newest matches (by story_time) are ranked; pages beyond need a narrower query.
 WINDOW = 250
+# Ids follow first sight (a story's first_seen is the time of the poll that stored it) to
+# within this much: polls that overlap may store their stories a little out of order.
+SEEN_SKEW = timedelta(hours=6)
 RECENCY_HALF_LIFE_DAYS = 14.0
 RELEVANCE_WEIGHT = 0.7
 MIN_TRIGRAM = 3
@@ -85,6 +105,7 @@ _CONNECTIVES = frozenset({"AND", "OR", "NOT", "NEAR"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _PHRASE = re.compile(r'"([^"]*)"')
 _SPACE = re.compile(r"\s+")
+_LAST_WORD = re.compile(r"\s\S*$")
 _LIKE_ESCAPE = "\\"
 # Scripts written without spaces between words: their terms are always substrings.
 _UNSPACED = re.compile("[\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u2e80-\U0010ffff]")
@@ -166,14 +187,24 @@ def _has_word_char(s: str) -> bool:
     return any(ch.isalnum() for ch in s)
 
 
+def _shorten(q: str, n: int) -> str:
+    """The first n characters of q, less a word cut in two (a fragment such as "re" would be
+    a term of its own); a single word longer than n (CJK, say) is cut as it is."""
+    cut = q[:n]
+    if q[n].isspace():
+        return cut.rstrip()
+    m = _LAST_WORD.search(cut)
+    return cut[: m.start()].rstrip() if m is not None and cut[: m.start()].strip() else cut
+
+
 def parse_query(query: str) -> ParsedQuery:
     """Clean up any text into at most MAX_TERMS search terms; never raises."""
     notices: list[str] = []
     q = unicodedata.normalize("NFKC", query or "")
     q = _CTRL.sub(" ", q)
     if len(q) > MAX_QUERY_CHARS:
-        q = q[:MAX_QUERY_CHARS]
-        notices.append(f"the query was shortened to its first {MAX_QUERY_CHARS} characters")
+        q = _shorten(q, MAX_QUERY_CHARS)
+        notices.append(f"the query was shortened to its first {len(q)} characters")
     raw_terms: list[str] = []
 
     # Balanced "quoted phrases" stay together; a stray quote is just a space.
@@ -531,6 +562,7 @@ class _Lane:
     spent: float = 0.0
     turns: int = 0
     found: list[int] = field(default_factory=list)  # checked matches, descending
+    fetched: int = 0  # candidates so far
 
 
 @dataclass(slots=True)
@@ -820,7 +852,22 @@ class _Row(NamedTuple):
     id: int
     title: str
     summary: str
-    published: datetime
+    when: datetime  # see story_time
+
+
+def story_time(published: datetime, first_seen: datetime) -> datetime:
+    """When a story happened, for "newest": its published time, never later than when it was
+    first seen (a date ahead of that is a feed's clock error). A back catalogue stored today
+    keeps its old dates."""
+    return min(published, first_seen)
+
+
+def _story_time_sql(sqlite: bool) -> ColumnElement[Any]:
+    """story_time in SQL. SQLite stores both as text of one fixed format (so min() of the
+    strings is the earlier), left unparsed here: only a match's is parsed."""
+    if sqlite:
+        return func.min(Story.published, Story.first_seen, type_=String())
+    return func.least(Story.published, Story.first_seen, type_=DateTime())
 
 
 class _Checker:
@@ -832,6 +879,7 @@ class _Checker:
         self.f = f
         self.sqlite = s.get_bind().dialect.name == "sqlite"
         self.rows: dict[int, _Row] = {}  # text fetched on the way, for ranking
+        self.when: dict[int, datetime] = {}  # story_time of every match
 
     def _ids(self, ids: Sequence[int]) -> Any:
         # One parameter, not thousands: binding a long IN list costs more than the lookups.
@@ -848,16 +896,16 @@ class _Checker:
         lang = self.f.lang if self.f.lang and not lane.covers_lang else None
         c = self._ids(ids)
         cid = c.c.value
-        stmt = select(cid).select_from(c)
-        # The stories row (big: title and summary) is read only when something needs it.
-        if terms or lang or self.f.since is not None:
-            stmt = select(cid, Story.language, Story.title, Story.summary, Story.published)
-            stmt = stmt.select_from(c).join(Story, Story.id == cid)
-            if self.f.since is not None:
-                stmt = stmt.where(Story.published >= self.f.since)
-            if terms and not self.sqlite:
-                # PostgreSQL reads a row's text faster than Python does: it narrows first.
-                stmt = stmt.where(*_pg_scan_conds(ParsedQuery(tuple(terms))))
+        # Every match's time is needed (the newest matches are kept); the text only for terms.
+        cols: list[Any] = [cid, _story_time_sql(self.sqlite), Story.language]
+        if terms:
+            cols += [Story.title, Story.summary]
+        stmt = select(*cols).select_from(c).join(Story, Story.id == cid)
+        if self.f.since is not None:
+            stmt = stmt.where(Story.published >= self.f.since)
+        if terms and not self.sqlite:
+            # PostgreSQL reads a row's text faster than Python does: it narrows first.
+            stmt = stmt.where(*_pg_scan_conds(ParsedQuery(tuple(terms))))
         matcher = _Matcher(terms)
         out: list[int] = []
         if self.sqlite:
@@ -866,28 +914,44 @@ class _Checker:
             with _pg_settings(self.s, enable_seqscan="off", enable_bitmapscan="off"):
                 rows = list(self.s.execute(stmt.where(*self.f.id_conds(cid))))
         for row in rows:
-            if lang and normalise_lang(row[1]) != lang:
+            if lang and normalise_lang(row[2]) != lang:
                 continue
             if terms:
-                r = _Row(row[0], row[2] or "", row[3] or "", row[4])
-                if not matcher.matches(r.title, r.summary):
+                if not matcher.matches(row[3] or "", row[4] or ""):
                     continue
-                self.rows[r.id] = r
+                when = self._time(row[1])
+                self.rows[row[0]] = _Row(row[0], row[3] or "", row[4] or "", when)
+            else:
+                when = self._time(row[1])
+            self.when[row[0]] = when
             out.append(row[0])
         out.sort(reverse=True)
         return out
 
+    def _time(self, value: Any) -> datetime:
+        if isinstance(value, str):  # SQLite's text, parsed only for a match
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        assert isinstance(value, datetime)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
     def fetch_rows(self, ids: Sequence[int]) -> list[_Row]:
         missing = [i for i in ids if i not in self.rows]
         if missing:
-            stmt = select(Story.id, Story.title, Story.summary, Story.published)
-            for sid, title, summary, published in self.s.execute(stmt.where(self._id_in(missing))):
-                self.rows[sid] = _Row(sid, title or "", summary or "", published)
+            stmt = select(Story.id, Story.title, Story.summary, Story.published, Story.first_seen)
+            for sid, title, summary, pub, seen in self.s.execute(stmt.where(self._id_in(missing))):
+                self.rows[sid] = _Row(sid, title or "", summary or "", story_time(pub, seen))
         return [self.rows[i] for i in ids if i in self.rows]
 
 
+def _newest(ids: Iterable[int], when: dict[int, datetime], n: int) -> list[int]:
+    """The n newest of ids by story_time (then by id), newest first."""
+    return heapq.nlargest(n, set(ids), key=lambda i: (when[i], i))
+
+
 def _race(s: Session, plan: _Plan, check: _Checker, limit: int) -> list[int]:
-    """The newest `limit` checked candidates: exact as soon as any one lane is done.
+    """The newest `limit` matches by story_time (newest first): exact as soon as any one lane
+    is done, that is at its end, or, holding `limit` matches, at stories first seen (so, by
+    SEEN_SKEW, all those below) more than SEEN_SKEW before the oldest of its newest `limit`.
 
     Every lane gets a first turn, in order (an intersection two, its first is uncalibrated;
     the PostgreSQL scan two);
@@ -922,12 +986,33 @@ def _race(s: Session, plan: _Plan, check: _Checker, limit: int) -> list[int]:
             ids = [i for i in ids if i >= plan.floor]
             nxt = None
         if ids:
+            lane.fetched += len(ids)
             lane.found.extend(check(ids, lane))
         lane.spent += time.perf_counter() - t0
         lane.turns += 1
-        if nxt is None or len(lane.found) >= limit:
-            return lane.found[:limit]
+        if nxt is None:
+            return _newest(lane.found, check.when, limit)
         lane.below = nxt
+        if len(lane.found) >= limit:
+            newest = _newest(lane.found, check.when, limit)
+            enough = check.when[newest[-1]] - SEEN_SKEW
+            seen = s.scalar(
+                select(Story.first_seen).where(Story.id < nxt).order_by(Story.id.desc()).limit(1)
+            )
+            if seen is None or seen < enough:
+                return newest
+            # Only the stories first seen since `enough` are left: a batch sized to reach
+            # them, not a doubled one (as much work again as all before).
+            last = s.scalar(
+                select(Story.id)
+                .where(Story.first_seen < enough)
+                .order_by(Story.first_seen.desc())
+                .limit(1)
+            )
+            if last is not None and last < nxt and isinstance(lane.driver, _Stream | _Union):
+                need = lane.fetched * (nxt - last) / max(1, top - nxt)
+                lane.k = max(FIRST_BATCH // 4, min(MAX_BATCH, int(need * 1.25) + 8))
+                continue
         lane.k = min(lane.k * 2, MAX_BATCH)
 
 
@@ -1093,7 +1178,8 @@ def search_stories(
     if feeds:
         by_source = _Checker(session, None, f)
         extra = _source_matches(session, list(feeds), f, by_source, limit)
-        ids = sorted(set(ids) | set(extra), reverse=True)[:limit]
+        check.when.update(by_source.when)
+        ids = _newest([*ids, *extra], check.when, limit)
     total: int | None = len(ids) if len(ids) <= WINDOW else None
     rows = check.fetch_rows(ids[:WINDOW])
     ranked = _rank(session, rows, pq, feeds, now)
@@ -1120,17 +1206,17 @@ def _rank(
             )
         )
     matcher = _Matcher(pq.terms)
-    scored: list[tuple[float, int]] = []
+    scored: list[tuple[float, datetime, int]] = []
     for r in rows:
-        rec = _recency(min(r.published, now), now)
+        rec = _recency(min(r.when, now), now)
         if pq.terms:
             rel = matcher.relevance(r.title, r.summary, r.id in from_feeds)
             score = RELEVANCE_WEIGHT * rel + (1 - RELEVANCE_WEIGHT) * rec
         else:
             score = rec
-        scored.append((score, r.id))
-    scored.sort(key=lambda x: (-x[0], -x[1]))
-    return [sid for _, sid in scored]
+        scored.append((score, r.when, r.id))
+    scored.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
+    return [sid for _, _, sid in scored]
 
 
 def parse_since(value: str, now: datetime) -> datetime:

@@ -621,22 +621,31 @@ def _oracle_corpus(storage: Storage, rng: random.Random, n: int) -> list[dict[st
             s.add(f)
             s.flush()
             feeds.append(f.id)
-        for i in range(n):
+        # Stored in the order first seen, as ingest does (within SEEN_SKEW: polls overlap).
+        seen_ages = sorted((rng.uniform(0, 400) for _ in range(n)), reverse=True)
+        for i, seen_age in enumerate(seen_ages):
+            seen = NOW - timedelta(days=seen_age) - timedelta(hours=rng.uniform(0, 2))
+            r = rng.random()
+            if r < 0.8:  # published a little before it was seen
+                published = seen - timedelta(hours=rng.uniform(0, 12))
+            elif r < 0.9:  # a back catalogue: long before
+                published = seen - timedelta(days=rng.uniform(20, 300))
+            else:  # a feed's clock ahead: ranked as first seen
+                published = seen + timedelta(hours=rng.uniform(0, 24))
             words = rng.choices(_VOCAB, k=rng.randint(2, 6))
             sep = "" if rng.random() < 0.5 else " "
             title = sep.join(w.upper() if rng.random() < 0.2 else w for w in words)
             summary = " ".join(rng.choices(_VOCAB, k=rng.randint(0, 5)))
             relevant = rng.random() < 0.6
             jur = tuple(rng.sample(["EU", "US", "CN"], rng.randint(0, 2))) if relevant else ()
-            age = rng.uniform(0, 60) if rng.random() < 0.9 else rng.uniform(200, 400)
             lang = rng.choice(["en", "zh", "ko", "en-GB"])
             story = Story(
                 title=title,
                 title_key=f"o{i}",
                 summary=summary,
                 language=lang,
-                published=NOW - timedelta(days=age),
-                first_seen=NOW - timedelta(days=age),
+                published=published,
+                first_seen=seen,
             )
             s.add(story)
             s.flush()
@@ -663,7 +672,8 @@ def _oracle_corpus(storage: Storage, rng: random.Random, n: int) -> list[dict[st
                     "relevant": relevant,
                     "jur": jur,
                     "feed": feeds.index(feed),
-                    "age": age,
+                    "published": published,
+                    "when": min(published, seen),
                 }
             )
     return rows
@@ -707,13 +717,14 @@ def test_search_equals_brute_force(
                 continue
             if "lang" in kw and str(r["lang"]).split("-")[0] != kw["lang"]:
                 continue
-            if "since" in kw and NOW - timedelta(days=float(r["age"])) < kw["since"]:  # type: ignore[operator]
+            if "since" in kw and r["published"] < kw["since"]:  # type: ignore[operator]
                 continue
             if "source" in kw and f"Oracle Feed {r['feed']}" != kw["source"]:
                 continue
-            want.append(int(r["id"]))  # type: ignore[call-overload]
+            want.append((r["when"], int(r["id"])))  # type: ignore[call-overload]
         total = len(want) if len(want) <= 30 else None
-        want = sorted(want, reverse=True)[:30]
+        # The window: the 30 newest matches by story time (then id), whatever their ids.
+        want = sorted((i for _, i in sorted(want, reverse=True)[:30]), reverse=True)
         got: list[int] = []
         with storage.session() as s:
             for page in range(1, 7):
