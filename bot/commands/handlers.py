@@ -259,7 +259,7 @@ async def cmd_search(req: Request, ctx: CommandContext) -> Reply:
     if not query.strip() and not filters:
         if req.caller.platform == "cli":
             raise UserError(
-                "tell me what to search for, e.g. `policybot search \"AI Act\"`,"
+                'tell me what to search for, e.g. `policybot search "AI Act"`,'
                 " `policybot search 人工智能 --jurisdiction CN` or"
                 " `policybot search chips --since 7d`"
             )

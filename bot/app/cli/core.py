@@ -90,13 +90,25 @@ def poll(
     once: bool = typer.Option(True, "--once", help="One pass over the feeds, then exit."),
     feed: str | None = typer.Option(None, "--feed", help="Poll only the feed of this name."),
     sample: bool = typer.Option(False, "--sample", help="Use the bundled offline sample feeds."),
+    force: bool = typer.Option(
+        False, "--force", help="Also poll feeds whose server asked for a pause (429/503)."
+    ),
 ) -> None:
-    """Poll every enabled feed once (or one feed), with a progress bar and a summary table."""
+    """Poll every enabled feed once (or one feed), with a progress bar and a summary table.
+    Feeds whose server answered 429/503 with Retry-After wait until then unless --force."""
     rt = _runtime(ctx, sample)
     feeds = rt.active_feeds(feed)
     if feed is not None and not feeds:
         names = ", ".join(f.name for f in rt.storage.feeds() if f.active) or "none"
         fail(f"no enabled feed named {feed!r}. Enabled feeds: {names}")
+    wanted = len(feeds)
+    feeds = rt.skip_paused(feeds, force=force)
+    if len(feeds) < wanted:
+        err_console.print(
+            f"{wanted - len(feeds)} feed(s) skipped: their server asked for a pause"
+            " (see `policybot feeds status`; --force polls them anyway)",
+            highlight=False,
+        )
 
     async def go() -> list[PollOutcome]:
         with Progress(
