@@ -137,6 +137,7 @@ _GOV_WORD_KINDS = frozenset({"governance", "actor", "institution", "ai_governanc
 _NOUN_KINDS = frozenset({"actor", "institution"})  # "il governo italiano"
 # Kinds that are governance evidence at full weight and may carry AI evidence.
 _STRONG_GOV_KINDS = frozenset({_AI_GOV, _INSTITUTION, _INSTRUMENT})
+_STRONG_GOV_NAMES = frozenset({"ai_governance", "institution", "instrument"})
 _SUBJECT_OPENERS = " \"'\u201c\u2018([:-"
 _POSSESSIVE = ("'s", "\u2019s")
 # How a jurisdiction hit's weight is found (_Rule.jur_mode).
@@ -449,6 +450,10 @@ class Classifier:
         self.threshold = threshold
         self.matcher = Matcher(lexicon, lambda e: _Rule(e, _detail(e)))
         self._nouns = _nouns(lexicon.modified_nouns)
+        # Governance words weighed by their sentence's actor (kept in `weak`, not in q_gov).
+        self._weak_terms = frozenset(
+            e.term for e in lexicon.entries if e.kind == "governance" and e.needs_actor
+        )
 
     @classmethod
     def load(
@@ -495,9 +500,6 @@ class Classifier:
         # The scope of a background context ("amid scrutiny from lawmakers"): governance
         # evidence in it counts times the context's weight, until this offset of this field.
         bg_field, bg_end, bg_factor = "", -1, 1.0
-        # The current sentence's governance hits, (field, start, weight, index in `weak` or
-        # -1), for a context that governs the words before it ("規制に準拠").
-        gov_before: list[tuple[str, int, float, int]] = []
         instruments: list[str] = []
         compute_cue = False
         near_cues = False  # a topic hit with `near` companions to check
@@ -550,8 +552,6 @@ class Classifier:
                 q_gov = 1.0
                 if weak:
                     weak = []
-                if gov_before:
-                    gov_before = []
             add_evidence(
                 new(Evidence, (r.kind_name, r.term, text, fld, start, end, r.weight, r.detail))
             )
@@ -564,11 +564,8 @@ class Classifier:
                     else:
                         q_gov *= 1.0 - _clip(w)
                 elif r.needs_actor:
-                    w = r.weight
-                    gov_before.append((fld, start, w, len(weak)))
-                    weak.append(w)
+                    weak.append(r.weight)
                 else:
-                    gov_before.append((fld, start, r.weight, -1))
                     q_gov *= r.q
             elif k == _NEG:
                 if seg:
@@ -614,7 +611,6 @@ class Classifier:
                 if start < bg_end and fld is bg_field:
                     q_gov *= 1.0 - _clip(r.weight * bg_factor)
                 else:
-                    gov_before.append((fld, start, r.weight, -1))
                     q_gov *= r.q
                 if r.ai > ai:
                     ai = r.ai
@@ -633,18 +629,22 @@ class Classifier:
                 if r.weight < 1.0:
                     if r.scope != "before":
                         bg_field, bg_end, bg_factor = fld, scope[1], r.weight
-                    if r.scope != "after" and gov_before:
-                        # The governance words before it in its scope count times its weight.
+                    if r.scope != "after":
+                        # The governance words before it in its scope (read back from the
+                        # evidence of its clause) count times its weight.
                         lo = scope[0]
-                        for g_fld, g_start, w, i_weak in gov_before:
-                            if g_fld is fld and lo <= g_start < start:
-                                if i_weak >= 0:
-                                    weak[i_weak] = w * r.weight
-                                else:
-                                    q_gov *= (1.0 - _clip(w * r.weight)) / (1.0 - _clip(w))
-                        gov_before = [
-                            g for g in gov_before if g[0] is not fld or not lo <= g[1] < start
-                        ]
+                        n_weak = len(weak)
+                        for e in reversed(evidence[:-1]):
+                            if e[3] is not fld or e[4] < lo:
+                                break
+                            kind = e[0]
+                            if kind == "governance" and e[1] in self._weak_terms:
+                                n_weak -= 1
+                                if n_weak >= 0:
+                                    weak[n_weak] *= r.weight
+                            elif kind == "governance" or kind in _STRONG_GOV_NAMES:
+                                w = e[6]
+                                q_gov *= (1.0 - _clip(w * r.weight)) / (1.0 - _clip(w))
                 continue
             if r.extra:
                 if r.compute_cue:
