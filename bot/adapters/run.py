@@ -10,13 +10,12 @@ from typing import Any
 
 import discord
 import structlog
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.common import Handler
 from bot.adapters.discord_bot import run_discord
-from bot.adapters.slack_app import _secret, _wait, build_app, run_slack_http
+from bot.adapters.slack_app import run_slack_http, run_slack_socket_mode
 
 log = structlog.get_logger("policybot.adapters")
 
@@ -149,41 +148,6 @@ async def _guarded(name: str, start: Callable[[], Awaitable[None]], stop: asynci
                 retry_in=round(delay, 1),
             )
             await _sleep_or_stop(delay, stop)
-
-
-async def run_slack_socket_mode(
-    ctx: Any,
-    settings: Any,
-    *,
-    handler: Handler | None = None,
-    client: AsyncWebClient | None = None,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Serve /policy over Socket Mode (SLACK_APP_TOKEN, xapp-...) until `stop` is set or the
-    task is cancelled. Unlike slack_app.run_slack_socket_mode, the handler is closed (and with
-    it slack-sdk's aiohttp session) also when it never connected: slack-sdk retries its first
-    connection forever by itself, so this waits for that or for `stop`, whichever is first."""
-    app_token = _secret(settings, "slack_app_token")
-    if not app_token or not app_token.startswith("xapp-"):
-        raise ValueError("Socket Mode needs SLACK_APP_TOKEN, an app-level token (xapp-...)")
-    app = build_app(ctx, settings, handler=handler, client=client)
-    socket = AsyncSocketModeHandler(app, app_token)
-    connecting = asyncio.ensure_future(socket.connect_async())
-    waiting = asyncio.ensure_future(_wait(stop))
-    try:
-        try:
-            await asyncio.wait({connecting, waiting}, return_when="FIRST_COMPLETED")
-        finally:
-            if not connecting.done():
-                connecting.cancel()
-        if connecting.done() and not connecting.cancelled():
-            connecting.result()  # re-raise a failure (slack-sdk retries most by itself)
-            log.info("slack_socket_mode_connected")
-        await waiting
-    finally:
-        if not waiting.done():
-            waiting.cancel()
-        await socket.close_async()
 
 
 async def run_chat_adapters(

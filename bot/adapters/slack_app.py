@@ -285,17 +285,29 @@ async def run_slack_socket_mode(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve /policy over Socket Mode (SLACK_APP_TOKEN, xapp-...) until `stop` is set or the
-    task is cancelled. slack-sdk's client reconnects by itself."""
+    task is cancelled. The handler is closed (and with it slack-sdk's aiohttp session) also
+    when it never connected: slack-sdk retries its first connection forever by itself, so
+    this waits for that or for `stop`, whichever is first."""
     app_token = _secret(settings, "slack_app_token")
     if not app_token or not app_token.startswith("xapp-"):
         raise ValueError("Socket Mode needs SLACK_APP_TOKEN, an app-level token (xapp-...)")
     app = build_app(ctx, settings, handler=handler, client=client)
     socket = AsyncSocketModeHandler(app, app_token)
-    await socket.connect_async()
-    log.info("slack_socket_mode_connected")
+    connecting = asyncio.ensure_future(socket.connect_async())
+    waiting = asyncio.ensure_future(_wait(stop))
     try:
-        await _wait(stop)
+        try:
+            await asyncio.wait({connecting, waiting}, return_when="FIRST_COMPLETED")
+        finally:
+            if not connecting.done():
+                connecting.cancel()
+        if connecting.done() and not connecting.cancelled():
+            connecting.result()  # re-raise a failure (slack-sdk retries most by itself)
+            log.info("slack_socket_mode_connected")
+        await waiting
     finally:
+        if not waiting.done():
+            waiting.cancel()
         await socket.close_async()
 
 

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters import run as run_module
+from bot.adapters import slack_app
 from bot.adapters.run import permanent_failure, retry_delay, run_chat_adapters
 from tests.adapters.helpers import FakeHandler, until
 from tests.adapters.test_slack_e2e import settings
@@ -126,13 +127,13 @@ async def test_slack_socket_mode_unreachable_stops_promptly_and_closes_its_sessi
 ) -> None:
     handlers: list[Any] = []
 
-    class Recording(run_module.AsyncSocketModeHandler):  # type: ignore[misc]
+    class Recording(slack_app.AsyncSocketModeHandler):  # type: ignore[misc]
         def __init__(self, *args: Any, **kw: Any) -> None:
             super().__init__(*args, **kw)
             self.client.ping_interval = 0.05  # slack-sdk's own retry pause
             handlers.append(self)
 
-    monkeypatch.setattr(run_module, "AsyncSocketModeHandler", Recording)
+    monkeypatch.setattr(slack_app, "AsyncSocketModeHandler", Recording)
     client = AsyncWebClient(token="xoxb-test", base_url=f"http://127.0.0.1:{_dead_port()}/api/")
     stop = asyncio.Event()
     task = asyncio.create_task(run_chat_adapters(None, settings(), stop=stop, slack_client=client))
