@@ -35,7 +35,7 @@ from bot.commands.vocab import (
     time_zones,
     time_zones_by_folded,
 )
-from bot.deliver.match import StoryFacts, SubscriptionIndex
+from bot.deliver.match import SubscriptionIndex
 from bot.deliver.types import Digest, StoryPost
 from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
 from bot.store.search import SearchError, parse_since, search_stories, story_posts
@@ -556,7 +556,7 @@ async def cmd_digest(req: Request, ctx: CommandContext) -> Reply:
     start = end - timedelta(hours=hours)
 
     def run(s: Session) -> tuple[list[StoryPost], int, bool]:
-        from bot.deliver.route import view_of
+        from bot.deliver.route import candidate_facts, view_of
 
         subs = list(
             s.scalars(
@@ -564,39 +564,8 @@ async def cmd_digest(req: Request, ctx: CommandContext) -> Reply:
             )
         )
         index = SubscriptionIndex([view_of(r) for r in subs]) if subs else None
-        rows = s.execute(
-            select(
-                Story.id,
-                Story.title,
-                Story.summary,
-                Story.language,
-                Verdict.score,
-                Verdict.jurisdictions,
-                Verdict.topics,
-                Verdict.instruments,
-            )
-            .join(Verdict, Verdict.story_id == Story.id)
-            # A new feed's back catalogue (announce False) is stored for search, never posted:
-            # the same rule as scheduled digests (bot.deliver.route).
-            .where(
-                Verdict.relevant.is_(True),
-                Story.announce.is_(True),
-                Story.first_seen > start,
-                Story.first_seen <= end,
-            )
-            .order_by(Story.first_seen.desc(), Story.id.desc())
-        )
         ids: list[int] = []
-        for sid, title, summary, lang, score, jur, top, inst in rows:
-            facts = StoryFacts(
-                title=title,
-                summary=summary or "",
-                language=lang,
-                score=float(score),
-                jurisdictions=tuple(jur or ()),
-                topics=tuple(top or ()),
-                instruments=tuple(inst or ()),
-            )
+        for sid, facts in candidate_facts(s, start, end, newest_first=True):
             if index is None or index.match_mask(facts):
                 ids.append(sid)
         total = len(ids)

@@ -453,9 +453,15 @@ class QueuedDigest:
     story_ids: tuple[int, ...]
 
 
-def _candidate_facts(
-    session: Session, start: datetime, end: datetime
+def candidate_facts(
+    session: Session, start: datetime, end: datetime, *, newest_first: bool = False
 ) -> list[tuple[int, StoryFacts]]:
+    """Flagged stories first seen in (start, end] that may be posted, with the facts
+    subscriptions match on. A new feed's back catalogue (announce False) is stored for search,
+    never posted."""
+    order = (
+        (Story.first_seen.desc(), Story.id.desc()) if newest_first else (Story.first_seen, Story.id)
+    )
     rows = session.execute(
         select(
             Story.id,
@@ -474,7 +480,7 @@ def _candidate_facts(
             Story.first_seen > start,
             Story.first_seen <= end,
         )
-        .order_by(Story.first_seen, Story.id)
+        .order_by(*order)
     )
     return [
         (
@@ -531,7 +537,7 @@ def queue_due_digests(
             start = end - period_length(view.mode)
         index = SubscriptionIndex([view])
         story_ids = tuple(
-            sid for sid, facts in _candidate_facts(session, start, end) if index.match_mask(facts)
+            sid for sid, facts in candidate_facts(session, start, end) if index.match_mask(facts)
         )
         if story_ids or send_empty:
             insert_ignore(
