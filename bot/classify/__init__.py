@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bot.classify.engine import DEFAULT_THRESHOLD, Classifier
-from bot.classify.lexicon import LexiconError
-from bot.classify.verdict import TOPICS, Evidence, Verdict
+from bot.classify import native
+
+# Compiled (mypyc) or pure-Python matcher and engine: decided before anything imports them.
+native.select()
+
+from bot.classify.engine import DEFAULT_THRESHOLD, Classifier  # noqa: E402
+from bot.classify.lexicon import LexiconError  # noqa: E402
+from bot.classify.verdict import TOPICS, Evidence, Verdict  # noqa: E402
 
 __all__ = [
     "DEFAULT_THRESHOLD",

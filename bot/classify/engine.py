@@ -467,8 +467,8 @@ class Classifier:
 
     def classify(
         self,
-        title: str,
-        summary: str = "",
+        title: str | None,
+        summary: str | None = "",
         lang: str | None = None,
         hints: Sequence[str] = (),
     ) -> Verdict:

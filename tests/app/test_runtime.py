@@ -424,7 +424,7 @@ async def test_a_poll_that_crashes_backs_off_and_keeps_nothing_half_written(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("lexicon bug")
 
-    monkeypatch.setattr(rt.classifier, "classify", broken)
+    monkeypatch.setattr(rt.pipeline, "_classify", broken)  # (the compiled Classifier is sealed)
     (feed,) = rt.active_feeds()
     outcome = await rt.pipeline.poll_feed(feed)
     assert outcome.status == "error" and "RuntimeError: lexicon bug" in (outcome.error or "")

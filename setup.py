@@ -1,0 +1,98 @@
+"""Build hook: compile the classifier's hot path with mypyc, or fall back to pure Python.
+
+Everything else about the package is declared in pyproject.toml. The two modules below run
+once per feed item and are plain, type-annotated Python; mypyc (part of mypy) turns them into C
+extensions about 1.4 times faster. The build never fails for want of it: without mypyc, a C
+compiler or Python's headers, or with POLICYBOT_PURE_PYTHON=1 set, the package installs as
+pure Python and runs the same code, only slower. bot/classify/native.py picks the build at
+import time and refuses compiled modules that no longer match their sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).resolve().parent
+# Compiled together, in this order (the engine calls into the matcher).
+NATIVE_SOURCES = ("bot/classify/matcher.py", "bot/classify/engine.py")
+MANIFEST_NAME = "native.json"  # written beside the compiled modules
+
+
+def _say(msg: str) -> None:
+    print(f"policybot: {msg}", file=sys.stderr)
+
+
+def _ext_modules() -> list[object]:
+    if os.environ.get("POLICYBOT_PURE_PYTHON", "").strip().lower() not in ("", "0", "false", "no"):
+        _say("POLICYBOT_PURE_PYTHON is set: installing the pure-Python classifier")
+        return []
+    sources = [HERE / p for p in NATIVE_SOURCES]
+    if not all(p.is_file() for p in sources):
+        return []  # a partial tree (the Dockerfile's dependency layer): nothing to compile
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        _say("mypyc is not available: installing the pure-Python classifier")
+        return []
+    try:
+        # Paths relative to the project (pip builds there): mypyc names the modules after them.
+        exts = mypycify(list(NATIVE_SOURCES), group_name="policybot_classify")
+    except (Exception, SystemExit) as exc:  # mypyc reports type errors by exiting
+        _say(f"mypyc could not compile the classifier ({exc!r}): installing pure Python")
+        return []
+    for ext in exts:
+        # No C compiler or no Python headers: build_ext warns and the install goes on.
+        ext.optional = True
+    _SOURCE_HASHES.update(
+        (
+            p.replace("/", ".").removesuffix(".py"),
+            hashlib.sha256((HERE / p).read_bytes()).hexdigest(),
+        )
+        for p in NATIVE_SOURCES
+    )
+    return list(exts)
+
+
+_SOURCE_HASHES: dict[str, str] = {}
+
+
+class BuildExt(build_ext):
+    """build_ext that records what the compiled modules were built from (native.json beside
+    them), only when every one of them was built just now: bot/classify/native.py uses them
+    while the sources beside them still match, so an edited checkout, or a build that failed
+    and left older modules behind, runs its pure-Python sources instead."""
+
+    def run(self) -> None:
+        names = [e.name for e in self.extensions]
+        outputs = [self.get_ext_fullpath(n) for n in names]
+        manifest = None
+        for n, out in zip(names, outputs, strict=True):
+            if n == "bot.classify.engine":
+                manifest = Path(out).parent / MANIFEST_NAME
+        if manifest is not None:
+            manifest.unlink(missing_ok=True)
+        before = [_mtime(out) for out in outputs]
+        super().run()
+        after = [_mtime(out) for out in outputs]
+        fresh = all(a is not None and a != b for a, b in zip(after, before, strict=True))
+        if manifest is not None and _SOURCE_HASHES and fresh:
+            manifest.write_text(json.dumps(_SOURCE_HASHES, indent=2) + "\n", encoding="utf-8")
+        elif _SOURCE_HASHES:
+            _say("the classifier was not compiled (see the warnings above): it runs as pure Python")
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+setup(ext_modules=_ext_modules(), cmdclass={"build_ext": BuildExt})
