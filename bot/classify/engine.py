@@ -517,13 +517,15 @@ class Classifier:
         sentence = 0
         n_starts = len(starts)
         next_start = starts[0]
-        for start, neg_end, _, r in spans:
+        r: _Rule
+        for start, neg_end, _, rule in spans:
             # Longest match wins: drop a match inside a longer one (same span: keep all).
             if neg_end < min_neg_end:
                 min_neg_end = neg_end
                 last_start = start
             elif neg_end > min_neg_end or start != last_start:
                 continue
+            r = rule  # (typed: the compiled build reads its fields directly)
             end = -neg_end
             text = joined[start:end]
             if start < n_title:

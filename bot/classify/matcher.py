@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import ahocorasick
+import ahocorasick_rs
 
 from bot.classify.lexicon import Entry, Lexicon, base_char_map, is_wide, lower_same_length
 
@@ -59,6 +59,7 @@ def _sentence_ends(text: str, lo: int, hi: int, marks: str) -> list[int]:
     return ends
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff]")
 _KANA = re.compile("[\u3040-\u30ff]")
 _HAN = re.compile("[\u4e00-\u9fff]")
@@ -173,19 +174,20 @@ class Candidates(NamedTuple):
     starts: list[int]  # sentence starts in `joined`; a span's segment is bisect_right
 
 
-# A Latin automaton value: (key length in the view minus the left pad, right pad, the rule when
-# the key has one entry and no flags, flags, entries, rules). Flags: bit 0, some entry needs a
-# per-item test (language, exact case); the bits above, how the match is checked in CJK text
-# (see _fits_fragment). Most keys have one entry and no flags: one tuple to build per match.
+# What a Latin key's match means, by the key's index: (the left pad minus one, the right pad
+# plus one: a match at [s, e) of the view is the text's [s + lpad, e - rpad), the view having a
+# space in front; the rule when the key has one entry and no flags, flags, entries, rules).
+# Flags: bit 0, some entry needs a per-item test (language, exact case); the bits above, how
+# the match is checked in CJK text (see _fits_fragment). Most keys have one entry and no flags:
+# one tuple to build per match.
 _LatinValue = tuple[int, int, Any, int, tuple[Entry, ...], tuple[Any, ...]]
-_NEVER: _LatinValue = (3, 0, None, 0, (), ())  # the value of a key that never matches
-# A wide automaton value: (key length in characters, the rule when one entry and nothing to
-# check, the rules when nothing to check, (languages, rule) when one entry counts in some
-# languages only and nothing else is to check (a local place name: 美国 in zh), ((need_left,
-# need_right, entries, rules, checked), ...)).
+# ... and a wide key's: (the rule when one entry and nothing to check, the rules when nothing
+# to check, (languages, rule) when one entry counts in some languages only and nothing else is
+# to check (a local place name: 美国 in zh), ((need_left, need_right, entries, rules,
+# checked), ...)).
 _WideGroup = tuple[bool, bool, tuple[Entry, ...], tuple[Any, ...], bool]
 _WideValue = tuple[
-    int, Any, tuple[Any, ...] | None, tuple[tuple[str, ...], Any] | None, tuple[_WideGroup, ...]
+    Any, tuple[Any, ...] | None, tuple[tuple[str, ...], Any] | None, tuple[_WideGroup, ...]
 ]
 # cjk_test bits: the key holds a space inside (a wide character there would split it), at its
 # start or end (a wide character may stand there: a fragment's edge), or no letter at all
@@ -257,20 +259,14 @@ class Matcher:
             checked = any(e.langs or e.case for e in entries)
             return entries, tuple(rules[id(e)] for e in entries), checked
 
-        self._latin: ahocorasick.Automaton | None = None
-        self._wide: ahocorasick.Automaton | None = None
+        # Overlapping search: every key that matches, as (key index, start, end) in characters.
+        self._latin: Callable[..., list[tuple[int, int, int]]] | None = None
+        self._wide: Callable[..., list[tuple[int, int, int]]] | None = None
+        self._latin_values: list[_LatinValue] = []
+        self._wide_values: list[_WideValue] = []
         if latin:
-            # Keys go in sorted: a trie node keeps its children in insertion order and the
-            # walk searches them one by one, so sorted insertion puts the space and frequent
-            # letters early (a tenth fewer steps for Latin text, a quarter for CJK).
-            self._latin = ahocorasick.Automaton()
-            # A key that never matches (views hold no NUL) but gives the node " " a first
-            # child " ": a run of spaces (every wide character is one in the view of CJK text,
-            # ", " makes two) then steps from node to node instead of searching all of " "'s
-            # children in vain at each space. (A third of the walk over CJK text, a twentieth
-            # over Latin text.)
-            self._latin.add_word("  \x00", _NEVER)
-            for padded, entries in sorted(latin.items()):
+            keys = []
+            for padded, entries in latin.items():
                 lp = 1 if padded.startswith(" ") and entries[0].left else 0
                 rp = 1 if padded.endswith(" ") and entries[0].right else 0
                 group, group_rules, checked = group_of(entries)
@@ -283,15 +279,12 @@ class Matcher:
                 )
                 flags = (1 if checked else 0) | cjk_test << 1
                 single = group_rules[0] if len(group_rules) == 1 and not flags else None
-                value: _LatinValue = (len(padded) - lp, rp, single, flags, group, group_rules)
-                self._latin.add_word(padded, value)
-            self._latin.make_automaton()
+                keys.append(padded)
+                self._latin_values.append((lp - 1, rp + 1, single, flags, group, group_rules))
+            self._latin = ahocorasick_rs.AhoCorasick(keys).find_matches_as_indexes
         if wide:
-            # Walked over UTF-32 bytes (spelled as latin-1 characters): a trie over byte
-            # values is much faster to walk than one over thousands of CJK characters, and
-            # with four bytes a character the offsets need no decoding.
-            self._wide = ahocorasick.Automaton()
-            for key, by_flags in sorted(wide.items(), key=lambda kv: kv[0].encode("utf-32-be")):
+            wkeys = []
+            for key, by_flags in wide.items():
                 groups = tuple((lf, rf, *group_of(es)) for (lf, rf), es in by_flags.items())
                 lf0, rf0, entries0, rules0, checked0 = groups[0]
                 plain = len(groups) == 1 and not (lf0 or rf0 or checked0)
@@ -306,9 +299,9 @@ class Matcher:
                     and not entries0[0].case
                     else None
                 )
-                wvalue: _WideValue = (len(key), single, simple, by_lang, groups)
-                self._wide.add_word(key.encode("utf-32-be").decode("latin-1"), wvalue)
-            self._wide.make_automaton()
+                wkeys.append(key)
+                self._wide_values.append((single, simple, by_lang, groups))
+            self._wide = ahocorasick_rs.AhoCorasick(wkeys).find_matches_as_indexes
 
     def normalise(self, text: str) -> tuple[str, str]:
         """(folded, lower-cased folded): both keep the original's offsets."""
@@ -423,6 +416,7 @@ class Matcher:
         raw: list[Span] = []
         append = raw.append
         if self._latin is not None:
+            values = self._latin_values
             # In CJK text, wide characters are spaces in the view: one pass finds "AI",
             # "DeepSeek", "OpenAI" between them.
             if script == _OTHER:
@@ -432,14 +426,13 @@ class Matcher:
             else:
                 view = low.encode("ascii").translate(_VIEW_BYTES).decode("ascii")
             view = " " + view + " "
-            for end_idx, (klen, rp, single, flags, entries, rules) in self._latin.iter(view):
-                # view offset = text offset + 1 (the leading pad): start = end_idx - klen,
-                # end = end_idx - rp
+            for key, vs, ve in self._latin(view, overlapping=True):
+                lpad, rpad, single, flags, entries, rules = values[key]
                 if single is not None:
-                    append((end_idx - klen, rp - end_idx, len(raw), single))
+                    append((vs + lpad, rpad - ve, len(raw), single))
                     continue
-                start = end_idx - klen
-                end = end_idx - rp
+                start = vs + lpad
+                end = ve - rpad
                 if start < n_title < end:
                     continue  # a key with a space across the title's end ("EU" + "\nKI-Gesetz")
                 if flags > 1 and has_wide and not self._fits_fragment(low, start, end, flags >> 1):
@@ -459,13 +452,13 @@ class Matcher:
                 for r in rules:
                     append((start, -end, len(raw), r))
         if has_wide and self._wide is not None:
-            for end_b, (klen, single, simple, by_lang, groups) in self._wide.iter(
-                low.encode("utf-32-be").decode("latin-1")
-            ):
-                if end_b & 3 != 3:
-                    continue  # a key's bytes found across two characters
-                end = (end_b + 1) >> 2
-                start = end - klen
+            wvalues = self._wide_values
+            try:
+                found = self._wide(low, overlapping=True)
+            except UnicodeEncodeError:  # a lone surrogate (from JSON "\ud800"): not a character
+                found = self._wide(_SURROGATE.sub("\ufffd", low), overlapping=True)
+            for key, start, end in found:
+                single, simple, by_lang, groups = wvalues[key]
                 if single is not None:
                     append((start, -end, len(raw), single))
                     continue

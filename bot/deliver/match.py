@@ -11,10 +11,10 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import ahocorasick
+import ahocorasick_rs
 
 _SPACE = re.compile(r"\s+")
 
@@ -66,9 +66,14 @@ def norm_lang(value: str | None) -> str | None:
     return value.strip().replace("_", "-").split("-")[0].lower() or None
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def norm_text(text: str) -> str:
-    """Case- and width-folded text with whitespace runs collapsed, for keyword search."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    """Case- and width-folded text with whitespace runs collapsed, for keyword search. (Lone
+    surrogates go: they are no character and the matcher cannot encode them.)"""
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return _SURROGATE.sub("", text) if not text.isascii() else text
 
 
 def _is_cjk(ch: str) -> bool:
@@ -157,13 +162,11 @@ class SubscriptionIndex:
                         text=k, check_left=not _is_cjk(k[0]), check_right=not _is_cjk(k[-1])
                     )
                 entry.mask |= bit
-        self._automaton: ahocorasick.Automaton | None = None
-        if keywords:
-            auto = ahocorasick.Automaton()
-            for k, entry in keywords.items():
-                auto.add_word(k, entry)
-            auto.make_automaton()
-            self._automaton = auto
+        # Overlapping search over the keywords: (keyword index, start, end) of every match.
+        self._keywords = list(keywords.values())
+        self._find: Callable[..., list[tuple[int, int, int]]] | None = (
+            ahocorasick_rs.AhoCorasick(list(keywords)).find_matches_as_indexes if keywords else None
+        )
         # Score thresholds: subscriptions sorted by min_score, with prefix masks, so "min_score
         # <= score" is one bisect.
         order = sorted(range(len(self.subs)), key=lambda i: self.subs[i].min_score)
@@ -179,16 +182,17 @@ class SubscriptionIndex:
 
     def _keyword_mask(self, text: str) -> int:
         m = self._kw_unfiltered
-        if self._automaton is None:
+        if self._find is None:
             return m
         n = len(text)
-        for end, kw in self._automaton.iter(text):
+        keywords = self._keywords
+        for i, start, end in self._find(text, overlapping=True):
+            kw = keywords[i]
             if kw.mask & ~m == 0:
                 continue  # every subscription with this keyword already matched
-            start = end - len(kw.text) + 1
             if kw.check_left and start > 0 and _is_word(text[start - 1]):
                 continue
-            if kw.check_right and end + 1 < n and _is_word(text[end + 1]):
+            if kw.check_right and end < n and _is_word(text[end]):
                 continue
             m |= kw.mask
         return m

@@ -318,6 +318,16 @@ def test_empty_and_none_inputs(clf: Classifier) -> None:
     assert v.relevant
 
 
+def test_lone_surrogates_do_not_break_classification(clf: Classifier) -> None:
+    # JSON input may hold "\ud800": no character, and not encodable; the rest still counts.
+    titles = ("国务院发布人工智能法草案\ud800", "\udc00AI law passed", "AI 法 \ud800 人工智能法")
+    for title in titles:
+        plain = clf.classify(title.replace("\ud800", " ").replace("\udc00", " "))
+        v = clf.classify(title, "\ud800")
+        assert v.relevant and v.relevant == plain.relevant, title
+        assert v.jurisdictions == plain.jurisdictions and v.topics == plain.topics
+
+
 def test_threshold_controls_relevance() -> None:
     strict = Classifier.load(threshold=0.99)
     lax = Classifier.load(threshold=0.05)

@@ -83,6 +83,16 @@ def test_keywords(keyword: str, title: str, summary: str, expected: bool) -> Non
     assert subscription_matches(s, h.facts(title, summary)) is expected
 
 
+def test_keywords_at_the_edges_and_with_lone_surrogates() -> None:
+    # A keyword at the very start or end of the text, and a keyword or a text holding a lone
+    # surrogate (no character: the matcher cannot encode it), match like any other.
+    assert subscription_matches(sub(keywords=("ai act",)), h.facts("AI Act"))
+    assert not subscription_matches(sub(keywords=("ai act",)), h.facts("AI Actor"))
+    assert not subscription_matches(sub(keywords=("ai act",)), h.facts("MAI Act"))
+    assert subscription_matches(sub(keywords=("ai\ud800 act",)), h.facts("ai act"))
+    assert subscription_matches(sub(keywords=("AI Act",)), h.facts("Das AI Act \udc00 Gesetz"))
+
+
 def test_any_keyword_of_a_subscription_suffices() -> None:
     s = sub(keywords=("export controls", "chips"))
     assert subscription_matches(s, h.facts("New chips rules"))
