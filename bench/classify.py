@@ -4,7 +4,9 @@ Builds N items of about 600 characters (from ../shared/eval/dev.jsonl when prese
 from built-in multilingual snippets), then times:
 
   1. lexicon load (YAML -> entries -> automaton), the default classifier;
-  2. Classifier.classify over all items (one Aho-Corasick pass per item, plus scoring);
+  2. Classifier.classify over all items (one Aho-Corasick pass per item, plus scoring), in the
+     build installed (compiled with mypyc, see setup.py) and, in a second process, as pure
+     Python (POLICYBOT_PURE_PYTHON=1), the build of an install without a C compiler;
   3. the naive way over the same items: one compiled `re.search` per lexicon entry
      (whole-word, case-insensitive), i.e. the same vocabulary matched by a loop of regexes.
      It only finds matches, it does not score them, so it flatters the naive side.
@@ -12,7 +14,7 @@ from built-in multilingual snippets), then times:
 Target: >= 20,000 items/s for the classifier on one core.
 
     .venv/bin/python bench/classify.py [--items 20000] [--naive-items 200] [--chars 600]
-                                       [--repeat 3]
+                                       [--repeat 3] [--no-pure]
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.classify import Classifier
+from bot.classify import Classifier, native
 from bot.classify.lexicon import load_lexicon
 
 DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval" / "dev.jsonl"
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--naive-items", type=int, default=200, help="items for the naive run")
     ap.add_argument("--chars", type=int, default=600, help="characters per item (title+summary)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
+    ap.add_argument("--no-pure", action="store_true", help="skip the pure-Python run")
+    ap.add_argument("--rate-only", action="store_true", help=argparse.SUPPRESS)  # (that run)
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -112,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             relevant += clf.classify(t, s, lang=lang).relevant
         clf_s = min(clf_s, time.perf_counter() - t0)
     clf_rate = len(items) / clf_s
+    if args.rate_only:
+        print(json.dumps({"rate": clf_rate, "build": native.build().describe()}))
+        return 0
+    pure: tuple[float, str] | None = None
+    if native.build().compiled and not args.no_pure:
+        pure = _pure_rate(args)
 
     t0 = time.perf_counter()
     pats = naive_patterns()
@@ -132,13 +143,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other load skews)")
     print(f"lexicon: {entries} entries, load + automaton build {load_s * 1000:.0f} ms")
     print(f"items: {len(items)} of {avg:.0f} chars on average ({relevant} relevant)")
+    print(f"classifier build: {native.build().describe()}")
     print(f"{'method':<44}{'items/s':>12}{'us/item':>10}")
     print(f"{'Classifier.classify (Aho-Corasick + scoring)':<44}{clf_rate:>12,.0f}"
           f"{1e6 / clf_rate:>10.1f}")  # fmt: skip
+    if pure is not None:
+        rate, build = pure
+        label = "  the same, pure Python" if build.startswith("pure") else f"  ({build}?)"
+        print(f"{label:<44}{rate:>12,.0f}{1e6 / rate:>10.1f}")
     print(f"{'naive: one re.search per entry (match only)':<44}{naive_rate:>12,.0f}"
           f"{1e6 / naive_rate:>10.1f}")  # fmt: skip
     print(f"speed-up: {clf_rate / naive_rate:,.0f}x  (naive regex compile {naive_compile_s:.2f} s)")
     return 0
+
+
+def _pure_rate(args: argparse.Namespace) -> tuple[float, str]:
+    """The classifier's rate as pure Python, measured the same way in a second process."""
+    env = {**os.environ, native.PURE_ENV: "1"}
+    cmd = [sys.executable, __file__, "--rate-only", "--items", str(args.items)]
+    cmd += ["--chars", str(args.chars), "--repeat", str(args.repeat)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    d = json.loads(out.strip().splitlines()[-1])
+    return float(d["rate"]), str(d["build"])
 
 
 if __name__ == "__main__":
