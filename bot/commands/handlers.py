@@ -869,8 +869,8 @@ async def cmd_why(req: Request, ctx: CommandContext) -> Reply:
 HELP: dict[str, tuple[str, str]] = {
     "search": (
         "Search past stories in any language: every word must appear (as part of a word;"
-        ' 1-2 letter words like AI or EU as whole words), "quotes" for a phrase. Only you'
-        " see the results unless share:true.",
+        ' 1-2 letter words like AI or EU as whole words), "quotes" for a phrase, -word or'
+        " NOT word to leave out stories holding it. Only you see the results unless share:true.",
         "/policy search AI Act · /policy search 人工智能 jurisdiction:CN since:7d ·"
         ' /policy search "export controls" topic:export-controls source:Reuters page:2',
     ),

@@ -104,6 +104,8 @@ FIRST_LOOK = 2_000
 _CONNECTIVES = frozenset({"AND", "OR", "NOT", "NEAR"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _PHRASE = re.compile(r'"([^"]*)"')
+# What a query excludes: `-word` or `NOT word` (a bare upper-case NOT), or a quoted phrase.
+_EXCLUDED = re.compile(r'(?:(?<!\S)-|(?<!\S)NOT\s+)(?:"([^"]*)"|([^\s"]+))')
 _SPACE = re.compile(r"\s+")
 _LAST_WORD = re.compile(r"\s\S*$")
 _LIKE_ESCAPE = "\\"
@@ -158,6 +160,7 @@ def is_phrase_term(term: str) -> bool:
 class ParsedQuery:
     terms: tuple[str, ...]  # lower-case, NFKC, each >= 1 char with a letter or digit
     notices: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()  # `-word`, `NOT word`, `-"a phrase"`: no match may hold one
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -206,20 +209,45 @@ def parse_query(query: str) -> ParsedQuery:
         q = _shorten(q, MAX_QUERY_CHARS)
         notices.append(f"the query was shortened to its first {len(q)} characters")
     raw_terms: list[str] = []
+    raw_excluded: list[str] = []
+
+    # `-word`, `NOT word`, `-"a phrase"`: what no match may hold.
+    def take_excluded(m: re.Match[str]) -> str:
+        raw_excluded.append(m.group(1) if m.group(1) is not None else m.group(2))
+        return " "
 
     # Balanced "quoted phrases" stay together; a stray quote is just a space.
     def take_phrase(m: re.Match[str]) -> str:
-        raw_terms.append(m.group(1))
+        phrase = m.group(1)
+        if phrase.startswith("-"):  # (chat parsers quote -"a phrase" as "-a phrase")
+            raw_excluded.append(phrase[1:])
+        else:
+            raw_terms.append(phrase)
         return " "
 
-    rest = _PHRASE.sub(take_phrase, q)
+    rest = _EXCLUDED.sub(take_excluded, q)
+    rest = _PHRASE.sub(take_phrase, rest)
     rest = rest.replace('"', " ")
     words = [w for w in _SPACE.split(rest) if w]
-    if len(words) > 1:
+    if "OR" in words and len(words) > 1:
+        notices.append("OR is not supported: every word must appear (search once per word)")
+    if len(words) > 1 or raw_excluded:
         words = [w for w in words if w not in _CONNECTIVES] or words
     raw_terms.extend(words)
+    terms = _clean_terms(raw_terms)
+    excluded = [t for t in _clean_terms(raw_excluded) if t not in terms]
+    if len(terms) > MAX_TERMS:
+        notices.append(f"only the first {MAX_TERMS} words were used")
+        terms = terms[:MAX_TERMS]
+    if len(excluded) > MAX_TERMS:
+        notices.append(f"only the first {MAX_TERMS} excluded words were used")
+        excluded = excluded[:MAX_TERMS]
+    return ParsedQuery(tuple(terms), tuple(notices), tuple(excluded))
+
+
+def _clean_terms(raw: Sequence[str]) -> list[str]:
     terms: list[str] = []
-    for t in raw_terms:
+    for t in raw:
         # Leading/trailing punctuation (FTS operators such as - * ^ :, brackets...) is noise.
         t = _SPACE.sub(" ", t).strip().strip("-+*^:()[]{}'`.,;!?<>|~/\\").strip()
         if not t or not _has_word_char(t):
@@ -228,10 +256,7 @@ def parse_query(query: str) -> ParsedQuery:
         t = t.lower()
         if t not in terms:
             terms.append(t)
-    if len(terms) > MAX_TERMS:
-        notices.append(f"only the first {MAX_TERMS} words were used")
-        terms = terms[:MAX_TERMS]
-    return ParsedQuery(tuple(terms), tuple(notices))
+    return terms
 
 
 def fts5_expression(terms: Sequence[str]) -> str:
@@ -873,10 +898,14 @@ def _story_time_sql(sqlite: bool) -> ColumnElement[Any]:
 class _Checker:
     """Checks candidates exactly: filters in SQL, text and language in Python."""
 
-    def __init__(self, s: Session, pq: ParsedQuery | None, f: _Filters) -> None:
+    def __init__(
+        self, s: Session, pq: ParsedQuery | None, f: _Filters, excluded: Sequence[str] = ()
+    ) -> None:
         self.s = s
         self.pq = pq
         self.f = f
+        # Each excluded term as a matcher of its own: a candidate holding any one is out.
+        self.excluded = [_Matcher([t]) for t in excluded]
         self.sqlite = s.get_bind().dialect.name == "sqlite"
         self.rows: dict[int, _Row] = {}  # text fetched on the way, for ranking
         self.when: dict[int, datetime] = {}  # story_time of every match
@@ -898,7 +927,8 @@ class _Checker:
         cid = c.c.value
         # Every match's time is needed (the newest matches are kept); the text only for terms.
         cols: list[Any] = [cid, _story_time_sql(self.sqlite), Story.language]
-        if terms:
+        text_needed = bool(terms or self.excluded)
+        if text_needed:
             cols += [Story.title, Story.summary]
         stmt = select(*cols).select_from(c).join(Story, Story.id == cid)
         if self.f.since is not None:
@@ -916,8 +946,11 @@ class _Checker:
         for row in rows:
             if lang and normalise_lang(row[2]) != lang:
                 continue
-            if terms:
-                if not matcher.matches(row[3] or "", row[4] or ""):
+            if text_needed:
+                title, summary = row[3] or "", row[4] or ""
+                if terms and not matcher.matches(title, summary):
+                    continue
+                if any(x.matches(title, summary) for x in self.excluded):
                     continue
                 when = self._time(row[1])
                 self.rows[row[0]] = _Row(row[0], row[3] or "", row[4] or "", when)
@@ -1158,6 +1191,8 @@ def search_stories(
         page = max_page
     pq = parse_query(query)
     notices.extend(pq.notices)
+    if pq.excluded:
+        notices.append("left out: stories holding " + " or ".join(repr(t) for t in pq.excluded))
     if query and query.strip() and not pq.terms:
         notices.append("the query had no letters or digits, so it was ignored")
     f = _filters(
@@ -1172,11 +1207,11 @@ def search_stories(
     if f is None:
         return SearchPage([], 0, page, False, per_page, pq.terms, tuple(notices))
     limit = WINDOW + 1
-    check = _Checker(session, pq, f)
+    check = _Checker(session, pq, f, pq.excluded)
     ids = _text_matches(session, pq, f, check, limit)
     feeds = _matching_feeds(session, pq.terms)
     if feeds:
-        by_source = _Checker(session, None, f)
+        by_source = _Checker(session, None, f, pq.excluded)
         extra = _source_matches(session, list(feeds), f, by_source, limit)
         check.when.update(by_source.when)
         ids = _newest([*ids, *extra], check.when, limit)

@@ -387,9 +387,48 @@ def test_hostile_queries_never_fail(seeded: tuple[Storage, dict[str, int]]) -> N
         assert s.execute(text("SELECT count(*) FROM stories")).scalar() == len(CORPUS)
     with storage.session() as s:  # operators are literal text, not syntax
         assert titles(s, 'AI" OR "1"="1') == []
-        assert titles(s, "AI AND NOT regulation") == [CORPUS[0][0]]
+        # NOT excludes (AND is what every query means anyway)
+        assert CORPUS[0][0] not in titles(s, "AI AND NOT regulation")
         # Emoji carry no letters: the query is the rest of it.
         assert titles(s, "🤖🇪🇺 AI") == titles(s, "AI") != []
+
+
+def test_excluded_words_leave_out_the_stories_that_hold_them(
+    seeded: tuple[Storage, dict[str, int]],
+) -> None:
+    storage, _ = seeded
+    act = "EU AI Act enters into force"  # its summary says "regulation"
+    chips = "US tightens export controls on AI chips"
+    with storage.session() as s:
+        ai = titles(s, "AI")
+        assert act in ai and chips in ai
+        without = [t for t in ai if t != act]
+        assert titles(s, "AI NOT regulation") == without
+        assert titles(s, "AI -regulation") == without
+        assert titles(s, "-regulation AI") == without
+        assert titles(s, "AI -regulations") == ai  # whole words, as search terms are
+        assert titles(s, "chips") == [chips]
+        assert titles(s, 'chips -"export controls"') == []
+        assert titles(s, 'chips -"controls export"') == [chips]  # a phrase, not two words
+        # Exclusions alone: everything but what holds them.
+        everything = titles(s, "")
+        assert titles(s, "-chips") == [t for t in everything if t != chips]
+        # Stories found by their source's name are excluded alike.
+        assert chips in titles(s, "Reuters")
+        assert chips not in titles(s, "Reuters -chips")
+        assert titles(s, "人工智能 -办法") == []  # CJK: a substring, as its search terms are
+
+
+def test_parse_query_exclusions_and_unsupported_or() -> None:
+    pq = parse_query('AI NOT regulation -"export controls" -x- e-commerce "un-do"')
+    assert pq.terms == ("un-do", "ai", "e-commerce")  # phrases first, as before
+    assert pq.excluded == ("regulation", "export controls", "x")
+    assert pq.notices == ()
+    assert parse_query('chips "-export controls"').excluded == ("export controls",)
+    assert parse_query("AI -ai").excluded == ()  # a term is never also excluded
+    assert parse_query("NOT").terms == ("not",)  # a lone NOT is a word
+    assert any("OR is not supported" in n for n in parse_query("AI OR chips").notices)
+    assert parse_query("AI OR chips").terms == ("ai", "chips")
 
 
 def test_percent_and_underscore_are_literal(storage: Storage) -> None:

@@ -150,7 +150,11 @@ def _print(reply: Reply, as_json: bool) -> None:
 @app.command()
 def search(
     ctx: typer.Context,
-    query: list[str] = typer.Argument(None, help='Words or "a phrase"; any language.'),
+    query: list[str] = typer.Argument(
+        None,
+        help='Words or "a phrase", any language; NOT word (or -word, after --) leaves out'
+        " stories holding it: policybot search -- AI Act -UK",
+    ),
     jurisdiction: str | None = typer.Option(None, "--jurisdiction", "-j"),
     topic: str | None = typer.Option(None, "--topic", "-t"),
     since: str | None = typer.Option(None, "--since", help="7d, 24h or 2026-11-01"),
