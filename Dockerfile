@@ -23,7 +23,7 @@ RUN pip install --upgrade pip && pip install . && pip uninstall -y policybot
 COPY bot ./bot
 COPY migrations ./migrations
 COPY feeds.yaml ./
-# gcc only for the build: setup.py compiles the classifier's hot path with mypyc (about 1.4x
+# gcc only for the build: setup.py compiles the classifier's hot path with mypyc (about 1.7x
 # faster); the compiler is removed again in the same layer. The check fails the build if the
 # compiled modules do not load.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \

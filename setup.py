@@ -2,7 +2,7 @@
 
 Everything else about the package is declared in pyproject.toml. The two modules below run
 once per feed item and are plain, type-annotated Python; mypyc (part of mypy) turns them into C
-extensions about 1.4 times faster. The build never fails for want of it: without mypyc, a C
+extensions about 1.7 times faster. The build never fails for want of it: without mypyc, a C
 compiler or Python's headers, or with POLICYBOT_PURE_PYTHON=1 set, the package installs as
 pure Python and runs the same code, only slower. bot/classify/native.py picks the build at
 import time and refuses compiled modules that no longer match their sources.
