@@ -645,7 +645,7 @@ async def _feeds_list(req: Request, ctx: CommandContext) -> Reply:
     active = sum(1 for r in rows if r[1] in ("ok", "not polled yet"))
     return Reply(
         title="Feeds",
-        text=f"{len(rows)} feeds, {active} healthy.",
+        text=f"{len(rows)} feed{'s' if len(rows) != 1 else ''}, {active} healthy.",
         table=Table(("name", "status", "last success", "entries", "origin", "url"), tuple(rows)),
     )
 

@@ -38,6 +38,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 
 
+def _s(n: int) -> str:
+    """The plural ending for a count: "1 feed", "2 feeds"."""
+    return "" if n == 1 else "s"
+
+
 def _settings(ctx: typer.Context, sample: bool = False) -> tuple[Settings, Path]:
     return cli_settings(ctx, sample), feeds_path(ctx, sample)
 
@@ -233,7 +238,7 @@ def feeds_list(ctx: typer.Context) -> None:
         cfg = load_config(feeds_path(ctx))
     except ConfigError as exc:
         fail(str(exc))
-    table = Table(title=f"{len(cfg.feeds)} feeds")
+    table = Table(title=f"{len(cfg.feeds)} feed{_s(len(cfg.feeds))}")
     for col in ("name", "url", "lang", "hints", "interval", "enabled"):
         table.add_column(col, overflow="fold")
     for f in cfg.feeds:
@@ -303,7 +308,9 @@ def feeds_export(
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}")
-    err_console.print(f"wrote {len(cfg.feeds)} feeds to {escape(str(out))}", highlight=False)
+    err_console.print(
+        f"wrote {len(cfg.feeds)} feed{_s(len(cfg.feeds))} to {escape(str(out))}", highlight=False
+    )
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -452,8 +459,8 @@ def config_check(ctx: typer.Context) -> None:
             platforms.append(platform)
     platforms = platforms or ["console"]
     console.print(
-        f"[green]✓[/] {escape(str(path))}: {len(cfg.feeds)} feeds,"
-        f" {len(cfg.subscriptions)} subscriptions;"
+        f"[green]✓[/] {escape(str(path))}: {len(cfg.feeds)} feed{_s(len(cfg.feeds))},"
+        f" {len(cfg.subscriptions)} subscription{_s(len(cfg.subscriptions))};"
         f" database {escape(shown)};"
         f" posting to {', '.join(platforms)}",
         highlight=False,

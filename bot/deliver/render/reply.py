@@ -405,7 +405,8 @@ def slack_blocks(
 
 def _fallback(reply: Reply) -> str:
     head = inline(reply.title) or ("Error" if reply.error else "policybot")
-    body = inline(reply.text) or (f"{len(reply.stories)} stories" if reply.stories else "")
+    n = len(reply.stories)
+    body = inline(reply.text) or (f"{n} {'story' if n == 1 else 'stories'}" if n else "")
     return fit(f"{head}: {body}" if body else head, SLACK_TEXT, slack_text)
 
 
