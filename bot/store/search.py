@@ -1193,7 +1193,7 @@ def search_stories(
     notices.extend(pq.notices)
     if pq.excluded:
         notices.append("left out: stories holding " + " or ".join(repr(t) for t in pq.excluded))
-    if query and query.strip() and not pq.terms:
+    if query and query.strip() and not pq.terms and not pq.excluded:
         notices.append("the query had no letters or digits, so it was ignored")
     f = _filters(
         session,

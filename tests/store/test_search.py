@@ -413,6 +413,8 @@ def test_excluded_words_leave_out_the_stories_that_hold_them(
         # Exclusions alone: everything but what holds them.
         everything = titles(s, "")
         assert titles(s, "-chips") == [t for t in everything if t != chips]
+        only_excluded = search_stories(s, "-chips", now=NOW).notices
+        assert only_excluded == ("left out: stories holding 'chips'",)  # not "ignored"
         # Stories found by their source's name are excluded alike.
         assert chips in titles(s, "Reuters")
         assert chips not in titles(s, "Reuters -chips")
