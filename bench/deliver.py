@@ -9,7 +9,7 @@ a fifth of them digests), then measures, on one core:
 - routing: Router (the record_poll hook) over every story inside one transaction, outbox
   inserts included -> stories routed/s (and the pure matching rate);
 - rendering: every resulting alert loaded from the database and rendered for its platform
-  by bot.deliver.render -> messages rendered/s (loading and rendering reported apart);
+  by bot.platforms -> messages rendered/s (loading and rendering reported apart);
 - peak RSS of the process.
 
 Targets: routing >= 5,000 stories/s, rendering >= 2,000 messages/s.
@@ -36,7 +36,7 @@ from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.load import load_story_posts
 from bot.deliver.match import StoryFacts
 from bot.deliver.route import Router, get_or_create_destination
-from bot.deliver.worker import render_alert
+from bot.platforms import render_alert
 from bot.store.models import Entry, Feed, OutboxMessage, Story, Subscription
 from bot.store.storage import Storage, store_verdict
 
@@ -312,7 +312,7 @@ def main() -> int:
         try:
             from bot.deliver import render  # noqa: F401
         except ImportError as exc:
-            print(f"rendering skipped: bot.deliver.render is not available ({exc})")
+            print(f"rendering skipped: bot.platforms is not available ({exc})")
             storage.close()
             return 1
         t = time.perf_counter()

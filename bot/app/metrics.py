@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -118,3 +118,13 @@ def start_metrics_server(
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     return MetricsServer(server, thread)
+
+
+def count_sent(platform: str, n: int) -> None:
+    """The delivery worker's `on_sent` hook."""
+    MESSAGES_SENT.labels(platform=platform).inc(n)
+
+
+def count_failure(platform: str, outcome: Any) -> None:
+    """The delivery worker's `on_failure` hook (`outcome` is a deliver.ports.Outcome)."""
+    DELIVERY_FAILURES.labels(platform=platform, kind=str(outcome)).inc()

@@ -6,13 +6,14 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from bot.app.config import AppConfig
 from bot.classify import Classifier
 from bot.classify.verdict import Verdict
+from bot.clock import utcnow
 from bot.ingest.fetch import Fetcher, next_poll_delay
 from bot.ingest.normalise import normalise
 from bot.ingest.parse import parse_feed
@@ -24,10 +25,6 @@ log = structlog.get_logger("policybot.poll")
 # Polls parsed and stored at once (each in a worker thread); the rest wait, holding only
 # their fetch result. Enough to overlap parsing with SQLite's work (which frees the GIL).
 PROCESSING_SLOTS = 3
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

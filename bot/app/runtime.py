@@ -21,15 +21,16 @@ from typing import Any
 
 import structlog
 
+from bot import platforms
 from bot.app import metrics
 from bot.app.config import SAMPLE_CONFIG, AppConfig, load_config
 from bot.app.logging import FailureLog, describe
 from bot.app.pipeline import Pipeline, utcnow
 from bot.app.settings import Settings
 from bot.classify import Classifier
+from bot.deliver.ports import Sender
 from bot.deliver.route import Router, queue_digests, sync_config_subscriptions
-from bot.deliver.send import Sender, build_senders
-from bot.deliver.worker import DrainStats, Worker, recover_in_flight
+from bot.deliver.worker import DrainStats, Pacer, Worker, recover_in_flight
 from bot.ingest.fetch import Fetcher
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 
@@ -57,6 +58,18 @@ class StartupError(SystemExit):
     def __init__(self, message: str) -> None:
         super().__init__(2)
         self.message = message
+
+
+def _credentials(settings: Settings) -> dict[str, str | None]:
+    """The platform secrets of the settings as plain strings (the platforms take no pydantic)."""
+
+    def val(secret: Any) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    return {
+        "discord_token": val(settings.discord_token),
+        "slack_bot_token": val(settings.slack_bot_token),
+    }
 
 
 def paused_by_server(feed: FeedInfo, now: datetime) -> bool:
@@ -145,8 +158,18 @@ class Runtime:
             classifier=classifier,
             on_story=router,
         )
-        senders = senders if senders is not None else build_senders(settings)
-        worker = Worker(storage, senders)
+        senders = (
+            senders if senders is not None else platforms.build_senders(_credentials(settings))
+        )
+        worker = Worker(
+            storage,
+            senders,
+            pacer=Pacer(platforms.pacing()),
+            alert_renderer=platforms.render_alert,
+            digest_renderer=platforms.render_digest,
+            on_sent=metrics.count_sent,
+            on_failure=metrics.count_failure,
+        )
         rt = cls(settings, config, storage, fetcher, classifier, pipeline, router, senders, worker)
         rt.on_outcome.append(_count_outcome)
         pipeline.on_outcome = rt._outcome
@@ -402,7 +425,7 @@ class Runtime:
             scheduler.start()
             tasks.append(asyncio.create_task(self._delivery_loop(stop), name="delivery"))
             if self.settings.has_chat_platform:  # the adapters import discord/slack: only then
-                from bot.adapters.run import run_chat_adapters
+                from bot.platforms.run import run_chat_adapters
 
                 chat = run_chat_adapters(self._command_context(), self.settings, stop=stop)
                 tasks.append(asyncio.create_task(chat, name="chat"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.clock import utcnow
 from bot.commands.feedcheck import FeedCheck, FeedChecker, check_feed
 from bot.commands.ssrf import Policy
 from bot.ingest.netguard import allow_private_from_env
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     from bot.store.storage import Storage
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class CommandContext:
     storage: Storage
@@ -28,7 +25,7 @@ class CommandContext:
     classifier: Callable[[], Any] | None = None
     config: AppConfig | None = None
     settings: Settings | None = None
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     # How `feeds add` checks a URL; default: a real fetch through the SSRF guard.
     fetch: FeedChecker | None = None
     policy: Policy = field(default_factory=lambda: Policy(allow_private=allow_private_from_env()))

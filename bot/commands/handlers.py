@@ -36,9 +36,9 @@ from bot.commands.vocab import (
     time_zones_by_folded,
 )
 from bot.deliver.match import SubscriptionIndex
-from bot.deliver.types import Digest, StoryPost
 from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
 from bot.store.search import SearchError, parse_since, search_stories, story_posts
+from bot.types import DAYS, MODES, Digest, StoryPost
 
 log = logging.getLogger("policybot.commands")
 
@@ -47,8 +47,6 @@ DIGEST_MAX_HOURS = 720
 DIGEST_MAX_STORIES = 50
 MAX_LIST_ITEMS = 20
 MAX_ITEM_CHARS = 100
-MODES = ("instant", "daily", "weekly")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class UserError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.deliver.types import Digest, StoryPost
+from bot.types import Digest, StoryPost
 
 Platform = Literal["discord", "slack", "cli", "test"]
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.deliver.types import Digest, Source, StoryPost
 from bot.store.models import Entry, Story
+from bot.types import Digest, Source, StoryPost
 
 DIGEST_TITLE = "AI governance digest"
 

@@ -29,11 +29,11 @@ from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
 from bot.store.models import Destination, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
+from bot.types import DAYS
 
 log = structlog.get_logger("policybot.route")
 
 CONSOLE = "console"
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Bumped by anything in this process that changes subscriptions (config sync, chat commands),
 # so every Router reloads on its next story instead of waiting for its refresh interval.

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot.deliver.send.base import DestinationInfo
+from bot.deliver.ports import DestinationInfo
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
 

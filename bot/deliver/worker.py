@@ -28,24 +28,18 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select, update
 
+from bot.clock import utcnow
 from bot.deliver.load import load_digest, load_story_posts
-from bot.deliver.send.base import DestinationInfo, Outcome, Sender, SendResult
-from bot.deliver.types import Digest, StoryPost
+from bot.deliver.ports import DestinationInfo, Outcome, Sender, SendResult
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
+from bot.types import Digest, StoryPost
 
 log = structlog.get_logger("policybot.deliver")
 
-# Seconds between two posts to one destination: Slack allows about 1 message/s per channel;
-# Discord 5 per 5 s per channel and about 30 per minute per webhook. discord.py also follows
-# Discord's bucket headers; this keeps us well clear of 429s rather than reacting to them.
-DEFAULT_PACING: dict[str, float] = {
-    "slack": 1.0,
-    "slack-webhook": 1.0,
-    "discord": 1.0,
-    "discord-webhook": 2.0,
-    "console": 0.0,
-}
+# Seconds between two posts to one destination of a kind the pacer was not told about: the
+# platforms state their own (bot.platforms.pacing()), which the app passes in.
+DEFAULT_INTERVAL = 1.0
 LEASE = timedelta(minutes=5)  # a "sending" row whose worker died is retried after this
 # A row is parked as failed only after this many transient failures AND this age: a
 # platform outage of several days loses nothing, a message that can never go stops trying.
@@ -57,31 +51,6 @@ BACKOFF_CAP = 3600.0
 
 RenderAlert = Callable[[str, StoryPost], list[Any]]
 RenderDigest = Callable[[str, Digest], list[Any]]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def render_alert(platform: str, post: StoryPost) -> list[Any]:
-    """Payloads of an alert for a platform (one message, as a list)."""
-    from bot.deliver import render
-
-    if platform.startswith("discord"):
-        return [render.discord_alert(post)]
-    if platform.startswith("slack"):
-        return [render.slack_alert(post)]
-    return [render.console_alert(post)]
-
-
-def render_digest(platform: str, digest: Digest) -> list[Any]:
-    from bot.deliver import render
-
-    if platform.startswith("discord"):
-        return list(render.discord_digest(digest))
-    if platform.startswith("slack"):
-        return list(render.slack_digest(digest))
-    return [render.console_digest(digest)]
 
 
 @dataclass
@@ -110,12 +79,14 @@ class Pacer:
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.intervals = dict(DEFAULT_PACING if intervals is None else intervals)
+        self.intervals = dict(intervals or {})
+        # Kinds not named wait DEFAULT_INTERVAL, unless the caller named the kinds itself.
+        self._default = DEFAULT_INTERVAL if intervals is None else 0.0
         self._monotonic = monotonic
         self._last: dict[int, float] = {}
 
     async def wait(self, dest: DestinationInfo) -> None:
-        gap = self.intervals.get(dest.platform, 0.0)
+        gap = self.intervals.get(dest.platform, self._default)
         last = self._last.get(dest.id)
         if gap > 0 and last is not None:
             delay = last + gap - self._monotonic()
@@ -141,18 +112,6 @@ def backoff_delay(attempts: int, retry_after: float | None, rng: random.Random) 
 
 def new_nonce() -> str:
     return secrets.token_hex(10)  # 20 chars; "-<part>" keeps it within Discord's 25
-
-
-def _metric_sent(platform: str, n: int) -> None:
-    from bot.app import metrics
-
-    metrics.MESSAGES_SENT.labels(platform=platform).inc(n)
-
-
-def _metric_failure(platform: str, outcome: Outcome) -> None:
-    from bot.app import metrics
-
-    metrics.DELIVERY_FAILURES.labels(platform=platform, kind=outcome.value).inc()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +141,10 @@ class Worker:
         concurrency: int = 8,
         per_destination: int = 50,
         rng: random.Random | None = None,
-        alert_renderer: RenderAlert = render_alert,
-        digest_renderer: RenderDigest = render_digest,
-        on_sent: Callable[[str, int], None] | None = _metric_sent,
-        on_failure: Callable[[str, Outcome], None] | None = _metric_failure,
+        alert_renderer: RenderAlert,
+        digest_renderer: RenderDigest,
+        on_sent: Callable[[str, int], None] | None = None,
+        on_failure: Callable[[str, Outcome], None] | None = None,
     ) -> None:
         self.storage = storage
         self.senders = dict(senders)
@@ -458,8 +417,8 @@ async def drain_outbox(
     now: datetime | None = None,
     limit: int = 200,
     pacer: Pacer | None = None,
-    alert_renderer: RenderAlert = render_alert,
-    digest_renderer: RenderDigest = render_digest,
+    alert_renderer: RenderAlert,
+    digest_renderer: RenderDigest,
 ) -> DrainStats:
     """One pass over the due outbox rows (see `Worker` for a long-lived, configured one)."""
     worker = Worker(

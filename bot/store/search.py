@@ -80,8 +80,8 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.deliver.types import Source, StoryPost
 from bot.store.models import Entry, Feed, Story, StoryTag, Verdict
+from bot.types import Source, StoryPost
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8

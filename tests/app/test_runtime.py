@@ -18,9 +18,9 @@ import yaml
 from bot.app.config import SAMPLE_DIR
 from bot.app.runtime import Runtime
 from bot.app.settings import Settings
-from bot.deliver.send.console import ConsoleSender
-from bot.deliver.send.discord import DiscordWebhookSender
 from bot.deliver.worker import outbox_depth
+from bot.platforms.console.send import ConsoleSender
+from bot.platforms.discord.send import DiscordWebhookSender
 from bot.store.storage import Storage
 from tests.app.test_samples import MUST_FLAG, MUST_NOT_FLAG
 from tests.fakes.discord import FakeDiscord
@@ -82,9 +82,9 @@ def test_sample_run_once_posts_each_flagged_story_to_the_console_once(tmp_path: 
 @pytest.fixture
 def no_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Webhooks are paced at 2 s a message in production; tests need not wait."""
-    from bot.deliver import worker
+    from bot import platforms
 
-    monkeypatch.setattr(worker, "_default_pacer", worker.Pacer({}))
+    monkeypatch.setattr(platforms, "pacing", dict)
 
 
 def _sample_feeds_config(tmp_path: Path, subscriptions: list[dict[str, Any]]) -> Path:
@@ -253,7 +253,7 @@ async def test_serve_with_a_discord_token_posts_alerts_and_answers_commands(
 ) -> None:
     """The whole bot against the fake Discord: discord.py's gateway and REST code, the Router,
     the outbox worker and the /policy handlers on the same database."""
-    from tests.adapters.helpers import opt, sub_option, until
+    from tests.platforms.helpers import opt, sub_option, until
 
     channel = "111111111111111111"
     cfg = _sample_feeds_config(

@@ -28,7 +28,7 @@ from bot.app.config import SAMPLE_DIR
 from bot.app.logging import FailureLog, configure_logging
 from bot.app.runtime import Runtime, StartupError, paused_by_server
 from bot.app.settings import Settings
-from bot.deliver.send.console import ConsoleSender
+from bot.platforms.console.send import ConsoleSender
 from bot.store.storage import Storage
 from tests.httpserver import LocalHTTPServer, Reply
 

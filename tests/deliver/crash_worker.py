@@ -13,10 +13,10 @@ import sys
 
 import discord.http
 
-from bot.deliver.send.discord import DiscordBotSender
 from bot.deliver.worker import Pacer, Worker, outbox_depth, recover_in_flight
+from bot.platforms.discord.send import DiscordBotSender
 from bot.store.storage import Storage
-from tests.deliver.helpers import simple_alert
+from tests.deliver.helpers import simple_alert, simple_digest
 
 
 async def main(url: str, api_base: str) -> int:
@@ -24,7 +24,13 @@ async def main(url: str, api_base: str) -> int:
     storage = Storage.open(url)
     recover_in_flight(storage)
     sender = DiscordBotSender("crash-test-token")
-    worker = Worker(storage, {"discord": sender}, pacer=Pacer({}), alert_renderer=simple_alert)
+    worker = Worker(
+        storage,
+        {"discord": sender},
+        pacer=Pacer({}),
+        alert_renderer=simple_alert,
+        digest_renderer=simple_digest,
+    )
     try:
         while outbox_depth(storage):
             await worker.drain(limit=5)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from bot.deliver import render
+from bot import platforms as render
 from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
-from bot.deliver.send.console import ConsoleSender
-from bot.deliver.send.discord import DiscordBotSender
-from bot.deliver.send.slack import SlackBotSender
 from bot.deliver.worker import Pacer, Worker
+from bot.platforms.console.send import ConsoleSender
+from bot.platforms.discord.send import DiscordBotSender
+from bot.platforms.slack.send import SlackBotSender
 from bot.store.storage import Storage
 from tests.deliver import helpers as h
 from tests.fakes.discord import FakeDiscord
@@ -61,9 +61,13 @@ async def test_alerts_and_digest_through_the_real_renderers(storage: Storage) ->
                 "console": ConsoleSender(out),
             }
             try:
-                stats = await Worker(storage, senders, pacer=Pacer({})).drain(
-                    now=h.NOW + timedelta(days=1)
-                )
+                stats = await Worker(
+                    storage,
+                    senders,
+                    pacer=Pacer({}),
+                    alert_renderer=render.render_alert,
+                    digest_renderer=render.render_digest,
+                ).drain(now=h.NOW + timedelta(days=1))
             finally:
                 for sender in senders.values():
                     await sender.aclose()

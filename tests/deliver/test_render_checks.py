@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.deliver.render.text import ZWSP, safe_link
-from bot.deliver.types import StoryPost
+from bot.platforms.text import ZWSP, safe_link
+from bot.types import StoryPost
 
 # -- walking payloads -------------------------------------------------------------------------
 

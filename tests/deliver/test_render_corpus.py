@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from bot.deliver.render import (
+from bot.ingest.normalise import html_to_text
+from bot.platforms import (
     console_alert,
     console_digest,
     discord_alert,
@@ -23,8 +24,7 @@ from bot.deliver.render import (
     validate_discord_message,
     validate_slack_message,
 )
-from bot.deliver.types import Digest, Source, StoryPost
-from bot.ingest.normalise import html_to_text
+from bot.types import Digest, Source, StoryPost
 from tests.deliver.test_render_checks import (
     allowed_links,
     bad_links,

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.deliver.render import (
+from bot.platforms import (
     console_alert,
     console_digest,
     discord_alert,
@@ -20,9 +20,9 @@ from bot.deliver.render import (
     validate_discord_message,
     validate_slack_message,
 )
-from bot.deliver.render.limits import blocks_json_len
-from bot.deliver.render.text import ZWSP
-from bot.deliver.types import Digest, Source, StoryPost
+from bot.platforms.limits import blocks_json_len
+from bot.platforms.text import ZWSP
+from bot.types import Digest, Source, StoryPost
 from tests.deliver.test_render_checks import (
     allowed_links,
     bad_links,

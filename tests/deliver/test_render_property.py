@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.classify.verdict import TOPICS
-from bot.deliver.render import (
+from bot.platforms import (
     console_alert,
     console_digest,
     discord_alert,
@@ -26,8 +26,8 @@ from bot.deliver.render import (
     validate_discord_message,
     validate_slack_message,
 )
-from bot.deliver.render.text import ELLIPSIS, platform_len, slack_text
-from bot.deliver.types import Digest, Source, StoryPost
+from bot.platforms.text import ELLIPSIS, platform_len, slack_text
+from bot.types import Digest, Source, StoryPost
 from tests.deliver.test_render_checks import (
     allowed_links,
     bad_links,

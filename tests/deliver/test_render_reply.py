@@ -1,5 +1,5 @@
 """Reply renderers (Discord interaction JSON, Slack Block Kit): every reply passes the same
-validators as alerts (bot.deliver.render.limits), pings no one and links only to the stories'
+validators as alerts (bot.platforms.limits), pings no one and links only to the stories'
 own safe URLs; digest replies are real digests (grouped by jurisdiction, then topic)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.commands.types import Reply, Table
-from bot.deliver.render import validate_discord_message, validate_slack_message
-from bot.deliver.render.limits import SLACK_BLOCKS_JSON, blocks_json_len
-from bot.deliver.render.reply import (
+from bot.platforms import validate_discord_message, validate_slack_message
+from bot.platforms.limits import SLACK_BLOCKS_JSON, blocks_json_len
+from bot.platforms.reply import (
     DISCORD_MAX_MESSAGES,
     EPHEMERAL_FLAG,
     SLACK_MAX_MESSAGES,
@@ -24,8 +24,8 @@ from bot.deliver.render.reply import (
     fit,
     slack_reply,
 )
-from bot.deliver.render.text import ZWSP, discord_escape, platform_len, slack_text
-from bot.deliver.types import Digest, Source, StoryPost
+from bot.platforms.text import ZWSP, discord_escape, platform_len, slack_text
+from bot.types import Digest, Source, StoryPost
 from tests.deliver.test_render_checks import (
     allowed_links,
     bad_links,

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.classify.verdict import TOPICS
-from bot.deliver.render import (
+from bot.platforms import (
     JURISDICTION_LABELS,
     TOPIC_COLOURS,
     TOPIC_LABELS,
@@ -16,7 +16,7 @@ from bot.deliver.render import (
     slack_escape,
     truncate,
 )
-from bot.deliver.render.text import (
+from bot.platforms.text import (
     ELLIPSIS,
     ZWSP,
     clean,

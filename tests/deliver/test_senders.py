@@ -8,9 +8,9 @@ from typing import Any
 import discord.http
 import pytest
 
-from bot.deliver.send.base import DestinationInfo, Outcome, part_nonce
-from bot.deliver.send.discord import DiscordBotSender, DiscordWebhookSender
-from bot.deliver.send.slack import SlackBotSender, SlackWebhookSender
+from bot.deliver.ports import DestinationInfo, Outcome, part_nonce
+from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
+from bot.platforms.slack.send import SlackBotSender, SlackWebhookSender
 from tests.fakes.discord import RATE_LIMIT_HEADERS, FakeDiscord, error_body, rate_limit_body
 from tests.fakes.slack import FakeSlack
 

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.app import metrics
 from bot.deliver import worker as worker_mod
 from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
-from bot.deliver.send.console import ConsoleSender
-from bot.deliver.send.discord import DiscordBotSender, DiscordWebhookSender
-from bot.deliver.send.slack import SlackBotSender, SlackWebhookSender
 from bot.deliver.status import destination_status
 from bot.deliver.worker import (
     LEASE,
@@ -24,6 +22,9 @@ from bot.deliver.worker import (
     outbox_depth,
     recover_in_flight,
 )
+from bot.platforms.console.send import ConsoleSender
+from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
+from bot.platforms.slack.send import SlackBotSender, SlackWebhookSender
 from bot.store.models import Destination, OutboxMessage
 from bot.store.storage import Storage
 from tests.deliver import helpers as h
@@ -71,6 +72,8 @@ def make_worker(storage: Storage, senders: dict[str, Any], **kw: Any) -> Worker:
         pacer=Pacer({}),
         alert_renderer=h.simple_alert,
         digest_renderer=h.simple_digest,
+        on_sent=metrics.count_sent,
+        on_failure=metrics.count_failure,
         **kw,
     )
 
@@ -362,7 +365,9 @@ async def test_unrenderable_row_is_parked(
             raise ValueError("boom")
         return h.simple_alert(platform, post)
 
-    w = Worker(storage, senders, pacer=Pacer({}), alert_renderer=broken)
+    w = Worker(
+        storage, senders, pacer=Pacer({}), alert_renderer=broken, digest_renderer=h.simple_digest
+    )
     stats = await w.drain(now=NOW)
     assert (stats.rejected, stats.sent) == (1, 1)
     first, second = rows(storage)

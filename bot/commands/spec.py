@@ -1,0 +1,279 @@
+"""What the chat commands take: one platform-neutral table both adapters translate from.
+
+Discord builds typed slash-command options from it (by hand, with discord.py's decorators, so the
+descriptions live here once); the Slack text parser (textargs) reads it to know option names,
+aliases, types and which words are positional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.types import DAYS, MODES
+
+# "rest": every remaining bare word, as a search query (a quoted phrase stays quoted);
+# "text": every remaining bare word as one plain value (a feed's name: feeds remove My Feed).
+Kind = Literal["str", "int", "float", "bool", "list", "choice", "rest", "text"]
+
+FEED_ACTIONS = ("list", "status", "add", "remove")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # the key in Request.args
+    kind: Kind
+    description: str
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    positional: bool = False  # bare words fill it (in order); "rest"/"text" take all that remain
+    complete: str | None = None  # the autocomplete field ("jurisdiction", "topic"...)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    description: str
+    options: tuple[Option, ...] = ()
+    admin: bool = False  # changes what the workspace/guild receives
+    slow: bool = True  # may touch the database or the network: defer first
+    public: bool = False  # the answer is for the channel (a digest), not only the caller
+    usage: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def option(self, key: str) -> Option | None:
+        k = key.strip().lower().lstrip("-").replace("-", "_")
+        for o in self.options:
+            if k == o.name or k in o.aliases:
+                return o
+        return None
+
+    @property
+    def positionals(self) -> tuple[Option, ...]:
+        return tuple(o for o in self.options if o.positional)
+
+
+_SHARE = Option("share", "bool", "Post the answer in the channel instead of only to you")
+_JUR = Option(
+    "jurisdiction",
+    "str",
+    "Country or bloc: a code (EU, US, CN) or a name",
+    aliases=("jurisdictions", "j", "country", "region"),
+    complete="jurisdiction",
+)
+_TOPIC = Option(
+    "topic",
+    "str",
+    "A topic such as legislation or export-controls",
+    aliases=("topics", "t"),
+    complete="topic",
+)
+_SINCE = Option(
+    "since", "str", "How far back: 24h, 7d, 30d or a date (2026-01-31)", aliases=("after", "last")
+)
+
+COMMANDS: dict[str, CommandSpec] = {
+    c.name: c
+    for c in (
+        CommandSpec(
+            "search",
+            "Search flagged AI-governance stories",
+            (
+                Option("query", "rest", "Words to look for", positional=True, aliases=("q",)),
+                _JUR,
+                _TOPIC,
+                _SINCE,
+                Option("source", "str", "Only stories from this feed", aliases=("feed",)),
+                Option("lang", "str", "Language code, e.g. en, zh, fr", aliases=("language",)),
+                Option("page", "int", "Result page", aliases=("p",)),
+                Option("all", "bool", "Include stories not flagged as AI governance"),
+                _SHARE,
+            ),
+            usage="search eu ai act --jurisdiction EU --since 7d",
+            aliases=("find", "s"),
+        ),
+        CommandSpec(
+            "subscribe",
+            "Post matching stories to this channel",
+            (
+                Option(
+                    "jurisdictions",
+                    "list",
+                    "Comma-separated codes or names, e.g. CN,EU (empty: all)",
+                    aliases=("jurisdiction", "j", "countries", "country"),
+                    complete="jurisdiction",
+                ),
+                Option(
+                    "topics",
+                    "list",
+                    "Comma-separated topics, e.g. legislation,regulation (empty: all)",
+                    aliases=("topic", "t"),
+                    complete="topic",
+                ),
+                Option(
+                    "instruments",
+                    "list",
+                    "Comma-separated laws or policies, e.g. eu-ai-act (empty: all)",
+                    aliases=("instrument", "i", "laws", "law"),
+                    complete="instrument",
+                ),
+                Option(
+                    "keywords",
+                    "list",
+                    "Comma-separated words a story must contain",
+                    aliases=("keyword", "k", "words"),
+                ),
+                Option(
+                    "mode",
+                    "choice",
+                    "instant alerts or a daily/weekly digest",
+                    choices=MODES,
+                    aliases=("m",),
+                ),
+                Option("at", "str", "Digest time of day, HH:MM (default 09:00)", aliases=("time",)),
+                Option("day", "choice", "Weekly digest day (default mon)", choices=DAYS),
+                Option(
+                    "timezone",
+                    "str",
+                    "Time zone of `at`, e.g. Europe/Berlin (default UTC)",
+                    aliases=("tz", "zone"),
+                ),
+                Option(
+                    "languages",
+                    "list",
+                    "Comma-separated language codes, e.g. en,fr",
+                    aliases=("language", "lang", "langs"),
+                ),
+                Option(
+                    "min_score",
+                    "float",
+                    "Only stories the classifier scored at least this, 0 to 1 (default 0)",
+                    aliases=("score", "threshold"),
+                ),
+                Option("name", "str", "A name for this subscription"),
+            ),
+            admin=True,
+            usage="subscribe jurisdictions=CN,EU topics=legislation mode=daily at=09:00"
+            " tz=Europe/Berlin",
+            aliases=("sub", "follow"),
+        ),
+        CommandSpec(
+            "unsubscribe",
+            "Stop a subscription of this channel",
+            (
+                Option(
+                    "id",
+                    "str",
+                    "The subscription id (see subscriptions), or all",
+                    positional=True,
+                    aliases=("subscription",),
+                ),
+            ),
+            admin=True,
+            usage="unsubscribe 3",
+            aliases=("unsub", "unfollow"),
+        ),
+        CommandSpec(
+            "subscriptions",
+            "List the subscriptions of this channel",
+            (
+                Option(
+                    "all_channels",
+                    "bool",
+                    "Every channel of this server/workspace",
+                    aliases=("all",),
+                ),
+            ),
+            usage="subscriptions",
+            aliases=("subs", "list"),
+        ),
+        CommandSpec(
+            "digest",
+            "A digest of recent stories, grouped by jurisdiction",
+            (
+                Option(
+                    "hours",
+                    "int",
+                    "How many hours back (default 24, at most 720)",
+                    positional=True,
+                    aliases=("h",),
+                ),
+            ),
+            usage="digest 48",
+            public=True,
+        ),
+        CommandSpec(
+            "feeds",
+            "The feeds: list, status, add or remove",
+            (
+                Option(
+                    "action",
+                    "choice",
+                    "list, status, add or remove",
+                    choices=FEED_ACTIONS,
+                    positional=True,
+                ),
+                # Text, so that `feeds remove My Feed` needs no quotes; `add` refuses a URL
+                # with spaces.
+                Option(
+                    "url",
+                    "text",
+                    "The feed's URL (add), or its name (remove)",
+                    positional=True,
+                    aliases=("link",),
+                ),
+                Option("name", "str", "The feed's name (add, remove)"),
+                Option(
+                    "jurisdictions",
+                    "list",
+                    "Jurisdictions the feed covers (add), e.g. EU",
+                    aliases=("jurisdiction",),
+                ),
+            ),
+            usage='feeds add https://example.org/ai.xml name="Example AI"',
+            aliases=("feed",),
+        ),
+        CommandSpec(
+            "why",
+            "Why a story was flagged: the evidence",
+            (
+                Option(
+                    "item",
+                    "rest",
+                    "A story id (shown under each story), its link, or title words",
+                    positional=True,
+                    aliases=("story", "id"),
+                ),
+            ),
+            usage="why 1234",
+            aliases=("explain",),
+        ),
+        CommandSpec(
+            "help",
+            "How to use these commands",
+            (
+                Option(
+                    "command", "str", "A command to explain", positional=True, aliases=("topic",)
+                ),
+            ),
+            slow=False,
+            usage="help search",
+        ),
+    )
+}
+
+FEED_ADMIN_ACTIONS = frozenset({"add", "remove"})
+
+
+def needs_admin(command: str, args: dict[str, object]) -> bool:
+    """Whether this request changes shared settings (so the caller's rights matter)."""
+    spec = COMMANDS.get(command)
+    if spec is None:
+        return False
+    if command == "feeds":
+        return str(args.get("action", "list")) in FEED_ADMIN_ACTIONS
+    return spec.admin
+
+
+def usage_lines(prefix: str = "/policy ") -> list[str]:
+    return [f"{prefix}{c.usage or c.name}  {c.description}" for c in COMMANDS.values()]

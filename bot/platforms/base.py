@@ -1,0 +1,60 @@
+"""The contract every platform package implements (after errbot's one backend per platform).
+
+A platform renders the neutral values of `bot.types` (an alert, a digest) and command
+replies into its own payloads, checks them against its limits, builds the senders for its
+destination kinds, knows how fast one destination may be posted to, checks credentials, and
+runs its chat adapter. Adding a platform (Matrix, Teams, email) means adding one package with
+one `Platform` object and listing it in `bot.platforms.PLATFORMS`.
+
+Nothing here imports a platform SDK: each package imports discord.py or slack_sdk lazily,
+inside the methods that need it, so the CLI starts without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bot.commands.types import Reply
+from bot.deliver.ports import Sender
+from bot.types import Digest, StoryPost
+
+
+class Credentials(Protocol):
+    """What a platform reads from the settings: secrets as plain strings, or None."""
+
+    def secret(self, name: str) -> str | None: ...
+
+
+class Platform(Protocol):
+    """One chat platform: rendering, limits, senders, pacing, credentials."""
+
+    name: str  # "discord", "slack", "console"
+    kinds: tuple[str, ...]  # destination kinds it serves, e.g. ("discord", "discord-webhook")
+    # Seconds between two posts to one destination of each kind (the platform's rate limit,
+    # with margin), used by the delivery worker's pacer.
+    pacing: Mapping[str, float]
+
+    def render_alert(self, post: StoryPost) -> list[Any]:
+        """The payloads (messages) of one story's alert."""
+        ...
+
+    def render_digest(self, digest: Digest) -> list[Any]:
+        """The payloads of a digest, split to fit the platform's limits."""
+        ...
+
+    def render_reply(self, reply: Reply) -> list[Any]:
+        """The payloads of a command reply."""
+        ...
+
+    def validate(self, payload: Any) -> list[str]:
+        """Problems of one payload against the platform's documented limits (empty: fine)."""
+        ...
+
+    def senders(self, credentials: Mapping[str, str | None]) -> dict[str, Sender]:
+        """A sender per destination kind the credentials allow (webhooks need none)."""
+        ...
+
+    def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
+        """What is wrong with the credentials' format, each with what to do (offline)."""
+        ...

@@ -1,0 +1,56 @@
+"""Discord: embeds, limits, bot and webhook senders, the gateway chat adapter.
+
+discord.py is imported only by `send` and `chat`, and only when a sender or the chat adapter
+is built, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.types import Reply
+from bot.deliver.ports import Sender
+from bot.platforms.discord.render import discord_alert, discord_digest
+from bot.platforms.limits import validate_discord_message
+from bot.types import Digest, StoryPost
+
+# Discord allows 5 messages per 5 s per channel and about 30 per minute per webhook;
+# discord.py also follows the bucket headers. These keep well clear of 429s.
+PACING: Mapping[str, float] = {"discord": 1.0, "discord-webhook": 2.0}
+
+
+class DiscordPlatform:
+    name = "discord"
+    kinds: tuple[str, ...] = ("discord", "discord-webhook")
+    pacing = PACING
+
+    def render_alert(self, post: StoryPost) -> list[Any]:
+        return [discord_alert(post)]
+
+    def render_digest(self, digest: Digest) -> list[Any]:
+        return list(discord_digest(digest))
+
+    def render_reply(self, reply: Reply) -> list[Any]:
+        from bot.platforms.reply import discord_reply  # reply renders digests: import late
+
+        return list(discord_reply(reply))
+
+    def validate(self, payload: Any) -> list[str]:
+        return validate_discord_message(payload)
+
+    def senders(self, credentials: Mapping[str, Any]) -> dict[str, Sender]:
+        from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
+
+        out: dict[str, Sender] = {"discord-webhook": DiscordWebhookSender()}
+        token = credentials.get("discord_token")
+        http = credentials.get("discord_http")  # a running client's HTTP, shared (not a str)
+        if token or http is not None:
+            out["discord"] = DiscordBotSender(token, http=http)
+        return out
+
+    def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
+        return []
+
+
+PLATFORM = DiscordPlatform()

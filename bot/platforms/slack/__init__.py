@@ -1,0 +1,55 @@
+"""Slack: Block Kit, limits, bot and webhook senders, the Socket Mode / HTTP chat adapter.
+
+slack_sdk and slack_bolt are imported only by `send` and `chat`, and only when a sender or
+the chat adapter is built, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.types import Reply
+from bot.deliver.ports import Sender
+from bot.platforms.limits import validate_slack_message
+from bot.platforms.slack.render import slack_alert, slack_digest
+from bot.types import Digest, StoryPost
+
+# Slack allows about one message per second per channel (and per incoming webhook).
+PACING: Mapping[str, float] = {"slack": 1.0, "slack-webhook": 1.0}
+
+
+class SlackPlatform:
+    name = "slack"
+    kinds: tuple[str, ...] = ("slack", "slack-webhook")
+    pacing = PACING
+
+    def render_alert(self, post: StoryPost) -> list[Any]:
+        return [slack_alert(post)]
+
+    def render_digest(self, digest: Digest) -> list[Any]:
+        return list(slack_digest(digest))
+
+    def render_reply(self, reply: Reply) -> list[Any]:
+        from bot.platforms.reply import slack_reply  # reply renders digests: import late
+
+        return list(slack_reply(reply))
+
+    def validate(self, payload: Any) -> list[str]:
+        return validate_slack_message(payload)
+
+    def senders(self, credentials: Mapping[str, Any]) -> dict[str, Sender]:
+        from bot.platforms.slack.send import SlackBotSender, SlackWebhookSender
+
+        out: dict[str, Sender] = {"slack-webhook": SlackWebhookSender()}
+        token = credentials.get("slack_bot_token")
+        client = credentials.get("slack_client")  # a running bolt app's client, shared
+        if token or client is not None:
+            out["slack"] = SlackBotSender(token, client=client)
+        return out
+
+    def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
+        return []
+
+
+PLATFORM = SlackPlatform()

@@ -1,0 +1,205 @@
+"""Slack senders: chat.postMessage with a bot token, and incoming webhooks, via slack_sdk."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.deliver.ports import (
+    DestinationInfo,
+    Outcome,
+    SendResult,
+    WebhookUrlMissing,
+    webhook_url,
+)
+
+# Web API errors that mean the destination cannot work until a person acts.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "org_login_required",
+        "channel_is_archived",
+    }
+)
+# Errors about this one message (our rendering): park it, keep the destination.
+REJECTED_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "no_text",
+        "too_many_attachments",
+        "invalid_arguments",
+        "invalid_payload",
+        "invalid_attachments",
+        "duplicate_message_not_found",
+    }
+)
+# Incoming-webhook answers (plain text bodies) that mean the webhook is gone or disabled.
+PERMANENT_WEBHOOK_BODIES = frozenset(
+    {
+        "no_service",
+        "invalid_token",
+        "no_team",
+        "team_disabled",
+        "channel_not_found",
+        "channel_is_archived",
+        "action_prohibited",
+        "posting_to_general_channel_denied",
+        "no_active_hooks",
+        "user_not_found",
+    }
+)
+_MESSAGE_KEYS = ("text", "blocks", "attachments", "unfurl_links", "unfurl_media", "mrkdwn")
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def classify_slack_status(status: int, error: str, headers: Any) -> SendResult:
+    text = f"Slack {status}: {error or 'no error code'}"
+    if status == 429 or error == "ratelimited":
+        return SendResult(Outcome.TRANSIENT, error=text, retry_after=_retry_after(headers) or 1.0)
+    if error in PERMANENT_ERRORS or error in PERMANENT_WEBHOOK_BODIES:
+        return SendResult(Outcome.PERMANENT, error=text)
+    if status >= 500 or error in (
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    ):
+        return SendResult(Outcome.TRANSIENT, error=text, retry_after=_retry_after(headers))
+    if status in (401, 403, 404, 410):
+        return SendResult(Outcome.PERMANENT, error=text)
+    if error in REJECTED_ERRORS or 400 <= status < 500:
+        return SendResult(Outcome.REJECTED, error=text)
+    return SendResult(Outcome.TRANSIENT, error=text)
+
+
+def classify_slack_error(exc: BaseException) -> SendResult:
+    if isinstance(exc, SlackApiError):
+        resp = exc.response
+        error = ""
+        with contextlib.suppress(AttributeError, TypeError):
+            error = str(resp.get("error") or "")
+        return classify_slack_status(int(resp.status_code), error, resp.headers)
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError | SlackClientError):
+        return SendResult(Outcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}")
+    return SendResult(Outcome.TRANSIENT, error=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def message_args(payload: dict[str, Any]) -> dict[str, Any]:
+    args = {k: payload[k] for k in _MESSAGE_KEYS if k in payload}
+    # Links in feed text must not unfurl into big previews of arbitrary sites.
+    args.setdefault("unfurl_links", False)
+    args.setdefault("unfurl_media", False)
+    return args
+
+
+class SlackBotSender:
+    """chat.postMessage with a bot token. 429s come back as TRANSIENT with Retry-After: the
+    outbox waits, rather than a blocked worker."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        client: AsyncWebClient | None = None,
+        base_url: str | None = None,
+        timeout: int = 30,
+    ) -> None:
+        if client is None:
+            if token is None:
+                raise ValueError("SlackBotSender needs a bot token or an AsyncWebClient")
+            kwargs: dict[str, Any] = {"token": token, "timeout": timeout}
+            if base_url is not None:
+                kwargs["base_url"] = base_url
+            client = AsyncWebClient(**kwargs)
+        self.client = client
+
+    async def send(
+        self,
+        destination: DestinationInfo,
+        payloads: Sequence[Any],
+        nonce: str,
+        *,
+        first_part: int = 0,
+    ) -> SendResult:
+        ids: list[str] = []
+        for i, payload in enumerate(payloads):
+            try:
+                resp = await self.client.chat_postMessage(
+                    channel=destination.channel, **message_args(payload)
+                )
+            except Exception as exc:
+                r = classify_slack_error(exc)
+                return SendResult(r.outcome, i, r.error, r.retry_after, tuple(ids))
+            ids.append(str(resp.get("ts") or ""))
+        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
+
+    async def aclose(self) -> None:
+        session = getattr(self.client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()
+
+
+class SlackWebhookSender:
+    """Incoming webhooks (URL from the destination's env var)."""
+
+    def __init__(self, *, timeout: int = 30) -> None:
+        self._timeout = timeout
+
+    async def send(
+        self,
+        destination: DestinationInfo,
+        payloads: Sequence[Any],
+        nonce: str,
+        *,
+        first_part: int = 0,
+    ) -> SendResult:
+        try:
+            url = webhook_url(destination)
+        except WebhookUrlMissing as exc:
+            return SendResult(Outcome.PERMANENT, error=str(exc))
+        client = AsyncWebhookClient(url, timeout=self._timeout)
+        for i, payload in enumerate(payloads):
+            try:
+                resp = await client.send_dict(message_args(payload))
+            except Exception as exc:
+                r = classify_slack_error(exc)
+                return SendResult(r.outcome, i, r.error, r.retry_after)
+            body = (resp.body or "").strip()
+            if resp.status_code != 200 or body != "ok":
+                r = classify_slack_status(resp.status_code, body[:200], resp.headers)
+                return SendResult(r.outcome, i, r.error, r.retry_after)
+        return SendResult(Outcome.SENT, len(payloads))
+
+    async def aclose(self) -> None:
+        return None
