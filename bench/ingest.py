@@ -32,8 +32,8 @@ import feedparser
 import structlog
 
 from bot.app.config import parse_config
-from bot.app.pipeline import Pipeline
 from bot.classify import Classifier
+from bot.core.pipeline import Pipeline
 from bot.ingest.fetch import Fetcher
 from bot.store.storage import PollOutcome, Storage
 
@@ -130,9 +130,15 @@ def main() -> None:
         storage = Storage.open(f"sqlite:///{tmp / 'bench.db'}")
         from datetime import UTC, datetime
 
-        storage.sync_feeds(cfg, datetime.now(UTC))
+        storage.sync_feeds(cfg.feed_options(), datetime.now(UTC))
         fetcher = Fetcher.from_defaults(cfg.defaults)
-        pipeline = Pipeline(storage=storage, config=cfg, fetcher=fetcher, classifier=classifier)
+        pipeline = Pipeline(
+            storage=storage,
+            fetcher=fetcher,
+            classifier=classifier,
+            backfill_window=cfg.defaults.backfill_window,
+            max_backoff=cfg.defaults.max_backoff,
+        )
 
         cold_wall, cold_cpu, cold = asyncio.run(cycle(pipeline, storage, fetcher))
         print(f"classifier load {t_load:.2f} s")

@@ -7,8 +7,9 @@ name the states and vocabularies that used to be bare strings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +103,116 @@ class Mode(StrEnum):
 
 MODES: tuple[str, ...] = tuple(m.value for m in Mode)
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+# -- options: plain records the app builds from its config file --------------------------------
+# The layers below the app take these, never the config file's pydantic models.
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """One feed as the operator configured it (URL resolved, interval decided)."""
+
+    name: str
+    url: str
+    interval: timedelta
+    language: str | None = None
+    jurisdictions: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationOptions:
+    """Where a subscription posts: a platform channel, a webhook (by env var) or the console."""
+
+    platform: str  # a DestinationKind value
+    guild: str = ""
+    channel: str = ""
+    webhook_env: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionOptions:
+    """A subscription's filters and schedule, as the config file (or a command) gives them."""
+
+    destination: DestinationOptions
+    name: str | None = None
+    jurisdictions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    instruments: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    min_score: float = 0.0
+    mode: str = Mode.INSTANT.value
+    at: str = "09:00"
+    day: str = "mon"
+    timezone: str = "UTC"
+
+
+# -- what the core service answers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionInfo:
+    """One subscription as stored, detached from the database."""
+
+    id: int
+    destination: DestinationOptions
+    name: str | None
+    jurisdictions: tuple[str, ...]
+    topics: tuple[str, ...]
+    instruments: tuple[str, ...]
+    keywords: tuple[str, ...]
+    languages: tuple[str, ...]
+    min_score: float
+    mode: str
+    at: str
+    day: str
+    timezone: str
+    origin: str
+    created_by: str | None = None
+
+    def schedule(self) -> str:
+        """'instant', 'daily at 09:00 UTC' or 'weekly, mon 09:00 UTC'."""
+        if self.mode == Mode.DAILY:
+            return f"daily at {self.at} {self.timezone}"
+        if self.mode == Mode.WEEKLY:
+            return f"weekly, {self.day} {self.at} {self.timezone}"
+        return self.mode
+
+
+@dataclass(frozen=True, slots=True)
+class FeedAdded:
+    """The result of adding a feed: its name, whether an earlier one came back, its entries."""
+
+    name: str
+    revived: bool
+    entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a story was (or was not) flagged: its verdict and the evidence behind it.
+
+    `live` is True when nothing was stored and the story was classified just now.
+    """
+
+    story: StoryPost
+    relevant: bool
+    score: float
+    jurisdictions: tuple[str, ...]
+    topics: tuple[str, ...]
+    instruments: tuple[str, ...]
+    evidence: tuple[dict[str, Any], ...]
+    live: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPreview:
+    """The stories a digest of the last `hours` would hold for a channel (newest first)."""
+
+    digest: Digest | None
+    total: int  # matching stories, of which `digest` holds the newest few
+    hours: int
+    filtered: bool  # True when the channel's subscriptions filtered; else all flagged stories

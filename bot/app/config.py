@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.types import DestinationOptions, FeedOptions, SubscriptionOptions
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -293,6 +295,45 @@ class AppConfig(_Model):
 
     def interval_for(self, feed: FeedConfig) -> timedelta:
         return feed.interval or self.defaults.interval
+
+    def feed_options(self) -> list[FeedOptions]:
+        """The feeds as the plain records the store takes."""
+        return [
+            FeedOptions(
+                name=f.name,
+                url=self.resolve_url(f.url),
+                interval=self.interval_for(f),
+                language=f.language,
+                jurisdictions=tuple(f.jurisdictions),
+                enabled=f.enabled,
+            )
+            for f in self.feeds
+        ]
+
+    def subscription_options(self) -> list[SubscriptionOptions]:
+        """The subscriptions as the plain records routing takes."""
+        out = []
+        for sc in self.subscriptions:
+            d = sc.destination
+            out.append(
+                SubscriptionOptions(
+                    destination=DestinationOptions(
+                        d.platform, d.guild or "", d.channel or "", d.webhook_env or ""
+                    ),
+                    name=sc.name,
+                    jurisdictions=tuple(sc.jurisdictions),
+                    topics=tuple(sc.topics),
+                    instruments=tuple(sc.instruments),
+                    keywords=tuple(sc.keywords),
+                    languages=tuple(sc.languages),
+                    min_score=float(sc.min_score),
+                    mode=sc.mode,
+                    at=sc.at,
+                    day=sc.day,
+                    timezone=sc.timezone,
+                )
+            )
+        return out
 
     def resolve_url(self, url: str) -> str:
         """Make a relative `file:` URL absolute against the config file's folder."""

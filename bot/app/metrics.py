@@ -81,10 +81,7 @@ def _handler(storage: Storage | None) -> type[BaseHTTPRequestHandler]:
                 ok, detail = True, "ok"
                 if storage is not None:
                     try:
-                        from sqlalchemy import text
-
-                        with storage.session() as s:
-                            s.execute(text("SELECT 1"))
+                        storage.ping()
                     except Exception as exc:  # the database is what health means here
                         ok, detail = False, f"database unavailable: {type(exc).__name__}"
                 self._reply(200 if ok else 503, (detail + "\n").encode(), "text/plain")

@@ -25,9 +25,9 @@ from bot import platforms
 from bot.app import metrics
 from bot.app.config import SAMPLE_CONFIG, AppConfig, load_config
 from bot.app.logging import FailureLog, describe
-from bot.app.pipeline import Pipeline, utcnow
 from bot.app.settings import Settings
 from bot.classify import Classifier
+from bot.core.pipeline import Pipeline, utcnow
 from bot.deliver.ports import Sender
 from bot.deliver.route import Router, queue_digests, sync_config_subscriptions
 from bot.deliver.worker import DrainStats, Pacer, Worker, recover_in_flight
@@ -100,6 +100,20 @@ def sample_settings(settings: Settings) -> Settings:
     )
 
 
+def fetch_options(config: AppConfig | None) -> dict[str, Any]:
+    """The config file's HTTP limits, as `feeds add` checks a URL with them."""
+    if config is None:
+        return {}
+    d = config.defaults
+    return {
+        "timeout": d.read_timeout,
+        "total_timeout": d.total_timeout,
+        "max_redirects": d.max_redirects,
+        "max_bytes": d.max_body_bytes,
+        "user_agent": d.user_agent,
+    }
+
+
 def load_classifier(config: AppConfig) -> Classifier:
     extra = [p if p.is_absolute() else config.base_dir / p for p in config.classifier.lexicons]
     return Classifier.load(extra_lexicons=extra, threshold=config.classifier.threshold)
@@ -142,9 +156,11 @@ class Runtime:
         config = load_config(feeds_path or settings.feeds)
         storage = Storage.open(settings.resolved_database_url())
         try:
-            storage.sync_feeds(config, utcnow())
+            storage.sync_feeds(config.feed_options(), utcnow())
             with storage.write() as s:
-                sync_config_subscriptions(s, config, has_chat_platform=settings.has_chat_platform)
+                sync_config_subscriptions(
+                    s, config.subscription_options(), has_chat_platform=settings.has_chat_platform
+                )
             fetcher = Fetcher.from_defaults(config.defaults)
             classifier = load_classifier(config)
         except BaseException:
@@ -153,8 +169,9 @@ class Runtime:
         router = Router()
         pipeline = Pipeline(
             storage=storage,
-            config=config,
             fetcher=fetcher,
+            backfill_window=config.defaults.backfill_window,
+            max_backoff=config.defaults.max_backoff,
             classifier=classifier,
             on_story=router,
         )
@@ -338,11 +355,11 @@ class Runtime:
     def _command_context(self) -> Any:
         from bot.commands.context import CommandContext
 
-        return CommandContext(
-            storage=self.storage,
+        return CommandContext.of(
+            self.storage,
             classifier=lambda: self.classifier,
-            config=self.config,
-            settings=self.settings,
+            fetch_options=fetch_options(self.config),
+            default_interval=self.config.defaults.interval,
         )
 
     def _start_metrics(self) -> metrics.MetricsServer | None:

@@ -1,52 +1,65 @@
-"""What command handlers need from the running bot, injected so tests need no platform."""
+"""What command handlers get: the core service, and a way to call it off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from bot.clock import utcnow
 from bot.commands.feedcheck import FeedCheck, FeedChecker, check_feed
 from bot.commands.ssrf import Policy
+from bot.core import BotOptions, PolicyBot
 from bot.ingest.netguard import allow_private_from_env
+from bot.store.storage import Storage
 
-if TYPE_CHECKING:
-    from bot.app.config import AppConfig
-    from bot.app.settings import Settings
-    from bot.store.storage import Storage
+_T = TypeVar("_T")
 
 
 @dataclass
 class CommandContext:
-    storage: Storage
-    # Returns the classifier (bot.classify.get_classifier); `why` uses it for unclassified items.
-    classifier: Callable[[], Any] | None = None
-    config: AppConfig | None = None
-    settings: Settings | None = None
-    clock: Callable[[], datetime] = utcnow
-    # How `feeds add` checks a URL; default: a real fetch through the SSRF guard.
-    fetch: FeedChecker | None = None
-    policy: Policy = field(default_factory=lambda: Policy(allow_private=allow_private_from_env()))
-    max_chat_feeds: int = 200
-    max_subscriptions_per_channel: int = 25
+    """The service the handlers call. Database work runs in a worker thread (`call`) so a
+    chat event loop never stalls on it."""
+
+    bot: PolicyBot
+
+    @classmethod
+    def of(
+        cls,
+        storage: Storage,
+        *,
+        classifier: Callable[[], Any] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        fetch: FeedChecker | None = None,
+        policy: Policy | None = None,
+        fetch_options: dict[str, Any] | None = None,
+        default_interval: timedelta = timedelta(minutes=30),
+        max_chat_feeds: int = 200,
+        max_subscriptions_per_channel: int = 25,
+    ) -> CommandContext:
+        """A context over an open storage; `fetch` replaces the real feed check (tests)."""
+        guard = policy or Policy(allow_private=allow_private_from_env())
+        kw = dict(fetch_options or {})
+
+        async def checker(url: str) -> FeedCheck:
+            return await check_feed(url, guard, **kw)
+
+        options = BotOptions(
+            default_interval=default_interval,
+            max_runtime_feeds=max_chat_feeds,
+            max_subscriptions_per_channel=max_subscriptions_per_channel,
+        )
+        bot = PolicyBot(
+            storage, options, classifier=classifier, feed_checker=fetch or checker, clock=clock
+        )
+        return cls(bot)
 
     def now(self) -> datetime:
-        t = self.clock()
+        t = self.bot.now()
         return t if t.tzinfo else t.replace(tzinfo=UTC)
 
-    async def check_feed(self, url: str) -> FeedCheck:
-        if self.fetch is not None:
-            return await self.fetch(url)
-        kw: dict[str, Any] = {}
-        if self.config is not None:
-            d = self.config.defaults
-            kw = {
-                "timeout": d.read_timeout,
-                "total_timeout": d.total_timeout,
-                "max_redirects": d.max_redirects,
-                "max_bytes": d.max_body_bytes,
-                "user_agent": d.user_agent,
-            }
-        return await check_feed(url, self.policy, **kw)
+    async def call(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+        """Run a (blocking) core method in a worker thread."""
+        return await asyncio.to_thread(fn, *args, **kw)

@@ -24,12 +24,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.app.config import AppConfig, DestinationConfig, SubscriptionConfig
 from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
 from bot.store.models import Destination, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
-from bot.types import DAYS
+from bot.types import DAYS, DestinationOptions, SubscriptionOptions
 
 log = structlog.get_logger("policybot.route")
 
@@ -55,7 +54,7 @@ def subscriptions_version() -> int:
 # -- destinations and config sync ---------------------------------------------------------------
 
 
-def destination_key(cfg: DestinationConfig) -> tuple[str, str, str, str]:
+def destination_key(cfg: DestinationOptions) -> tuple[str, str, str, str]:
     return (cfg.platform, cfg.guild or "", cfg.channel or "", cfg.webhook_env or "")
 
 
@@ -104,7 +103,7 @@ _FILTER_FIELDS = ("jurisdictions", "topics", "instruments", "keywords", "languag
 _SCHEDULE_FIELDS = ("mode", "at", "day", "timezone")
 
 
-def _config_values(sc: SubscriptionConfig) -> dict[str, Any]:
+def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
     values: dict[str, Any] = {f: list(getattr(sc, f)) for f in _FILTER_FIELDS}
     values.update({f: getattr(sc, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(sc.min_score)
@@ -129,19 +128,19 @@ class SyncResult:
 
 
 def sync_config_subscriptions(
-    session: Session, cfg: AppConfig, *, has_chat_platform: bool | None = None
+    session: Session, subscriptions: Sequence[SubscriptionOptions], *, has_chat_platform: bool
 ) -> SyncResult:
     """Make the origin="config" subscriptions follow the config file (idempotent).
 
     A config subscription keeps its row (and so its digest bookmark) while the file keeps it:
     rows are matched by destination and name, or, for unnamed ones, by identical settings.
-    Chat-made subscriptions are never touched. `has_chat_platform` defaults to the settings
-    (Discord or Slack credentials present) and decides the implicit console subscription.
+    Chat-made subscriptions are never touched. `has_chat_platform` (Discord or Slack
+    credentials present) decides the implicit console subscription.
     """
     existing = list(session.scalars(select(Subscription).where(Subscription.origin == "config")))
     unmatched = {row.id: row for row in existing}
     created = updated = 0
-    for sc in cfg.subscriptions:
+    for sc in subscriptions:
         platform, guild, channel, webhook_env = destination_key(sc.destination)
         dest = get_or_create_destination(
             session, platform, guild=guild, channel=channel, webhook_env=webhook_env
@@ -164,10 +163,6 @@ def sync_config_subscriptions(
     for row in unmatched.values():
         session.delete(row)
     session.flush()
-    if has_chat_platform is None:
-        from bot.app.settings import Settings
-
-        has_chat_platform = Settings().has_chat_platform
     implicit = ensure_implicit_console(session, has_chat_platform=has_chat_platform)
     if created or updated or unmatched:
         subscriptions_changed()

@@ -35,7 +35,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -51,8 +51,19 @@ from bot.ingest.netguard import (
 )
 from bot.ingest.types import FeedState, FetchResult, FetchStatus
 
-if TYPE_CHECKING:
-    from bot.app.config import Defaults
+
+class FetchLimits(Protocol):
+    """The HTTP limits Fetcher.from_defaults reads (the config file's `defaults`)."""
+
+    user_agent: str
+    connect_timeout: float
+    read_timeout: float
+    total_timeout: float
+    max_body_bytes: int
+    max_redirects: int
+    concurrency: int
+    per_host_concurrency: int
+
 
 __all__ = ["ACCEPT", "MAX_RETRY_AFTER", "Fetcher", "next_poll_delay", "parse_retry_after"]
 
@@ -405,7 +416,7 @@ class Fetcher:
         return session
 
     @classmethod
-    def from_defaults(cls, d: Defaults) -> Fetcher:
+    def from_defaults(cls, d: FetchLimits) -> Fetcher:
         return cls(
             user_agent=d.user_agent,
             connect_timeout=d.connect_timeout,

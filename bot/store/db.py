@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 import bot
@@ -111,3 +111,28 @@ def head_revision(engine: Engine) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+
+
+def ping(engine: Engine) -> None:
+    """Run `SELECT 1`: raises when the database cannot be reached."""
+    with engine.connect() as conn:
+        conn.execute(text("select 1"))
+
+
+def check_database(url: str) -> tuple[str, list[str]]:
+    """Can this code use the database at `url`? Returns the URL as shown (no password) and
+    the problems found: cannot connect, or migrated by a newer policybot."""
+    shown = url
+    try:
+        engine = make_engine(url)
+        shown = engine.url.render_as_string(hide_password=True)
+        ping(engine)
+    except Exception as exc:
+        return shown, [f"database {shown}: cannot connect: {exc}"]
+    try:
+        why = unknown_revision(engine, current_revision(engine))
+    except Exception as exc:
+        return shown, [f"database {shown}: cannot read the schema revision: {exc}"]
+    finally:
+        engine.dispose()
+    return shown, [f"database {shown}: {why}"] if why else []

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, update
@@ -23,11 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.classify.verdict import Verdict as VerdictValue
 from bot.ingest.dedup import RecentTitles, same_story, title_key
 from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
-from bot.store.db import make_engine, migrate
+from bot.store.db import make_engine, migrate, ping
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
-
-if TYPE_CHECKING:
-    from bot.app.config import AppConfig
+from bot.types import FeedOptions
 
 # How far back a new entry is compared with earlier stories by title.
 DEDUP_WINDOW = timedelta(hours=72)
@@ -272,6 +270,10 @@ class Storage:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        """Raises when the database cannot be reached (health checks)."""
+        ping(self.engine)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on error."""
@@ -286,15 +288,15 @@ class Storage:
 
     # -- feeds -------------------------------------------------------------------------------
 
-    def sync_feeds(self, cfg: AppConfig, now: datetime) -> list[FeedInfo]:
+    def sync_feeds(self, feeds: Sequence[FeedOptions], now: datetime) -> list[FeedInfo]:
         """Make the feeds table follow the config file; returns the feeds in the config."""
         out: list[FeedInfo] = []
         with self.write() as s:
             rows = {f.name: f for f in s.scalars(select(Feed))}
             names = set()
-            for fc in cfg.feeds:
+            for fc in feeds:
                 names.add(fc.name)
-                url = cfg.resolve_url(fc.url)
+                url = fc.url
                 row = rows.get(fc.name)
                 if row is None:
                     row = Feed(
@@ -317,7 +319,7 @@ class Storage:
                     row.next_poll_at = now
                 row.language = fc.language
                 row.jurisdictions = list(fc.jurisdictions)
-                row.interval_seconds = int(cfg.interval_for(fc).total_seconds())
+                row.interval_seconds = int(fc.interval.total_seconds())
                 row.enabled = fc.enabled
                 row.in_config = True
             for name, row in rows.items():
@@ -325,7 +327,7 @@ class Storage:
                 if name not in names and row.origin != "chat":
                     row.in_config = False
             s.flush()
-            for fc in cfg.feeds:
+            for fc in feeds:
                 out.append(FeedInfo.of(s.scalars(select(Feed).where(Feed.name == fc.name)).one()))
         return out
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import bot.ingest.parse
+from bot.app.runtime import fetch_options
 from bot.commands import context as context_module
 from bot.commands.context import CommandContext
 from bot.commands.feedcheck import FeedCheck, check_feed
@@ -92,8 +93,10 @@ async def test_the_context_uses_the_configured_deadlines(monkeypatch: pytest.Mon
     defaults = SimpleNamespace(
         read_timeout=7.0, total_timeout=12.0, max_redirects=3, max_body_bytes=1000, user_agent="ua"
     )
-    ctx = CommandContext(storage=None, config=SimpleNamespace(defaults=defaults))  # type: ignore[arg-type]
-    await ctx.check_feed("https://example.org/f")
+    options = fetch_options(SimpleNamespace(defaults=defaults))  # type: ignore[arg-type]
+    ctx = CommandContext.of(storage=None, fetch_options=options)  # type: ignore[arg-type]
+    assert ctx.bot.feed_checker is not None
+    await ctx.bot.feed_checker("https://example.org/f")
     assert got == {
         "timeout": 7.0,
         "total_timeout": 12.0,

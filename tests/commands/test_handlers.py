@@ -38,7 +38,7 @@ def storage(sqlite_url: str) -> Iterator[Storage]:
 
 @pytest.fixture
 def ctx(storage: Storage) -> CommandContext:
-    return CommandContext(storage=storage, clock=lambda: NOW, policy=Policy())
+    return CommandContext.of(storage=storage, clock=lambda: NOW, policy=Policy())
 
 
 def _seed(storage: Storage) -> None:
@@ -328,7 +328,7 @@ async def test_instruments_come_from_the_running_classifier(storage: Storage) ->
     class Custom:
         lexicon = Lexicon(instruments={"x-ai-law": "Examplestan AI Law"})
 
-    ctx = CommandContext(storage=storage, clock=lambda: NOW, classifier=Custom)
+    ctx = CommandContext.of(storage=storage, clock=lambda: NOW, classifier=Custom)
     r = await run(ctx, "subscribe", instruments="x-ai-law")
     assert not r.error, r.text
     assert autocomplete("instruments", "exam", classifier=Custom) == [
@@ -456,7 +456,7 @@ async def test_feeds_add_checks_and_refuses_private_by_default(
 
 
 async def test_feeds_add_and_remove_a_local_feed_when_allowed(storage: Storage) -> None:
-    ctx = CommandContext(storage=storage, clock=lambda: NOW, policy=Policy(allow_private=True))
+    ctx = CommandContext.of(storage=storage, clock=lambda: NOW, policy=Policy(allow_private=True))
     with feed_server() as srv:
         page = await run(ctx, "feeds", action="add", url=srv.url("/page.html"))
         assert page.error
@@ -489,7 +489,7 @@ async def test_feeds_add_uses_the_injected_fetch(storage: Storage) -> None:
         asked.append(url)
         return FeedCheck(False, url, error="this is not an RSS or Atom feed")
 
-    ctx = CommandContext(storage=storage, clock=lambda: NOW, fetch=fake)
+    ctx = CommandContext.of(storage=storage, clock=lambda: NOW, fetch=fake)
     r = await run(ctx, "feeds", action="add", url="https://example.org/x")
     assert asked == ["https://example.org/x"] and r.error and "not an RSS" in r.text
 
@@ -537,7 +537,7 @@ async def test_why_classifies_an_unclassified_item_off_the_event_loop(storage: S
         threads.append(threading.get_ident())  # loading a classifier is slow too
         return Clf()
 
-    ctx = CommandContext(storage=storage, clock=lambda: NOW, classifier=factory)
+    ctx = CommandContext.of(storage=storage, clock=lambda: NOW, classifier=factory)
     r = await run(ctx, "why", USER, item=str(sid))
     assert not r.error and "classified just now" in r.text and "United States (US)" in r.text
     assert len(threads) == 2 and threading.get_ident() not in threads
@@ -548,7 +548,7 @@ async def test_bad_time_zones_do_not_rescan_the_tz_database(
 ) -> None:
     import zoneinfo
 
-    from bot.commands import vocab
+    from bot.core import vocab
 
     real = zoneinfo.available_timezones
     calls: list[int] = []
@@ -580,7 +580,7 @@ async def test_help_and_unknown_commands(ctx: CommandContext) -> None:
 async def test_failures_become_a_reply_without_a_trace(
     ctx: CommandContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.commands.handlers as h
+    import bot.core.stories as h
 
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("database exploded at /secret/path")

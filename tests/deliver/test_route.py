@@ -231,9 +231,9 @@ def test_router_as_record_poll_hook(storage: Storage, tmp_path: Path) -> None:
         },
         tmp_path / "feeds.yaml",
     )
-    (feed,) = storage.sync_feeds(cfg, h.NOW - timedelta(days=1))
+    (feed,) = storage.sync_feeds(cfg.feed_options(), h.NOW - timedelta(days=1))
     with storage.write() as s:
-        sync_config_subscriptions(s, cfg, has_chat_platform=True)
+        sync_config_subscriptions(s, cfg.subscription_options(), has_chat_platform=True)
     ok = FetchResult(status=FetchStatus.OK, url=feed.url, http_status=200, body_hash="x")
     # First poll of a feed: its back catalogue within the window is announced (fresh items).
     outcome = storage.record_poll(
@@ -282,12 +282,12 @@ def test_config_sync_is_idempotent_and_keeps_chat_subscriptions(
         ],
     )
     with storage.write() as s:
-        r = sync_config_subscriptions(s, c1, has_chat_platform=True)
+        r = sync_config_subscriptions(s, c1.subscription_options(), has_chat_platform=True)
         assert (r.created, r.updated, r.deleted) == (2, 0, 0)
         h.subscription(s, h.destination(s, "discord", "chat-made"), created_by="alice")
     with storage.write() as s:
         first_ids = sorted(s.scalars(select(Subscription.id)))
-        r = sync_config_subscriptions(s, c1, has_chat_platform=True)
+        r = sync_config_subscriptions(s, c1.subscription_options(), has_chat_platform=True)
         assert (r.created, r.updated, r.deleted) == (0, 0, 0)
         assert sorted(s.scalars(select(Subscription.id))) == first_ids
     # Edit one (same name: same row, keeps its id), remove the other.
@@ -302,7 +302,7 @@ def test_config_sync_is_idempotent_and_keeps_chat_subscriptions(
         ],
     )
     with storage.write() as s:
-        r = sync_config_subscriptions(s, c2, has_chat_platform=True)
+        r = sync_config_subscriptions(s, c2.subscription_options(), has_chat_platform=True)
         assert (r.created, r.updated, r.deleted) == (0, 1, 1)
     assert subs_in_db(storage) == [
         ("config", "discord", "eu", ("EU", "GB")),
@@ -315,13 +315,15 @@ def test_config_sync_is_idempotent_and_keeps_chat_subscriptions(
 def test_implicit_console_only_without_anything_else(storage: Storage, tmp_path: Path) -> None:
     empty = cfg(tmp_path, [])
     with storage.write() as s:
-        r = sync_config_subscriptions(s, empty, has_chat_platform=False)
+        r = sync_config_subscriptions(s, empty.subscription_options(), has_chat_platform=False)
         assert r.implicit_console
     assert subs_in_db(storage) == [
         ("implicit", "console", "console (no subscriptions configured)", ())
     ]
     with storage.write() as s:  # idempotent
-        assert sync_config_subscriptions(s, empty, has_chat_platform=False).implicit_console
+        assert sync_config_subscriptions(
+            s, empty.subscription_options(), has_chat_platform=False
+        ).implicit_console
     assert len(subs_in_db(storage)) == 1
 
     # It receives every flagged story.
@@ -336,14 +338,16 @@ def test_implicit_console_only_without_anything_else(storage: Storage, tmp_path:
     # Real subscriptions appear: the implicit one goes.
     real = cfg(tmp_path, [{"destination": {"platform": "console"}, "jurisdictions": ["EU"]}])
     with storage.write() as s:
-        assert not sync_config_subscriptions(s, real, has_chat_platform=False).implicit_console
+        assert not sync_config_subscriptions(
+            s, real.subscription_options(), has_chat_platform=False
+        ).implicit_console
     assert subs_in_db(storage) == [("config", "console", None, ("EU",))]
 
 
 def test_no_implicit_console_with_chat_credentials(storage: Storage, tmp_path: Path) -> None:
     with storage.write() as s:
         assert not sync_config_subscriptions(
-            s, cfg(tmp_path, []), has_chat_platform=True
+            s, cfg(tmp_path, []).subscription_options(), has_chat_platform=True
         ).implicit_console
         assert s.scalars(select(Subscription)).all() == []
 
@@ -366,11 +370,11 @@ def test_a_config_channel_and_the_same_channel_from_chat_are_one_destination(
 
     config = cfg(tmp_path, [{"destination": {"platform": "discord", "channel": "555"}}])
     with storage.write() as s:
-        sync_config_subscriptions(s, config, has_chat_platform=True)
+        sync_config_subscriptions(s, config.subscription_options(), has_chat_platform=True)
         chat_dest = get_or_create_destination(s, "discord", guild="G1", channel="555")
         h.subscription(s, chat_dest)
         # The config sync at the next start finds the same row, now with its guild.
-        sync_config_subscriptions(s, config, has_chat_platform=True)
+        sync_config_subscriptions(s, config.subscription_options(), has_chat_platform=True)
         dests = list(s.scalars(select(Destination).where(Destination.platform == "discord")))
         assert [(d.guild, d.channel) for d in dests] == [("G1", "555")]
         # Another platform or a webhook with the same "channel" stays apart.

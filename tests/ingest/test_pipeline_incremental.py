@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.app import pipeline as pipeline_module
+from bot.core import pipeline as pipeline_module
 from bot.app.config import parse_config
-from bot.app.pipeline import Pipeline
 from bot.classify.verdict import Verdict
+from bot.core.pipeline import Pipeline
 from bot.ingest.fetch import Fetcher
 from bot.ingest.types import ParsedFeed
 from bot.store.models import Entry, Story
@@ -67,12 +67,12 @@ def make_pipeline(storage: Storage, feed_file: Path, tmp_path: Path) -> Pipeline
     cfg = parse_config(
         {"feeds": [{"name": "f", "url": feed_file.as_uri()}]}, tmp_path / "feeds.yaml"
     )
-    storage.sync_feeds(cfg, NOW)
+    storage.sync_feeds(cfg.feed_options(), NOW)
     clock = iter(NOW + timedelta(minutes=i) for i in range(100))
     return Pipeline(
         storage=storage,
-        config=cfg,
         fetcher=Fetcher.from_defaults(cfg.defaults),
+        backfill_window=cfg.defaults.backfill_window,
         classifier=FakeClassifier(),
         clock=lambda: next(clock),
     )  # type: ignore[arg-type]

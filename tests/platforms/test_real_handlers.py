@@ -56,7 +56,7 @@ def ctx(sqlite_url: str) -> Iterator[CommandContext]:
             topics=("export-controls",),
             feeds=("Reuters",),
         )
-    yield CommandContext(storage=storage, clock=lambda: NOW + timedelta(hours=1))
+    yield CommandContext.of(storage=storage, clock=lambda: NOW + timedelta(hours=1))
     storage.close()
 
 
@@ -119,7 +119,7 @@ async def test_discord_with_real_handlers(ctx: CommandContext) -> None:
                 )
                 (answer,) = await until(lambda: followups(sub))
                 assert answer["embeds"][0]["title"] == "Subscribed"
-                with ctx.storage.session() as s:
+                with ctx.bot.storage.session() as s:
                     rows = list(s.scalars(select(Subscription)))
                 assert [(r.jurisdictions, r.mode, r.at, r.timezone) for r in rows] == [
                     (["EU", "CN"], "daily", "09:00", "Europe/Berlin")
@@ -151,7 +151,7 @@ async def test_discord_with_real_handlers(ctx: CommandContext) -> None:
                 )
                 (answer,) = await until(lambda: followups(sub))
                 assert answer["embeds"][0]["title"] == "Subscribed", answer
-                with ctx.storage.session() as s:
+                with ctx.bot.storage.session() as s:
                     row = s.scalars(select(Subscription).order_by(Subscription.id.desc())).first()
                 assert row is not None
                 assert (row.instruments, row.min_score) == (
@@ -266,12 +266,12 @@ async def test_slack_with_real_handlers(
             session, url, fake, 'subscribe instruments="AI Act" min_score=0.7', user="U0ADMIN"
         )
         assert "Subscription 2 added" in json.dumps(ok["blocks"]), ok
-        with ctx.storage.session() as s:
+        with ctx.bot.storage.session() as s:
             row = s.get(Subscription, 2)
             assert row is not None and (row.instruments, row.min_score) == (["EU AI Act"], 0.7)
 
         # a feed's name of several words, unquoted
-        with ctx.storage.write() as s:
+        with ctx.bot.storage.write() as s:
             s.add(
                 Feed(
                     name="My Policy Feed",

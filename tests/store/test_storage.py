@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.app.config import parse_config
+from bot.app.config import AppConfig, parse_config
 from bot.classify.verdict import Evidence, Verdict
 from bot.ingest.types import FetchResult, FetchStatus, Item
 from bot.store.db import current_revision, head_revision
@@ -30,7 +30,7 @@ def storage(db_url: str) -> Iterator[Storage]:
     s.close()
 
 
-def config(tmp_path: Path, *names: str, **urls: str) -> object:
+def config(tmp_path: Path, *names: str, **urls: str) -> AppConfig:
     feeds = [{"name": n, "url": urls.get(n, f"https://example.org/{n}.xml")} for n in names]
     return parse_config({"feeds": feeds, "defaults": {"interval": "30m"}}, tmp_path / "f.yaml")
 
@@ -108,11 +108,11 @@ def test_migrations_match_models(storage: Storage) -> None:
 
 def test_sync_feeds_follows_the_config(storage: Storage, tmp_path: Path) -> None:
     cfg = config(tmp_path, "a", "b")
-    feeds = storage.sync_feeds(cfg, NOW)  # type: ignore[arg-type]
+    feeds = storage.sync_feeds(cfg.feed_options(), NOW)
     assert [f.name for f in feeds] == ["a", "b"]
     assert all(f.next_poll_at == NOW and f.active for f in feeds)
     cfg2 = config(tmp_path, "a", a="https://example.org/moved.xml")
-    storage.sync_feeds(cfg2, NOW)  # type: ignore[arg-type]
+    storage.sync_feeds(cfg2.feed_options(), NOW)
     by_name = {f.name: f for f in storage.feeds()}
     assert by_name["a"].url == "https://example.org/moved.xml"
     assert not by_name["b"].in_config and not by_name["b"].active
@@ -120,7 +120,7 @@ def test_sync_feeds_follows_the_config(storage: Storage, tmp_path: Path) -> None
 
 
 def test_poll_stores_items_stories_verdicts_once(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     flagged: list[int] = []
 
     def hook(session: Session, story: Story, verdict: Verdict) -> None:
@@ -155,7 +155,7 @@ def test_poll_stores_items_stories_verdicts_once(storage: Storage, tmp_path: Pat
 
 
 def test_same_story_from_two_feeds_is_one_story(storage: Storage, tmp_path: Path) -> None:
-    a, b, c = storage.sync_feeds(config(tmp_path, "a", "b", "c"), NOW)  # type: ignore[arg-type]
+    a, b, c = storage.sync_feeds(config(tmp_path, "a", "b", "c").feed_options(), NOW)
     poll(
         storage,
         a.id,
@@ -200,7 +200,7 @@ def test_same_story_from_two_feeds_is_one_story(storage: Storage, tmp_path: Path
 
 
 def test_home_page_links_do_not_merge_stories(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     out = poll(
         storage,
         feed.id,
@@ -213,7 +213,7 @@ def test_home_page_links_do_not_merge_stories(storage: Storage, tmp_path: Path) 
 
 
 def test_back_catalogue_of_a_new_feed_is_not_posted(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     out = poll(
         storage,
         feed.id,
@@ -241,7 +241,7 @@ def test_back_catalogue_of_a_new_feed_is_not_posted(storage: Storage, tmp_path: 
 
 
 def test_failures_are_recorded_and_gone_disables(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     failed = FetchResult(
         status=FetchStatus.FAILED,
         url=feed.url,
@@ -266,7 +266,7 @@ def test_failures_are_recorded_and_gone_disables(storage: Storage, tmp_path: Pat
 
 
 def test_permanent_redirect_updates_the_url(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     moved = FetchResult(
         status=FetchStatus.NOT_MODIFIED,
         url=feed.url,
@@ -278,12 +278,12 @@ def test_permanent_redirect_updates_the_url(storage: Storage, tmp_path: Path) ->
     assert info is not None and info.url == "https://new.example/feed.xml"
     assert info.config_url == "https://example.org/a.xml"
     # Re-syncing the unchanged config keeps the redirected URL.
-    storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     assert storage.feed("a").url == "https://new.example/feed.xml"  # type: ignore[union-attr]
 
 
 def test_a_failing_hook_rolls_back_the_whole_poll(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
 
     def broken(session: Session, story: Story, verdict: Verdict) -> None:
         raise RuntimeError("router down")
@@ -301,7 +301,7 @@ def test_a_failing_hook_rolls_back_the_whole_poll(storage: Storage, tmp_path: Pa
 
 
 def test_source_count_counts_feeds_not_entries(storage: Storage, tmp_path: Path) -> None:
-    a, b = storage.sync_feeds(config(tmp_path, "a", "b"), NOW)  # type: ignore[arg-type]
+    a, b = storage.sync_feeds(config(tmp_path, "a", "b").feed_options(), NOW)
     url = "https://news.example/eu-ai-act-final"
     # One feed carrying the story twice (two guids, one link) is still one source.
     out = poll(
@@ -329,7 +329,7 @@ def test_source_count_counts_feeds_not_entries(storage: Storage, tmp_path: Path)
 
 
 def test_titles_within_one_poll(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     out = poll(
         storage,
         feed.id,
@@ -351,7 +351,7 @@ def test_titles_within_one_poll(storage: Storage, tmp_path: Path) -> None:
 
 
 def test_a_big_poll_is_written_whole(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     items = [
         item(f"u{i}", f"Story number {i} about something", url=f"https://a.example/{i}")
         for i in range(1_234)
@@ -369,7 +369,7 @@ def test_a_big_poll_is_written_whole(storage: Storage, tmp_path: Path) -> None:
 
 
 def test_the_hook_gets_stored_rows_in_item_order(storage: Storage, tmp_path: Path) -> None:
-    (feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     seen: list[tuple[str, bool, str | None]] = []
 
     def hook(session: Session, story: Story, verdict: Verdict) -> None:
@@ -389,7 +389,7 @@ def test_the_hook_gets_stored_rows_in_item_order(storage: Storage, tmp_path: Pat
 def test_a_story_matched_by_recent_title_that_is_gone_makes_a_new_one(
     storage: Storage, tmp_path: Path
 ) -> None:
-    a, b = storage.sync_feeds(config(tmp_path, "a", "b"), NOW)  # type: ignore[arg-type]
+    a, b = storage.sync_feeds(config(tmp_path, "a", "b").feed_options(), NOW)
     poll(
         storage,
         a.id,
@@ -411,7 +411,7 @@ def test_concurrent_polls_group_shared_stories(storage: Storage, tmp_path: Path)
     import threading
 
     names = [f"f{i}" for i in range(8)]
-    feeds = storage.sync_feeds(config(tmp_path, *names), NOW)  # type: ignore[arg-type]
+    feeds = storage.sync_feeds(config(tmp_path, *names).feed_options(), NOW)
     titles = [f"Council and Parliament agree on rules for topic number {n}" for n in range(30)]
     errors: list[BaseException] = []
 
@@ -441,7 +441,7 @@ def test_concurrent_polls_group_shared_stories(storage: Storage, tmp_path: Path)
 def test_a_link_shared_by_different_entries_of_one_feed_does_not_merge_them(
     storage: Storage, tmp_path: Path
 ) -> None:
-    a, b = storage.sync_feeds(config(tmp_path, "a", "b"), NOW)  # type: ignore[arg-type]
+    a, b = storage.sync_feeds(config(tmp_path, "a", "b").feed_options(), NOW)
     shared = "https://a.example/news"  # every entry of this feed links to its news page
     out = poll(
         storage,
@@ -480,7 +480,7 @@ def test_a_link_shared_by_different_entries_of_one_feed_does_not_merge_them(
 def test_feeds_added_from_chat_survive_a_config_sync_and_are_guarded(
     storage: Storage, tmp_path: Path
 ) -> None:
-    (cfg_feed,) = storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]
+    (cfg_feed,) = storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)
     with storage.write() as s:
         s.add(
             Feed(
@@ -498,7 +498,7 @@ def test_feeds_added_from_chat_survive_a_config_sync_and_are_guarded(
                 next_poll_at=NOW,
             )
         )
-    storage.sync_feeds(config(tmp_path, "a"), NOW)  # type: ignore[arg-type]  # a restart
+    storage.sync_feeds(config(tmp_path, "a").feed_options(), NOW)  # a restart
     by_name = {f.name: f for f in storage.feeds()}
     assert by_name["chat feed"].active and by_name["chat feed"].state().guarded
     assert not by_name["a"].state().guarded  # the operator's own feed

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import typer
@@ -59,7 +59,14 @@ def _context(ctx: typer.Context) -> Any:
 
         return get_classifier()
 
-    return CommandContext(storage=storage, classifier=classifier, config=cfg, settings=settings)
+    from bot.app.runtime import fetch_options
+
+    return CommandContext.of(
+        storage,
+        classifier=classifier,
+        fetch_options=fetch_options(cfg),
+        default_interval=cfg.defaults.interval if cfg else timedelta(minutes=30),
+    )
 
 
 _PLATFORMS = ("console", "discord", "slack")
@@ -86,7 +93,7 @@ def _run(ctx: typer.Context, command: str, args: dict[str, Any]) -> Reply:
             _handle(Request(command, args, Caller("cli", "cli", is_admin=True)), cctx)
         )
     finally:
-        cctx.storage.close()
+        cctx.bot.close()
 
 
 async def _handle(req: Request, cctx: Any) -> Reply:

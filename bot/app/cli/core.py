@@ -184,7 +184,7 @@ def _open_storage(ctx: typer.Context, sample: bool = False):  # type: ignore[no-
     try:
         cfg = load_config(path)
         storage = Storage.open(settings.resolved_database_url())
-        storage.sync_feeds(cfg, datetime.now(UTC))
+        storage.sync_feeds(cfg.feed_options(), datetime.now(UTC))
     except ConfigError as exc:
         fail(str(exc))
     except Exception as exc:
@@ -353,17 +353,6 @@ def db_current(ctx: typer.Context) -> None:
 # -- config --------------------------------------------------------------------------------
 
 
-def _schema_problems(engine: Any, shown: str) -> list[str]:
-    """A database migrated by a newer policybot: this code cannot use it."""
-    from bot.store.db import current_revision, unknown_revision
-
-    try:
-        why = unknown_revision(engine, current_revision(engine))
-    except Exception as exc:
-        return [f"database {shown}: cannot read the schema revision: {exc}"]
-    return [f"database {shown}: {why}"] if why else []
-
-
 def _slack_problems(settings: Any) -> list[str]:
     """Slack commands need a way in: an app token (Socket Mode) or a signing secret (HTTP)."""
     if not settings.slack_bot_token:
@@ -390,9 +379,7 @@ def _slack_problems(settings: Any) -> list[str]:
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
     """Validate the config file, the environment and the database connection."""
-    from sqlalchemy import text
-
-    from bot.store.db import make_engine
+    from bot.store.db import check_database
 
     problems: list[str] = []
     path = feeds_path(ctx)
@@ -402,17 +389,8 @@ def config_check(ctx: typer.Context) -> None:
     except ConfigError as exc:
         problems.append(str(exc))
     settings = cli_settings(ctx)
-    url = settings.resolved_database_url()
-    shown = url
-    try:
-        engine = make_engine(url)
-        shown = engine.url.render_as_string(hide_password=True)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:
-        problems.append(f"database {shown}: cannot connect: {exc}")
-    else:
-        problems += _schema_problems(engine, shown)
+    shown, db_problems = check_database(settings.resolved_database_url())
+    problems += db_problems
     problems += _slack_problems(settings)
     if cfg is not None:
         try:

@@ -480,7 +480,7 @@ class PolicyGroup(
 
 def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
     """IANA zones containing what was typed ("berl" -> Europe/Berlin), at most 25."""
-    from bot.commands.vocab import time_zones  # cached; shared with the subscribe handler
+    from bot.core.vocab import time_zones  # cached; shared with the subscribe handler
 
     q = current.strip().casefold().replace(" ", "_")
     hits = (

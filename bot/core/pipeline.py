@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bot.app.config import AppConfig
 from bot.classify import Classifier
 from bot.classify.verdict import Verdict
 from bot.clock import utcnow
@@ -30,9 +29,11 @@ PROCESSING_SLOTS = 3
 @dataclass
 class Pipeline:
     storage: Storage
-    config: AppConfig
     fetcher: Fetcher
     classifier: Classifier
+    # How far back a new feed's entries may be posted; the longest pause after failures.
+    backfill_window: timedelta = timedelta(hours=48)
+    max_backoff: timedelta = timedelta(hours=12)
     on_story: StoryHook | None = None
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
@@ -70,7 +71,7 @@ class Pipeline:
             failed,
             interval=feed.interval,
             failures=feed.consecutive_failures + 1,
-            max_backoff=self.config.defaults.max_backoff,
+            max_backoff=self.max_backoff,
             rng=self.rng,
         )
         try:
@@ -81,7 +82,7 @@ class Pipeline:
                 now=now,
                 next_poll_at=now + delay,
                 classify=self._classify,
-                backfill_window=self.config.defaults.backfill_window,
+                backfill_window=self.backfill_window,
             )
         except Exception:  # the database itself is the problem: the next tick tries again
             log.exception("could not record the crashed poll", feed=feed.name)
@@ -140,7 +141,7 @@ class Pipeline:
             delay_basis,
             interval=feed.interval,
             failures=failures,
-            max_backoff=self.config.defaults.max_backoff,
+            max_backoff=self.max_backoff,
             rng=self.rng,
         )
         outcome = self.storage.record_poll(
@@ -150,7 +151,7 @@ class Pipeline:
             now=now,
             next_poll_at=now + delay,
             classify=self._classify,
-            backfill_window=self.config.defaults.backfill_window,
+            backfill_window=self.backfill_window,
             feed_title=feed_title,
             parse_error=parse_error,
             on_story=self.on_story,

@@ -1,0 +1,64 @@
+"""`help`: what each command does, with examples."""
+
+from __future__ import annotations
+
+from bot.commands.args import str_arg
+from bot.commands.context import CommandContext
+from bot.commands.digest import DIGEST_DEFAULT_HOURS, DIGEST_MAX_HOURS
+from bot.commands.types import Reply, Request, Table
+from bot.core.validate import show, suggest
+from bot.errors import NotFoundError
+
+# -- help --------------------------------------------------------------------------------------
+
+HELP: dict[str, tuple[str, str]] = {
+    "search": (
+        "Search past stories in any language: every word must appear (as part of a word;"
+        ' 1-2 letter words like AI or EU as whole words), "quotes" for a phrase, -word or'
+        " NOT word to leave out stories holding it. Only you see the results unless share:true.",
+        "/policy search AI Act · /policy search 人工智能 jurisdiction:CN since:7d ·"
+        ' /policy search "export controls" topic:export-controls source:Reuters page:2',
+    ),
+    "subscribe": (
+        "Admins: post matching stories to this channel, instantly or as a daily/weekly digest.",
+        "/policy subscribe jurisdictions:EU,US topics:legislation ·"
+        ' /policy subscribe keywords:"AI Act" mode:daily at:09:00 timezone:Europe/Berlin ·'
+        " /policy subscribe instruments:eu-ai-act min_score:0.6",
+    ),
+    "unsubscribe": (
+        "Admins: remove one of this channel's subscriptions, or all of them.",
+        "/policy unsubscribe 3 · /policy unsubscribe all",
+    ),
+    "subscriptions": ("List this channel's subscriptions.", "/policy subscriptions"),
+    "digest": (
+        f"Post a digest of the last N hours (default {DIGEST_DEFAULT_HOURS}, at most"
+        f" {DIGEST_MAX_HOURS}) for this channel's subscriptions.",
+        "/policy digest 48",
+    ),
+    "feeds": (
+        "List feeds and their health; admins can add or remove feeds added from chat.",
+        "/policy feeds · /policy feeds add https://example.org/feed.xml ·"
+        " /policy feeds remove Example",
+    ),
+    "why": (
+        "Show why an item was (or was not) flagged: matched terms, jurisdictions, rules.",
+        "/policy why 42 · /policy why https://example.org/news/1 · /policy why AI Act",
+    ),
+    "help": ("This help.", "/policy help search"),
+}
+
+
+async def cmd_help(req: Request, ctx: CommandContext) -> Reply:
+    which = (str_arg(req.args, "command", 40) or "").lower().lstrip("/")
+    if which:
+        if which not in HELP:
+            raise NotFoundError(f"no command {show(which)!r}", suggest(which, list(HELP)))
+        what, ex = HELP[which]
+        return Reply(title=f"/policy {which}", text=f"{what}\nExamples: {ex}")
+    rows = tuple((name, what, ex) for name, (what, ex) in HELP.items())
+    return Reply(
+        title="/policy commands",
+        text="Follow AI-governance news: search it, subscribe channels to it, see why an item"
+        " was flagged.",
+        table=Table(("command", "what it does", "examples"), rows),
+    )

@@ -1,0 +1,139 @@
+"""`subscribe`, `unsubscribe`, `subscriptions`: what a channel receives."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from bot.commands.args import (
+    bool_arg,
+    destination_key,
+    float_arg,
+    list_arg,
+    require_admin,
+    str_arg,
+    who,
+)
+from bot.commands.context import CommandContext
+from bot.commands.types import Reply, Request, Table
+from bot.core import validate
+from bot.core.vocab import instrument_vocabulary
+from bot.errors import InputError
+from bot.types import DestinationOptions, Origin, SubscriptionInfo, SubscriptionOptions
+
+SUB_COLUMNS = (
+    "id",
+    "jurisdictions",
+    "topics",
+    "instruments/keywords",
+    "min score",
+    "when",
+    "origin",
+)
+
+
+def describe(sub: SubscriptionInfo) -> tuple[str, ...]:
+    """A subscription as a table row (SUB_COLUMNS)."""
+
+    def j(v: tuple[str, ...]) -> str:
+        return ", ".join(v) or "any"
+
+    return (
+        str(sub.id),
+        j(sub.jurisdictions),
+        j(sub.topics),
+        j(sub.instruments + sub.keywords),
+        f"{sub.min_score:g}" if sub.min_score else "",  # empty: not shown
+        sub.schedule(),
+        sub.origin,
+    )
+
+
+def _uniq(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def subscription_options(req: Request, dest: DestinationOptions) -> SubscriptionOptions:
+    """The request's filters and schedule, validated (instruments still as typed)."""
+    a = req.args
+    return SubscriptionOptions(
+        destination=dest,
+        name=str_arg(a, "name", 200),
+        jurisdictions=_uniq([validate.jurisdiction(j) for j in list_arg(a, "jurisdictions")]),
+        topics=_uniq([validate.topic(t) for t in list_arg(a, "topics")]),
+        instruments=tuple(list_arg(a, "instruments", commas_only=True)),
+        keywords=tuple(list_arg(a, "keywords", commas_only=True)),
+        languages=_uniq([validate.language(x) for x in list_arg(a, "languages")]),
+        min_score=float_arg(a, "min_score", 0.0, 0.0, 1.0),
+        mode=validate.mode(str_arg(a, "mode", 20) or "instant"),
+        at=validate.hhmm(str_arg(a, "at", 10) or "09:00"),
+        day=validate.day(str_arg(a, "day", 12) or "mon"),
+        timezone=validate.timezone(str_arg(a, "timezone", 64) or "UTC"),
+    )
+
+
+async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
+    require_admin(req.caller, "change this channel's subscriptions")
+    platform, scope, channel = destination_key(req)
+    options = subscription_options(req, DestinationOptions(platform, scope, channel))
+    if options.instruments:
+        # Stored by canonical name, as verdicts hold them (the matcher compares the two).
+        vocab = await asyncio.to_thread(instrument_vocabulary, ctx.bot.classifier)
+        canonical = _uniq([validate.instrument(x, vocab) for x in options.instruments])
+        options = dataclasses.replace(options, instruments=canonical)
+    origin = Origin.CLI if req.caller.platform == "cli" else Origin.CHAT
+    sub = await ctx.call(ctx.bot.subscribe, options, origin=origin, created_by=who(req.caller))
+    where = "this channel" if req.caller.platform != "cli" else _dest_label(platform, channel)
+    return Reply(
+        title="Subscribed",
+        text=f"Subscription {sub.id} added for {where}.",
+        table=Table(SUB_COLUMNS, (describe(sub),)),
+    )
+
+
+def _dest_label(platform: str, channel: str) -> str:
+    return platform if platform == "console" else f"{platform} channel {channel}"
+
+
+async def cmd_unsubscribe(req: Request, ctx: CommandContext) -> Reply:
+    require_admin(req.caller, "change this channel's subscriptions")
+    platform, scope, channel = destination_key(req)
+    target = str_arg(req.args, "id", 40)
+    if target is None:
+        raise InputError(
+            "say which subscription: `/policy unsubscribe 3` (see"
+            " `/policy subscriptions`) or `/policy unsubscribe all`"
+        )
+    if target.lower() == "all":
+        n = await ctx.call(ctx.bot.unsubscribe, platform, scope, channel, None)
+        return Reply(title="Unsubscribed", text=f"Removed {n} subscription(s) of this channel.")
+    try:
+        sid = int(target.lstrip("#"))
+    except ValueError:
+        raise InputError(
+            f"{validate.show(target)!r} is not a subscription id: use the number shown by"
+            " `/policy subscriptions`, or `all`"
+        ) from None
+    if not 0 < sid < 2**63:
+        raise InputError(f"no such subscription: {sid}")
+    await ctx.call(ctx.bot.unsubscribe, platform, scope, channel, sid)
+    return Reply(title="Unsubscribed", text=f"Subscription {sid} removed.")
+
+
+async def cmd_subscriptions(req: Request, ctx: CommandContext) -> Reply:
+    platform, scope, channel = destination_key(req)
+    every_channel = bool_arg(req.args, "all_channels")
+    subs = await ctx.call(
+        ctx.bot.subscriptions, platform, scope, None if every_channel else channel
+    )
+    if not subs:
+        return Reply(
+            title="Subscriptions",
+            text="This channel has no subscriptions. Add one with e.g."
+            " `/policy subscribe jurisdictions:EU topics:legislation mode:daily at:09:00`.",
+        )
+    return Reply(
+        title="Subscriptions",
+        text=f"{len(subs)} subscription(s).",
+        table=Table(SUB_COLUMNS, tuple(describe(s) for s in subs)),
+    )

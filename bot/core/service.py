@@ -1,0 +1,317 @@
+"""PolicyBot: the one way in for every outward surface (CLI, chat commands, a web view).
+
+A facade after lemon24/reader's `Reader`: callers hand it plain values and get typed records
+(bot.types) back; the storage, the routing index and the outbox stay behind it, and nothing
+outside bot/core, bot/deliver and bot/store touches the ORM. Methods are synchronous (they
+talk to the database; an async caller runs them in a thread) except those that go to the
+network, which are coroutines. Every error is a `bot.errors.PolicyBotError` whose message is
+written for a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from bot.classify import Classifier
+from bot.clock import utcnow
+from bot.core import feeds as _feeds
+from bot.core import stories as _stories
+from bot.core import subscriptions as _subs
+from bot.deliver.status import DestinationStatus, destination_status
+from bot.deliver.worker import enable_destination
+from bot.errors import FeedError, InputError, NotFoundError
+from bot.store.search import SearchError, SearchPage, parse_since
+from bot.store.storage import FeedInfo, Storage
+from bot.types import (
+    DigestPreview,
+    Explanation,
+    FeedAdded,
+    Origin,
+    SubscriptionInfo,
+    SubscriptionOptions,
+)
+
+
+class FeedCheck(Protocol):
+    """What checking a feed's URL found (bot.ingest's feed check answers this)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def entries(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+FeedChecker = Callable[[str], Awaitable[FeedCheck]]
+
+
+@dataclass(frozen=True, slots=True)
+class BotOptions:
+    """Plain options the app builds from its config file and environment."""
+
+    database_url: str = "sqlite:///policybot.db"
+    # The poll interval of feeds added at run time.
+    default_interval: timedelta = timedelta(minutes=30)
+    max_runtime_feeds: int = 200  # feeds added from chat or the CLI, all together
+    max_subscriptions_per_channel: int = 25
+    run_migrations: bool = True
+
+
+@dataclass
+class PolicyBot:
+    """The core service. Make one with `make_bot`; close it with `close()`."""
+
+    storage: Storage
+    options: BotOptions = field(default_factory=BotOptions)
+    # Returns the classifier (loaded on first use: `explain` needs it for unclassified items).
+    classifier: Callable[[], Classifier] | None = None
+    # Checks a feed URL before `add_feed` stores it: a real fetch through the network guard.
+    feed_checker: FeedChecker | None = None
+    clock: Callable[[], datetime] = utcnow
+
+    def now(self) -> datetime:
+        """The service's clock (aware UTC)."""
+        return self.clock()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.storage.close()
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    def feeds(self) -> list[FeedInfo]:
+        """Every known feed, by name, with its health fields."""
+        return self.storage.feeds()
+
+    def feed(self, name: str) -> FeedInfo:
+        """The feed called `name` (any case).
+
+        Raises:
+            NotFoundError: no feed has that name (with close names as suggestions).
+        """
+        found = [f for f in self.storage.feeds() if f.name.casefold() == name.casefold()]
+        if not found:
+            names = [f.name for f in self.storage.feeds()]
+            raise NotFoundError(
+                f"no feed is called {_feeds.show(name)!r}", _feeds.suggest(name, names)
+            )
+        return found[0]
+
+    async def add_feed(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        jurisdictions: list[str] | None = None,
+        added_by: str,
+        origin: Origin = Origin.CHAT,
+    ) -> FeedAdded:
+        """Check a feed URL with one real fetch, then follow it.
+
+        Raises:
+            InputError: not an http(s) URL.
+            ConflictError: the feed is followed already, or its name is taken.
+            FeedError: the URL does not answer with a feed (the message says why).
+        """
+        p = urlsplit(url)
+        if (
+            p.scheme.lower() not in ("http", "https")
+            or not p.netloc
+            or any(c.isspace() for c in url)
+        ):
+            raise InputError(f"{_feeds.show(url)!r} is not an http(s) URL (a name goes in `name`)")
+        _feeds.check_new(self.storage, url, max_runtime_feeds=self.options.max_runtime_feeds)
+        check = await self._check(url)
+        if not check.ok:
+            raise FeedError(f"{_feeds.show(url)}: {check.error}")
+        final = (name or check.title or p.hostname or "feed").strip()[:120]
+        added, revived = _feeds.add(
+            self.storage,
+            url=url,
+            name=final,
+            title=check.title,
+            jurisdictions=list(jurisdictions or ()),
+            interval=self.options.default_interval,
+            origin=origin,
+            added_by=added_by,
+            now=self.now(),
+        )
+        return FeedAdded(added, revived, check.entries)
+
+    async def _check(self, url: str) -> FeedCheck:
+        if self.feed_checker is not None:
+            return await self.feed_checker(url)
+        raise FeedError("this bot cannot check feeds (no feed checker configured)")
+
+    def remove_feed(self, name: str, *, removed_by: str) -> str:
+        """Stop polling a feed added at run time; returns its name.
+
+        Raises:
+            NotFoundError: no such feed. PermissionDenied: it comes from the config file.
+            ConflictError: it was removed already.
+        """
+        return _feeds.remove(self.storage, name, removed_by=removed_by)
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def subscribe(
+        self, options: SubscriptionOptions, *, origin: Origin, created_by: str
+    ) -> SubscriptionInfo:
+        """Store a subscription for `options.destination`.
+
+        Raises:
+            ConflictError: the channel has the same subscription already.
+            InputError: the channel has as many subscriptions as allowed.
+        """
+        return _subs.subscribe(
+            self.storage,
+            options,
+            origin=origin,
+            created_by=created_by,
+            now=self.now(),
+            limit=self.options.max_subscriptions_per_channel,
+        )
+
+    def subscriptions(
+        self, platform: str, scope: str, channel: str | None = None
+    ) -> list[SubscriptionInfo]:
+        """The subscriptions of a channel, or of all channels of a scope (channel None)."""
+        return _subs.subscriptions(self.storage, platform, scope, channel)
+
+    def unsubscribe(self, platform: str, scope: str, channel: str, target: int | None) -> int:
+        """Remove subscription `target` of the scope, or all non-config ones of the channel
+        (target None); returns how many.
+
+        Raises:
+            NotFoundError: no such subscription in this scope.
+            PermissionDenied: it comes from the config file.
+        """
+        return _subs.unsubscribe(self.storage, platform, scope, channel, target)
+
+    # -- stories ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        jurisdiction: str | None = None,
+        topic: str | None = None,
+        since: str | datetime | None = None,
+        source: str | None = None,
+        lang: str | None = None,
+        relevant_only: bool = True,
+        page: int = 1,
+        per_page: int = 5,
+    ) -> SearchPage:
+        """Stories matching `query` and the filters, best first; see bot.store.search for
+        the query language. `since` is a datetime or text such as '7d' or '2026-11-01'.
+
+        Raises:
+            InputError: a query or `since` that cannot be searched (SearchError).
+            NotFoundError: `source` names no feed.
+        """
+        now = self.now()
+        try:
+            if isinstance(since, str):
+                since = parse_since(since, now)
+            return self._search(
+                query, since, now, jurisdiction, topic, source, lang, relevant_only, page, per_page
+            )
+        except SearchError as exc:
+            raise InputError(str(exc)) from None
+
+    def _search(
+        self,
+        query: str,
+        since: datetime | None,
+        now: datetime,
+        jurisdiction: str | None,
+        topic: str | None,
+        source: str | None,
+        lang: str | None,
+        relevant_only: bool,
+        page: int,
+        per_page: int,
+    ) -> SearchPage:
+        return _stories.search(
+            self.storage,
+            query,
+            jurisdiction=jurisdiction,
+            topic=topic,
+            since=since,
+            source=source,
+            lang=lang,
+            relevant_only=relevant_only,
+            page=page,
+            per_page=per_page,
+            now=now,
+        )
+
+    def explain(self, item: str) -> Explanation:
+        """Why a story (an id, a URL or words of its title) was flagged, with the evidence.
+
+        Raises:
+            NotFoundError: no stored story matches.
+        """
+        factory = self.classifier
+
+        def classify(title: str, summary: str) -> Any:
+            assert factory is not None
+            return factory().classify(title, summary)
+
+        return _stories.explain(
+            self.storage, item, now=self.now(), classify=classify if factory else None
+        )
+
+    def digest_preview(self, platform: str, scope: str, channel: str, hours: int) -> DigestPreview:
+        """What a digest of the last `hours` would post to a channel (newest first)."""
+        return _stories.digest_preview(
+            self.storage, platform, scope, channel, hours=hours, now=self.now()
+        )
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def destinations(self) -> list[DestinationStatus]:
+        """Every destination with its queue counts and last error."""
+        return destination_status(self.storage)
+
+    def enable_destination(self, destination_id: int) -> int:
+        """Clear a destination's permanent error and requeue its parked messages.
+
+        Raises:
+            NotFoundError: no destination has that id.
+        """
+        if not 0 < destination_id < 2**63:
+            raise NotFoundError(f"no destination {destination_id}")
+        try:
+            return enable_destination(self.storage, destination_id, now=self.now())
+        except KeyError:
+            raise NotFoundError(f"no destination {destination_id}") from None
+
+
+def make_bot(
+    options: BotOptions | None = None,
+    *,
+    storage: Storage | None = None,
+    classifier: Callable[[], Classifier] | None = None,
+    feed_checker: FeedChecker | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> PolicyBot:
+    """Open the database named by `options` (migrating it) and return the service.
+
+    Raises:
+        StorageError: the database cannot be opened or migrated.
+    """
+    options = options or BotOptions()
+    if storage is None:
+        storage = Storage.open(options.database_url, run_migrations=options.run_migrations)
+    return PolicyBot(
+        storage, options, classifier=classifier, feed_checker=feed_checker, clock=clock
+    )

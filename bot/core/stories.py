@@ -1,0 +1,154 @@
+"""Stories seen from outside: search, why an item was flagged, what a digest would hold."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core.validate import show, suggest
+from bot.deliver.match import SubscriptionIndex
+from bot.deliver.route import candidate_facts, view_of
+from bot.errors import NotFoundError
+from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
+from bot.store.search import SearchPage, search_stories, story_posts
+from bot.store.storage import Storage
+from bot.types import Digest, DigestPreview, Explanation
+
+DIGEST_MAX_STORIES = 50
+
+
+def search(
+    storage: Storage,
+    query: str,
+    *,
+    jurisdiction: str | None,
+    topic: str | None,
+    since: datetime | None,
+    source: str | None,
+    lang: str | None,
+    relevant_only: bool,
+    page: int,
+    per_page: int,
+    now: datetime,
+) -> SearchPage:
+    """Stories matching `query` and the filters, best first (see bot.store.search)."""
+    with storage.session() as s:
+        if source is not None:
+            names = list(s.scalars(select(Feed.name)))
+            if source.casefold() not in {n.casefold() for n in names}:
+                raise NotFoundError(f"no feed is called {show(source)!r}", suggest(source, names))
+        return search_stories(
+            s,
+            query,
+            jurisdiction=jurisdiction,
+            topic=topic,
+            since=since,
+            source=source,
+            lang=lang,
+            relevant_only=relevant_only,
+            page=page,
+            per_page=per_page,
+            now=now,
+        )
+
+
+def _find(s: Any, item: str, now: datetime) -> tuple[int | None, str]:
+    """A story id from an id, a URL or a title search; with a note on how it was found."""
+    t = item.strip().lstrip("#")
+    if t.isdigit() and len(t) < 12:
+        sid = int(t)
+        return (sid, "") if s.get(Story, sid) is not None else (None, "")
+    if re.match(r"https?://", t, re.IGNORECASE):
+        found = s.scalar(select(Story.id).where(Story.url == t).limit(1))
+        if found is None:
+            found = s.scalar(select(Entry.story_id).where(Entry.url == t).limit(1))
+        return found, ""
+    page = search_stories(s, t, relevant_only=False, per_page=5, now=now)
+    if not page.hits:
+        return None, ""
+    note = ""
+    if len(page.hits) > 1:
+        note = f"Best of {page.total if page.total is not None else 'many'} matches."
+    return page.hits[0].story_id, note
+
+
+def explain(
+    storage: Storage, item: str, *, now: datetime, classify: Callable[[str, str], Any] | None
+) -> Explanation:
+    """Why the story named by `item` (an id, a URL or words of its title) was flagged or not.
+
+    A story with no stored verdict is classified now by `classify(title, summary)`.
+    """
+    with storage.session() as s:
+        sid, note = _find(s, item, now)
+        if sid is None:
+            raise NotFoundError(f"no stored item matches {show(item)!r}: try its id or its link")
+        (post,) = story_posts(s, [sid])
+        v = s.get(Verdict, sid)
+        stored: dict[str, Any] | None = None
+        if v is not None:
+            stored = {
+                "relevant": v.relevant,
+                "score": v.score,
+                "evidence": list(v.evidence),
+                "jurisdictions": list(v.jurisdictions),
+                "topics": list(v.topics),
+                "instruments": list(v.instruments),
+            }
+    live = False
+    if stored is None and classify is not None:
+        stored = dict(classify(post.title, post.summary).to_dict())
+        live = True
+    if stored is None:
+        return Explanation(post, False, 0.0, (), (), (), (), live=False, note="no verdict")
+    return Explanation(
+        story=post,
+        relevant=bool(stored["relevant"]),
+        score=float(stored["score"]),
+        jurisdictions=tuple(stored.get("jurisdictions") or ()),
+        topics=tuple(stored.get("topics") or ()),
+        instruments=tuple(stored.get("instruments") or ()),
+        evidence=tuple(stored.get("evidence") or ()),
+        live=live,
+        note=note,
+    )
+
+
+def digest_preview(
+    storage: Storage, platform: str, scope: str, channel: str, *, hours: int, now: datetime
+) -> DigestPreview:
+    """The flagged stories of the last `hours` that the channel's subscriptions would take
+    (all flagged stories when it has none), the newest DIGEST_MAX_STORIES of them."""
+    start = now - timedelta(hours=hours)
+    with storage.session() as s:
+        subs = list(
+            s.scalars(
+                select(Subscription)
+                .join(Destination, Destination.id == Subscription.destination_id)
+                .where(
+                    Destination.platform == platform,
+                    Destination.guild == scope,
+                    Destination.channel == channel,
+                )
+            )
+        )
+        index = SubscriptionIndex([view_of(r) for r in subs]) if subs else None
+        ids = [
+            sid
+            for sid, facts in candidate_facts(s, start, now, newest_first=True)
+            if index is None or index.match_mask(facts)
+        ]
+        posts = story_posts(s, ids[:DIGEST_MAX_STORIES])
+    digest = None
+    if posts:
+        digest = Digest(
+            title=f"AI governance digest: last {hours} h",
+            period_start=start,
+            period_end=now,
+            stories=tuple(posts),
+        )
+    return DigestPreview(digest=digest, total=len(ids), hours=hours, filtered=bool(subs))

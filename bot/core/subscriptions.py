@@ -1,0 +1,142 @@
+"""Subscriptions of a channel: create, list, remove (the database side of the commands)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from bot.deliver.route import get_or_create_destination, subscriptions_changed
+from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
+from bot.store.models import Destination, Subscription
+from bot.store.storage import Storage
+from bot.types import DestinationOptions, Origin, SubscriptionInfo, SubscriptionOptions
+
+_FIELDS = ("jurisdictions", "topics", "instruments", "keywords", "languages")
+_SCHEDULE = ("mode", "at", "day", "timezone", "min_score", "name")
+
+
+def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
+    """A stored subscription as a record."""
+    return SubscriptionInfo(
+        id=row.id,
+        destination=DestinationOptions(
+            dest.platform, dest.guild or "", dest.channel or "", dest.webhook_env or ""
+        ),
+        name=row.name,
+        jurisdictions=tuple(row.jurisdictions or ()),
+        topics=tuple(row.topics or ()),
+        instruments=tuple(row.instruments or ()),
+        keywords=tuple(row.keywords or ()),
+        languages=tuple(row.languages or ()),
+        min_score=float(row.min_score or 0.0),
+        mode=row.mode,
+        at=row.at,
+        day=row.day,
+        timezone=row.timezone,
+        origin=row.origin,
+        created_by=row.created_by,
+    )
+
+
+def _values(o: SubscriptionOptions) -> dict[str, Any]:
+    values: dict[str, Any] = {f: list(getattr(o, f)) for f in _FIELDS}
+    values.update({f: getattr(o, f) for f in _SCHEDULE})
+    return values
+
+
+def _in_scope(platform: str, scope: str) -> Select[Subscription, Destination]:
+    return (
+        select(Subscription, Destination)
+        .join(Destination, Destination.id == Subscription.destination_id)
+        .where(Destination.platform == platform, Destination.guild == scope)
+    )
+
+
+def subscribe(
+    storage: Storage,
+    options: SubscriptionOptions,
+    *,
+    origin: Origin,
+    created_by: str,
+    now: datetime,
+    limit: int,
+) -> SubscriptionInfo:
+    """Store a subscription for `options.destination`; refuses a duplicate or one too many."""
+    d = options.destination
+    wanted = _values(options)
+    with storage.write() as s:
+        dest = get_or_create_destination(s, d.platform, guild=d.guild, channel=d.channel)
+        rows = list(s.scalars(select(Subscription).where(Subscription.destination_id == dest.id)))
+        for r in rows:
+            if _row_values(r) == wanted:
+                raise ConflictError(
+                    f"this channel has the same subscription already (id {r.id});"
+                    f" remove it first with `unsubscribe {r.id}`"
+                )
+        if len(rows) >= limit:
+            raise InputError(
+                f"this channel has {len(rows)} subscriptions already (at most {limit})"
+            )
+        row = Subscription(
+            destination_id=dest.id,
+            origin=origin.value,
+            created_by=created_by[:200],
+            created_at=now,
+            **wanted,
+        )
+        s.add(row)
+        s.flush()
+        out = info(row, dest)
+    subscriptions_changed()
+    return out
+
+
+def _row_values(row: Subscription) -> dict[str, Any]:
+    values: dict[str, Any] = {f: list(getattr(row, f) or []) for f in _FIELDS}
+    values.update({f: getattr(row, f) for f in _SCHEDULE})
+    values["min_score"] = float(row.min_score or 0.0)
+    return values
+
+
+def subscriptions(
+    storage: Storage, platform: str, scope: str, channel: str | None
+) -> list[SubscriptionInfo]:
+    """The subscriptions of one channel, or of every channel in the scope when None."""
+    stmt = _in_scope(platform, scope)
+    if channel is not None:
+        stmt = stmt.where(Destination.channel == channel)
+    with storage.session() as s:
+        return [info(row[0], row[1]) for row in s.execute(stmt.order_by(Subscription.id))]
+
+
+def unsubscribe(
+    storage: Storage, platform: str, scope: str, channel: str, target: int | None
+) -> int:
+    """Remove one subscription of the scope by id, or (target None) every subscription of
+    the channel made outside the config file; returns how many were removed."""
+    with storage.write() as s:
+        if target is None:
+            stmt = _in_scope(platform, scope).where(
+                Destination.channel == channel, Subscription.origin != Origin.CONFIG.value
+            )
+            rows = [row[0] for row in s.execute(stmt)]
+            for r in rows:
+                s.delete(r)
+            n = len(rows)
+        else:
+            found = s.execute(_in_scope(platform, scope).where(Subscription.id == target)).first()
+            if found is None:  # another scope's id looks exactly like a missing one
+                raise NotFoundError(f"no such subscription: {target}")
+            row = found[0]
+            if row.origin == Origin.CONFIG.value:
+                raise PermissionDenied(
+                    f"subscription {target} comes from the bot's config file: the operator"
+                    " removes it there"
+                )
+            s.delete(row)
+            n = 1
+    if n:
+        subscriptions_changed()
+    return n
