@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot import errors
 from bot.types import DestinationOptions, FeedOptions, SubscriptionOptions
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
@@ -351,8 +352,8 @@ def _url_key(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{path}{query}"
 
 
-class ConfigError(Exception):
-    """A problem in the config file, worded for a person: file, entry, what to fix."""
+# A problem in the config file, worded for a person: file, entry, what to fix.
+ConfigError = errors.ConfigError
 
 
 def _describe_location(loc: tuple[Any, ...], data: Any) -> str:

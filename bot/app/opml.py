@@ -28,6 +28,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from pydantic import ValidationError
 
+from bot import errors
 from bot.app.config import (
     AppConfig,
     ConfigError,
@@ -52,7 +53,7 @@ _WS = re.compile(r"\s+")
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
-class OpmlError(ValueError):
+class OpmlError(errors.InputError):
     """An OPML file that cannot be imported, worded for a person (the caller adds the path)."""
 
 

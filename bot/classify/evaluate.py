@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import errors
 from bot.classify.engine import Classifier
 from bot.classify.verdict import Verdict
 
 
-class InputError(ValueError):
+class InputError(errors.InputError):
     """A line of input that cannot be used; the message names the line."""
 
 

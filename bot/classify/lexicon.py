@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from bot import errors
 from bot.classify.verdict import TOPICS
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -88,7 +89,7 @@ _CODE_RE = re.compile(r"^(?:[A-Z]{2}|EU|INTL)$")
 _SHORT_ACRONYM = re.compile(r"^[A-Z][A-Z0-9.&\-]{0,5}$")
 
 
-class LexiconError(ValueError):
+class LexiconError(errors.ConfigError):
     """A problem in a lexicon file, worded for the person who wrote it."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from bot import errors
 from bot.commands.spec import COMMANDS, CommandSpec, Option
 
 _QUOTES = {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'"}
@@ -29,7 +30,7 @@ _SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|[^>]*)?>")
 _KEYED = re.compile(r"^([A-Za-z][A-Za-z_-]{0,30})([=:])(.*)$", re.DOTALL)
 
 
-class TextArgsError(ValueError):
+class TextArgsError(errors.InputError):
     """A typing mistake, with what to do about it."""
 
     def __init__(self, message: str, suggestions: tuple[str, ...] = (), command: str = "") -> None:

@@ -10,7 +10,7 @@ written for a person.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from bot.clock import utcnow
 from bot.core import feeds as _feeds
 from bot.core import stories as _stories
 from bot.core import subscriptions as _subs
+from bot.deliver.route import sync_config_subscriptions
 from bot.deliver.status import DestinationStatus, destination_status
 from bot.deliver.worker import enable_destination
 from bot.errors import FeedError, InputError, NotFoundError
@@ -30,6 +31,7 @@ from bot.types import (
     DigestPreview,
     Explanation,
     FeedAdded,
+    FeedOptions,
     Origin,
     SubscriptionInfo,
     SubscriptionOptions,
@@ -83,6 +85,23 @@ class PolicyBot:
     def close(self) -> None:
         """Release the database connections."""
         self.storage.close()
+
+    # -- the config file ------------------------------------------------------------------
+
+    def sync_config(
+        self,
+        feeds: Sequence[FeedOptions],
+        subscriptions: Sequence[SubscriptionOptions] | None = None,
+        *,
+        has_chat_platform: bool = False,
+    ) -> list[FeedInfo]:
+        """Make the stored feeds (and, when given, the config-file subscriptions) follow the
+        config file; returns the config file's feeds as stored."""
+        out = self.storage.sync_feeds(feeds, self.now())
+        if subscriptions is not None:
+            with self.storage.write() as s:
+                sync_config_subscriptions(s, subscriptions, has_chat_platform=has_chat_platform)
+        return out
 
     # -- feeds ----------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot import errors
+
 
 class Outcome(StrEnum):
     SENT = "sent"
@@ -73,7 +75,7 @@ class Sender(Protocol):
     async def aclose(self) -> None: ...
 
 
-class WebhookUrlMissing(Exception):
+class WebhookUrlMissing(errors.PlatformError):
     pass
 
 

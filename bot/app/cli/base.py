@@ -137,3 +137,26 @@ def relative_time(
     else:
         text = f"{int(secs // 86400)}d"
     return f"in {text}" if future else f"{text} ago"
+
+
+def open_bot(ctx: typer.Context, *, sample: bool = False, sync: bool = False) -> Any:
+    """The core service on the settings' database (a `bot.core.PolicyBot`); with `sync`, the
+    feeds follow the config file first. Says what is wrong and exits on a bad config or an
+    unreachable database (no traceback)."""
+    from bot.app.config import ConfigError, load_config
+    from bot.core import BotOptions, make_bot
+
+    settings = cli_settings(ctx, sample)
+    cfg = None
+    if sync:
+        try:
+            cfg = load_config(feeds_path(ctx, sample))
+        except ConfigError as exc:
+            fail(str(exc))
+    try:
+        bot = make_bot(BotOptions(database_url=settings.resolved_database_url()))
+    except Exception as exc:  # unreachable database, bad URL: say what, no traceback
+        fail(f"cannot open the database: {exc}")
+    if cfg is not None:
+        bot.sync_config(cfg.feed_options())
+    return bot

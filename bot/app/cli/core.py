@@ -21,6 +21,7 @@ from bot.app.cli.base import (
     fail,
     feeds_path,
     is_sample,
+    open_bot,
     relative_time,
 )
 from bot.app.config import ConfigError, format_duration, load_config
@@ -177,21 +178,6 @@ def _delivery_line(stats: DrainStats) -> str:
 # -- feeds ---------------------------------------------------------------------------------
 
 
-def _open_storage(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyped-def]
-    from bot.store.storage import Storage
-
-    settings, path = _settings(ctx, sample)
-    try:
-        cfg = load_config(path)
-        storage = Storage.open(settings.resolved_database_url())
-        storage.sync_feeds(cfg.feed_options(), datetime.now(UTC))
-    except ConfigError as exc:
-        fail(str(exc))
-    except Exception as exc:
-        fail(f"cannot open the database: {exc}")
-    return storage
-
-
 def _health(f: FeedInfo) -> str:
     if f.disabled_reason:
         return "[red]disabled[/]"
@@ -212,12 +198,12 @@ def feeds_status(
     sample: bool = typer.Option(False, "--sample", help="The sample run's database."),
 ) -> None:
     """Each feed's health: last success, last error, consecutive failures, next poll."""
-    storage = _open_storage(ctx, sample)
+    bot = open_bot(ctx, sample=sample, sync=True)
     now = datetime.now(UTC)
     table = Table(title="Feeds")
     for col in ("name", "health", "last success", "next poll", "entries", "last error"):
         table.add_column(col, overflow="fold")
-    for f in storage.feeds():
+    for f in bot.feeds():
         error = f.disabled_reason or (f.last_error if f.consecutive_failures else "") or ""
         table.add_row(
             escape(f.name),
@@ -227,7 +213,7 @@ def feeds_status(
             str(f.entry_count),
             escape(error[:120]),
         )
-    storage.close()
+    bot.close()
     console.print(table)
 
 

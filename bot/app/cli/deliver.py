@@ -8,33 +8,23 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.app.cli.base import app, cli_settings, console, fail, relative_time
+from bot.app.cli.base import app, cli_settings, console, fail, open_bot, relative_time
 
 deliver_app = typer.Typer(help="Delivery: destinations, outbox queues, errors.")
 app.add_typer(deliver_app, name="deliver")
 
 
-def _open_storage(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from bot.store.storage import Storage
-
-    url = cli_settings(ctx).resolved_database_url()
-    try:
-        return Storage.open(url)
-    except Exception as exc:  # unreachable database, bad URL: say what, no traceback
-        fail(f"cannot open the database: {exc}")
-
-
 @deliver_app.command("status")
 def status(ctx: typer.Context) -> None:
     """Destinations with their pending and failed counts and last errors."""
-    from bot.deliver.status import PLATFORM_NEEDS, destination_status
+    from bot.deliver.status import PLATFORM_NEEDS
 
     settings = cli_settings(ctx)
-    storage = _open_storage(ctx)
+    bot = open_bot(ctx)
     try:
-        rows = destination_status(storage)
+        rows = bot.destinations()
     finally:
-        storage.close()
+        bot.close()
     missing = {
         p: env for p, env in PLATFORM_NEEDS.items() if not getattr(settings, env.lower(), None)
     }
@@ -85,13 +75,13 @@ def enable(
     destination_id: int = typer.Argument(..., help="the id shown by `deliver status`"),
 ) -> None:
     """Re-enable a disabled destination and requeue the messages parked with it."""
-    from bot.deliver.worker import enable_destination
+    from bot.errors import NotFoundError
 
-    storage = _open_storage(ctx)
+    bot = open_bot(ctx)
     try:
-        n = enable_destination(storage, destination_id)
-    except KeyError:
+        n = bot.enable_destination(destination_id)
+    except NotFoundError:
         fail(f"no destination with id {destination_id}: see `policybot deliver status`")
     finally:
-        storage.close()
+        bot.close()
     console.print(f"Destination {destination_id} enabled; {n} message(s) requeued.")
