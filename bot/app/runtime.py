@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import signal
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +25,12 @@ from bot.app.config import SAMPLE_CONFIG, AppConfig, load_config
 from bot.app.logging import FailureLog, describe
 from bot.app.settings import Settings
 from bot.classify import Classifier
-from bot.core.pipeline import Pipeline, utcnow
+from bot.clock import utcnow
+from bot.core import BotOptions, FeedCheck, FeedChecker, PolicyBot, make_bot
+from bot.core.engine import Engine, build_engine
+from bot.core.pipeline import Pipeline
 from bot.deliver.ports import Sender
-from bot.deliver.route import Router, queue_digests, sync_config_subscriptions
-from bot.deliver.worker import DrainStats, Pacer, Worker, recover_in_flight
+from bot.deliver.worker import DrainStats, Worker
 from bot.ingest.fetch import Fetcher
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 
@@ -39,16 +39,10 @@ log = structlog.get_logger("policybot")
 TICK_SECONDS = 15  # how often the scheduler looks for due feeds
 DRAIN_SECONDS = 5  # how often the outbox is checked for due messages (and after each poll)
 DIGEST_SECONDS = 60  # digests are scheduled to the minute
-# One drain sends at most this many rows; run_once repeats drains until nothing is due.
-DRAIN_LIMIT = 200
-MAX_DRAINS_ONCE = 1000  # a safety stop for run_once (200k messages)
 # On SIGTERM/Ctrl-C the poll and the send in flight may finish for this long; then they are
 # cancelled (a cancelled poll records nothing: its feed stays due and is polled next time).
 STOP_GRACE_SECONDS = 4.0
 FINAL_DELIVERY_SECONDS = 5.0  # then what the last poll flagged may go out for this long
-# A feed whose last answer was one of these, with a Retry-After (or backoff) that has not run
-# out, asked us to pause: a manual `policybot poll` skips it unless forced.
-_PAUSED_BY_SERVER = re.compile(r"^HTTP (429|503)\b")
 
 
 class StartupError(SystemExit):
@@ -72,17 +66,6 @@ def _credentials(settings: Settings) -> dict[str, str | None]:
     }
 
 
-def paused_by_server(feed: FeedInfo, now: datetime) -> bool:
-    """The feed's server answered 429/503 last time and the pause it asked for (Retry-After,
-    or our backoff after it) has not run out yet."""
-    return (
-        feed.next_poll_at is not None
-        and feed.next_poll_at > now
-        and feed.last_error is not None
-        and _PAUSED_BY_SERVER.match(feed.last_error) is not None
-    )
-
-
 def sample_settings(settings: Settings) -> Settings:
     """The offline sample run keeps its own SQLite file, apart from real data, whatever
     DATABASE_URL says (it must never sync its feeds and subscriptions into a real database),
@@ -98,6 +81,22 @@ def sample_settings(settings: Settings) -> Settings:
             "slack_signing_secret": None,
         }
     )
+
+
+def feed_checker(config: AppConfig | None) -> FeedChecker:
+    """How `feeds add` checks a URL: one real fetch through the network guard, with the
+    config file's HTTP limits."""
+    from bot.commands.feedcheck import check_feed
+    from bot.commands.ssrf import Policy
+    from bot.ingest.netguard import allow_private_from_env
+
+    policy = Policy(allow_private=allow_private_from_env())
+    kw = fetch_options(config)
+
+    async def check(url: str) -> FeedCheck:
+        return await check_feed(url, policy, **kw)
+
+    return check
 
 
 def fetch_options(config: AppConfig | None) -> dict[str, Any]:
@@ -127,17 +126,13 @@ def _count_outcome(outcome: PollOutcome) -> None:
 
 @dataclass
 class Runtime:
+    """The running bot: the core service and its engine, scheduled, with chat adapters and
+    the metrics server; `run_once` for cron, `serve` for good."""
+
     settings: Settings
     config: AppConfig
-    storage: Storage
-    fetcher: Fetcher
-    classifier: Classifier
-    pipeline: Pipeline
-    router: Router
-    senders: dict[str, Sender]
-    worker: Worker
-    on_outcome: list[Callable[[PollOutcome], None]] = field(default_factory=list)
-    _wake_delivery: asyncio.Event | None = None
+    bot: PolicyBot
+    engine: Engine
     metrics_server: metrics.MetricsServer | None = None  # while serve() runs with a port
     _polling: asyncio.Task[Any] | None = None  # the poll job's task while it runs
     _poll_failures: FailureLog = field(default_factory=lambda: FailureLog(log, "poll_failed"))
@@ -154,164 +149,102 @@ class Runtime:
         """Load the config, open (and migrate) the database, make feeds and config-file
         subscriptions follow the file, and wire poll -> route -> outbox -> senders."""
         config = load_config(feeds_path or settings.feeds)
-        storage = Storage.open(settings.resolved_database_url())
+        options = BotOptions(
+            database_url=settings.resolved_database_url(),
+            default_interval=config.defaults.interval,
+        )
+        bot = make_bot(options)
         try:
-            storage.sync_feeds(config.feed_options(), utcnow())
-            with storage.write() as s:
-                sync_config_subscriptions(
-                    s, config.subscription_options(), has_chat_platform=settings.has_chat_platform
-                )
-            fetcher = Fetcher.from_defaults(config.defaults)
+            bot.sync_config(
+                config.feed_options(),
+                config.subscription_options(),
+                has_chat_platform=settings.has_chat_platform,
+            )
             classifier = load_classifier(config)
         except BaseException:
-            storage.close()
+            bot.close()
             raise
-        router = Router()
-        pipeline = Pipeline(
-            storage=storage,
-            fetcher=fetcher,
-            backfill_window=config.defaults.backfill_window,
-            max_backoff=config.defaults.max_backoff,
+        engine = build_engine(
+            bot.storage,
+            fetcher=Fetcher.from_defaults(config.defaults),
             classifier=classifier,
-            on_story=router,
-        )
-        senders = (
-            senders if senders is not None else platforms.build_senders(_credentials(settings))
-        )
-        worker = Worker(
-            storage,
-            senders,
-            pacer=Pacer(platforms.pacing()),
+            senders=senders
+            if senders is not None
+            else platforms.build_senders(_credentials(settings)),
             alert_renderer=platforms.render_alert,
             digest_renderer=platforms.render_digest,
+            pacing=platforms.pacing(),
+            backfill_window=config.defaults.backfill_window,
+            max_backoff=config.defaults.max_backoff,
             on_sent=metrics.count_sent,
             on_failure=metrics.count_failure,
         )
-        rt = cls(settings, config, storage, fetcher, classifier, pipeline, router, senders, worker)
-        rt.on_outcome.append(_count_outcome)
-        pipeline.on_outcome = rt._outcome
-        return rt
+        engine.on_outcome.append(_count_outcome)
+        bot.classifier = lambda: classifier
+        bot.feed_checker = feed_checker(config)
+        bot.engine = engine
+        return cls(settings, config, bot, engine)
 
-    def _outcome(self, outcome: PollOutcome) -> None:
-        for cb in self.on_outcome:
-            cb(outcome)
-        if outcome.flagged and self._wake_delivery is not None:
-            self._wake_delivery.set()  # post new alerts now, not at the next drain tick
+    # The engine's parts, by their old names (tests and the CLI reach for them).
+    @property
+    def storage(self) -> Storage:
+        return self.engine.storage
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.engine.pipeline
+
+    @property
+    def worker(self) -> Worker:
+        return self.engine.worker
+
+    @property
+    def senders(self) -> dict[str, Sender]:
+        return self.engine.senders
+
+    @property
+    def classifier(self) -> Classifier:
+        return self.engine.classifier
+
+    @property
+    def fetcher(self) -> Fetcher:
+        return self.engine.fetcher
+
+    @property
+    def on_outcome(self) -> list[Callable[[PollOutcome], None]]:
+        return self.engine.on_outcome
 
     def active_feeds(self, name: str | None = None) -> list[FeedInfo]:
-        feeds = [f for f in self.storage.feeds() if f.active]
-        if name is not None:
-            feeds = [f for f in feeds if f.name.casefold() == name.casefold()]
-        return feeds
-
-    def due_feeds(self) -> list[FeedInfo]:
-        """The enabled feeds whose next_poll_at has come (interval, backoff, Retry-After)."""
-        return self.storage.due_feeds(self.pipeline.clock())
+        return self.engine.active_feeds(name)
 
     def skip_paused(self, feeds: Collection[FeedInfo], *, force: bool = False) -> list[FeedInfo]:
-        """`feeds` without those whose server asked for a pause (429/503, Retry-After), each
-        skipped one logged with when it is due; `force` keeps them all."""
-        if force:
-            return list(feeds)
-        now = self.pipeline.clock()
-        kept: list[FeedInfo] = []
-        for feed in feeds:
-            if paused_by_server(feed, now):
-                assert feed.next_poll_at is not None
-                log.warning(
-                    "feed_skipped",
-                    feed=feed.name,
-                    reason=f"its server asked for a pause ({feed.last_error})",
-                    due_in=int((feed.next_poll_at - now).total_seconds()),
-                    fix="wait, or poll with --force",
-                )
-            else:
-                kept.append(feed)
-        return kept
+        return self.engine.skip_paused(feeds, force=force)
 
     async def poll_once(
         self, name: str | None = None, *, due_only: bool = False, force: bool = True
     ) -> list[PollOutcome]:
-        """Poll the enabled feeds (or the one named): all of them, or with `due_only` only
-        those due (what the scheduler does); `force=False` skips the ones whose server asked
-        for a pause (see skip_paused)."""
-        if due_only:
-            feeds = await asyncio.to_thread(self.due_feeds)
-            if name is not None:
-                feeds = [f for f in feeds if f.name.casefold() == name.casefold()]
-        else:
-            feeds = await asyncio.to_thread(self.active_feeds, name)
-        feeds = self.skip_paused(feeds, force=force)
-        return await self.pipeline.poll_feeds(feeds)
-
-    # -- delivery -----------------------------------------------------------------------------
+        return await self.engine.poll_once(name, due_only=due_only, force=force)
 
     async def queue_digests(self) -> int:
-        """Queue the digests whose scheduled time has come; returns how many."""
-        queued = await asyncio.to_thread(queue_digests, self.storage, utcnow())
-        return len(queued)
+        return await self.engine.queue_digests()
 
     async def deliver(self, *, until_idle: bool = False) -> DrainStats:
-        """Send what is due in the outbox. `until_idle` repeats drains until nothing due is
-        left (messages waiting for a retry later stay queued)."""
-        total = DrainStats()
-        for _ in range(MAX_DRAINS_ONCE if until_idle else 1):
-            stats = await self.worker.drain(limit=DRAIN_LIMIT)
-            total.merge(stats)
-            if not until_idle or stats.picked == 0:
-                break
-        return total
+        return await self.engine.deliver(until_idle=until_idle)
 
     def warn_unsendable(self) -> None:
-        """Say so when queued messages cannot go: their platform has no credentials here."""
-        from bot.deliver.status import PLATFORM_NEEDS, waiting_without_sender
-
-        for platform, n in waiting_without_sender(self.storage, self.senders).items():
-            need = PLATFORM_NEEDS.get(platform)
-            log.warning(
-                "messages cannot be sent",
-                platform=platform,
-                waiting=n,
-                fix=f"set {need}" if need else "no sender for this platform",
-            )
+        self.engine.warn_unsendable()
 
     async def run_once(self) -> tuple[list[PollOutcome], DrainStats]:
-        """One full cycle: poll the feeds that are due (as the scheduler would: a feed in
-        backoff or whose server sent Retry-After waits; new feeds are due at once), queue the
-        digests that are due, deliver everything due, and close."""
-        try:
-            await asyncio.to_thread(recover_in_flight, self.storage)
-            outcomes = await self.poll_once(due_only=True)
-            if not outcomes:
-                await asyncio.to_thread(self._log_nothing_due)
-            await self.queue_digests()
-            stats = await self.deliver(until_idle=True)
-            await asyncio.to_thread(self.warn_unsendable)
-            return outcomes, stats
-        finally:
-            await self.aclose()
-
-    def _log_nothing_due(self) -> None:
-        times = [f.next_poll_at for f in self.active_feeds() if f.next_poll_at is not None]
-        now = self.pipeline.clock()
-        log.info(
-            "no feeds due",
-            feeds=len(self.active_feeds()),
-            next_due_in=int(max(0.0, (min(times) - now).total_seconds())) if times else None,
-        )
+        return await self.engine.run_once()
 
     async def aclose(self) -> None:
-        await self.fetcher.aclose()
-        for sender in self.senders.values():
-            with contextlib.suppress(Exception):  # closing must not hide the real error
-                await sender.aclose()
-        self.storage.close()
+        await self.engine.aclose()
 
     # -- the long-running process ------------------------------------------------------------
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         """Drain every DRAIN_SECONDS, or at once when a poll flagged something."""
-        wake = self._wake_delivery = asyncio.Event()
+        wake = self.engine.wake_delivery = asyncio.Event()
         failures = FailureLog(log, "delivery_failed")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -349,18 +282,13 @@ class Runtime:
             self._digest_failures.failed(exc)
             return
         self._digest_failures.succeeded()
-        if queued and self._wake_delivery is not None:
-            self._wake_delivery.set()
+        if queued and self.engine.wake_delivery is not None:
+            self.engine.wake_delivery.set()
 
     def _command_context(self) -> Any:
         from bot.commands.context import CommandContext
 
-        return CommandContext.of(
-            self.storage,
-            classifier=lambda: self.classifier,
-            fetch_options=fetch_options(self.config),
-            default_interval=self.config.defaults.interval,
-        )
+        return CommandContext(self.bot)
 
     def _start_metrics(self) -> metrics.MetricsServer | None:
         """The health/metrics server, when a port is set; a port that cannot be bound stops
@@ -412,7 +340,7 @@ class Runtime:
         tasks: list[asyncio.Task[Any]] = []
         try:
             # Rows left "sending" by a process that died are due again (same nonce: no double).
-            recovered = await asyncio.to_thread(recover_in_flight, self.storage)
+            recovered = await self.engine.recover()
             await asyncio.to_thread(self.warn_unsendable)
             # One dispatcher looks for due feeds: each feed's next_poll_at (interval with
             # jitter, or backoff after failures, or Retry-After) is kept in the database, so it
@@ -458,8 +386,8 @@ class Runtime:
             hint = {"hint": "signal again to stop at once"} if handled else {}
             log.info("stopping", **hint)
             stop.set()
-            if self._wake_delivery is not None:
-                self._wake_delivery.set()
+            if self.engine.wake_delivery is not None:
+                self.engine.wake_delivery.set()
             if scheduler.running:
                 scheduler.pause()  # no new jobs; shutdown() would cancel the running poll
             # Let the poll and the send in flight finish for a few seconds (a slow feed could

@@ -21,12 +21,13 @@ from bot.clock import utcnow
 from bot.core import feeds as _feeds
 from bot.core import stories as _stories
 from bot.core import subscriptions as _subs
+from bot.core.engine import Engine
 from bot.deliver.route import sync_config_subscriptions
 from bot.deliver.status import DestinationStatus, destination_status
-from bot.deliver.worker import enable_destination
-from bot.errors import FeedError, InputError, NotFoundError
+from bot.deliver.worker import DrainStats, enable_destination
+from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
 from bot.store.search import SearchError, SearchPage, parse_since
-from bot.store.storage import FeedInfo, Storage
+from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import (
     DigestPreview,
     Explanation,
@@ -77,6 +78,8 @@ class PolicyBot:
     # Checks a feed URL before `add_feed` stores it: a real fetch through the network guard.
     feed_checker: FeedChecker | None = None
     clock: Callable[[], datetime] = utcnow
+    # Polling and delivery (bot.core.engine), when this process does them; the app builds it.
+    engine: Engine | None = None
 
     def now(self) -> datetime:
         """The service's clock (aware UTC)."""
@@ -294,6 +297,32 @@ class PolicyBot:
         return _stories.digest_preview(
             self.storage, platform, scope, channel, hours=hours, now=self.now()
         )
+
+    # -- polling and delivery -----------------------------------------------------------------
+
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise PolicyBotError("this bot was made without polling and delivery (no engine)")
+        return self.engine
+
+    async def poll(
+        self, name: str | None = None, *, due_only: bool = False, force: bool = True
+    ) -> list[PollOutcome]:
+        """Poll the active feeds (or the one named): all, or with `due_only` those due;
+        `force=False` skips feeds whose server asked for a pause (429/503 Retry-After).
+
+        Raises:
+            PolicyBotError: the bot was made without an engine.
+        """
+        return await self._engine().poll_once(name, due_only=due_only, force=force)
+
+    async def deliver(self, *, until_idle: bool = False) -> DrainStats:
+        """Send what is due in the outbox; `until_idle` repeats until nothing due is left."""
+        return await self._engine().deliver(until_idle=until_idle)
+
+    async def run_once(self) -> tuple[list[PollOutcome], DrainStats]:
+        """One cycle as cron runs it: poll what is due, queue due digests, deliver, close."""
+        return await self._engine().run_once()
 
     # -- delivery ---------------------------------------------------------------------------
 

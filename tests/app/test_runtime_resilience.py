@@ -26,8 +26,9 @@ from sqlalchemy.exc import OperationalError
 from bot.app import runtime as runtime_module
 from bot.app.config import SAMPLE_DIR
 from bot.app.logging import FailureLog, configure_logging
-from bot.app.runtime import Runtime, StartupError, paused_by_server
+from bot.app.runtime import Runtime, StartupError
 from bot.app.settings import Settings
+from bot.core.engine import paused_by_server
 from bot.platforms.console.send import ConsoleSender
 from bot.store.storage import Storage
 from tests.httpserver import LocalHTTPServer, Reply
