@@ -32,6 +32,7 @@ from bot.core.pipeline import Pipeline
 from bot.deliver.ports import Sender
 from bot.deliver.worker import DrainStats, Worker
 from bot.ingest.fetch import Fetcher
+from bot.store.lock import Busy, InstanceLock
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 
 log = structlog.get_logger("policybot")
@@ -39,10 +40,11 @@ log = structlog.get_logger("policybot")
 TICK_SECONDS = 15  # how often the scheduler looks for due feeds
 DRAIN_SECONDS = 5  # how often the outbox is checked for due messages (and after each poll)
 DIGEST_SECONDS = 60  # digests are scheduled to the minute
-# On SIGTERM/Ctrl-C the poll and the send in flight may finish for this long; then they are
-# cancelled (a cancelled poll records nothing: its feed stays due and is polled next time).
-STOP_GRACE_SECONDS = 4.0
-FINAL_DELIVERY_SECONDS = 5.0  # then what the last poll flagged may go out for this long
+# On SIGTERM/Ctrl-C nothing new is claimed or polled; the poll and the sends in flight may
+# finish for this long, then they are cancelled (a cancelled poll records nothing: its feed
+# stays due; a cancelled send gives its row back, due at the next start). Docker's stop
+# waits 10 s before SIGKILL: the whole shutdown stays well under 5 s.
+STOP_GRACE_SECONDS = 3.0
 
 
 class StartupError(SystemExit):
@@ -135,6 +137,7 @@ class Runtime:
     engine: Engine
     metrics_server: metrics.MetricsServer | None = None  # while serve() runs with a port
     _polling: asyncio.Task[Any] | None = None  # the poll job's task while it runs
+    _lock: InstanceLock | None = None  # the database's instance lock, while held
     _poll_failures: FailureLog = field(default_factory=lambda: FailureLog(log, "poll_failed"))
     _digest_failures: FailureLog = field(default_factory=lambda: FailureLog(log, "digests_failed"))
 
@@ -235,9 +238,29 @@ class Runtime:
         self.engine.warn_unsendable()
 
     async def run_once(self) -> tuple[list[PollOutcome], DrainStats]:
+        """One cycle (see Engine.run_once), holding the instance lock.
+
+        Raises:
+            Busy: another process polls or delivers from this database (cron overlap).
+        """
+        try:
+            self.acquire_lock()
+        except Busy:
+            await self.aclose()
+            raise
         return await self.engine.run_once()
 
+    def acquire_lock(self, wait: float = 0.0) -> None:
+        """Hold the database's instance lock until aclose(); raises Busy when another
+        process holds it (bot.store.lock)."""
+        if self._lock is None:
+            self._lock = InstanceLock(self.storage.engine)
+        if not self._lock.held:
+            self._lock.acquire(wait)
+
     async def aclose(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
         await self.engine.aclose()
 
     # -- the long-running process ------------------------------------------------------------
@@ -314,7 +337,13 @@ class Runtime:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         try:
+            self.acquire_lock()
             metrics_server = self._start_metrics()
+        except Busy as exc:
+            await self.aclose()
+            fix = "stop the other one first (only one may poll and post from a database)"
+            log.error("database_busy", error=str(exc), fix=fix)
+            raise StartupError(f"{exc}; {fix}") from None
         except BaseException:
             await self.aclose()
             raise
@@ -386,6 +415,7 @@ class Runtime:
             hint = {"hint": "signal again to stop at once"} if handled else {}
             log.info("stopping", **hint)
             stop.set()
+            self.engine.worker.stop()  # claim nothing more; the sends in flight may finish
             if self.engine.wake_delivery is not None:
                 self.engine.wake_delivery.set()
             if scheduler.running:
@@ -402,14 +432,6 @@ class Runtime:
                     await task
             if scheduler.running:
                 scheduler.shutdown(wait=False)
-            # What the last poll flagged goes out now if there is time; otherwise it waits in
-            # the outbox for the next start.
-            if not hurry.is_set():
-                final = asyncio.create_task(self.deliver(until_idle=True))
-                if await _wait_all([final], FINAL_DELIVERY_SECONDS, hurry):
-                    final.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await final
             if metrics_server is not None:
                 metrics_server.close()
             for sig in handled:

@@ -16,8 +16,10 @@ Rows are rendered at send time from the database, so a story's later sources are
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import secrets
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +35,7 @@ from bot.deliver.load import load_digest, load_story_posts
 from bot.deliver.ports import DestinationInfo, Outcome, Sender, SendResult
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
-from bot.types import Digest, StoryPost
+from bot.types import Digest, OutboxStatus, StoryPost
 
 log = structlog.get_logger("policybot.deliver")
 
@@ -125,8 +127,17 @@ class _Claimed:
     error: str | None = None  # set when it could not be rendered
 
 
+_CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+
+
 def _due_condition(now: datetime) -> Any:
-    return OutboxMessage.status.in_(("pending", "sending")) & (OutboxMessage.next_attempt_at <= now)
+    return OutboxMessage.status.in_(_CLAIMABLE) & (OutboxMessage.next_attempt_at <= now)
+
+
+def process_owner() -> str:
+    """This process, as it signs its claims: host:pid:random (a pid is reused, the random
+    part tells a restarted process from its predecessor)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Worker:
@@ -156,10 +167,18 @@ class Worker:
         self.render_digest = digest_renderer
         self.on_sent = on_sent
         self.on_failure = on_failure
+        self.owner = process_owner()
+        # Set by stop(): no new claims; the send in flight finishes (or is released unsent).
+        self.stopping = False
         # Destination id -> time until which it is left alone after a transient failure: its
         # other rows wait too, so an outage costs one try per backoff period, not one try per
         # queued message. (In memory: after a restart each row is tried at most once more.)
         self._paused: dict[int, datetime] = {}
+
+    def stop(self) -> None:
+        """Claim nothing more (a shutdown): drains in progress end after their send in
+        flight."""
+        self.stopping = True
 
     # -- database steps (run in a thread: never block the event loop on the database) --------
 
@@ -190,18 +209,38 @@ class Worker:
 
     def _claim(self, row_id: int, now: datetime) -> _Claimed | None:
         with self.storage.write() as s:
-            row = s.get(OutboxMessage, row_id, with_for_update=True)
-            if row is None or row.status not in ("pending", "sending"):
+            disabled = s.scalar(
+                select(Destination.disabled_reason)
+                .join(OutboxMessage, OutboxMessage.destination_id == Destination.id)
+                .where(OutboxMessage.id == row_id)
+            )
+            if disabled is not None:
                 return None
-            if row.next_attempt_at > now:
+            # One conditional UPDATE is the claim: whoever changes the row owns it, on SQLite
+            # (where SELECT ... FOR UPDATE locks nothing) as on PostgreSQL. Someone else's
+            # live claim has its lease in the future and does not match.
+            res = s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.status.in_(_CLAIMABLE),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .values(
+                    status=OutboxStatus.SENDING.value,
+                    next_attempt_at=now + LEASE,
+                    claimed_by=self.owner,
+                    nonce=func.coalesce(OutboxMessage.nonce, new_nonce()),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(res, "rowcount", 0) != 1:
                 return None  # claimed by someone else meanwhile, or put back
-            dest = s.get(Destination, row.destination_id)
-            if dest is None or dest.disabled_reason is not None:
+            row = s.get(OutboxMessage, row_id, populate_existing=True)
+            dest = s.get(Destination, row.destination_id) if row is not None else None
+            if row is None or dest is None:
                 return None
-            if row.nonce is None:
-                row.nonce = new_nonce()
-            row.status = "sending"
-            row.next_attempt_at = now + LEASE
+            assert row.nonce is not None
             info = DestinationInfo(
                 id=dest.id,
                 platform=dest.platform,
@@ -255,7 +294,8 @@ class Worker:
                 return
             row.parts_sent = parts_sent
             if parts_sent >= total:
-                row.status = "sent"
+                row.status = OutboxStatus.SENT.value
+                row.claimed_by = None
                 row.sent_at = now
                 row.last_error = None
             else:
@@ -266,11 +306,26 @@ class Worker:
                 .values(last_sent_at=now)
             )
 
+    def _release(self, row_id: int, now: datetime) -> None:
+        """Give a claimed row back unsent (shutdown cancelled its send): due again at once,
+        same nonce, so the next process resends it as the same message where it can."""
+        with self.storage.write() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.status == OutboxStatus.SENDING.value,
+                    OutboxMessage.claimed_by == self.owner,
+                )
+                .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, claimed_by=None)
+            )
+
     def _reject(self, row_id: int, error: str) -> None:
         with self.storage.write() as s:
             row = s.get(OutboxMessage, row_id)
             if row is not None:
-                row.status = "failed"
+                row.status = OutboxStatus.FAILED.value
+                row.claimed_by = None
                 row.attempts += 1
                 row.last_error = error[:2000]
 
@@ -287,10 +342,10 @@ class Worker:
                 row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
             )
             if row.attempts >= MAX_ATTEMPTS and now - created >= GIVE_UP_AFTER:
-                row.status = "failed"
+                row.status = OutboxStatus.FAILED.value
                 row.last_error = f"{GAVE_UP} {row.attempts} attempts: {error}"[:2000]
             else:
-                row.status = "pending"
+                row.status = OutboxStatus.PENDING.value
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 row.last_error = error[:2000]
             dest = s.get(Destination, row.destination_id)
@@ -315,9 +370,12 @@ class Worker:
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.destination_id == dest_id,
-                    OutboxMessage.status.in_(("pending", "sending")),
+                    OutboxMessage.status.in_(_CLAIMABLE),
                 )
-                .values(status="failed", last_error=f"destination disabled: {error}"[:2000])
+                .values(
+                    status=OutboxStatus.FAILED.value,
+                    last_error=f"destination disabled: {error}"[:2000],
+                )
             )
             return int(getattr(res, "rowcount", 0) or 0)
 
@@ -328,6 +386,9 @@ class Worker:
     ) -> DrainStats:
         stats = DrainStats()
         for n, row_id in enumerate(row_ids):
+            if self.stopping:
+                stats.skipped += len(row_ids) - n
+                break
             claimed = await asyncio.to_thread(self._claim, row_id, clock())
             if claimed is None:
                 stats.skipped += 1
@@ -339,22 +400,13 @@ class Worker:
                 stats.rejected += 1
                 stats.errors.append(f"outbox {claimed.id}: {claimed.error}")
                 continue
-            sender = self.senders[dest.platform]
-            total = len(claimed.payloads)
-            result: SendResult | None = None
-            for part in range(claimed.parts_sent, total):
-                await self.pacer.wait(dest)
-                result = await sender.send(
-                    dest, [claimed.payloads[part]], claimed.nonce, first_part=part
-                )
-                self.pacer.mark(dest)
-                if not result.ok:
-                    break
-                stats.parts += 1
-                await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock())
-                if self.on_sent is not None:
-                    self.on_sent(dest.platform, 1)
-                result = None
+            try:
+                result = await self._send(claimed, stats, clock)
+            except asyncio.CancelledError:
+                # Shutdown ran out of patience mid-send: give the row back rather than leave
+                # it "sending" under a lease (a blocking write, but a short one, at exit).
+                self._release(claimed.id, clock())
+                raise
             if result is None:
                 stats.sent += 1
                 continue
@@ -389,11 +441,34 @@ class Worker:
             break
         return stats
 
+    async def _send(
+        self, claimed: _Claimed, stats: DrainStats, clock: Callable[[], datetime]
+    ) -> SendResult | None:
+        """Post the claimed row's parts in order; None when all went, else the failure."""
+        dest = claimed.destination
+        sender = self.senders[dest.platform]
+        total = len(claimed.payloads)
+        for part in range(claimed.parts_sent, total):
+            await self.pacer.wait(dest)
+            result = await sender.send(
+                dest, [claimed.payloads[part]], claimed.nonce, first_part=part
+            )
+            self.pacer.mark(dest)
+            if not result.ok:
+                return result
+            stats.parts += 1
+            await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock())
+            if self.on_sent is not None:
+                self.on_sent(dest.platform, 1)
+        return None
+
     async def drain(self, *, now: datetime | None = None, limit: int = 200) -> DrainStats:
         """Send what is due (at most `limit` rows); destinations are drained concurrently,
         each one in order and paced."""
         clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
         start = clock()
+        if self.stopping:
+            return DrainStats()
         self._paused = {d: until for d, until in self._paused.items() if until > start}
         due = await asyncio.to_thread(self._due, start, limit, list(self._paused))
         stats = DrainStats()
@@ -431,16 +506,24 @@ async def drain_outbox(
     return await worker.drain(now=now, limit=limit)
 
 
-def recover_in_flight(storage: Storage, *, now: datetime | None = None) -> int:
+def recover_in_flight(
+    storage: Storage, *, now: datetime | None = None, expired_only: bool = False
+) -> int:
     """At startup: rows left "sending" by a dead worker become due now (same nonce).
 
-    Only call this when no other worker uses the same database.
+    Call it holding the instance lock (bot.store.lock): then no other process can own a
+    claim, and every "sending" row is a dead one's. With `expired_only`, only rows whose
+    lease ran out are taken back (for processes that share a database).
     """
+    now = now or utcnow()
+    cond = OutboxMessage.status == OutboxStatus.SENDING.value
+    if expired_only:
+        cond = cond & (OutboxMessage.next_attempt_at <= now)
     with storage.write() as s:
         res = s.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.status == "sending")
-            .values(status="pending", next_attempt_at=now or utcnow())
+            .where(cond)
+            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, claimed_by=None)
         )
         return int(getattr(res, "rowcount", 0) or 0)
 
@@ -460,13 +543,13 @@ def enable_destination(
             update(OutboxMessage)
             .where(
                 OutboxMessage.destination_id == destination_id,
-                OutboxMessage.status == "failed",
+                OutboxMessage.status == OutboxStatus.FAILED.value,
                 # Rows parked with the destination or after a long outage: messages the
                 # platform itself refused (bad rendering) would only be refused again.
                 OutboxMessage.last_error.like("destination disabled:%")
                 | OutboxMessage.last_error.like(f"{GAVE_UP} %"),
             )
-            .values(status="pending", next_attempt_at=now, attempts=0)
+            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, attempts=0)
         )
         return int(getattr(res, "rowcount", 0) or 0)
 
@@ -477,7 +560,7 @@ def outbox_depth(storage: Storage) -> int:
             s.scalar(
                 select(func.count())
                 .select_from(OutboxMessage)
-                .where(OutboxMessage.status.in_(("pending", "sending")))
+                .where(OutboxMessage.status.in_(_CLAIMABLE))
             )
             or 0
         )

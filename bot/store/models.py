@@ -235,7 +235,7 @@ class OutboxMessage(Base):
     story_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)  # digest contents
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # an OutboxStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)  # multi-message digests resume
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -243,6 +243,8 @@ class OutboxMessage(Base):
     nonce: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # -- migration 0004: the process holding the claim ("host:pid:random"), while "sending".
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("destination_id", "kind", "dedup_key", name="uq_outbox_dest_kind_key"),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from bot.app.config import SAMPLE_DIR
 from bot.app.runtime import Runtime
@@ -21,6 +22,7 @@ from bot.app.settings import Settings
 from bot.deliver.worker import outbox_depth
 from bot.platforms.console.send import ConsoleSender
 from bot.platforms.discord.send import DiscordWebhookSender
+from bot.store.models import OutboxMessage
 from bot.store.storage import Storage
 from tests.app.test_samples import MUST_FLAG, MUST_NOT_FLAG
 from tests.fakes.discord import FakeDiscord
@@ -385,7 +387,15 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(tmp_path: Path)
     assert "polled" in err, err
     stopping, polled = err.index("stopping"), err.index("polled")
     assert polled > stopping and "status=ok" in err[polled:]  # finished after the signal
-    assert MUST_FLAG[0] in out  # and its alerts went out before the process ended
+    # Nothing is claimed after the signal: its alerts wait, queued, for the next start.
+    assert MUST_FLAG[0] not in out
+    storage = Storage.open(f"sqlite:///{(tmp_path / 'data' / 'policybot.db').resolve()}")
+    try:
+        with storage.session() as s:
+            statuses = list(s.scalars(select(OutboxMessage.status)))
+    finally:
+        storage.close()
+    assert statuses and set(statuses) == {"pending"}
 
 
 def test_messages_for_a_platform_without_credentials_wait_and_say_why(tmp_path: Path) -> None:

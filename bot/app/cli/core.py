@@ -102,7 +102,14 @@ def poll(
 ) -> None:
     """Poll every enabled feed once (or one feed), with a progress bar and a summary table.
     Feeds whose server answered 429/503 with Retry-After wait until then unless --force."""
+    from bot.store.lock import Busy
+
     rt = _runtime(ctx, sample)
+    try:
+        rt.acquire_lock()
+    except Busy as exc:
+        asyncio.run(rt.aclose())
+        fail(f"{exc}. Try again when it has finished.")
     feeds = rt.active_feeds(feed)
     if feed is not None and not feeds:
         names = ", ".join(f.name for f in rt.storage.feeds() if f.active) or "none"
@@ -150,9 +157,16 @@ def run(
     ),
 ) -> None:
     """Run the bot: poll feeds on schedule, flag AI-governance news, post it (Ctrl-C stops)."""
+    from bot.store.lock import Busy
+
     rt = _runtime(ctx, sample)
     if once:
-        outcomes, stats = asyncio.run(rt.run_once())
+        try:
+            outcomes, stats = asyncio.run(rt.run_once())
+        except Busy as exc:
+            # A cron run that overlaps the previous one: not a failure, nothing to do.
+            err_console.print(f"skipped: {escape(str(exc))}", highlight=False)
+            return
         console.print(_summary_table(outcomes))
         console.print(_delivery_line(stats), highlight=False)
         for o in outcomes:
