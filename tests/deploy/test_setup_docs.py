@@ -1,5 +1,6 @@
 """docs/setup-discord.md says what the code needs: its intents, the permissions of what it
-calls on Discord (with their integers), the scopes of the invite link."""
+calls on Discord (with their integers), the scopes of the invite link; and the README points
+at both setup pages."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.adapters.discord_bot import build_client
 from tests.conftest import REPO
 
 SETUP = (REPO / "docs" / "setup-discord.md").read_text(encoding="utf-8")
+README = (REPO / "README.md").read_text(encoding="utf-8")
 FLAT = " ".join(SETUP.split())  # the page with its line breaks undone
 # The permissions table of the setup page, by the names Discord shows, as discord.py names them.
 PERMISSIONS = {
@@ -126,3 +128,8 @@ def test_quoted_messages_are_the_codes() -> None:
             for stretch in re.split(VARIABLE_PARTS, message):
                 if len(stretch.strip(" .")) > 12:
                     assert stretch.strip(" .") in flat, f"{page}: {message!r} is not the code's"
+
+
+def test_readme_links_both_setup_pages() -> None:
+    assert "docs/setup-discord.md" in README
+    assert "docs/setup-slack.md" in README
