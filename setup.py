@@ -6,6 +6,10 @@ extensions about 1.7 times faster. The build never fails for want of it: without
 compiler or Python's headers, or with POLICYBOT_PURE_PYTHON=1 set, the package installs as
 pure Python and runs the same code, only slower. bot/classify/native.py picks the build at
 import time and refuses compiled modules that no longer match their sources.
+
+The Alembic scripts stay in migrations/ at the top of the tree; build_py copies them into the
+package as bot/_migrations, so an installed wheel can create and upgrade its database
+(bot/store/db.py looks there first, then in the checkout).
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
 # Compiled together, in this order (the engine calls into the matcher).
 NATIVE_SOURCES = ("bot/classify/matcher.py", "bot/classify/engine.py")
 MANIFEST_NAME = "native.json"  # written beside the compiled modules
+MIGRATIONS = HERE / "migrations"
+BUNDLED_MIGRATIONS = "bot/_migrations"  # bot.store.db.BUNDLED_MIGRATIONS, inside the package
 
 
 def _say(msg: str) -> None:
@@ -88,6 +96,30 @@ class BuildExt(build_ext):
             _say("the classifier was not compiled (see the warnings above): it runs as pure Python")
 
 
+class BuildPy(build_py):
+    """build_py that also copies the Alembic scripts (migrations/: env.py, script.py.mako and
+    versions/*.py) into the built package as bot/_migrations. An editable install skips it:
+    there the code reads migrations/ in the checkout. A build without migrations/ fails
+    rather than make a wheel whose first run could not create its database."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        if not (MIGRATIONS / "env.py").is_file():
+            raise SystemExit(
+                f"policybot: {MIGRATIONS} is missing: the wheel needs the migrations (an sdist"
+                " must include them: see MANIFEST.in)"
+            )
+        dest = Path(self.build_lib) / BUNDLED_MIGRATIONS
+        shutil.rmtree(dest, ignore_errors=True)  # no stale copy of a removed migration
+        (dest / "versions").mkdir(parents=True)
+        shutil.copy2(MIGRATIONS / "env.py", dest / "env.py")
+        shutil.copy2(MIGRATIONS / "script.py.mako", dest / "script.py.mako")
+        for script in sorted((MIGRATIONS / "versions").glob("*.py")):
+            shutil.copy2(script, dest / "versions" / script.name)
+
+
 def _mtime(path: str) -> int | None:
     try:
         return os.stat(path).st_mtime_ns
@@ -95,4 +127,4 @@ def _mtime(path: str) -> int | None:
         return None
 
 
-setup(ext_modules=_ext_modules(), cmdclass={"build_ext": BuildExt})
+setup(ext_modules=_ext_modules(), cmdclass={"build_ext": BuildExt, "build_py": BuildPy})

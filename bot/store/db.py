@@ -15,12 +15,23 @@ import bot
 log = structlog.get_logger("policybot.db")
 
 
+# The Alembic scripts live in migrations/ at the top of the source tree; a built wheel carries
+# a copy of them inside the package under this name (setup.py copies them at build time).
+BUNDLED_MIGRATIONS = "_migrations"
+
+
 def migrations_dir() -> Path:
-    """migrations/ beside the package (source checkout or Docker image); overridable."""
+    """Where the Alembic scripts are: $POLICYBOT_MIGRATIONS_DIR when set; else the copy an
+    installed wheel carries (bot/_migrations); else migrations/ beside the package (a source
+    checkout or an editable install)."""
     env = os.environ.get("POLICYBOT_MIGRATIONS_DIR")
     if env:
         return Path(env)
-    return Path(bot.__file__).resolve().parent.parent / "migrations"
+    package = Path(bot.__file__).resolve().parent
+    bundled = package / BUNDLED_MIGRATIONS
+    if (bundled / "env.py").is_file():
+        return bundled
+    return package.parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -64,8 +75,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     mdir = migrations_dir()
     if not (mdir / "env.py").exists():
         raise RuntimeError(
-            f"migrations not found at {mdir}: run from a source checkout or set"
-            " POLICYBOT_MIGRATIONS_DIR"
+            f"migrations not found at {mdir}: reinstall policybot (a wheel carries them), run"
+            " from a source checkout, or set POLICYBOT_MIGRATIONS_DIR"
         )
     before = current_revision(engine)
     unknown = unknown_revision(engine, before)
