@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices
 
-from bot.adapters.run import DEFAULT_SLACK_PORT
+from bot.platforms.run import DEFAULT_SLACK_PORT
 from bot.app.settings import Settings
 from tests.conftest import REPO
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from bot.adapters.slack_app import build_app, run_slack_http
+from bot.platforms.slack.chat import build_app, run_slack_http
 from tests.conftest import REPO
 
 MANIFESTS = {

@@ -10,7 +10,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.adapters.discord_bot import build_client
+from bot.platforms.discord.chat import build_client
 from tests.conftest import REPO
 
 SETUP = (REPO / "docs" / "setup-discord.md").read_text(encoding="utf-8")
