@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices
 
-from bot.platforms.run import DEFAULT_SLACK_PORT
 from bot.app.settings import Settings
+from bot.platforms.run import DEFAULT_SLACK_PORT
 from tests.conftest import REPO
 
 COMPOSE_TEXT = (REPO / "compose.yaml").read_text(encoding="utf-8")
