@@ -188,6 +188,18 @@ class DestinationConfig(_Model):
     def _needs(self) -> DestinationConfig:
         if self.platform in ("discord", "slack") and not self.channel:
             raise ValueError(f"a {self.platform} destination needs `channel` (the channel id)")
+        if self.platform == "discord" and not re.fullmatch(r"\d{15,22}", self.channel or ""):
+            raise ValueError(
+                f"discord `channel` must be the channel's numeric id, not {self.channel!r}"
+                " (Developer Mode on, right-click the channel, Copy Channel ID)"
+            )
+        if self.platform == "slack" and not re.fullmatch(
+            r"[CGD][A-Z0-9]{6,20}", self.channel or ""
+        ):
+            raise ValueError(
+                f"slack `channel` must be the channel's id (C0123ABCD), not {self.channel!r}"
+                " (channel details, at the bottom)"
+            )
         if self.platform.endswith("-webhook") and not self.webhook_env:
             raise ValueError(
                 f"a {self.platform} destination needs `webhook_env`: the name of an environment"

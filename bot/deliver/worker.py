@@ -1,4 +1,5 @@
-"""The delivery worker: drains the outbox to the senders, at most once per message.
+"""The delivery worker: drains the outbox to the senders, each message once, and the one in
+flight at a crash at most twice (on webhooks and the Slack bot; Discord's bot deduplicates).
 
 Life of an outbox row:
 
@@ -7,10 +8,21 @@ Life of an outbox row:
                           |--permanent failure--> failed (destination disabled; its rows parked)
                           '--rejected message---> failed (this row only)
 
-The claim (status "sending", a nonce, a lease in next_attempt_at) is committed BEFORE the
-post, and "sent" right after it, each in its own small transaction. So a kill -9 can at worst
-repeat the one part that was in flight, with the same nonce, which Discord deduplicates.
-Rows are rendered at send time from the database, so a story's later sources are named too.
+The claim (one conditional UPDATE: status "sending", a nonce, a lease in next_attempt_at,
+the process in claimed_by) is committed BEFORE the post, and "sent" right after it, each in
+its own small transaction. One destination's rows go one after another. So what a crash can
+do to delivery, per path:
+
+- nothing is lost: a row claimed by a process that died is due again at the next start;
+- Discord bot: the part in flight is posted again with the same nonce and `enforce_nonce`,
+  which Discord deduplicates: no double;
+- Discord and Slack webhooks, Slack bot: their APIs take no nonce, so the part in flight at
+  a kill -9 (posted, not yet marked sent) is posted again: at most one repeat per destination
+  per crash. A clean shutdown (SIGTERM) lets it finish or gives it back unsent: no repeat.
+
+Two processes never post the same row: the claim is atomic, and `run` holds the database's
+instance lock (bot.store.lock). Rows are rendered at send time from the database, so a
+story's later sources are named too.
 """
 
 from __future__ import annotations

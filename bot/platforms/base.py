@@ -58,3 +58,7 @@ class Platform(Protocol):
     def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
         """What is wrong with the credentials' format, each with what to do (offline)."""
         ...
+
+    def webhook_problem(self, url: str) -> str | None:
+        """What is wrong with an incoming-webhook URL for this platform, or None."""
+        ...

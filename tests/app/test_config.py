@@ -221,7 +221,8 @@ def test_subscription_errors_are_explained(tmp_path: Path) -> None:
         tmp_path,
         "feeds:\n" + GOOD_FEED + "subscriptions:\n"
         "  - name: team\n    destination: {platform: slack-webhook}\n"
-        "  - destination: {platform: discord, channel: '1'}\n    topics: [weather]\n"
+        "  - destination: {platform: discord, channel: '111111111111111111'}\n"
+        "    topics: [weather]\n"
         "    timezone: Mars/Olympus\n    at: '25:00'\n",
     )
     msg = _error(p)

@@ -226,7 +226,10 @@ def test_router_as_record_poll_hook(storage: Storage, tmp_path: Path) -> None:
         {
             "feeds": [{"name": "A", "url": "https://example.org/a.xml"}],
             "subscriptions": [
-                {"destination": {"platform": "discord", "channel": "42"}, "jurisdictions": ["EU"]}
+                {
+                    "destination": {"platform": "discord", "channel": "424242424242424242"},
+                    "jurisdictions": ["EU"],
+                }
             ],
         },
         tmp_path / "feeds.yaml",
@@ -251,7 +254,7 @@ def test_router_as_record_poll_hook(storage: Storage, tmp_path: Path) -> None:
     assert len(rows) == 1 and rows[0].kind == "alert"
     with storage.session() as s:
         d = s.get(Destination, rows[0].destination_id)
-        assert d is not None and (d.platform, d.channel) == ("discord", "42")
+        assert d is not None and (d.platform, d.channel) == ("discord", "424242424242424242")
 
 
 # -- config sync and the implicit console ------------------------------------------------------
@@ -275,10 +278,10 @@ def test_config_sync_is_idempotent_and_keeps_chat_subscriptions(
         [
             {
                 "name": "eu",
-                "destination": {"platform": "discord", "channel": "1"},
+                "destination": {"platform": "discord", "channel": "111111111111111111"},
                 "jurisdictions": ["EU"],
             },
-            {"destination": {"platform": "slack", "channel": "C1"}, "mode": "daily"},
+            {"destination": {"platform": "slack", "channel": "C0123ABCD"}, "mode": "daily"},
         ],
     )
     with storage.write() as s:
@@ -296,7 +299,7 @@ def test_config_sync_is_idempotent_and_keeps_chat_subscriptions(
         [
             {
                 "name": "eu",
-                "destination": {"platform": "discord", "channel": "1"},
+                "destination": {"platform": "discord", "channel": "111111111111111111"},
                 "jurisdictions": ["EU", "GB"],
             },
         ],
@@ -368,17 +371,24 @@ def test_a_config_channel_and_the_same_channel_from_chat_are_one_destination(
     guild. One destination, so a story matching both subscriptions is posted there once."""
     from bot.deliver.route import get_or_create_destination
 
-    config = cfg(tmp_path, [{"destination": {"platform": "discord", "channel": "555"}}])
+    config = cfg(
+        tmp_path, [{"destination": {"platform": "discord", "channel": "555555555555555555"}}]
+    )
     with storage.write() as s:
         sync_config_subscriptions(s, config.subscription_options(), has_chat_platform=True)
-        chat_dest = get_or_create_destination(s, "discord", guild="G1", channel="555")
+        chat_dest = get_or_create_destination(
+            s, "discord", guild="G1", channel="555555555555555555"
+        )
         h.subscription(s, chat_dest)
         # The config sync at the next start finds the same row, now with its guild.
         sync_config_subscriptions(s, config.subscription_options(), has_chat_platform=True)
         dests = list(s.scalars(select(Destination).where(Destination.platform == "discord")))
-        assert [(d.guild, d.channel) for d in dests] == [("G1", "555")]
+        assert [(d.guild, d.channel) for d in dests] == [("G1", "555555555555555555")]
         # Another platform or a webhook with the same "channel" stays apart.
-        assert get_or_create_destination(s, "slack", guild="T1", channel="555").id != dests[0].id
+        assert (
+            get_or_create_destination(s, "slack", guild="T1", channel="555555555555555555").id
+            != dests[0].id
+        )
         subscriptions_changed()
         st, v = h.story(s, "EU AI Act adopted")
         Router()(s, st, v)

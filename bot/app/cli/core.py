@@ -353,6 +353,10 @@ def db_current(ctx: typer.Context) -> None:
 # -- config --------------------------------------------------------------------------------
 
 
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 def _slack_problems(settings: Any) -> list[str]:
     """Slack commands need a way in: an app token (Socket Mode) or a signing secret (HTTP)."""
     if not settings.slack_bot_token:
@@ -405,11 +409,24 @@ def config_check(ctx: typer.Context) -> None:
             "discord": ("DISCORD_TOKEN", settings.discord_token),
             "slack": ("SLACK_BOT_TOKEN", settings.slack_bot_token),
         }
+        from bot.platforms import PLATFORMS, platform_for
+
+        creds = {
+            "discord_token": _secret(settings.discord_token),
+            "slack_bot_token": _secret(settings.slack_bot_token),
+            "slack_app_token": _secret(settings.slack_app_token),
+        }
+        for kind in PLATFORMS.values():
+            problems += kind.credential_problems(creds)
         for sub in cfg.subscriptions:
             label = f"subscription {sub.name or sub.destination.platform}"
             env = sub.destination.webhook_env
             if env and not os.environ.get(env):
                 problems.append(f"{label}: environment variable {env} is not set")
+            elif env:
+                why = platform_for(sub.destination.platform).webhook_problem(os.environ[env])
+                if why:
+                    problems.append(f"{label}: ${env} {why}")
             token = needs.get(sub.destination.platform)
             if token is not None and not token[1]:
                 problems.append(

@@ -39,5 +39,8 @@ class ConsolePlatform:
     def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
         return []
 
+    def webhook_problem(self, url: str) -> str | None:
+        return "the console has no webhooks"
+
 
 PLATFORM = ConsolePlatform()

@@ -6,6 +6,7 @@ is built, so importing this package stays cheap.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,11 @@ from bot.types import Digest, StoryPost
 # Discord allows 5 messages per 5 s per channel and about 30 per minute per webhook;
 # discord.py also follows the bucket headers. These keep well clear of 429s.
 PACING: Mapping[str, float] = {"discord": 1.0, "discord-webhook": 2.0}
+# A bot token: base64 of the bot's id, a timestamp, an HMAC, separated by dots.
+_BOT_TOKEN = re.compile(r"[A-Za-z0-9_-]{18,40}\.[A-Za-z0-9_-]{4,10}\.[A-Za-z0-9_-]{20,60}")
+_WEBHOOK = re.compile(
+    r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/\d{15,22}/[A-Za-z0-9_-]{40,100}"
+)
 
 
 class DiscordPlatform:
@@ -50,7 +56,30 @@ class DiscordPlatform:
         return out
 
     def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
+        token = (credentials.get("discord_token") or "").strip()
+        if not token:
+            return []
+        if token.startswith(("xoxb-", "xoxp-", "xapp-")):
+            return [
+                "DISCORD_TOKEN holds a Slack token: put it in SLACK_BOT_TOKEN / SLACK_APP_TOKEN"
+            ]
+        if token.lower().startswith("bot "):
+            return ["DISCORD_TOKEN: give the token alone, without the 'Bot ' prefix"]
+        if not _BOT_TOKEN.fullmatch(token):
+            return [
+                "DISCORD_TOKEN does not look like a bot token (three parts separated by dots):"
+                " copy it from the Developer Portal, Bot page, Reset Token"
+            ]
         return []
+
+    def webhook_problem(self, url: str) -> str | None:
+        """What is wrong with a Discord webhook URL, or None."""
+        if not _WEBHOOK.fullmatch(url.strip()):
+            return (
+                "is not a Discord webhook URL (https://discord.com/api/webhooks/ID/TOKEN, from"
+                " the channel's Integrations > Webhooks > Copy Webhook URL)"
+            )
+        return None
 
 
 PLATFORM = DiscordPlatform()

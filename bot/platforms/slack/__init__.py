@@ -6,6 +6,7 @@ the chat adapter is built, so importing this package stays cheap.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,9 @@ from bot.types import Digest, StoryPost
 
 # Slack allows about one message per second per channel (and per incoming webhook).
 PACING: Mapping[str, float] = {"slack": 1.0, "slack-webhook": 1.0}
+_WEBHOOK = re.compile(
+    r"https://hooks\.slack(?:-gov)?\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{10,200}"
+)
 
 
 class SlackPlatform:
@@ -49,7 +53,39 @@ class SlackPlatform:
         return out
 
     def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
-        return []
+        problems = []
+        bot = (credentials.get("slack_bot_token") or "").strip()
+        app = (credentials.get("slack_app_token") or "").strip()
+        if bot and bot.startswith("xapp-"):
+            problems.append(
+                "SLACK_BOT_TOKEN holds an app-level token (xapp-...): that one goes in"
+                " SLACK_APP_TOKEN; the bot token (xoxb-...) is on OAuth & Permissions"
+            )
+        elif bot and not bot.startswith("xoxb-"):
+            problems.append(
+                "SLACK_BOT_TOKEN must be a bot token (xoxb-..., from OAuth & Permissions after"
+                " installing the app)"
+            )
+        if app and app.startswith("xoxb-"):
+            problems.append(
+                "SLACK_APP_TOKEN holds the bot token (xoxb-...): it wants the app-level token"
+                " (xapp-..., Basic Information > App-Level Tokens, scope connections:write)"
+            )
+        elif app and not app.startswith("xapp-"):
+            problems.append(
+                "SLACK_APP_TOKEN must be an app-level token (xapp-..., Basic Information >"
+                " App-Level Tokens, scope connections:write)"
+            )
+        return problems
+
+    def webhook_problem(self, url: str) -> str | None:
+        """What is wrong with a Slack incoming-webhook URL, or None."""
+        if not _WEBHOOK.fullmatch(url.strip()):
+            return (
+                "is not a Slack incoming-webhook URL (https://hooks.slack.com/services/..., from"
+                " the app's Incoming Webhooks page)"
+            )
+        return None
 
 
 PLATFORM = SlackPlatform()
