@@ -26,6 +26,10 @@ log = structlog.get_logger("policybot.poll")
 PROCESSING_SLOTS = 3
 
 
+# Consecutive failed polls after which a feed's failures are logged as warnings.
+WARN_AFTER_FAILURES = 3
+
+
 @dataclass
 class Pipeline:
     storage: Storage
@@ -99,9 +103,14 @@ class Pipeline:
             now = self.clock()
             async with process:
                 outcome, delay = await asyncio.to_thread(self._process, feed, result, now)
-        log.info(
-            "polled",
+        failures = feed.consecutive_failures + 1 if outcome.error else 0
+        # A feed failing once is weather; failing several polls in a row (backing off by
+        # then), or gone for good, is something an operator's warning alert should see.
+        failing = failures >= WARN_AFTER_FAILURES or outcome.status == "gone"
+        (log.warning if failing else log.info)(
+            "feed failing" if failing else "polled",
             feed=feed.name,
+            failures=failures,
             status=outcome.status,
             http=result.http_status,
             new_entries=outcome.new_entries,

@@ -171,3 +171,23 @@ def test_a_parse_error_forgets_the_remembered_entries(
     (out,) = poll(p)
     assert out.status == "parse_error"
     assert not p._stored_chunks
+
+
+async def test_a_feed_failing_poll_after_poll_is_logged_as_a_warning(
+    storage: Storage, tmp_path: Path
+) -> None:
+    from structlog.testing import capture_logs
+
+    missing = tmp_path / "gone.xml"  # never written: every fetch fails
+    pipeline = make_pipeline(storage, missing, tmp_path)
+    events = []
+    for _ in range(pipeline_module.WARN_AFTER_FAILURES + 1):
+        (feed,) = storage.feeds()
+        with capture_logs() as logs:
+            await pipeline.poll_feed(feed)
+        (event,) = [e for e in logs if e.get("feed") == feed.name]
+        events.append((event["log_level"], event["event"], event["failures"]))
+    await pipeline.fetcher.aclose()
+    n = pipeline_module.WARN_AFTER_FAILURES
+    assert events[: n - 1] == [("info", "polled", i) for i in range(1, n)]
+    assert events[n - 1 :] == [("warning", "feed failing", n), ("warning", "feed failing", n + 1)]
