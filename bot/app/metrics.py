@@ -10,6 +10,8 @@ The counters are module-level so any part of the pipeline can increment them:
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,25 @@ OUTBOX_DEPTH = Gauge(
 )
 
 
+class Heartbeat:
+    """The scheduler's pulse: `beat()` from a scheduled job; /healthz fails once no beat came
+    for `max_age` seconds (a hung event loop or a dead scheduler, with the database fine)."""
+
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age = max_age
+        self._clock = clock
+        self._last = clock()  # the start counts as a beat: a scheduler gets its first period
+
+    def beat(self) -> None:
+        self._last = self._clock()
+
+    def age(self) -> float:
+        return self._clock() - self._last
+
+    def stale(self) -> bool:
+        return self.age() > self.max_age
+
+
 class MetricsServer:
     """A small threaded HTTP server; `port` is the bound port (pass 0 to pick a free one)."""
 
@@ -66,7 +87,7 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def _handler(storage: Storage | None) -> type[BaseHTTPRequestHandler]:
+def _handler(storage: Storage | None, heartbeat: Heartbeat | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _reply(self, status: int, body: bytes, ctype: str) -> None:
             self.send_response(status)
@@ -79,7 +100,10 @@ def _handler(storage: Storage | None) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
                 ok, detail = True, "ok"
-                if storage is not None:
+                if heartbeat is not None and heartbeat.stale():
+                    ok = False
+                    detail = f"scheduler stalled: no tick for {heartbeat.age():.0f} s"
+                elif storage is not None:
                     try:
                         storage.ping()
                     except Exception as exc:  # the database is what health means here
@@ -97,9 +121,14 @@ def _handler(storage: Storage | None) -> type[BaseHTTPRequestHandler]:
 
 
 def start_metrics_server(
-    port: int, storage: Storage | None = None, *, host: str = "0.0.0.0"
+    port: int,
+    storage: Storage | None = None,
+    *,
+    host: str = "0.0.0.0",
+    heartbeat: Heartbeat | None = None,
 ) -> MetricsServer:
-    """Serve /healthz (checks the database) and /metrics in a daemon thread."""
+    """Serve /healthz (the scheduler's heartbeat, then the database) and /metrics in a
+    daemon thread."""
     if storage is not None:
         from bot.deliver.worker import outbox_depth
 
@@ -110,7 +139,7 @@ def start_metrics_server(
                 return float("nan")
 
         OUTBOX_DEPTH.set_function(depth)
-    server = ThreadingHTTPServer((host, port), _handler(storage))
+    server = ThreadingHTTPServer((host, port), _handler(storage, heartbeat))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()

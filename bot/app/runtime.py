@@ -138,6 +138,10 @@ class Runtime:
     metrics_server: metrics.MetricsServer | None = None  # while serve() runs with a port
     _polling: asyncio.Task[Any] | None = None  # the poll job's task while it runs
     _lock: InstanceLock | None = None  # the database's instance lock, while held
+    # Beaten by a scheduler job every TICK_SECONDS: /healthz fails after two missed periods.
+    heartbeat: metrics.Heartbeat = field(
+        default_factory=lambda: metrics.Heartbeat(2 * TICK_SECONDS + 5)
+    )
     _poll_failures: FailureLog = field(default_factory=lambda: FailureLog(log, "poll_failed"))
     _digest_failures: FailureLog = field(default_factory=lambda: FailureLog(log, "digests_failed"))
 
@@ -320,7 +324,7 @@ class Runtime:
         if port is None:
             return None
         try:
-            return metrics.start_metrics_server(port, self.storage)
+            return metrics.start_metrics_server(port, self.storage, heartbeat=self.heartbeat)
         except (OSError, OverflowError, ValueError) as exc:  # in use, not ours, out of range
             message = (
                 f"POLICYBOT_METRICS_PORT={port} cannot be used ({describe(exc)}): set it to"
@@ -395,6 +399,14 @@ class Runtime:
                 max_instances=1,
                 coalesce=True,
                 next_run_time=utcnow(),
+            )
+            scheduler.add_job(
+                self.heartbeat.beat,
+                "interval",
+                seconds=TICK_SECONDS,
+                id="heartbeat",
+                max_instances=1,
+                coalesce=True,
             )
             scheduler.start()
             tasks.append(asyncio.create_task(self._delivery_loop(stop), name="delivery"))

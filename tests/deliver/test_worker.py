@@ -393,3 +393,29 @@ def test_metrics_endpoint(storage: Storage) -> None:
         assert 'policybot_messages_sent_total{platform="console"}' in text
     finally:
         server.close()
+
+
+def test_healthz_fails_when_the_scheduler_stops_ticking(storage: Storage) -> None:
+    import urllib.error
+    import urllib.request
+
+    from bot.app import metrics
+
+    now = [1000.0]
+    beat = metrics.Heartbeat(35.0, clock=lambda: now[0])
+    server = metrics.start_metrics_server(0, storage, host="127.0.0.1", heartbeat=beat)
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    try:
+        now[0] += 30  # within two periods
+        with urllib.request.urlopen(url) as r:
+            assert r.status == 200
+        now[0] += 10  # a hung loop: no beat for 40 s
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(url)
+        assert caught.value.code == 503
+        assert b"scheduler stalled" in caught.value.read()
+        beat.beat()  # it ticks again: healthy again
+        with urllib.request.urlopen(url) as r:
+            assert r.status == 200
+    finally:
+        server.close()
