@@ -28,7 +28,9 @@ from bot.deliver.worker import (
     RenderAlert,
     RenderDigest,
     Worker,
+    disabled_destinations,
     recover_in_flight,
+    resume_after_credentials,
 )
 from bot.ingest.fetch import Fetcher
 from bot.store.storage import FeedInfo, PollOutcome, Storage
@@ -77,8 +79,26 @@ class Engine:
             self.wake_delivery.set()  # post new alerts now, not at the next drain tick
 
     async def recover(self) -> int:
-        """At start: rows left "sending" by a dead process become due (same nonce)."""
-        return await asyncio.to_thread(recover_in_flight, self.storage)
+        """At start (holding the instance lock): rows left "sending" by a dead process become
+        due (same nonce); destinations disabled because their credentials were refused are
+        tried again; every destination still disabled is named in a warning."""
+        n = await asyncio.to_thread(recover_in_flight, self.storage)
+        resumed = await asyncio.to_thread(resume_after_credentials, self.storage, self.senders)
+        for d in resumed:
+            log.warning(
+                "destination resumed",
+                destination=d.label(),
+                reason="its credentials were refused before; trying the current ones",
+            )
+        for d, why in await asyncio.to_thread(disabled_destinations, self.storage):
+            log.warning(
+                "destination disabled",
+                destination=d.label(),
+                id=d.id,
+                reason=why,
+                fix=f"fix the cause, then `policybot deliver enable {d.id}`",
+            )
+        return n
 
     def active_feeds(self, name: str | None = None) -> list[FeedInfo]:
         feeds = [f for f in self.storage.feeds() if f.active]

@@ -44,6 +44,9 @@ class SendResult:
     error: str | None = None
     retry_after: float | None = None  # seconds the platform asked us to wait
     message_ids: tuple[str, ...] = ()
+    # PERMANENT because the platform refused our credentials (a token revoked or mistyped):
+    # the destination itself may be fine, so it is tried again once the bot restarts.
+    credentials: bool = False
 
     @property
     def ok(self) -> bool:

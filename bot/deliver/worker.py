@@ -34,7 +34,7 @@ import secrets
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +60,8 @@ LEASE = timedelta(minutes=5)  # a "sending" row whose worker died is retried aft
 MAX_ATTEMPTS = 25
 GIVE_UP_AFTER = timedelta(days=7)
 GAVE_UP = "gave up after"  # prefix of last_error for rows parked that way
+# Prefix of a destination's disabled_reason when the platform refused the bot's credentials.
+CREDENTIALS_REJECTED = "credentials rejected: "
 BACKOFF_BASE = 15.0
 BACKOFF_CAP = 3600.0
 
@@ -366,12 +368,15 @@ class Worker:
                 dest.last_error_at = now
         return delay
 
-    def _permanent(self, row_id: int, dest_id: int, error: str, now: datetime) -> int:
+    def _permanent(
+        self, row_id: int, dest_id: int, error: str, now: datetime, *, credentials: bool = False
+    ) -> int:
         """Disable the destination and park its queued rows; returns how many were parked."""
         with self.storage.write() as s:
             dest = s.get(Destination, dest_id)
             if dest is not None:
-                dest.disabled_reason = error[:2000]
+                reason = f"{CREDENTIALS_REJECTED}{error}" if credentials else error
+                dest.disabled_reason = reason[:2000]
                 dest.disabled_at = now
                 dest.last_error = error[:2000]
                 dest.last_error_at = now
@@ -439,7 +444,12 @@ class Worker:
                 continue
             if result.outcome is Outcome.PERMANENT:
                 parked = await asyncio.to_thread(
-                    self._permanent, claimed.id, dest.id, error, clock()
+                    self._permanent,
+                    claimed.id,
+                    dest.id,
+                    error,
+                    clock(),
+                    credentials=result.credentials,
                 )
                 stats.permanent += max(parked, 1)
             else:
@@ -564,6 +574,39 @@ def enable_destination(
             .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, attempts=0)
         )
         return int(getattr(res, "rowcount", 0) or 0)
+
+
+def resume_after_credentials(storage: Storage, kinds: Iterable[str]) -> list[DestinationInfo]:
+    """At start: destinations disabled because the platform refused the credentials are
+    tried again (the operator may have fixed the token and restarted); returns them. Only
+    for kinds that have a sender now. If the token is still wrong, the first send says so
+    and disables them again."""
+    kinds = set(kinds)
+    resumed = [
+        d
+        for d, reason in disabled_destinations(storage)
+        if d.platform in kinds and reason.startswith(CREDENTIALS_REJECTED)
+    ]
+    for d in resumed:
+        enable_destination(storage, d.id)
+    return resumed
+
+
+def disabled_destinations(storage: Storage) -> list[tuple[DestinationInfo, str]]:
+    """Disabled destinations and why, for the warning every start logs."""
+    with storage.session() as s:
+        rows = s.scalars(
+            select(Destination)
+            .where(Destination.disabled_reason.is_not(None))
+            .order_by(Destination.id)
+        )
+        return [
+            (
+                DestinationInfo(d.id, d.platform, d.guild, d.channel, d.webhook_env),
+                d.disabled_reason or "",
+            )
+            for d in rows
+        ]
 
 
 def outbox_depth(storage: Storage) -> int:

@@ -419,3 +419,29 @@ def test_healthz_fails_when_the_scheduler_stops_ticking(storage: Storage) -> Non
             assert r.status == 200
     finally:
         server.close()
+
+
+async def test_a_rejected_token_disables_until_a_restart_with_a_good_one(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    """Slack refuses the bot token: the Slack destination is disabled as a credentials
+    problem, its messages parked; the channel-level failure of Discord is not one. At the next
+    start with a good token the Slack destination resumes by itself and everything goes."""
+    discord, slack = fakes
+    route_stories(storage, ["one", "two"], [ALL[0], ALL[2]])
+    discord.break_channel("111111111111111111", 403, 50001)
+    bad = dict(senders, slack=SlackBotSender("xoxb-revoked", base_url=slack.api_base))
+    stats = await make_worker(storage, bad).drain(now=NOW)
+    assert stats.permanent == 4 and stats.sent == 0
+    await bad["slack"].aclose()
+    reasons = {d.platform: why for d, why in worker_mod.disabled_destinations(storage)}
+    assert reasons["slack"].startswith(worker_mod.CREDENTIALS_REJECTED)
+    assert "invalid_auth" in reasons["slack"]
+    assert not reasons["discord"].startswith(worker_mod.CREDENTIALS_REJECTED)
+
+    # The restart: the operator fixed SLACK_BOT_TOKEN; Discord's channel is still broken.
+    resumed = worker_mod.resume_after_credentials(storage, senders)
+    assert [d.platform for d in resumed] == ["slack"]
+    assert [d.platform for d, _ in worker_mod.disabled_destinations(storage)] == ["discord"]
+    stats = await make_worker(storage, senders).drain()  # requeued "now": the real clock
+    assert stats.sent == 2 and len(slack.posts) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,9 @@ def classify_discord_error(exc: BaseException) -> SendResult:
     if isinstance(exc, discord.RateLimited):
         return SendResult(Outcome.TRANSIENT, error=str(exc), retry_after=exc.retry_after)
     if isinstance(exc, discord.LoginFailure):
-        return SendResult(Outcome.PERMANENT, error=f"Discord rejected the bot token: {exc}")
+        return SendResult(
+            Outcome.PERMANENT, error=f"Discord rejected the bot token: {exc}", credentials=True
+        )
     if isinstance(exc, discord.HTTPException):
         status, code = exc.status, exc.code
         text = f"Discord {status} (code {code}): {exc.text}".strip()
@@ -53,7 +56,8 @@ def classify_discord_error(exc: BaseException) -> SendResult:
             name = PERMANENT_CODES.get(code, "")
             if name and name not in text:
                 text = f"{text} ({name})"
-            return SendResult(Outcome.PERMANENT, error=text)
+            refused = status == 401 or code == 40001  # the token, not the channel
+            return SendResult(Outcome.PERMANENT, error=text, credentials=refused)
         return SendResult(Outcome.REJECTED, error=text)
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError):
         return SendResult(Outcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}")
@@ -136,7 +140,7 @@ class DiscordBotSender:
                 )
             except Exception as exc:
                 r = classify_discord_error(exc)
-                return SendResult(r.outcome, i, r.error, r.retry_after, tuple(ids))
+                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
             ids.append(str(data.get("id", "")) if isinstance(data, dict) else "")
         return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
 
@@ -194,7 +198,7 @@ class DiscordWebhookSender:
                 msg = await asyncio.wait_for(hook.send(**kwargs), self._timeout)
             except Exception as exc:
                 r = classify_discord_error(exc)
-                return SendResult(r.outcome, i, r.error, r.retry_after, tuple(ids))
+                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
             ids.append(str(getattr(msg, "id", "")))
         return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,10 @@ PERMANENT_ERRORS = frozenset(
         "org_login_required",
         "channel_is_archived",
     }
+)
+# Of those, the ones about the token rather than the channel.
+CREDENTIAL_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 )
 # Errors about this one message (our rendering): park it, keep the destination.
 REJECTED_ERRORS = frozenset(
@@ -88,7 +93,7 @@ def classify_slack_status(status: int, error: str, headers: Any) -> SendResult:
     if status == 429 or error == "ratelimited":
         return SendResult(Outcome.TRANSIENT, error=text, retry_after=_retry_after(headers) or 1.0)
     if error in PERMANENT_ERRORS or error in PERMANENT_WEBHOOK_BODIES:
-        return SendResult(Outcome.PERMANENT, error=text)
+        return SendResult(Outcome.PERMANENT, error=text, credentials=error in CREDENTIAL_ERRORS)
     if status >= 500 or error in (
         "internal_error",
         "fatal_error",
@@ -160,7 +165,7 @@ class SlackBotSender:
                 )
             except Exception as exc:
                 r = classify_slack_error(exc)
-                return SendResult(r.outcome, i, r.error, r.retry_after, tuple(ids))
+                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
             ids.append(str(resp.get("ts") or ""))
         return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
 
@@ -194,11 +199,11 @@ class SlackWebhookSender:
                 resp = await client.send_dict(message_args(payload))
             except Exception as exc:
                 r = classify_slack_error(exc)
-                return SendResult(r.outcome, i, r.error, r.retry_after)
+                return dataclasses.replace(r, delivered=i)
             body = (resp.body or "").strip()
             if resp.status_code != 200 or body != "ok":
                 r = classify_slack_status(resp.status_code, body[:200], resp.headers)
-                return SendResult(r.outcome, i, r.error, r.retry_after)
+                return dataclasses.replace(r, delivered=i)
         return SendResult(Outcome.SENT, len(payloads))
 
     async def aclose(self) -> None:
