@@ -1,0 +1,167 @@
+"""search_stories: a page of the stories that match a query and filters, best first.
+
+The WINDOW newest matches (by story time) are ranked (match.rank); `total` is None when there
+are more matches than the window (older ones need a narrower query); `since` filters on the
+published time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.store.models import Entry, Story
+from bot.store.search.filters import make_filters
+from bot.store.search.match import rank
+from bot.store.search.planner import (
+    Checker,
+    matching_feeds,
+    newest,
+    source_matches,
+    text_matches,
+)
+from bot.store.search.query import parse_query
+from bot.types import Source, StoryPost
+
+MAX_PER_PAGE = 25
+# How many of the newest matches (by story_time) are ranked; pages beyond need a narrower query.
+WINDOW = 250
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of results, and what the person should know about the query."""
+
+    hits: list[StoryPost]
+    total: int | None  # None: more matches than WINDOW (only the newest WINDOW are ranked)
+    page: int
+    has_more: bool
+    per_page: int = 5
+    terms: tuple[str, ...] = ()  # what was searched for, after clean-up
+    notices: tuple[str, ...] = field(default_factory=tuple)  # e.g. "query shortened to ..."
+
+
+def story_posts(session: Session, ids: Sequence[int]) -> list[StoryPost]:
+    """StoryPosts for story ids, in the given order (unknown ids are skipped)."""
+    if not ids:
+        return []
+    rows = session.scalars(
+        select(Story)
+        .where(Story.id.in_(list(ids)))
+        .options(
+            selectinload(Story.entries).selectinload(Entry.feed),
+            selectinload(Story.verdict),
+        )
+    ).all()
+    by_id = {s.id: s for s in rows}
+    out: list[StoryPost] = []
+    for sid in ids:
+        s = by_id.get(sid)
+        if s is None:
+            continue
+        out.append(story_post(s))
+    return out
+
+
+def story_post(s: Story) -> StoryPost:
+    """A stored story as a StoryPost (its entries, feeds and verdict loaded)."""
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for e in s.entries:
+        name = e.feed.name if e.feed is not None else "?"
+        if name in seen:
+            continue
+        seen.add(name)
+        sources.append(Source(name=name, url=e.url))
+    v = s.verdict
+    return StoryPost(
+        story_id=s.id,
+        title=s.title,
+        url=s.url,
+        summary=s.summary,
+        published=s.published,
+        sources=tuple(sources),
+        jurisdictions=tuple(v.jurisdictions) if v else (),
+        topics=tuple(v.topics) if v else (),
+        instruments=tuple(v.instruments) if v else (),
+        score=float(v.score) if v else 0.0,
+        language=s.language,
+    )
+
+
+def search_stories(
+    session: Session,
+    query: str,
+    *,
+    jurisdiction: str | None = None,
+    topic: str | None = None,
+    since: datetime | None = None,
+    source: str | None = None,
+    lang: str | None = None,
+    relevant_only: bool = True,
+    page: int = 1,
+    per_page: int = 5,
+    now: datetime | None = None,
+) -> SearchPage:
+    """Stories matching `query` and the filters, best first; an empty query lists the newest.
+
+    Never raises on the query text; SearchError only for unusable arguments (naive `since`).
+    """
+    now = now or datetime.now(UTC)
+    per_page = max(1, min(MAX_PER_PAGE, int(per_page)))
+    max_page = max(1, WINDOW // per_page)
+    page = max(1, int(page))
+    notices: list[str] = []
+    if page > max_page:
+        notices.append(
+            f"only the first {max_page} pages are shown: add words or filters to narrow it down"
+        )
+        page = max_page
+    pq = parse_query(query)
+    notices.extend(pq.notices)
+    if pq.excluded:
+        notices.append("left out: stories holding " + " or ".join(repr(t) for t in pq.excluded))
+    if query and query.strip() and not pq.terms and not pq.excluded:
+        notices.append("the query had no letters or digits, so it was ignored")
+    f = make_filters(
+        session,
+        jurisdiction=jurisdiction,
+        topic=topic,
+        since=since,
+        source=source,
+        lang=lang,
+        relevant_only=relevant_only,
+    )
+    if f is None:
+        return SearchPage([], 0, page, False, per_page, pq.terms, tuple(notices))
+    limit = WINDOW + 1
+    check = Checker(session, pq, f, pq.excluded)
+    ids = text_matches(session, pq, f, check, limit)
+    feeds = matching_feeds(session, pq.terms)
+    if feeds:
+        by_source = Checker(session, None, f, pq.excluded)
+        extra = source_matches(session, list(feeds), f, by_source, limit)
+        check.when.update(by_source.when)
+        ids = newest([*ids, *extra], check.when, limit)
+    total: int | None = len(ids) if len(ids) <= WINDOW else None
+    rows = check.fetch_rows(ids[:WINDOW])
+    from_feeds: set[int] = set()
+    if rows and feeds:
+        from_feeds = set(
+            session.scalars(
+                select(Entry.story_id).where(
+                    and_(Entry.story_id.in_([r.id for r in rows]), Entry.feed_id.in_(list(feeds)))
+                )
+            )
+        )
+    ranked = rank(rows, pq.terms, from_feeds, now)
+    start = (page - 1) * per_page
+    page_ids = ranked[start : start + per_page]
+    has_more = start + per_page < len(ranked)
+    return SearchPage(
+        story_posts(session, page_ids), total, page, has_more, per_page, pq.terms, tuple(notices)
+    )
