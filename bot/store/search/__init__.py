@@ -20,13 +20,13 @@ changed on the module that reads it (api.WINDOW, lanes.FIRST_BATCH, sqlite.VOCAB
 
 from __future__ import annotations
 
+# Search results are StoryPosts; callers that list stories by id use the same builder.
+from bot.store.posts import story_posts
 from bot.store.search.api import (
     MAX_PER_PAGE,
     WINDOW,
     SearchPage,
     search_stories,
-    story_post,
-    story_posts,
 )
 from bot.store.search.match import (
     RECENCY_HALF_LIFE_DAYS,
@@ -71,7 +71,6 @@ __all__ = [
     "pg_tsvector_sql",
     "relevance",
     "search_stories",
-    "story_post",
     "story_posts",
     "story_time",
 ]

@@ -7,14 +7,14 @@ published time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from bot.store.models import Entry, Story
+from bot.store.models import Entry
+from bot.store.posts import story_posts
 from bot.store.search.filters import make_filters
 from bot.store.search.match import rank
 from bot.store.search.planner import (
@@ -25,7 +25,7 @@ from bot.store.search.planner import (
     text_matches,
 )
 from bot.store.search.query import parse_query
-from bot.types import Source, StoryPost
+from bot.types import StoryPost
 
 MAX_PER_PAGE = 25
 # How many of the newest matches (by story_time) are ranked; pages beyond need a narrower query.
@@ -43,54 +43,6 @@ class SearchPage:
     per_page: int = 5
     terms: tuple[str, ...] = ()  # what was searched for, after clean-up
     notices: tuple[str, ...] = field(default_factory=tuple)  # e.g. "query shortened to ..."
-
-
-def story_posts(session: Session, ids: Sequence[int]) -> list[StoryPost]:
-    """StoryPosts for story ids, in the given order (unknown ids are skipped)."""
-    if not ids:
-        return []
-    rows = session.scalars(
-        select(Story)
-        .where(Story.id.in_(list(ids)))
-        .options(
-            selectinload(Story.entries).selectinload(Entry.feed),
-            selectinload(Story.verdict),
-        )
-    ).all()
-    by_id = {s.id: s for s in rows}
-    out: list[StoryPost] = []
-    for sid in ids:
-        s = by_id.get(sid)
-        if s is None:
-            continue
-        out.append(story_post(s))
-    return out
-
-
-def story_post(s: Story) -> StoryPost:
-    """A stored story as a StoryPost (its entries, feeds and verdict loaded)."""
-    sources: list[Source] = []
-    seen: set[str] = set()
-    for e in s.entries:
-        name = e.feed.name if e.feed is not None else "?"
-        if name in seen:
-            continue
-        seen.add(name)
-        sources.append(Source(name=name, url=e.url))
-    v = s.verdict
-    return StoryPost(
-        story_id=s.id,
-        title=s.title,
-        url=s.url,
-        summary=s.summary,
-        published=s.published,
-        sources=tuple(sources),
-        jurisdictions=tuple(v.jurisdictions) if v else (),
-        topics=tuple(v.topics) if v else (),
-        instruments=tuple(v.instruments) if v else (),
-        score=float(v.score) if v else 0.0,
-        language=s.language,
-    )
 
 
 def search_stories(
