@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import InputError
+
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 # Shorter terms are below the trigram indexes' reach: whole words (spaced scripts) or looked
@@ -36,7 +38,7 @@ UNSPACED = re.compile("[\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u2e80-\U0010ffff
 TOKEN = re.compile(r"[^\W_]+")
 
 
-class SearchError(ValueError):
+class SearchError(InputError):
     """A search that cannot run as asked; the message is for the person who asked."""
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.errors import InputError, PolicyBotError
 from bot.store.search import SearchError, fts5_expression, parse_query, parse_since
 from tests.store.search.corpus import NOW
 
@@ -38,3 +39,12 @@ def test_parse_since() -> None:
     for bad in ("yesterday", "7x", "", "99999d"):
         with pytest.raises(SearchError):
             parse_since(bad, NOW)
+
+
+def test_search_errors_are_input_errors() -> None:
+    # One exception tree: callers that catch InputError (or PolicyBotError) catch these too.
+    with pytest.raises(InputError) as exc:
+        parse_since("yesterday", NOW)
+    assert isinstance(exc.value, SearchError) and isinstance(exc.value, PolicyBotError)
+    assert exc.value.suggestions == ()
+    assert "is not a time" in str(exc.value)
