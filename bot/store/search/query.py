@@ -27,6 +27,7 @@ MIN_TRIGRAM = 3
 # FTS5 and search-engine operators: dropped when written as bare upper-case connectives.
 _CONNECTIVES = frozenset({"AND", "OR", "NOT", "NEAR"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _PHRASE = re.compile(r'"([^"]*)"')
 # What a query excludes: `-word` or `NOT word` (a bare upper-case NOT), or a quoted phrase.
 _EXCLUDED = re.compile(r'(?:(?<!\S)-|(?<!\S)NOT\s+)(?:"([^"]*)"|([^\s"]+))')
@@ -80,6 +81,16 @@ def _has_word_char(s: str) -> bool:
     return any(ch.isalnum() for ch in s)
 
 
+def _clean_text(query: str) -> str:
+    """NFKC, with control and invisible formatting characters as spaces, lone surrogates gone."""
+    q = query or ""
+    if _SURROGATE.search(q):
+        # Neither database can encode a lone surrogate (it raised mid-search); a pair of them
+        # (text decoded as UTF-16 halves) is the character they stand for.
+        q = q.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "ignore")
+    return _CTRL.sub(" ", unicodedata.normalize("NFKC", q))
+
+
 def _shorten(q: str, n: int) -> str:
     """The first n characters of q, less a word cut in two (a fragment such as "re" would be
     a term of its own); a single word longer than n (CJK, say) is cut as it is."""
@@ -93,8 +104,7 @@ def _shorten(q: str, n: int) -> str:
 def parse_query(query: str) -> ParsedQuery:
     """Clean up any text into at most MAX_TERMS search terms; never raises."""
     notices: list[str] = []
-    q = unicodedata.normalize("NFKC", query or "")
-    q = _CTRL.sub(" ", q)
+    q = _clean_text(query)
     if len(q) > MAX_QUERY_CHARS:
         q = _shorten(q, MAX_QUERY_CHARS)
         notices.append(f"the query was shortened to its first {len(q)} characters")

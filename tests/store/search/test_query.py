@@ -48,3 +48,12 @@ def test_search_errors_are_input_errors() -> None:
     assert isinstance(exc.value, SearchError) and isinstance(exc.value, PolicyBotError)
     assert exc.value.suggestions == ()
     assert "is not a time" in str(exc.value)
+
+
+def test_lone_surrogates_are_dropped() -> None:
+    # Text decoded badly upstream (a broken UTF-16 pair) can hold them; no database takes them.
+    assert parse_query("\ud800AI \udfff").terms == ("ai",)
+    assert parse_query("chips -\udc00export").excluded == ("export",)
+    assert parse_query("\ud800").terms == ()
+    # A whole pair is the character it stands for (U+1D400, bold A, is "A" after NFKC).
+    assert parse_query("\ud835\udc00I").terms == ("ai",)

@@ -236,6 +236,19 @@ def test_hostile_queries_never_fail(seeded: tuple[Storage, dict[str, int]]) -> N
         assert titles(s, "🤖🇪🇺 AI") == titles(s, "AI") != []
 
 
+def test_lone_surrogates_in_a_query_are_dropped(seeded: tuple[Storage, dict[str, int]]) -> None:
+    storage, _ = seeded
+    with storage.session() as s:
+        ai = titles(s, "AI")
+        assert ai
+        assert titles(s, "\ud800AI") == ai
+        assert titles(s, "AI \udfff") == ai
+        assert titles(s, "人工\udc00智能") == titles(s, "人工智能") != []
+        assert titles(s, "AI -chi\ud800ps") == titles(s, "AI -chips")
+        page = search_stories(s, "AI -\ud800chips", now=NOW)
+        assert page.terms == ("ai",) and "'chips'" in page.notices[-1]
+
+
 def test_excluded_words_leave_out_the_stories_that_hold_them(
     seeded: tuple[Storage, dict[str, int]],
 ) -> None:
