@@ -24,7 +24,7 @@ from bot.store.search.planner import (
     source_matches,
     text_matches,
 )
-from bot.store.search.query import parse_query
+from bot.store.search.query import SearchError, parse_query
 from bot.types import StoryPost
 
 MAX_PER_PAGE = 25
@@ -61,7 +61,9 @@ def search_stories(
 ) -> SearchPage:
     """Stories matching `query` and the filters, best first; an empty query lists the newest.
 
-    Never raises on the query text; SearchError only for unusable arguments (naive `since`).
+    SearchError when the query holds text but nothing to search for (punctuation, symbols:
+    answering with every story would pretend they were searched for), and for unusable
+    arguments (a naive `since`); any other text is a valid query.
     """
     now = now or datetime.now(UTC)
     per_page = max(1, min(MAX_PER_PAGE, int(per_page)))
@@ -78,7 +80,10 @@ def search_stories(
     if pq.excluded:
         notices.append("left out: stories holding " + " or ".join(repr(t) for t in pq.excluded))
     if query and query.strip() and not pq.terms and not pq.excluded:
-        notices.append("the query had no letters or digits, so it was ignored")
+        hint = 'type a word or a "quoted phrase", e.g. AI Act or "export controls"'
+        if any((jurisdiction, topic, since is not None, source, lang)):
+            hint += ", or leave the query empty to list the stories the filters pick"
+        raise SearchError(f"nothing to search for: the query has no letters or digits; {hint}")
     f = make_filters(
         session,
         jurisdiction=jurisdiction,

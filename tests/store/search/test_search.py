@@ -12,7 +12,7 @@ from sqlalchemy import delete, text
 
 from bot.classify.verdict import Verdict
 from bot.store.models import Story
-from bot.store.search import WINDOW, SearchError, search_stories
+from bot.store.search import WINDOW, SearchError, parse_query, search_stories
 from bot.store.storage import Storage, store_verdict
 from tests.store.search.corpus import CORPUS, NOW, add, seed, titles
 
@@ -190,7 +190,6 @@ def test_index_follows_updates_and_deletes(seeded: tuple[Storage, dict[str, int]
 HOSTILE = [
     "",
     "   ",
-    '"',
     '"unbalanced quote',
     'AI" OR "1"="1',
     "AI AND NOT regulation",
@@ -200,22 +199,34 @@ HOSTILE = [
     "^AI",
     "-AI",
     "'; DROP TABLE stories; --",
+    "a" * 5000,
+    "AI " * 2000,
+    "🤖🇪🇺 AI",
+    "\x00\x01 AI \u202e",
+    "{title summary}: AI",
+    "AI + act",
+    "NOT",
+    "OR OR OR",
+]
+# Text without a letter or digit: a SearchError, not every story as if it had been searched for.
+NOTHING_TO_SEARCH = [
+    '"',
+    '""',
+    "*",
     "%",
     "_",
     "\\",
     "%_%",
-    "a" * 5000,
-    "AI " * 2000,
-    "🤖🇪🇺 AI",
-    "🤖",
-    "\x00\x01 AI \u202e",
+    "-",
+    "--",
+    '-"-"',
+    "()",
     "((((((((",
-    "{title summary}: AI",
-    "AI + act",
-    "*",
     ":",
-    "NOT",
-    "OR OR OR",
+    "🤖",
+    "\x00\x01 \u202e",
+    "\ud800",
+    "-" * 5000,
 ]
 
 
@@ -234,6 +245,28 @@ def test_hostile_queries_never_fail(seeded: tuple[Storage, dict[str, int]]) -> N
         assert CORPUS[0][0] not in titles(s, "AI AND NOT regulation")
         # Emoji carry no letters: the query is the rest of it.
         assert titles(s, "🤖🇪🇺 AI") == titles(s, "AI") != []
+
+
+def test_a_query_of_punctuation_only_says_there_is_nothing_to_search_for(
+    seeded: tuple[Storage, dict[str, int]],
+) -> None:
+    storage, _ = seeded
+    with storage.session() as s:
+        for query in NOTHING_TO_SEARCH:
+            with pytest.raises(SearchError, match="nothing to search for") as exc:
+                search_stories(s, query, now=NOW)
+            assert 'type a word or a "quoted phrase"' in str(exc.value), query
+            assert "leave the query empty" not in str(exc.value), query
+        # With a filter, the way to list what it picks is an empty query.
+        with pytest.raises(SearchError, match="leave the query empty"):
+            search_stories(s, "*", jurisdiction="CN", now=NOW)
+        # An empty query still lists: the newest stories, or those the filters pick.
+        assert titles(s, "") and titles(s, "   ") == titles(s, "")
+        assert titles(s, "", jurisdiction="CN") == [CORPUS[2][0]]
+        assert titles(s, " ", topic="legislation")
+        # Punctuation beside a word or an exclusion is noise around a real query.
+        assert titles(s, "* AI *") == titles(s, "AI") != []
+        assert titles(s, "-chips *") == titles(s, "-chips") != []
 
 
 def test_lone_surrogates_in_a_query_are_dropped(seeded: tuple[Storage, dict[str, int]]) -> None:
@@ -309,7 +342,13 @@ def module_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage
 @given(st.text(max_size=80))
 def test_any_text_is_a_valid_query_on_sqlite(module_storage: Storage, query: str) -> None:
     with module_storage.session() as s:
-        page = search_stories(s, query, now=NOW)
+        try:
+            page = search_stories(s, query, now=NOW)
+        except SearchError as exc:  # only for text with nothing to search for
+            assert "nothing to search for" in str(exc)
+            pq = parse_query(query)
+            assert query.strip() and not pq.terms and not pq.excluded
+            return
     assert len(page.hits) <= 5
 
 
