@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select, text
 
-from bot.store import search as search_module
 from bot.store.models import Entry, Feed, Story, StoryTag, Verdict
 from bot.store.search import CJK_CLASS, MIN_TRIGRAM, is_word_term, parse_query, search_stories
+from bot.store.search import sqlite as search_sqlite
 from bot.store.storage import Storage
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -388,7 +388,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.no_vocab_cache:
-        search_module.VOCAB_CACHE_SIZE = 0
+        search_sqlite.VOCAB_CACHE_SIZE = 0
     if not args.no_sqlite:
         if args.fresh:
             for p in args.db.parent.glob(args.db.name + "*"):

@@ -16,8 +16,8 @@ Both: entries(feed_id, story_id) and story_tags(kind, value, story_id), so that 
 jurisdiction or topic filter yields its stories newest first from an index; the latter
 replaces story_tags(kind, value), which it covers.
 
-The SQL expressions here must stay identical to those in bot/store/search.py (a test compares
-them); migrations do not import the application.
+The SQL expressions here must stay identical to those in bot/store/search/postgres.py (a test
+compares them); migrations do not import the application.
 
 Revision ID: 0003
 Revises: 0002

@@ -1,34 +1,24 @@
 """Search order: the ranked window is the newest matches by story time, whatever their ids.
 
-The contract (bot/store/search.py): the WINDOW matches ranked are the newest by story time
-(published, never later than first seen); within them a match at least as relevant and at
-least as new ranks no lower; equal scores go newest first.
+The contract (bot/store/search/match.py, planner.py): the WINDOW matches ranked are the newest
+by story time (published, never later than first seen); within them a match at least as
+relevant and at least as new ranks no lower; equal scores go newest first.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from bot.store import search
 from bot.store.models import Entry, Feed, Story, Verdict
-from bot.store.search import WINDOW, parse_query, search_stories
+from bot.store.search import WINDOW, api, lanes, parse_query, relevance, search_stories
 from bot.store.storage import Storage
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def storage(db_url: str) -> Iterator[Storage]:
-    s = Storage.open(db_url)
-    yield s
-    s.close()
+from tests.store.search.corpus import NOW
 
 
 def _feed(s: Session, name: str) -> int:
@@ -196,8 +186,8 @@ def test_at_least_as_relevant_and_as_new_never_ranks_lower(storage: Storage) -> 
         got = _ranked(s, "AI Act", pages=12)
     assert sorted(got) == ids
     for a, b in pairwise(got):  # b ranks just below a: b must not dominate a strictly
-        ra = search.relevance(terms, by_id[a][0], by_id[a][1], False)
-        rb = search.relevance(terms, by_id[b][0], by_id[b][1], False)
+        ra = relevance(terms, by_id[a][0], by_id[a][1], False)
+        rb = relevance(terms, by_id[b][0], by_id[b][1], False)
         wa, wb = by_id[a][2], by_id[b][2]
         assert not (rb >= ra and wb >= wa and (rb > ra or wb > wa or b > a)), (a, b)
 
@@ -207,8 +197,8 @@ def test_stories_stored_slightly_out_of_order_are_still_found(
 ) -> None:
     # Overlapping polls store stories out of first-seen order by up to SEEN_SKEW: a story
     # seen later but stored earlier (a lower id) is still among the newest.
-    monkeypatch.setattr(search, "WINDOW", 10)
-    monkeypatch.setattr(search, "FIRST_BATCH", 4)
+    monkeypatch.setattr(api, "WINDOW", 10)
+    monkeypatch.setattr(lanes, "FIRST_BATCH", 4)
     late = _poll(storage, "Slow", [("Summit declaration", "", NOW - timedelta(minutes=5))], NOW)
     old = [("Summit declaration", "", NOW - timedelta(hours=1, minutes=i)) for i in range(40)]
     _poll(storage, "Fast", old, NOW - timedelta(hours=1))
