@@ -28,7 +28,7 @@ from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
 from bot.store.models import Destination, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
-from bot.types import DAYS, DestinationOptions, SubscriptionOptions
+from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
 
 log = structlog.get_logger("policybot.route")
 
@@ -137,7 +137,9 @@ def sync_config_subscriptions(
     Chat-made subscriptions are never touched. `has_chat_platform` (Discord or Slack
     credentials present) decides the implicit console subscription.
     """
-    existing = list(session.scalars(select(Subscription).where(Subscription.origin == "config")))
+    existing = list(
+        session.scalars(select(Subscription).where(Subscription.origin == Origin.CONFIG.value))
+    )
     unmatched = {row.id: row for row in existing}
     created = updated = 0
     for sc in subscriptions:
@@ -151,7 +153,7 @@ def sync_config_subscriptions(
         if row is None and sc.name is not None:
             row = next((r for r in candidates if r.name == sc.name), None)
         if row is None:
-            row = Subscription(destination_id=dest.id, origin="config", **wanted)
+            row = Subscription(destination_id=dest.id, origin=Origin.CONFIG.value, **wanted)
             session.add(row)
             created += 1
         else:
@@ -392,7 +394,7 @@ class Router:
                 "story_id": story.id,
                 "dedup_key": str(story.id),
                 "story_ids": story_ids,
-                "status": "pending",
+                "status": OutboxStatus.PENDING.value,
                 "attempts": 0,
                 "parts_sent": 0,
                 "next_attempt_at": when,
@@ -549,7 +551,7 @@ def queue_due_digests(
                         "story_ids": list(story_ids),
                         "period_start": start,
                         "period_end": end,
-                        "status": "pending",
+                        "status": OutboxStatus.PENDING.value,
                         "attempts": 0,
                         "parts_sent": 0,
                         "next_attempt_at": now,

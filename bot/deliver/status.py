@@ -11,6 +11,9 @@ from sqlalchemy import func, select
 from bot.deliver.ports import DestinationInfo
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
+from bot.types import OutboxStatus
+
+_QUEUED = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ def destination_status(storage: Storage) -> list[DestinationStatus]:
         nexts = dict(
             s.execute(
                 select(OutboxMessage.destination_id, func.min(OutboxMessage.next_attempt_at))
-                .where(OutboxMessage.status.in_(("pending", "sending")))
+                .where(OutboxMessage.status.in_(_QUEUED))
                 .group_by(OutboxMessage.destination_id)
             ).all()
         )
@@ -59,7 +62,7 @@ def destination_status(storage: Storage) -> list[DestinationStatus]:
                         d.id, d.platform, d.guild, d.channel, d.webhook_env
                     ),
                     subscriptions=int(subs.get(d.id, 0)),
-                    pending=counts.get((d.id, "pending"), 0) + counts.get((d.id, "sending"), 0),
+                    pending=sum(counts.get((d.id, s), 0) for s in _QUEUED),
                     failed=counts.get((d.id, "failed"), 0),
                     sent=counts.get((d.id, "sent"), 0),
                     disabled_reason=d.disabled_reason,
@@ -85,7 +88,7 @@ def waiting_without_sender(storage: Storage, platforms: Iterable[str]) -> dict[s
             select(Destination.platform, func.count())
             .join(OutboxMessage, OutboxMessage.destination_id == Destination.id)
             .where(
-                OutboxMessage.status.in_(("pending", "sending")),
+                OutboxMessage.status.in_(_QUEUED),
                 Destination.platform.not_in(have),
             )
             .group_by(Destination.platform)

@@ -25,7 +25,7 @@ from bot.ingest.dedup import RecentTitles, same_story, title_key
 from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
 from bot.store.db import make_engine, migrate, ping
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
-from bot.types import FeedOptions
+from bot.types import FeedOptions, Origin
 
 # How far back a new entry is compared with earlier stories by title.
 DEDUP_WINDOW = timedelta(hours=72)
@@ -97,7 +97,7 @@ class FeedInfo:
     consecutive_failures: int
     next_poll_at: datetime | None
     entry_count: int
-    origin: str = "config"  # config | chat
+    origin: str = Origin.CONFIG.value  # an Origin
 
     @property
     def active(self) -> bool:
@@ -112,7 +112,7 @@ class FeedInfo:
             consecutive_failures=self.consecutive_failures,
             # A feed a chat user added may not lead the bot into our own network, at any
             # redirect hop or DNS answer; the operator's own feeds may.
-            guarded=self.origin == "chat",
+            guarded=self.origin == Origin.CHAT,
         )
 
     @classmethod
@@ -141,7 +141,7 @@ class FeedInfo:
             consecutive_failures=f.consecutive_failures,
             next_poll_at=f.next_poll_at,
             entry_count=f.entry_count,
-            origin=f.origin or "config",
+            origin=f.origin or Origin.CONFIG.value,
         )
 
 
@@ -324,7 +324,7 @@ class Storage:
                 row.in_config = True
             for name, row in rows.items():
                 # Feeds added from chat live in the database only: the file does not own them.
-                if name not in names and row.origin != "chat":
+                if name not in names and row.origin == Origin.CONFIG:
                     row.in_config = False
             s.flush()
             for fc in feeds:
