@@ -34,7 +34,9 @@ _NEXT_RE = re.compile(
 )
 _ENDS = {"comment": b"-->", "cdata": b"]]>", "pi": b"?>"}
 # The rest of a tag after its name: attributes (quoted values may hold ">") up to ">".
-_TAG_REST_RE = re.compile(rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+# Possessive: the alternatives never overlap, and a backtracking repeat keeps state for every
+# step (a 10 MB tag took a gigabyte).
+_TAG_REST_RE = re.compile(rb"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>")
 _ELEMENT_START_RE = re.compile(rb"<[A-Za-z_]")
 _START_TAG_RE = re.compile(rb"<[A-Za-z_][^>]*>")
 # Encodings in which a byte below 0x80 is always that ASCII character, so byte offsets found by

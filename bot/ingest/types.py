@@ -84,6 +84,7 @@ class ParsedFeed:
     # when the body cannot be split safely (then every parse is a full one).
     chunks: FeedChunks | None = None
     skipped: int = 0  # entries left out because `seen` had them
+    dropped: int = 0  # entries left out by the per-poll cap, or as too costly to parse
 
 
 @dataclass(frozen=True, slots=True)
