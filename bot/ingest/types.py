@@ -42,6 +42,7 @@ class FetchResult:
     retry_after: float | None = None  # seconds, from Retry-After on 429/503
     error: str | None = None  # a human-readable reason for FAILED/GONE
     elapsed: float = 0.0
+    hops: tuple[str, ...] = ()  # the URLs requested, in order (redirects), for HTTP(S)
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,7 +211,7 @@ def prepare(data: bytes) -> Prepared:
 # documents of each kind; bytes of plain text cost almost nothing by comparison.
 TAG_COST = 25.0  # each "<" outside CDATA (start, end and empty tags, declarations) or CDATA
 REF_COST = 2.5  # each "&" outside CDATA (entity and character references)
-LINE_COST = 1.0  # each line break (expat reports text line by line)
+LINE_COST = 2.0  # each line break (expat reports text line by line)
 BYTE_COST = 0.05
 # Attributes are looked up by a linear scan per attribute in the SAX layer feedparser uses:
 # quadratic per element (40,000 on one element took 19 s). A start tag with this many is
