@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.commands.feedcheck import FeedCheck, FeedChecker, check_feed
-from bot.commands.ssrf import Policy
+from bot.ingest.check import FeedCheck, FeedChecker, Policy, check_feed
 from bot.ingest.netguard import allow_private_from_env
 
 if TYPE_CHECKING:

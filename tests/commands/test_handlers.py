@@ -13,9 +13,8 @@ from sqlalchemy import select
 
 from bot.classify.verdict import Evidence, Verdict
 from bot.commands import Caller, CommandContext, Reply, Request, autocomplete, handle
-from bot.commands.feedcheck import FeedCheck
-from bot.commands.ssrf import Policy
 from bot.deliver.render.reply import slack_reply
+from bot.ingest.check import FeedCheck, Policy
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
 from bot.store.storage import Storage, store_verdict
 from tests.commands.feedserver import feed_server
