@@ -70,8 +70,9 @@ class Split:
         return b"".join([self.head, *(self.chunk(i) for i in keep), self.tail])
 
 
-def split_entries(body: bytes) -> Split | None:
-    """Cut a body into head, entry elements and tail, or None when that is doubtful.
+def split_entries(body: bytes, limit: int | None = None) -> Split | None:
+    """Cut a body into head, entry elements and tail, or None when that is doubtful (or it
+    has more than `limit` entries: 700,000 empty items made lists of a hundred megabytes).
 
     One pass, linear in the body: each construct is found with a search from where the last
     one ended, and anything unterminated ends the scan (such a body is not well-formed).
@@ -103,6 +104,8 @@ def split_entries(body: bytes) -> Split | None:
             if start is None or rest.group().strip() != b">":
                 return None
             entries.append((start, pos))
+            if limit is not None and len(entries) > limit:
+                return None
             start = None
         else:
             if start is not None or rest.group().rstrip().endswith(b"/>"):

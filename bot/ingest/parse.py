@@ -58,6 +58,9 @@ PARSE_BUDGET = 2_000_000.0
 # Above this many candidate entries the newest are found from the document's order (the
 # dates of its first and last entries) instead of from every entry's date.
 _DATED_MAX = 20_000
+# A body with more entry elements than this is not cut into entries (the lists would cost
+# more than the parse they save): it is parsed whole, or refused, like any other.
+SPLIT_MAX = 50_000
 _ORDER_SAMPLE = 16
 _GENERIC_XML = "not a feed: XML without an RSS, Atom or RDF root element"
 _DATE_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
@@ -326,7 +329,7 @@ def parse_feed(
     passed.setdefault("content-type", "application/xml")
     passed["content-location"] = base
 
-    split = chunks.split_entries(body)
+    split = chunks.split_entries(body, limit=SPLIT_MAX)
     if split is None:
         # Not cut into entries: parsed whole, or not at all.
         cost = xmlsafe.cost(body, limit=PARSE_BUDGET)
@@ -334,6 +337,11 @@ def parse_feed(
             return _refused("the document", cost)
         return _full(body, body, passed, base, now, max_entries)
 
+    # Before anything reads the head tag by tag (context_of lists its start tags: a 9 MB
+    # head of empty elements made a list of millions).
+    fixed = _fixed_cost(body, split)
+    if fixed.units > PARSE_BUDGET:
+        return _refused("the feed outside its entries", fixed)
     context = chunks.context_of(split, base, lower)
     if seen is not None and seen.context == context:
         reduced = _parse_new_entries(body, split, context, seen, passed, base, now, max_entries)
@@ -430,9 +438,7 @@ def _select(
     out, keeping the parse within PARSE_BUDGET; a refusal when the rest of the document (head
     and tail) alone is over it. An entry that does not fit is left out, not the feed."""
     candidates = list(candidates)
-    fixed = xmlsafe.cost(body, 0, split.entries[0][0], limit=PARSE_BUDGET) + xmlsafe.cost(
-        body, split.entries[-1][1], limit=PARSE_BUDGET
-    )
+    fixed = _fixed_cost(body, split)
     if fixed.units > PARSE_BUDGET:
         return _refused("the feed outside its entries", fixed)
     left = PARSE_BUDGET - fixed.units
@@ -458,6 +464,12 @@ def _select(
             keep.append(i)
     keep.sort()
     return keep, len(candidates) - len(keep)
+
+
+def _fixed_cost(body: bytes, split: chunks.Split) -> xmlsafe.Cost:
+    """What parsing the head and tail costs, whichever entries go between them."""
+    head = xmlsafe.cost(body, 0, split.entries[0][0], limit=PARSE_BUDGET)
+    return head + xmlsafe.cost(body, split.entries[-1][1], limit=PARSE_BUDGET)
 
 
 def _contiguous(candidates: list[int]) -> bool:
