@@ -26,7 +26,7 @@ from bot.app.logging import FailureLog, describe
 from bot.app.settings import Settings
 from bot.classify import Classifier
 from bot.clock import utcnow
-from bot.core import BotOptions, FeedCheck, FeedChecker, PolicyBot, make_bot
+from bot.core import BotOptions, PolicyBot, make_bot, make_feed_checker
 from bot.core.engine import Engine, build_engine
 from bot.core.pipeline import Pipeline
 from bot.deliver.ports import Sender
@@ -83,22 +83,6 @@ def sample_settings(settings: Settings) -> Settings:
             "slack_signing_secret": None,
         }
     )
-
-
-def feed_checker(config: AppConfig | None) -> FeedChecker:
-    """How `feeds add` checks a URL: one real fetch through the network guard, with the
-    config file's HTTP limits."""
-    from bot.commands.feedcheck import check_feed
-    from bot.commands.ssrf import Policy
-    from bot.ingest.netguard import allow_private_from_env
-
-    policy = Policy(allow_private=allow_private_from_env())
-    kw = fetch_options(config)
-
-    async def check(url: str) -> FeedCheck:
-        return await check_feed(url, policy, **kw)
-
-    return check
 
 
 def fetch_options(config: AppConfig | None) -> dict[str, Any]:
@@ -188,7 +172,7 @@ class Runtime:
         )
         engine.on_outcome.append(_count_outcome)
         bot.classifier = lambda: classifier
-        bot.feed_checker = feed_checker(config)
+        bot.feed_checker = make_feed_checker(fetch_options(config))
         bot.engine = engine
         return cls(settings, config, bot, engine)
 

@@ -9,10 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.clock import utcnow
-from bot.commands.feedcheck import FeedCheck, FeedChecker, check_feed
-from bot.commands.ssrf import Policy
-from bot.core import BotOptions, PolicyBot
-from bot.ingest.netguard import allow_private_from_env
+from bot.core import BotOptions, FeedChecker, PolicyBot, make_feed_checker
+from bot.ingest.check import Policy
 from bot.store.storage import Storage
 
 _T = TypeVar("_T")
@@ -40,20 +38,13 @@ class CommandContext:
         max_subscriptions_per_channel: int = 25,
     ) -> CommandContext:
         """A context over an open storage; `fetch` replaces the real feed check (tests)."""
-        guard = policy or Policy(allow_private=allow_private_from_env())
-        kw = dict(fetch_options or {})
-
-        async def checker(url: str) -> FeedCheck:
-            return await check_feed(url, guard, **kw)
-
+        checker = fetch or make_feed_checker(fetch_options, policy=policy)
         options = BotOptions(
             default_interval=default_interval,
             max_runtime_feeds=max_chat_feeds,
             max_subscriptions_per_channel=max_subscriptions_per_channel,
         )
-        bot = PolicyBot(
-            storage, options, classifier=classifier, feed_checker=fetch or checker, clock=clock
-        )
+        bot = PolicyBot(storage, options, classifier=classifier, feed_checker=checker, clock=clock)
         return cls(bot)
 
     def now(self) -> datetime:

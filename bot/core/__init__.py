@@ -1,5 +1,19 @@
 """The core service: `make_bot(...)` -> `PolicyBot`, the one way in for CLI, chat and web."""
 
-from bot.core.service import BotOptions, FeedCheck, FeedChecker, PolicyBot, make_bot
+from bot.core.service import (
+    BotOptions,
+    FeedCheck,
+    FeedChecker,
+    PolicyBot,
+    make_bot,
+    make_feed_checker,
+)
 
-__all__ = ["BotOptions", "FeedCheck", "FeedChecker", "PolicyBot", "make_bot"]
+__all__ = [
+    "BotOptions",
+    "FeedCheck",
+    "FeedChecker",
+    "PolicyBot",
+    "make_bot",
+    "make_feed_checker",
+]

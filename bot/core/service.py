@@ -10,10 +10,10 @@ written for a person.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.classify import Classifier
@@ -26,6 +26,7 @@ from bot.deliver.route import sync_config_subscriptions
 from bot.deliver.status import DestinationStatus, destination_status
 from bot.deliver.worker import DrainStats, enable_destination
 from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
+from bot.ingest.check import FeedCheck, FeedChecker, Policy, check_feed, url_problem
 from bot.store.search import SearchError, SearchPage, parse_since
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import (
@@ -37,22 +38,6 @@ from bot.types import (
     SubscriptionInfo,
     SubscriptionOptions,
 )
-
-
-class FeedCheck(Protocol):
-    """What checking a feed's URL found (bot.ingest's feed check answers this)."""
-
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def title(self) -> str | None: ...
-    @property
-    def entries(self) -> int: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-FeedChecker = Callable[[str], Awaitable[FeedCheck]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +127,12 @@ class PolicyBot:
             ConflictError: the feed is followed already, or its name is taken.
             FeedError: the URL does not answer with a feed (the message says why).
         """
-        p = urlsplit(url)
-        if (
-            p.scheme.lower() not in ("http", "https")
-            or not p.netloc
-            or any(c.isspace() for c in url)
-        ):
+        if any(c.isspace() for c in url):
             raise InputError(f"{_feeds.show(url)!r} is not an http(s) URL (a name goes in `name`)")
+        problem = url_problem(url)  # bad ports, hosts, brackets: a sentence, never a traceback
+        if problem:
+            raise InputError(problem)
+        p = urlsplit(url)
         _feeds.check_new(self.storage, url, max_runtime_feeds=self.options.max_runtime_feeds)
         check = await self._check(url)
         if not check.ok:
@@ -168,9 +152,8 @@ class PolicyBot:
         return FeedAdded(added, revived, check.entries)
 
     async def _check(self, url: str) -> FeedCheck:
-        if self.feed_checker is not None:
-            return await self.feed_checker(url)
-        raise FeedError("this bot cannot check feeds (no feed checker configured)")
+        checker = self.feed_checker or make_feed_checker()
+        return await checker(url)
 
     def remove_feed(self, name: str, *, removed_by: str) -> str:
         """Stop polling a feed added at run time; returns its name.
@@ -342,6 +325,22 @@ class PolicyBot:
             return enable_destination(self.storage, destination_id, now=self.now())
         except KeyError:
             raise NotFoundError(f"no destination {destination_id}") from None
+
+
+def make_feed_checker(
+    fetch_options: Mapping[str, Any] | None = None, *, policy: Policy | None = None
+) -> FeedChecker:
+    """How `add_feed` checks a URL: one real fetch through the poller's fetcher with the
+    network guard on (private addresses refused unless POLICYBOT_ALLOW_PRIVATE_FEEDS, or
+    `policy`, allows them), parsed by the same bounded parser. `fetch_options` are
+    check_feed's limits (timeout, total_timeout, max_redirects, max_bytes, user_agent)."""
+    guard = policy or Policy.from_env()
+    kw = dict(fetch_options or {})
+
+    async def check(url: str) -> FeedCheck:
+        return await check_feed(url, guard, **kw)
+
+    return check
 
 
 def make_bot(

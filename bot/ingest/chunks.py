@@ -34,7 +34,9 @@ _NEXT_RE = re.compile(
 )
 _ENDS = {"comment": b"-->", "cdata": b"]]>", "pi": b"?>"}
 # The rest of a tag after its name: attributes (quoted values may hold ">") up to ">".
-_TAG_REST_RE = re.compile(rb"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+# Possessive: the alternatives never overlap, and a backtracking repeat keeps state for every
+# step (a 10 MB tag took a gigabyte).
+_TAG_REST_RE = re.compile(rb"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+>")
 _ELEMENT_START_RE = re.compile(rb"<[A-Za-z_]")
 _START_TAG_RE = re.compile(rb"<[A-Za-z_][^>]*>")
 # Encodings in which a byte below 0x80 is always that ASCII character, so byte offsets found by
@@ -68,8 +70,9 @@ class Split:
         return b"".join([self.head, *(self.chunk(i) for i in keep), self.tail])
 
 
-def split_entries(body: bytes) -> Split | None:
-    """Cut a body into head, entry elements and tail, or None when that is doubtful.
+def split_entries(body: bytes, limit: int | None = None) -> Split | None:
+    """Cut a body into head, entry elements and tail, or None when that is doubtful (or it
+    has more than `limit` entries: 700,000 empty items made lists of a hundred megabytes).
 
     One pass, linear in the body: each construct is found with a search from where the last
     one ended, and anything unterminated ends the scan (such a body is not well-formed).
@@ -101,6 +104,8 @@ def split_entries(body: bytes) -> Split | None:
             if start is None or rest.group().strip() != b">":
                 return None
             entries.append((start, pos))
+            if limit is not None and len(entries) > limit:
+                return None
             start = None
         else:
             if start is not None or rest.group().rstrip().endswith(b"/>"):

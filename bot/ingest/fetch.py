@@ -47,7 +47,8 @@ from bot.ingest.netguard import (
     BlockedAddress,
     GuardedResolver,
     allow_private_from_env,
-    blocked_literal,
+    blocked_url,
+    shorten,
 )
 from bot.ingest.types import FeedState, FetchResult, FetchStatus
 
@@ -80,6 +81,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _INFLATE_STEP = 256 * 1024  # decompress at most this much per zlib call
+ERROR_MAX = 1_000  # characters of a failure message: each URL in it is cut to 200 already
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -274,7 +276,9 @@ def describe_error(exc: BaseException, url: str, fetcher: Fetcher) -> str:
             f" (the server sent nothing for that long)"
         )
     if isinstance(exc, aiohttp.InvalidURL):
-        return f"invalid URL {url!r}: {exc}"
+        # str(exc) is the URL again, sometimes with why: never quote a megabyte of it twice.
+        why = getattr(exc, "description", None)
+        return f"invalid URL {shorten(url)!r}" + (f": {shorten(str(why))}" if why else "")
     for e in _exception_chain(exc):
         if isinstance(e, BlockedAddress):
             return str(e)
@@ -298,8 +302,8 @@ def describe_error(exc: BaseException, url: str, fetcher: Fetcher) -> str:
         message = getattr(exc, "message", None) or str(exc)
         return f"the server broke the HTTP protocol: {message}"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {host}: {exc.os_error or exc}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return f"cannot connect to {shorten(host)}: {exc.os_error or exc}"
+    return f"{type(exc).__name__}: {shorten(str(exc))}" if str(exc) else type(exc).__name__
 
 
 def _http_error(resp: aiohttp.ClientResponse) -> str:
@@ -357,11 +361,13 @@ class Fetcher:
         self.read_timeout = float(read_timeout)
         self.total_timeout = float(total_timeout)
         self.max_body_bytes = int(max_body_bytes)
-        # Feeds compress ~5-10x; allow that, but never let a bomb inflate without bound.
+        # What is parsed is bounded by the body cap whatever the transfer encoding: the parser's
+        # budget and memory are sized for it, and a bomb stops as soon as it passes it (a body
+        # inflating to 48 MB under the old 50 MiB default was parsed for ten minutes).
         self.max_decompressed_bytes = (
             int(max_decompressed_bytes)
             if max_decompressed_bytes is not None
-            else max(4 * self.max_body_bytes, 50 * MiB)
+            else self.max_body_bytes
         )
         if self.max_decompressed_bytes <= 0:
             raise ValueError("max_decompressed_bytes must be positive")
@@ -449,22 +455,30 @@ class Fetcher:
         """Fetch one feed. Never raises for network or HTTP problems (see FetchResult)."""
         started = time.monotonic()
         url = state.url.strip()
-        scheme = urlsplit(url).scheme.lower()
-        if scheme == "file":
-            result = await self._fetch_file(state, url)
-        elif scheme in ("http", "https"):
-            if not _has_host(url):
-                result = self._failed(state, url, f"invalid URL {url!r}: no host name")
-            else:
-                result = await self._fetch_http(state, url)
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 host
+            scheme = ""
+            result = self._failed(state, url, f"invalid URL {shorten(url)!r}: {exc}")
         else:
-            result = self._failed(
-                state,
-                url,
-                f"unsupported URL scheme {scheme + ':' if scheme else '(none)'}"
-                " (use http:, https: or file:)",
-            )
-        return replace(result, url=state.url, elapsed=time.monotonic() - started)
+            if scheme == "file":
+                result = await self._fetch_file(state, url)
+            elif scheme in ("http", "https"):
+                if not _has_host(url):
+                    result = self._failed(state, url, f"invalid URL {shorten(url)!r}: no host name")
+                else:
+                    result = await self._fetch_http(state, url)
+            else:
+                result = self._failed(
+                    state,
+                    url,
+                    f"unsupported URL scheme {shorten(scheme, 20) + ':' if scheme else '(none)'}"
+                    " (use http:, https: or file:)",
+                )
+        error = result.error
+        if error is not None and len(error) > ERROR_MAX:
+            error = error[: ERROR_MAX - 1] + "…"
+        return replace(result, url=state.url, error=error, elapsed=time.monotonic() - started)
 
     # --- HTTP --------------------------------------------------------------------------------
     def _host_limit(self, url: str) -> asyncio.Semaphore:
@@ -476,14 +490,19 @@ class Fetcher:
         return sem
 
     async def _fetch_http(self, state: FeedState, url: str) -> FetchResult:
+        visited = [url]
+        result = await self._follow(state, url, visited)
+        return replace(result, hops=tuple(visited))
+
+    async def _follow(self, state: FeedState, url: str, visited: list[str]) -> FetchResult:
+        """Request `url`, following redirects; `visited` gets every URL requested."""
         budget = self.total_timeout  # spent only while a hop is running, not while queued
         hops: list[int] = []
-        visited = [url]
         current = url
         guarded = state.guarded and not self.allow_private
         while True:
             if guarded:  # names are checked by the resolver; literal addresses here
-                refusal = self._blocked_literal(current)
+                refusal = blocked_url(current, self._guard_exempt)
                 if refusal is not None:
                     return self._failed(state, current, refusal)
             # Host slot first, then a global slot: a task waiting for a busy host must not
@@ -525,18 +544,20 @@ class Fetcher:
                 return self._failed(
                     state,
                     current,
-                    f"HTTP {outcome.status} to an invalid Location {outcome.location!r}: {exc}",
+                    f"HTTP {outcome.status} to an invalid Location"
+                    f" {shorten(outcome.location)!r}: {shorten(str(exc))}",
                 )
             if urlsplit(target).scheme.lower() not in ("http", "https"):
                 # Never let a remote server point us at file: or other local resources.
                 return self._failed(
                     state,
                     current,
-                    f"HTTP {outcome.status} redirect to a non-HTTP URL {outcome.location!r}",
+                    f"HTTP {outcome.status} redirect to a non-HTTP URL"
+                    f" {shorten(outcome.location)!r}",
                 )
             if len(hops) > self.max_redirects:
                 loop = target in visited
-                chain = " -> ".join([*visited, target])
+                chain = " -> ".join(shorten(u, 100) for u in [*visited, target])
                 what = "redirect loop" if loop else "too many redirects"
                 return self._failed(
                     state,
@@ -545,14 +566,6 @@ class Fetcher:
                 )
             visited.append(target)
             current = target
-
-    def _blocked_literal(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        try:
-            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-        except ValueError:
-            return None  # aiohttp reports the bad port itself
-        return blocked_literal(parts.hostname or "", port, self._guard_exempt)
 
     async def _hop(
         self, state: FeedState, url: str, guarded: bool = False
@@ -645,19 +658,19 @@ class Fetcher:
     async def _fetch_file(self, state: FeedState, url: str) -> FetchResult:
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
-            return self._failed(state, url, f"file: URL on another host {parts.netloc!r}")
+            return self._failed(state, url, f"file: URL on another host {shorten(parts.netloc)!r}")
         path = Path(unquote(parts.path))
         base = FetchResult(status=FetchStatus.FAILED, url=url, final_url=url)
         try:
             body = await asyncio.to_thread(self._read_file, path)
         except FileNotFoundError:
-            return replace(base, error=f"no such file: {path}")
+            return replace(base, error=f"no such file: {shorten(str(path))}")
         except IsADirectoryError:
-            return replace(base, error=f"not a file: {path}")
+            return replace(base, error=f"not a file: {shorten(str(path))}")
         except _TooLarge as exc:
             return replace(base, error=str(exc))
         except OSError as exc:
-            return replace(base, error=f"cannot read {path}: {exc.strerror or exc}")
+            return replace(base, error=f"cannot read {shorten(str(path))}: {exc.strerror or exc}")
         return self._body_result(base, state, body)
 
     def _read_file(self, path: Path) -> bytes:

@@ -7,17 +7,25 @@ private or cloud-metadata address. The poller therefore fetches such feeds throu
 `GuardedResolver`: every DNS answer, for every redirect hop, is checked before aiohttp
 connects, and aiohttp connects to exactly the addresses it was given, so an answer cannot
 change between the check and the connection. Literal IP hosts skip resolvers in aiohttp;
-`blocked_literal` checks those. Operators who want feeds on their own network set
-POLICYBOT_ALLOW_PRIVATE_FEEDS=1.
+`blocked_url` checks those, in every spelling that reaches an address: the host as aiohttp
+(yarl) will connect to it, and UTS-46 mapped (full-width digits, ideographic full stops and
+circled digits all become ASCII: "127。0。0。1" and "①②⑦.0.0.1" are 127.0.0.1), and the
+numeric forms the system resolver reads as IPv4 (0177.0.0.1, 0x7f.1, 2130706433, 127.1).
+Operators who want feeds on their own network set POLICYBOT_ALLOW_PRIVATE_FEEDS=1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Collection
+from urllib.parse import urlsplit
 
+import idna
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
@@ -37,6 +45,21 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not ours t
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 ALLOW_ENV = "POLICYBOT_ALLOW_PRIVATE_FEEDS"
+URL_SHOWN_MAX = 200  # characters of a URL (or host) quoted in a message: some are megabytes
+# What inet_aton, and so getaddrinfo, takes for an IPv4 address: one to four parts, each
+# decimal, octal (leading 0) or hex (0x).
+_NUMERIC_HOST_RE = re.compile(
+    r"(?:0[xX][0-9a-fA-F]*|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]*|[0-9]+)){0,3}"
+)
+
+
+def shorten(text: str, limit: int = URL_SHOWN_MAX) -> str:
+    """A URL or host for a message: at most `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def default_port(scheme: str) -> int:
+    return 443 if scheme.lower() == "https" else 80
 
 
 def allow_private_from_env() -> bool:
@@ -82,10 +105,46 @@ def forbidden_reason(ip: IPAddress) -> str | None:
 
 
 def literal_ip(host: str) -> IPAddress | None:
+    """The address a host names literally, in any form a resolver reads as one; else None."""
+    host = host.strip().strip("[]").split("%")[0]
     try:
-        return ipaddress.ip_address(host.strip("[]").split("%")[0])
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    numeric = host[:-1] if host.endswith(".") else host  # "127.0.0.1." resolves the same
+    if len(numeric) <= 64 and _NUMERIC_HOST_RE.fullmatch(numeric):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(numeric))
+        except OSError:  # a part out of range: no resolver takes it either
+            return None
+    return None
+
+
+def uts46(host: str) -> str:
+    """The host with IDNA's UTS-46 mapping applied (what resolvers and yarl look up):
+    full-width and circled digits become ASCII digits, ideographic full stops dots. A host
+    the mapping refuses is returned as it is (nothing will resolve it)."""
+    if host.isascii():
+        return host.lower()
+    try:
+        return str(idna.uts46_remap(host, std3_rules=False, transitional=False))
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return host
+
+
+def host_forms(url: str) -> tuple[str, list[str], int] | None:
+    """The URL's host as written, every spelling of it that could reach an address, and its
+    port; None for a URL no client would fetch."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or default_port(parts.scheme)
     except ValueError:
         return None
+    forms = [host, uts46(host)]
+    with contextlib.suppress(ValueError, TypeError, UnicodeError):
+        forms.append(yarl.URL(url).raw_host or "")  # what aiohttp connects to
+    return host, [f for f in dict.fromkeys(forms) if f], port
 
 
 class BlockedAddress(OSError):
@@ -93,7 +152,8 @@ class BlockedAddress(OSError):
 
 
 def _refusal(host: str, ip: IPAddress, why: str) -> str:
-    shown = host if literal_ip(host) is not None else f"{host} ({ip})"
+    host = shorten(host)
+    shown = host if host.strip("[]") == str(ip) else f"{host} ({ip})"
     return (
         f"refusing to fetch {shown}: {why} (feeds added from chat may not reach private"
         f" networks; the operator can allow it with {ALLOW_ENV}=1)"
@@ -101,12 +161,32 @@ def _refusal(host: str, ip: IPAddress, why: str) -> str:
 
 
 def blocked_literal(host: str, port: int, exempt: Collection[tuple[str, int]] = ()) -> str | None:
-    """The refusal for a literal-IP host, or None (names go through GuardedResolver)."""
-    ip = literal_ip(host)
-    if ip is None or (str(ip), port) in exempt:
-        return None
-    why = forbidden_reason(ip)
-    return _refusal(host, ip, why) if why else None
+    """The refusal for a literal-IP host (in any spelling), or None (names go through
+    GuardedResolver)."""
+    return _first_refusal(host, dict.fromkeys((host, uts46(host))), port, exempt)
+
+
+def _first_refusal(
+    shown: str, forms: Collection[str], port: int, exempt: Collection[tuple[str, int]]
+) -> str | None:
+    for form in forms:
+        ip = literal_ip(form)
+        if ip is None or (str(ip), port) in exempt:
+            continue
+        why = forbidden_reason(ip)
+        if why:
+            return _refusal(shown, ip, why)
+    return None
+
+
+def blocked_url(url: str, exempt: Collection[tuple[str, int]] = ()) -> str | None:
+    """The refusal for a URL whose host is a forbidden address written literally, however
+    it is spelt; None for public addresses and for names (GuardedResolver checks those)."""
+    found = host_forms(url)
+    if found is None:
+        return None  # the client refuses the URL itself, and says so
+    host, forms, port = found
+    return _first_refusal(host, forms, port, exempt)
 
 
 class GuardedResolver(AbstractResolver):

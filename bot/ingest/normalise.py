@@ -150,6 +150,36 @@ def _finish(s: str) -> str:
     return _defang(s)
 
 
+_CHAR_REFS_RE = re.compile(r"(?:&#(?:[0-9]{1,10}|[xX][0-9a-fA-F]{1,8});)+")
+_CHAR_REF_RE = re.compile(r"&#(?:([0-9]+)|[xX]([0-9a-fA-F]+));")
+
+
+def _surrogate_refs(run: re.Match[str]) -> str:
+    """A run of numeric references with surrogates in it: a pair becomes the character it
+    encodes (an emoji written as two references), a lone one goes. HTML would make each a
+    U+FFFD; the XML layer (xmlsafe) treats references outside CDATA the same way."""
+    text = run.group()
+    points = [int(m[1]) if m[1] else int(m[2], 16) for m in _CHAR_REF_RE.finditer(text)]
+    if not any(0xD800 <= cp <= 0xDFFF for cp in points):
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(points):
+        cp = points[i]
+        if 0xD800 <= cp <= 0xDBFF and i + 1 < len(points) and 0xDC00 <= points[i + 1] <= 0xDFFF:
+            out.append(chr(0x10000 + ((cp - 0xD800) << 10) + (points[i + 1] - 0xDC00)))
+            i += 2
+            continue
+        if not 0xD800 <= cp <= 0xDFFF:
+            out.append(f"&#{cp};")
+        i += 1
+    return "".join(out)
+
+
+def _join_surrogates(s: str) -> str:
+    return _CHAR_REFS_RE.sub(_surrogate_refs, s) if "&#" in s else s
+
+
 def html_to_text(s: str) -> str:
     """Plain text from an HTML fragment: tags gone, entities decoded, whitespace folded.
 
@@ -159,7 +189,7 @@ def html_to_text(s: str) -> str:
     """
     if not s:
         return ""
-    text = _strip_markup(s)
+    text = _strip_markup(_join_surrogates(s))
     if _ENTITY_RE.search(text):
         text = html.unescape(text)
         if _TAGLIKE_RE.search(text):
@@ -171,7 +201,7 @@ def plain_text(s: str) -> str:
     """Text that is already plain (text/plain): only leftover entities are decoded."""
     if not s:
         return ""
-    return _finish(html.unescape(s))
+    return _finish(html.unescape(_join_surrogates(s)))
 
 
 def truncate(s: str, limit: int) -> str:

@@ -42,6 +42,7 @@ class FetchResult:
     retry_after: float | None = None  # seconds, from Retry-After on 429/503
     error: str | None = None  # a human-readable reason for FAILED/GONE
     elapsed: float = 0.0
+    hops: tuple[str, ...] = ()  # the URLs requested, in order (redirects), for HTTP(S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class ParsedFeed:
     # when the body cannot be split safely (then every parse is a full one).
     chunks: FeedChunks | None = None
     skipped: int = 0  # entries left out because `seen` had them
+    dropped: int = 0  # entries left out by the per-poll cap, or as too costly to parse
 
 
 @dataclass(frozen=True, slots=True)

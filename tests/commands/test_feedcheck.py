@@ -1,85 +1,17 @@
-"""`feeds add`'s feed check against a real local server: it never blocks the event loop and a
-slow-drip server cannot hold it past its total deadline."""
+"""`feeds add` checks a URL through the ingest check (bot/ingest/check.py, tested there) with
+the deadlines and limits of the configuration."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-import bot.ingest.parse
 from bot.app.runtime import fetch_options
-from bot.commands import context as context_module
 from bot.commands.context import CommandContext
-from bot.commands.feedcheck import FeedCheck, check_feed
-from bot.commands.ssrf import Policy
-from tests.commands.feedserver import RSS
-from tests.httpserver import LocalHTTPServer, Reply
-
-LOCAL = Policy(allow_private=True)
-
-
-@pytest.fixture
-def server() -> Iterator[LocalHTTPServer]:
-    with LocalHTTPServer() as srv:
-        srv.route("/feed.xml", Reply(body=RSS, headers={"Content-Type": "application/rss+xml"}))
-        # A valid feed, 16 bytes every 50 ms: about 20 s for the whole body.
-        srv.route(
-            "/drip.xml",
-            Reply(
-                body=RSS * 4,
-                headers={"Content-Type": "application/rss+xml"},
-                drip=0.05,
-                drip_size=16,
-            ),
-        )
-        yield srv
-
-
-async def test_a_slow_drip_server_meets_the_total_deadline(server: LocalHTTPServer) -> None:
-    started = time.monotonic()
-    # Each read is quick (the per-read timeout never fires); only the total deadline helps.
-    check = await check_feed(server.url("/drip.xml"), LOCAL, timeout=5.0, total_timeout=1.0)
-    elapsed = time.monotonic() - started
-    assert not check.ok and check.error is not None
-    assert "within 1 s" in check.error
-    assert elapsed < 3.0
-    assert server.requests_to("/drip.xml")
-
-
-async def test_parsing_runs_off_the_event_loop(
-    server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = bot.ingest.parse.parse_feed
-    seen: list[int] = []
-
-    def slow_parse(*args: Any, **kwargs: Any) -> Any:
-        seen.append(threading.get_ident())
-        time.sleep(0.3)  # a big feed: the loop must keep ticking meanwhile
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(bot.ingest.parse, "parse_feed", slow_parse)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    try:
-        check = await check_feed(server.url("/feed.xml"), LOCAL)
-    finally:
-        task.cancel()
-    assert check.ok and check.title == "Local AI Policy" and check.entries == 2
-    assert seen and seen[0] != threading.get_ident()
-    assert ticks >= 10  # ~30 ticks of 10 ms while parsing took 300 ms
+from bot.core import service as service_module
+from bot.ingest.check import FeedCheck, Policy
 
 
 async def test_the_context_uses_the_configured_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +21,7 @@ async def test_the_context_uses_the_configured_deadlines(monkeypatch: pytest.Mon
         got.update(kw)
         return FeedCheck(False, url, error="x")
 
-    monkeypatch.setattr(context_module, "check_feed", fake_check)
+    monkeypatch.setattr(service_module, "check_feed", fake_check)
     defaults = SimpleNamespace(
         read_timeout=7.0, total_timeout=12.0, max_redirects=3, max_body_bytes=1000, user_agent="ua"
     )
@@ -104,3 +36,18 @@ async def test_the_context_uses_the_configured_deadlines(monkeypatch: pytest.Mon
         "max_bytes": 1000,
         "user_agent": "ua",
     }
+
+
+async def test_the_default_policy_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    policies: list[Policy] = []
+
+    async def fake_check(url: str, policy: Policy, **kw: Any) -> FeedCheck:
+        policies.append(policy)
+        return FeedCheck(False, url, error="x")
+
+    monkeypatch.setattr(service_module, "check_feed", fake_check)
+    monkeypatch.setenv("POLICYBOT_ALLOW_PRIVATE_FEEDS", "1")
+    await service_module.make_feed_checker()("https://example.org/f")
+    monkeypatch.delenv("POLICYBOT_ALLOW_PRIVATE_FEEDS")
+    await service_module.make_feed_checker()("https://example.org/f")
+    assert [p.allow_private for p in policies] == [True, False]

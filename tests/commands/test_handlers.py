@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from bot.classify.verdict import Evidence, Verdict
 from bot.commands import Caller, CommandContext, Reply, Request, autocomplete, handle
-from bot.commands.feedcheck import FeedCheck
-from bot.commands.ssrf import Policy
+from bot.ingest.check import FeedCheck, Policy
 from bot.platforms.reply import slack_reply
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
 from bot.store.storage import Storage, store_verdict
@@ -451,6 +450,10 @@ async def test_feeds_add_checks_and_refuses_private_by_default(
         assert srv.requests == []
         r = await run(ctx, "feeds", action="add", url="ftp://example.org/feed")
         assert r.error
+        # Malformed URLs are a sentence, not "something went wrong" and a traceback.
+        for bad in ("http://[::1", "http://0177.0.0.1/", "http://example.org:99999/"):
+            r = await run(ctx, "feeds", action="add", url=bad)
+            assert r.error and "went wrong" not in r.text, (bad, r.text)
     with storage.session() as s:
         assert [f.name for f in s.scalars(select(Feed))] == ["Reuters"]
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.ingest.fetch import Fetcher
-from bot.ingest.netguard import blocked_literal
+from bot.ingest.netguard import blocked_literal, blocked_url, literal_ip, uts46
 from bot.ingest.types import FeedState, FetchStatus
 from tests.httpserver import LocalHTTPServer, Reply
 
@@ -152,3 +152,80 @@ def test_allow_private_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
 )
 def test_literal_addresses(host: str, blocked: bool) -> None:
     assert (blocked_literal(host, 80) is not None) is blocked
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127。0。0。1",  # ideographic full stops: yarl maps them, so aiohttp skips the resolver
+        "①②⑦.0.0.1",  # circled digits
+        "１２７.０.０.１",  # full-width digits
+        "0177.0.0.1",  # octal
+        "2130706433",  # decimal
+        "0x7f.0.0.1",  # hex
+        "127.1",
+        "127.0.0.1.",
+        "[::ffff:127.0.0.1]",
+    ],
+)
+async def test_a_guarded_feed_cannot_reach_loopback_in_another_spelling(
+    server: LocalHTTPServer, host: str
+) -> None:
+    async with _fetcher(server, {}, exempt=False) as f:
+        r = await f.fetch(FeedState(url=f"http://{host}:{server.port}/feed.xml", guarded=True))
+    assert r.status is FetchStatus.FAILED
+    shown = host.strip("[]")
+    assert r.error is not None and r.error.startswith(f"refusing to fetch {shown}"), r.error
+    assert "a loopback address" in r.error
+    assert server.requests_to("/feed.xml") == []
+
+
+async def test_the_operators_own_feed_may_use_any_spelling(server: LocalHTTPServer) -> None:
+    async with _fetcher(server, {}, exempt=False) as f:
+        r = await f.fetch(FeedState(url=f"http://127。0。0。1:{server.port}/feed.xml"))
+    assert r.status is FetchStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("0177.0.0.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("10.1", "10.0.0.1"),
+        ("[::1]", "::1"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("example.org", None),
+        ("1.2.3.4.5", None),
+        ("256.0.0.1", None),
+        ("9" * 5000, None),
+    ],
+)
+def test_literal_addresses_in_resolver_forms(host: str, address: str | None) -> None:
+    ip = literal_ip(host)
+    assert (str(ip) if ip is not None else None) == address
+
+
+def test_uts46_maps_what_resolvers_map() -> None:
+    assert uts46("127。0。0。1") == "127.0.0.1"
+    assert uts46("①②⑦.０.0.1") == "127.0.0.1"
+    assert uts46("ExAmple.ORG") == "example.org"
+    assert uts46("bücher.example") == "bücher.example"
+
+
+def test_refusals_quote_a_long_host_briefly() -> None:
+    refusal = blocked_url("http://127.0.0.1/" + "x" * 10_000)
+    assert refusal is not None and len(refusal) < 300
+    assert blocked_url("http://[::1") is None  # the fetcher reports a broken URL itself
+    assert blocked_url("http://example.org/") is None
+    assert blocked_url("http://93.184.216.34/") is None
+
+
+async def test_a_broken_or_huge_url_fails_without_raising(server: LocalHTTPServer) -> None:
+    async with _fetcher(server, {}) as f:
+        broken = await f.fetch(FeedState(url="http://[::1/feed", guarded=True))
+        huge = await f.fetch(FeedState(url="http://[" + "1" * 9_000_000 + "/", guarded=True))
+    assert broken.status is FetchStatus.FAILED
+    assert broken.error == "invalid URL 'http://[::1/feed': Invalid IPv6 URL"
+    assert huge.status is FetchStatus.FAILED and huge.error is not None
+    assert len(huge.error) <= 300 and huge.error.startswith("invalid URL 'http://[111")
