@@ -33,6 +33,7 @@ from bot.deliver.worker import (
     resume_after_credentials,
 )
 from bot.ingest.fetch import Fetcher
+from bot.store.db import database_error
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 
 log = structlog.get_logger("policybot")
@@ -179,7 +180,11 @@ class Engine:
     async def run_once(self) -> tuple[list[PollOutcome], DrainStats]:
         """One full cycle: poll the feeds that are due (as the scheduler would: a feed in
         backoff or whose server sent Retry-After waits; new feeds are due at once), queue the
-        digests that are due, deliver everything due, and close."""
+        digests that are due, deliver everything due, and close.
+
+        Raises:
+            StorageError: the database cannot take writes (disk full, read-only, locked).
+        """
         try:
             await self.recover()
             outcomes = await self.poll_once(due_only=True)
@@ -189,6 +194,11 @@ class Engine:
             stats = await self.deliver(until_idle=True)
             await asyncio.to_thread(self.warn_unsendable)
             return outcomes, stats
+        except Exception as exc:
+            trouble = database_error(exc)
+            if trouble is None or trouble is exc:
+                raise
+            raise trouble from None
         finally:
             await self.aclose()
 

@@ -13,10 +13,12 @@ import structlog
 from bot.classify import Classifier
 from bot.classify.verdict import Verdict
 from bot.clock import utcnow
+from bot.errors import StorageError
 from bot.ingest.fetch import Fetcher, next_poll_delay
 from bot.ingest.normalise import normalise
 from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
+from bot.store.db import database_error
 from bot.store.storage import FeedInfo, PollOutcome, Storage, StoryHook
 
 log = structlog.get_logger("policybot.poll")
@@ -57,6 +59,9 @@ class Pipeline:
         try:
             outcome = await self._poll(feed)
         except Exception as exc:  # one broken feed must never stop the others
+            trouble = database_error(exc)
+            if trouble is not None:  # ...but a full disk stops them all, in one line
+                raise trouble from None
             log.exception("poll crashed", feed=feed.name)
             error = f"internal error: {type(exc).__name__}: {exc}"
             outcome = PollOutcome(feed=feed.name, status="error", error=error)
@@ -195,8 +200,18 @@ class Pipeline:
         return items, parsed.title, None, parsed.chunks
 
     async def poll_feeds(self, feeds: Sequence[FeedInfo]) -> list[PollOutcome]:
-        """Poll these feeds concurrently (the fetcher enforces global and per-host limits)."""
-        return list(await asyncio.gather(*(self.poll_feed(f) for f in feeds)))
+        """Poll these feeds concurrently (the fetcher enforces global and per-host limits).
+
+        Raises:
+            StorageError: the database cannot take writes (disk full, read-only); the other
+                polls are cancelled, and nothing half-written remains.
+        """
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self.poll_feed(f)) for f in feeds]
+        except* StorageError as errors:
+            raise errors.exceptions[0] from None
+        return [t.result() for t in tasks]
 
     async def poll_due(self) -> list[PollOutcome]:
         # Off the loop: the chat adapters share it, and a busy database can be slow to read.

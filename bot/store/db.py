@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 import bot
+from bot.errors import StorageError
 
 log = structlog.get_logger("policybot.db")
 
@@ -147,3 +148,38 @@ def check_database(url: str) -> tuple[str, list[str]]:
     finally:
         engine.dispose()
     return shown, [f"database {shown}: {why}"] if why else []
+
+
+# What the database said, in the words of SQLite and PostgreSQL, and what a person can do.
+_DATABASE_TROUBLE = (
+    (
+        (
+            "database or disk is full",
+            "no space left on device",
+            "could not extend file",
+            "diskfull",
+        ),
+        "the disk holding the database is full: free some space and run again (nothing"
+        " committed was lost; the feeds are polled again)",
+    ),
+    (
+        ("readonly database", "read-only", "read only"),
+        "the database is read-only here: give this user write access to the file and its"
+        " folder (SQLite keeps -wal and -shm files beside it)",
+    ),
+    (
+        ("database is locked",),
+        "the database stayed locked by another process for 30 s: is another policybot or a"
+        " database tool holding a write transaction?",
+    ),
+)
+
+
+def database_error(exc: BaseException) -> StorageError | None:
+    """A StorageError saying what is wrong with the database and what to do, when `exc` is
+    one of the conditions no retry inside this process can fix; None otherwise."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    for needles, advice in _DATABASE_TROUBLE:
+        if any(n in text for n in needles):
+            return StorageError(advice)
+    return None

@@ -102,6 +102,7 @@ def poll(
 ) -> None:
     """Poll every enabled feed once (or one feed), with a progress bar and a summary table.
     Feeds whose server answered 429/503 with Retry-After wait until then unless --force."""
+    from bot.errors import StorageError
     from bot.store.lock import Busy
 
     rt = _runtime(ctx, sample)
@@ -139,7 +140,10 @@ def poll(
             finally:
                 await rt.aclose()
 
-    outcomes = asyncio.run(go())
+    try:
+        outcomes = asyncio.run(go())
+    except StorageError as exc:
+        fail(str(exc), code=1)
     console.print(_summary_table(outcomes))
     for o in outcomes:
         if o.error:
@@ -157,6 +161,7 @@ def run(
     ),
 ) -> None:
     """Run the bot: poll feeds on schedule, flag AI-governance news, post it (Ctrl-C stops)."""
+    from bot.errors import StorageError
     from bot.store.lock import Busy
 
     rt = _runtime(ctx, sample)
@@ -167,6 +172,8 @@ def run(
             # A cron run that overlaps the previous one: not a failure, nothing to do.
             err_console.print(f"skipped: {escape(str(exc))}", highlight=False)
             return
+        except StorageError as exc:
+            fail(str(exc), code=1)
         console.print(_summary_table(outcomes))
         console.print(_delivery_line(stats), highlight=False)
         for o in outcomes:
