@@ -6,11 +6,13 @@ SQLite's `max_page_count` makes the database full the way a full disk does (SQLI
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 import yaml
 from sqlalchemy import event, text
 from typer.testing import CliRunner
@@ -53,8 +55,21 @@ def _limit_pages(monkeypatch: pytest.MonkeyPatch, pages: int) -> None:
     monkeypatch.setattr(storage_module, "make_engine", limited)
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI points logging at its own (CliRunner's) streams: put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**config)
+
+
 def test_a_full_disk_mid_poll_is_one_line_and_loses_nothing(
-    served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None
 ) -> None:
     url = f"sqlite:///{tmp_path / 'data' / 'policybot.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
