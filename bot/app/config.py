@@ -127,13 +127,14 @@ class Defaults(_Model):
     user_agent: str = (
         "policybot/0.1 (+https://github.com/policybot/policybot; AI-governance news bot)"
     )
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=20.0, gt=0)
-    total_timeout: float = Field(default=60.0, gt=0)
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    max_redirects: int = Field(default=5, ge=0)
-    concurrency: int = Field(default=32, gt=0)
-    per_host_concurrency: int = Field(default=2, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
+    read_timeout: float = Field(default=20.0, gt=0, le=600, allow_inf_nan=False)
+    total_timeout: float = Field(default=60.0, gt=0, le=3600, allow_inf_nan=False)
+    # Bounded: memory use follows these (a feed is held whole while it is parsed).
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    concurrency: int = Field(default=32, gt=0, le=1000)
+    per_host_concurrency: int = Field(default=2, gt=0, le=100)
     max_backoff: PositiveDuration = timedelta(hours=12)
 
 

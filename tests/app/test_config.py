@@ -15,6 +15,7 @@ from bot.app.config import (
     ConfigError,
     format_duration,
     load_config,
+    parse_config,
     parse_duration,
 )
 
@@ -319,3 +320,19 @@ def test_sections_with_everything_commented_out(tmp_path: Path) -> None:
     cfg = load_config(p)
     assert cfg.feeds == [] and cfg.subscriptions == []
     assert cfg.defaults.interval == timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("max_body_bytes", 1e26),
+        ("total_timeout", float("inf")),
+        ("read_timeout", float("nan")),
+        ("max_redirects", 10_000),
+        ("concurrency", 0),
+    ],
+)
+def test_numeric_defaults_are_bounded(key: str, value: object, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"defaults": {key: value}}, tmp_path / "feeds.yaml")
+    assert key in str(caught.value)
