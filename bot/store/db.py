@@ -46,10 +46,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    u = make_url(url)
+    try:
+        u = make_url(url)
+    except Exception as exc:  # sqlalchemy's ArgumentError: a string that is no URL at all
+        raise StorageError(
+            f"DATABASE_URL is not a database URL ({exc}): e.g. sqlite:///data/policybot.db or"
+            " postgresql://user:password@host/policybot"
+        ) from None
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        if not u.database or u.database == ":memory:" or "mode=memory" in str(u.query):
+            # Each connection would get its own empty database, and all of it is gone at
+            # exit: tracebacks about missing tables, then nothing remembered.
+            raise StorageError(
+                "an in-memory SQLite database (sqlite://) forgets everything at exit and is"
+                " not shared between the bot's threads: use a file, e.g."
+                " DATABASE_URL=sqlite:///data/policybot.db"
+            )
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

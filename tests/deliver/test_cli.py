@@ -74,3 +74,17 @@ def test_status_shows_counts_and_errors_then_enable(
 
     res = runner.invoke(app, ["deliver", "enable", "999"])
     assert res.exit_code == 2 and "no destination with id 999" in res.output
+
+
+def test_deliver_enable_with_an_id_too_large_for_the_database_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.app.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    result = CliRunner().invoke(app, ["deliver", "enable", "99999999999999999999"])
+    assert result.exit_code == 2, result.output
+    assert "no destination with id 99999999999999999999" in " ".join(result.output.split())
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -504,3 +504,12 @@ def test_feeds_added_from_chat_survive_a_config_sync_and_are_guarded(
     assert not by_name["a"].state().guarded  # the operator's own feed
     assert [f.name for f in storage.due_feeds(NOW)] == ["a", "chat feed"]
     assert cfg_feed.origin == "config"
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "not a url"])
+def test_unusable_database_urls_are_one_clear_error(url: str) -> None:
+    from bot.errors import StorageError
+
+    with pytest.raises(StorageError) as caught:
+        Storage.open(url)
+    assert "DATABASE_URL" in str(caught.value)
