@@ -20,8 +20,12 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
+    Info,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from bot.store.storage import Storage
@@ -44,11 +48,28 @@ DELIVERY_FAILURES = Counter(
     ["platform", "kind"],
     registry=REGISTRY,
 )
+POLL_SECONDS = Histogram(
+    "policybot_poll_duration_seconds",
+    "Time to fetch one feed (request to last byte)",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+    registry=REGISTRY,
+)
+DELIVERY_LATENCY = Histogram(
+    "policybot_delivery_latency_seconds",
+    "From a message queued (its story flagged, its digest due) to posted, by platform",
+    ["platform"],
+    buckets=(1, 5, 15, 30, 60, 300, 900, 3600, 21600, 86400),
+    registry=REGISTRY,
+)
+BUILD = Info("policybot_build", "Version, Python and classifier build", registry=REGISTRY)
 OUTBOX_DEPTH = Gauge(
     "policybot_outbox_depth",
     "Outbox rows waiting to be sent (pending or sending)",
     registry=REGISTRY,
 )
+
+
+_feed_health: FeedHealth | None = None  # the registered collector (one per process)
 
 
 class Heartbeat:
@@ -139,11 +160,70 @@ def start_metrics_server(
                 return float("nan")
 
         OUTBOX_DEPTH.set_function(depth)
+        global _feed_health
+        if _feed_health is not None:
+            REGISTRY.unregister(_feed_health)
+        _feed_health = FeedHealth(storage)
+        REGISTRY.register(_feed_health)
     server = ThreadingHTTPServer((host, port), _handler(storage, heartbeat))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     return MetricsServer(server, thread)
+
+
+class FeedHealth(Collector):
+    """At each scrape, from the database: when each feed last succeeded, and how many fail.
+
+    Read at scrape time rather than kept in memory, so a restart or a second process (the
+    CLI's `poll`) is seen too.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def collect(self) -> Any:
+        try:
+            feeds = [f for f in self.storage.feeds() if f.active]
+        except Exception:  # a scrape must not fail because the database blinked
+            return
+        last = GaugeMetricFamily(
+            "policybot_feed_last_success_timestamp_seconds",
+            "Unix time of each active feed's last successful poll (0: never)",
+            labels=["feed"],
+        )
+        for f in feeds:
+            ts = f.last_success_at.timestamp() if f.last_success_at else 0.0
+            last.add_metric([f.name], ts)
+        yield last
+        yield GaugeMetricFamily(
+            "policybot_feeds_failing",
+            "Active feeds whose last poll failed",
+            value=sum(1 for f in feeds if f.consecutive_failures),
+        )
+
+
+def set_build_info(classifier_build: str) -> None:
+    """Fill policybot_build_info (version from the package metadata)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("policybot")
+    except PackageNotFoundError:
+        ours = "unknown"
+    BUILD.info(
+        {"version": ours, "python": platform.python_version(), "classifier": classifier_build}
+    )
+
+
+def observe_poll(seconds: float) -> None:
+    POLL_SECONDS.observe(seconds)
+
+
+def observe_delivery(platform: str, seconds: float) -> None:
+    """The delivery worker's `on_delivered` hook."""
+    DELIVERY_LATENCY.labels(platform=platform).observe(max(0.0, seconds))
 
 
 def count_sent(platform: str, n: int) -> None:

@@ -106,6 +106,7 @@ def load_classifier(config: AppConfig) -> Classifier:
 
 def _count_outcome(outcome: PollOutcome) -> None:
     metrics.FEEDS_POLLED.labels(status=outcome.status).inc()
+    metrics.observe_poll(outcome.seconds)
     if outcome.flagged:
         metrics.ITEMS_FLAGGED.inc(outcome.flagged)
 
@@ -169,6 +170,7 @@ class Runtime:
             max_backoff=config.defaults.max_backoff,
             on_sent=metrics.count_sent,
             on_failure=metrics.count_failure,
+            on_delivered=metrics.observe_delivery,
         )
         engine.on_outcome.append(_count_outcome)
         bot.classifier = lambda: classifier
@@ -308,6 +310,9 @@ class Runtime:
         if port is None:
             return None
         try:
+            from bot.classify import native
+
+            metrics.set_build_info(native.build().describe())
             return metrics.start_metrics_server(port, self.storage, heartbeat=self.heartbeat)
         except (OSError, OverflowError, ValueError) as exc:  # in use, not ours, out of range
             message = (

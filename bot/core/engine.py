@@ -232,6 +232,7 @@ def build_engine(
     max_backoff: timedelta,
     on_sent: Callable[[str, int], None] | None = None,
     on_failure: Callable[[str, Outcome], None] | None = None,
+    on_delivered: Callable[[str, float], None] | None = None,
 ) -> Engine:
     """Wire poll -> route -> outbox -> senders over `storage`."""
     router = Router()
@@ -251,6 +252,7 @@ def build_engine(
         digest_renderer=digest_renderer,
         on_sent=on_sent,
         on_failure=on_failure,
+        on_delivered=on_delivered,
     )
     engine = Engine(storage, fetcher, classifier, pipeline, router, dict(senders), worker)
     pipeline.on_outcome = engine._outcome

@@ -108,6 +108,7 @@ class Pipeline:
             now = self.clock()
             async with process:
                 outcome, delay = await asyncio.to_thread(self._process, feed, result, now)
+        outcome.seconds = result.elapsed
         failures = feed.consecutive_failures + 1 if outcome.error else 0
         # A feed failing once is weather; failing several polls in a row (backing off by
         # then), or gone for good, is something an operator's warning alert should see.

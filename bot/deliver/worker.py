@@ -42,7 +42,7 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select, update
 
-from bot.clock import utcnow
+from bot.clock import as_utc, utcnow
 from bot.deliver.load import load_digest, load_story_posts
 from bot.deliver.ports import DestinationInfo, Outcome, Sender, SendResult
 from bot.store.models import Destination, OutboxMessage, Subscription
@@ -139,6 +139,7 @@ class _Claimed:
     attempts: int
     payloads: tuple[Any, ...]
     error: str | None = None  # set when it could not be rendered
+    queued_at: datetime | None = None  # when the row was written (for delivery latency)
 
 
 _CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
@@ -170,6 +171,7 @@ class Worker:
         digest_renderer: RenderDigest,
         on_sent: Callable[[str, int], None] | None = None,
         on_failure: Callable[[str, Outcome], None] | None = None,
+        on_delivered: Callable[[str, float], None] | None = None,
     ) -> None:
         self.storage = storage
         self.senders = dict(senders)
@@ -181,6 +183,7 @@ class Worker:
         self.render_digest = digest_renderer
         self.on_sent = on_sent
         self.on_failure = on_failure
+        self.on_delivered = on_delivered  # (platform, seconds from queued to posted)
         self.owner = process_owner()
         # Set by stop(): no new claims; the send in flight finishes (or is released unsent).
         self.stopping = False
@@ -297,6 +300,7 @@ class Worker:
                 nonce=row.nonce,
                 parts_sent=row.parts_sent,
                 attempts=row.attempts,
+                queued_at=as_utc(row.created_at),
                 payloads=tuple(payloads),
                 error=error,
             )
@@ -482,6 +486,8 @@ class Worker:
             await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock())
             if self.on_sent is not None:
                 self.on_sent(dest.platform, 1)
+        if self.on_delivered is not None and claimed.queued_at is not None:
+            self.on_delivered(dest.platform, (clock() - claimed.queued_at).total_seconds())
         return None
 
     async def drain(self, *, now: datetime | None = None, limit: int = 200) -> DrainStats:

@@ -154,6 +154,7 @@ class PollOutcome:
     flagged: int = 0  # new stories that are relevant and eligible for posting
     error: str | None = None
     flagged_story_ids: list[int] = field(default_factory=list)
+    seconds: float = 0.0  # fetch time (set by the pipeline)
 
 
 class StoryHook(Protocol):

@@ -445,3 +445,29 @@ async def test_a_rejected_token_disables_until_a_restart_with_a_good_one(
     assert [d.platform for d, _ in worker_mod.disabled_destinations(storage)] == ["discord"]
     stats = await make_worker(storage, senders).drain()  # requeued "now": the real clock
     assert stats.sent == 2 and len(slack.posts) == 2
+
+
+async def test_metrics_name_dead_feeds_latency_and_build(storage: Storage) -> None:
+    import urllib.request
+
+    from bot.app import metrics
+    from bot.store.models import Feed
+
+    route_stories(storage, ["one"], [ALL[4]])
+    with storage.write() as s:
+        feed = s.scalars(select(Feed).where(Feed.name == "Euractiv")).one()
+        feed.consecutive_failures = 4
+    w = make_worker(storage, {"console": ConsoleSender(io.StringIO())})
+    w.on_delivered = metrics.observe_delivery
+    assert (await w.drain(now=NOW + timedelta(hours=1))).sent == 1
+    metrics.set_build_info("compiled (test)")
+    server = metrics.start_metrics_server(0, storage, host="127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics") as r:
+            text = r.read().decode()
+    finally:
+        server.close()
+    assert "policybot_feeds_failing 1.0" in text
+    assert 'policybot_feed_last_success_timestamp_seconds{feed="Euractiv"}' in text
+    assert 'policybot_delivery_latency_seconds_count{platform="console"}' in text
+    assert 'classifier="compiled (test)"' in text and "policybot_build_info" in text
