@@ -13,6 +13,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import CredentialsError
 from bot.platforms.chat import Handler
 from bot.platforms.discord.chat import run_discord
 from bot.platforms.slack.chat import run_slack_http, run_slack_socket_mode
@@ -85,6 +86,8 @@ def permanent_failure(exc: BaseException) -> str | None:
             f"Discord answered HTTP {exc.status}: check DISCORD_TOKEN and the bot's"
             " permissions (the applications.commands scope), then restart"
         )
+    if isinstance(exc, CredentialsError):  # its message says which variable and what to do
+        return str(exc)
     if isinstance(exc, SlackApiError):
         error = str((exc.response or {}).get("error", ""))
         if error in SLACK_PERMANENT_ERRORS:

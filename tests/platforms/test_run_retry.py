@@ -134,6 +134,11 @@ async def test_slack_socket_mode_unreachable_stops_promptly_and_closes_its_sessi
             handlers.append(self)
 
     monkeypatch.setattr(slack_app, "AsyncSocketModeHandler", Recording)
+
+    async def tokens_fine(*args: Any) -> str:  # Slack answers auth.test; its socket does not
+        return "T1"
+
+    monkeypatch.setattr(slack_app, "check_tokens", tokens_fine)
     client = AsyncWebClient(token="xoxb-test", base_url=f"http://127.0.0.1:{_dead_port()}/api/")
     stop = asyncio.Event()
     task = asyncio.create_task(run_chat_adapters(None, settings(), stop=stop, slack_client=client))
@@ -144,3 +149,38 @@ async def test_slack_socket_mode_unreachable_stops_promptly_and_closes_its_sessi
     assert await asyncio.wait_for(task, 5) == ["slack"]
     (handler,) = handlers
     assert handler.client.closed and handler.client.aiohttp_client_session.closed
+
+
+@pytest.mark.parametrize(
+    ("bot_token", "app_token", "variable"),
+    [
+        ("xoxb-revoked", "xapp-test", "SLACK_BOT_TOKEN"),
+        ("xoxb-test", "xapp-wrong", "SLACK_APP_TOKEN"),
+    ],
+)
+async def test_a_refused_slack_token_stops_slack_with_one_line_naming_it(
+    bot_token: str, app_token: str, variable: str, quick_retries: None
+) -> None:
+    """Not "connected" while every command fails, not slack-sdk retrying for ever: the bot
+    asks Slack first and says which variable to fix."""
+    from tests.fakes.slack import FakeSlack
+
+    async with FakeSlack() as fake:
+        client = AsyncWebClient(token=bot_token, base_url=fake.api_base)
+        with structlog.testing.capture_logs() as logs:
+            started = await asyncio.wait_for(
+                run_chat_adapters(
+                    None,
+                    settings(SLACK_BOT_TOKEN=bot_token, SLACK_APP_TOKEN=app_token),
+                    stop=asyncio.Event(),
+                    slack_client=client,
+                ),
+                10,
+            )
+        if client.session is not None:
+            await client.session.close()
+    assert started == ["slack"]
+    (stopped,) = [e for e in logs if e["event"] == "chat_adapter_stopped"]
+    assert stopped["log_level"] == "error" and variable in stopped["fix"]
+    assert not [e for e in logs if e["event"] in ("chat_adapter_retrying",)]
+    assert not [e for e in logs if e["event"] == "slack_socket_mode_connected"]

@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands.spec import COMMANDS, needs_admin
 from bot.commands.textargs import Parsed, TextArgsError, parse
 from bot.commands.types import Caller, Reply, Request
+from bot.errors import CredentialsError
 from bot.platforms.chat import Handler, call_handler, default_handler
 from bot.platforms.reply import SLACK_PAGE_ACTION, slack_reply
 
@@ -276,6 +277,54 @@ async def _wait(stop: asyncio.Event | None) -> None:
         await stop.wait()
 
 
+# Slack's answers that mean the token itself is refused (not the network, not a channel).
+TOKEN_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+    }
+)
+
+
+async def check_tokens(app: AsyncApp, app_token: str | None = None) -> str:
+    """Ask Slack who the tokens belong to before serving: a refused token ends in one line
+    saying which variable to fix (CredentialsError), instead of a "connected" log while
+    every command fails, or slack-sdk retrying an app token forever. Returns the team id."""
+    try:
+        who = await app.client.auth_test()
+    except SlackApiError as exc:
+        error = str((exc.response or {}).get("error", ""))
+        if error in TOKEN_REFUSED:
+            raise CredentialsError(
+                f"Slack refused SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token"
+                " (xoxb-...) from the app's OAuth & Permissions page (reinstall the app if it"
+                " was revoked), then restart"
+            ) from None
+        raise
+    if app_token:
+        probe = AsyncWebClient(base_url=app.client.base_url)
+        try:
+            await probe.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            error = str((exc.response or {}).get("error", ""))
+            if error in TOKEN_REFUSED:
+                raise CredentialsError(
+                    f"Slack refused SLACK_APP_TOKEN ({error}): create an app-level token with"
+                    " the connections:write scope (Basic Information > App-Level Tokens) and"
+                    " turn Socket Mode on, then restart"
+                ) from None
+            raise
+        finally:
+            session = getattr(probe, "session", None)
+            if session is not None and not session.closed:
+                await session.close()
+    return str(who.get("team_id") or "")
+
+
 async def run_slack_socket_mode(
     ctx: Any,
     settings: Any,
@@ -292,6 +341,7 @@ async def run_slack_socket_mode(
     if not app_token or not app_token.startswith("xapp-"):
         raise ValueError("Socket Mode needs SLACK_APP_TOKEN, an app-level token (xapp-...)")
     app = build_app(ctx, settings, handler=handler, client=client)
+    await check_tokens(app, app_token)
     socket = AsyncSocketModeHandler(app, app_token)
     connecting = asyncio.ensure_future(socket.connect_async())
     waiting = asyncio.ensure_future(_wait(stop))
@@ -330,6 +380,7 @@ async def run_slack_http(
     if not _secret(settings, "slack_signing_secret"):
         raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's requests")
     app = build_app(ctx, settings, handler=handler, client=client)
+    await check_tokens(app)
     server = AsyncSlackAppServer(port=port, path=path, app=app, host=host)
     runner = web.AppRunner(server.web_app, handle_signals=False, access_log=None)
     await runner.setup()
