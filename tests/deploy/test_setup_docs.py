@@ -44,9 +44,14 @@ def _table(after: str) -> list[list[str]]:
     return rows[1:]  # without the rule under the header
 
 
-def test_the_client_requests_no_intents_as_documented() -> None:
+def test_the_client_requests_no_privileged_intent_as_documented() -> None:
+    import discord
+
     client = build_client(None, handler=_never, completer=lambda f, p: [], sync_commands=False)
-    assert client.intents.value == 0
+    guilds_only = discord.Intents.none()
+    guilds_only.guilds = True
+    assert client.intents.value == guilds_only.value  # Guilds: not privileged
+    assert "only for the Guilds intent, which is not" in FLAT
     assert "leave all three **off**" in FLAT
     for name in ("Presence Intent", "Server Members Intent", "Message Content Intent"):
         assert name in FLAT

@@ -124,8 +124,8 @@ async def test_login_syncs_the_command_tree(env: Env) -> None:
     assert len(put) == 1
     assert [c["name"] for c in env.fake.commands["global"]] == ["policy"]
     assert env.fake.identify and env.fake.identify[0]["token"] == "fake-token"
-    # no privileged (or any) intents are asked for
-    assert env.fake.identify[0]["intents"] == 0
+    # no privileged intent is asked for: Guilds (1 << 0) only
+    assert env.fake.identify[0]["intents"] == 1
 
 
 async def test_search_defers_ephemerally_then_follows_up_with_embeds(env: Env) -> None:

@@ -509,11 +509,23 @@ def split_list(value: str | None) -> list[str] | None:
     return [p.strip() for p in value.split(",") if p.strip()]
 
 
+def bot_intents() -> discord.Intents:
+    """Slash commands arrive without any intent; Guilds (not privileged) keeps discord.py's
+    view of the servers it is in, and without it discord.py warns at every connect that
+    "Guilds intent seems to be disabled"."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
 class PolicyClient(discord.Client):
     """A Client that needs no privileged intents: slash commands arrive without any."""
 
     def __init__(self, runner: Runner, *, sync_commands: bool = True, **options: Any) -> None:
-        options.setdefault("intents", discord.Intents.none())
+        # The bot never joins voice: no warnings at each start about voice libraries.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        options.setdefault("intents", bot_intents())
         super().__init__(allowed_mentions=discord.AllowedMentions.none(), **options)
         self.runner = runner
         self.sync_commands = sync_commands
