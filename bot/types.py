@@ -149,6 +149,25 @@ class SubscriptionOptions:
     timezone: str = "UTC"
 
 
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A search as a person asks it: words in the query language (see bot.store.search)
+    and filters. `since` is a datetime or text such as '7d' or '2026-11-01'."""
+
+    text: str = ""
+    jurisdiction: str | None = None
+    topic: str | None = None
+    since: datetime | str | None = None
+    source: str | None = None
+    lang: str | None = None
+    relevant_only: bool = True
+    page: int = 1
+    per_page: int = 5
+
+    def has_filters(self) -> bool:
+        return any((self.jurisdiction, self.topic, self.since, self.source, self.lang))
+
+
 # -- what the core service answers ---------------------------------------------------------------
 
 

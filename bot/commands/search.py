@@ -7,6 +7,7 @@ from bot.commands.context import CommandContext
 from bot.commands.types import Reply, Request
 from bot.core import validate
 from bot.errors import InputError
+from bot.types import SearchQuery
 
 CLI_EXAMPLES = (
     'tell me what to search for, e.g. `policybot search "AI Act"`,'
@@ -23,31 +24,23 @@ MAX_PER_PAGE_CLI = 100
 
 async def cmd_search(req: Request, ctx: CommandContext) -> Reply:
     a = req.args
-    query = str(a.get("query") or "")
-    jurisdiction = validate.jurisdiction(j) if (j := str_arg(a, "jurisdiction", 100)) else None
-    topic = validate.topic(t) if (t := str_arg(a, "topic", 100)) else None
-    lang = validate.language(x) if (x := str_arg(a, "lang", 20)) else None
-    since = str_arg(a, "since", 40)
-    source = str_arg(a, "source", 200)
-    page = int_arg(a, "page", 1, 1, 1000)
     cli = req.caller.platform == "cli"
-    per_page = int_arg(a, "per_page", 5, 1, MAX_PER_PAGE_CLI if cli else MAX_PER_PAGE_CHAT)
-    share = bool_arg(a, "share")
-    relevant_only = not bool_arg(a, "all")
-    if not query.strip() and not any((jurisdiction, topic, lang, since, source)):
-        raise InputError(CLI_EXAMPLES if cli else CHAT_EXAMPLES)
-    res = await ctx.call(
-        ctx.bot.search,
-        query,
-        jurisdiction=jurisdiction,
-        topic=topic,
-        since=since,
-        source=source,
-        lang=lang,
-        relevant_only=relevant_only,
-        page=page,
-        per_page=per_page,
+    query = SearchQuery(
+        text=str(a.get("query") or ""),
+        jurisdiction=validate.jurisdiction(j) if (j := str_arg(a, "jurisdiction", 100)) else None,
+        topic=validate.topic(t) if (t := str_arg(a, "topic", 100)) else None,
+        lang=validate.language(x) if (x := str_arg(a, "lang", 20)) else None,
+        since=str_arg(a, "since", 40),
+        source=str_arg(a, "source", 200),
+        relevant_only=not bool_arg(a, "all"),
+        page=int_arg(a, "page", 1, 1, 1000),
+        per_page=int_arg(a, "per_page", 5, 1, MAX_PER_PAGE_CLI if cli else MAX_PER_PAGE_CHAT),
     )
+    share = bool_arg(a, "share")
+    relevant_only = query.relevant_only
+    if not query.text.strip() and not query.has_filters():
+        raise InputError(CLI_EXAMPLES if cli else CHAT_EXAMPLES)
+    res = await ctx.call(ctx.bot.search, query)
     shown_q = " ".join(res.terms) or "(filters only)"
     if not res.hits:
         text = f"No stories match {shown_q!s}."

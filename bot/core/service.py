@@ -27,7 +27,7 @@ from bot.deliver.status import DestinationStatus, destination_status
 from bot.deliver.worker import DrainStats, enable_destination
 from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
 from bot.ingest.check import FeedCheck, FeedChecker, Policy, check_feed, url_problem
-from bot.store.search import SearchError, SearchPage, parse_since
+from bot.store.search import SearchPage
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import (
     DigestPreview,
@@ -35,6 +35,7 @@ from bot.types import (
     FeedAdded,
     FeedOptions,
     Origin,
+    SearchQuery,
     SubscriptionInfo,
     SubscriptionOptions,
 )
@@ -202,62 +203,15 @@ class PolicyBot:
 
     # -- stories ----------------------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        *,
-        jurisdiction: str | None = None,
-        topic: str | None = None,
-        since: str | datetime | None = None,
-        source: str | None = None,
-        lang: str | None = None,
-        relevant_only: bool = True,
-        page: int = 1,
-        per_page: int = 5,
-    ) -> SearchPage:
-        """Stories matching `query` and the filters, best first; see bot.store.search for
-        the query language. `since` is a datetime or text such as '7d' or '2026-11-01'.
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Stories matching the query's words and filters, best first; see bot.store.search
+        for the query language.
 
         Raises:
             InputError: a query or `since` that cannot be searched (SearchError).
             NotFoundError: `source` names no feed.
         """
-        now = self.now()
-        try:
-            if isinstance(since, str):
-                since = parse_since(since, now)
-            return self._search(
-                query, since, now, jurisdiction, topic, source, lang, relevant_only, page, per_page
-            )
-        except SearchError as exc:
-            raise InputError(str(exc)) from None
-
-    def _search(
-        self,
-        query: str,
-        since: datetime | None,
-        now: datetime,
-        jurisdiction: str | None,
-        topic: str | None,
-        source: str | None,
-        lang: str | None,
-        relevant_only: bool,
-        page: int,
-        per_page: int,
-    ) -> SearchPage:
-        return _stories.search(
-            self.storage,
-            query,
-            jurisdiction=jurisdiction,
-            topic=topic,
-            since=since,
-            source=source,
-            lang=lang,
-            relevant_only=relevant_only,
-            page=page,
-            per_page=per_page,
-            now=now,
-        )
+        return _stories.search(self.storage, query, now=self.now())
 
     def explain(self, item: str) -> Explanation:
         """Why a story (an id, a URL or words of its title) was flagged, with the evidence.

@@ -14,44 +14,34 @@ from bot.deliver.match import SubscriptionIndex
 from bot.deliver.route import candidate_facts, view_of
 from bot.errors import NotFoundError
 from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
-from bot.store.search import SearchPage, search_stories, story_posts
+from bot.store.search import SearchPage, parse_since, search_stories, story_posts
 from bot.store.storage import Storage
-from bot.types import Digest, DigestPreview, Explanation
+from bot.types import Digest, DigestPreview, Explanation, SearchQuery
 
 DIGEST_MAX_STORIES = 50
 
 
-def search(
-    storage: Storage,
-    query: str,
-    *,
-    jurisdiction: str | None,
-    topic: str | None,
-    since: datetime | None,
-    source: str | None,
-    lang: str | None,
-    relevant_only: bool,
-    page: int,
-    per_page: int,
-    now: datetime,
-) -> SearchPage:
-    """Stories matching `query` and the filters, best first (see bot.store.search)."""
+def search(storage: Storage, q: SearchQuery, *, now: datetime) -> SearchPage:
+    """Stories matching `q`, best first (see bot.store.search)."""
+    since = parse_since(q.since, now) if isinstance(q.since, str) else q.since
     with storage.session() as s:
-        if source is not None:
+        if q.source is not None:
             names = list(s.scalars(select(Feed.name)))
-            if source.casefold() not in {n.casefold() for n in names}:
-                raise NotFoundError(f"no feed is called {show(source)!r}", suggest(source, names))
+            if q.source.casefold() not in {n.casefold() for n in names}:
+                raise NotFoundError(
+                    f"no feed is called {show(q.source)!r}", suggest(q.source, names)
+                )
         return search_stories(
             s,
-            query,
-            jurisdiction=jurisdiction,
-            topic=topic,
+            q.text,
+            jurisdiction=q.jurisdiction,
+            topic=q.topic,
             since=since,
-            source=source,
-            lang=lang,
-            relevant_only=relevant_only,
-            page=page,
-            per_page=per_page,
+            source=q.source,
+            lang=q.lang,
+            relevant_only=q.relevant_only,
+            page=q.page,
+            per_page=q.per_page,
             now=now,
         )
 
