@@ -1,6 +1,9 @@
 """A delivery worker process for the crash test: drains the outbox to a fake Discord.
 
-    python -m tests.deliver.crash_worker SQLALCHEMY_URL API_BASE
+    python -m tests.deliver.crash_worker SQLALCHEMY_URL API_BASE [KIND [SLACK_API_BASE]]
+
+KIND is the destination kind to serve: discord (default), discord-webhook, slack or
+slack-webhook (webhook URLs come from the environment, as in production).
 
 Does what the real process does at startup (recover rows left in flight), then drains until
 the outbox is empty. The test kills it with SIGKILL in the middle.
@@ -10,23 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import discord.http
 
 from bot.deliver.worker import Pacer, Worker, outbox_depth, recover_in_flight
-from bot.platforms.discord.send import DiscordBotSender
+from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
+from bot.platforms.slack.send import SlackBotSender, SlackWebhookSender
 from bot.store.storage import Storage
 from tests.deliver.helpers import simple_alert, simple_digest
 
 
-async def main(url: str, api_base: str) -> int:
+async def main(url: str, api_base: str, kind: str = "discord", slack_base: str = "") -> int:
     discord.http.Route.BASE = api_base
     storage = Storage.open(url)
     recover_in_flight(storage)
-    sender = DiscordBotSender("crash-test-token")
+    sender: Any
+    if kind == "discord":
+        sender = DiscordBotSender("crash-test-token")
+    elif kind == "discord-webhook":
+        sender = DiscordWebhookSender()
+    elif kind == "slack":
+        sender = SlackBotSender("xoxb-test", base_url=slack_base)
+    else:
+        sender = SlackWebhookSender()
     worker = Worker(
         storage,
-        {"discord": sender},
+        {kind: sender},
         pacer=Pacer({}),
         alert_renderer=simple_alert,
         digest_renderer=simple_digest,
@@ -41,4 +54,4 @@ async def main(url: str, api_base: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2])))
+    sys.exit(asyncio.run(main(*sys.argv[1:5])))
