@@ -269,7 +269,7 @@ def _check_languages(cfg: AppConfig, at_least: set[str]) -> None:
 def test_shipped_feeds_yaml_validates() -> None:
     cfg = load_config(SHIPPED)
     assert len(cfg.feeds) >= 25
-    _check_languages(cfg, {"en", "zh", "de", "fr", "es", "ja", "ko", "pt"})
+    _check_languages(cfg, {"en", "zh", "de", "fr", "es", "ja", "ko", "pt", "it"})
     urls = [f.url for f in cfg.feeds]
     assert len(set(urls)) == len(urls), "a feed is listed twice"
     assert all(u.startswith("https://") for u in urls)
@@ -278,7 +278,20 @@ def test_shipped_feeds_yaml_validates() -> None:
         iv = cfg.interval_for(f)
         assert timedelta(minutes=15) <= iv <= timedelta(hours=6), f"{f.name}: interval {iv}"
     # Government pages change slowly: none of them is polled more often than hourly.
-    gov_hosts = ("europa.eu", "gov.uk", "nist.gov", "ftc.gov", "whitehouse.gov", "federalreg")
+    gov_hosts = (
+        "europa.eu",
+        "gov.uk",
+        "nist.gov",
+        "ftc.gov",
+        "whitehouse.gov",
+        "federalreg",
+        "gov.cn",
+        "go.jp",
+        "go.kr",
+        "korea.kr",
+        "un.org",
+        "oecd.org",
+    )
     for f in cfg.feeds:
         if any(h in f.url for h in gov_hosts):
             assert cfg.interval_for(f) >= timedelta(hours=1), f.name
@@ -287,18 +300,83 @@ def test_shipped_feeds_yaml_validates() -> None:
     assert not cfg.subscriptions, "the shipped examples stay commented out"
 
 
+def _shipped_entries() -> list[tuple[str, str, list[str], str]]:
+    """Each `  - name:` entry of the shipped file: (name, the line above it, its own lines,
+    the section it is in: the last `# ---- ... ----` rule above it)."""
+    lines = SHIPPED.read_text(encoding="utf-8").splitlines()
+    entries: list[tuple[str, str, list[str], str]] = []
+    section = ""
+    for i, line in enumerate(lines):
+        if re.match(r"  # ---- ", line):
+            section = line.strip("# -")
+        if not line.startswith("  - name: "):
+            continue
+        own = []
+        for nxt in lines[i + 1 :]:
+            if not nxt.startswith("    "):
+                break
+            own.append(nxt)
+        entries.append((line.removeprefix("  - name: "), lines[i - 1], own, section))
+    return entries
+
+
 def test_shipped_feeds_yaml_documents_each_feed() -> None:
-    """Every entry carries a comment saying where its URL was checked."""
+    """Every entry has a one-line comment above it saying what it is and why it is there,
+    and a note inside it saying where its URL was checked."""
     text = SHIPPED.read_text(encoding="utf-8")
-    body = text.split("\nfeeds:\n", 1)[1]
-    entries = re.split(r"\n(?=  - name: )", body)[1:]
+    lines = text.splitlines()
+    entries = _shipped_entries()
     assert len(entries) == len(load_config(SHIPPED).feeds)
-    for entry in entries:
-        name = entry.splitlines()[0]
-        assert re.search(r"^\s+# \S", entry, re.M), f"no verification note for {name}"
+    for name, above, own, _section in entries:
+        assert re.fullmatch(r"  # (?!-)\S.{20,}", above), f"no comment line above {name}"
+        at = lines.index(f"  - name: {name}")
+        assert not lines[at - 2].strip(), f"{name}: the comment above it is one line"
+        assert any(re.match(r"    # \S", line) for line in own), f"no URL note for {name}"
+        assert any(re.match(r"    language: [a-z]{2}$", line) for line in own), name
     header = text.split("\nfeeds:\n", 1)[0]
     for word in ("defaults:", "feeds:", "subscriptions:", "classifier:", "discord", "slack"):
         assert word in header
+
+
+def test_shipped_feeds_cover_the_jurisdictions_the_bot_is_for() -> None:
+    """CN, JP, KR, the EU and international bodies each have feeds, with primary government
+    sources for China, Japan and Korea; an Italian-language feed serves Italian users."""
+    cfg = load_config(SHIPPED)
+    enabled = [f for f in cfg.feeds if f.enabled]
+    hinted = {j for f in enabled for j in f.jurisdictions}
+    assert {"CN", "JP", "KR", "EU", "INTL", "US", "GB"} <= hinted
+    assert any(f.language == "it" for f in enabled)
+    for code, hosts in {
+        "CN": ("gov.cn",),
+        "JP": ("go.jp",),
+        "KR": ("go.kr", "korea.kr"),
+    }.items():
+        primary = [
+            f
+            for f in enabled
+            if code in f.jurisdictions and any(h in f.url.split("/")[2] for h in hosts)
+        ]
+        assert primary, f"no primary government feed for {code}"
+    intl = {f.url.split("/")[2] for f in enabled if "INTL" in f.jurisdictions}
+    assert "news.un.org" in intl
+    assert any(f.url.split("/")[2].endswith("europarl.europa.eu") for f in enabled)
+
+
+def test_shipped_firehoses_are_not_polled_often() -> None:
+    """Site-wide news feeds carry every story of a busy site: every 1-2 hours is enough, and
+    they stay in their own section of the file so that this test sees them."""
+    cfg = load_config(SHIPPED)
+    by_name = {f.name: f for f in cfg.feeds}
+    firehoses = [name for name, _, _, sec in _shipped_entries() if sec.startswith("Busy site")]
+    assert len(firehoses) >= 5
+    for name in firehoses:
+        iv = cfg.interval_for(by_name[name])
+        assert timedelta(hours=1) <= iv <= timedelta(hours=2), f"{name}: {iv}"
+    # The busiest ones the list has held; wherever they sit, never more than hourly.
+    busiest = ("theregister.com/headlines", "heise-atom", "yna.co.kr/", "36kr.com/feed")
+    for feed in cfg.feeds:
+        if any(part in feed.url.casefold() for part in busiest):
+            assert cfg.interval_for(feed) >= timedelta(hours=1), feed.name
 
 
 def test_sample_config_is_offline_and_posts_everything() -> None:

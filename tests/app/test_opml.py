@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import stat
 import xml.etree.ElementTree as ET
@@ -14,9 +15,11 @@ import pytest
 from bot.app import opml
 from bot.app.config import SAMPLE_CONFIG, ConfigError, FeedConfig, load_config, parse_config
 from bot.app.opml import (
+    ImportedFeeds,
     OpmlError,
     add_feeds_to_config_file,
     export_opml,
+    folder_jurisdiction,
     import_opml,
     parse_opml,
 )
@@ -126,7 +129,7 @@ NESTED = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_nested_opml_is_flattened(tmp_path: Path) -> None:
+def test_nested_opml_gives_every_feed_once(tmp_path: Path) -> None:
     feeds = import_opml(_write(tmp_path, "nested.opml", NESTED))
     got = [(f.name, f.url, f.language) for f in feeds]
     assert got == [
@@ -142,6 +145,19 @@ def test_nested_opml_is_flattened(tmp_path: Path) -> None:
         # no title or text: named after the URL
         ("three.example/blog/feed", "https://three.example/blog/feed/", None),
     ]
+    # The "EU" folder is a jurisdiction hint for everything inside it, however deep.
+    assert [f.jurisdictions for f in feeds] == [["EU"], ["EU"], [], [], []]
+    assert isinstance(feeds, ImportedFeeds)
+    assert feeds.folders == {
+        # filed twice: under Policy / EU, and (as the utm-tagged copy) under Tech
+        "EU AI Act Newsletter": ["Policy / EU", "Tech"],
+        "CNIL": ["Policy / EU / Deeper"],
+        "News": ["Policy"],
+        "News (2)": ["Tech"],
+        "three.example/blog/feed": ["Tech"],
+    }
+    # The link outline is no feed: skipped, and said so.
+    assert [(o.label, o.reason) for o in feeds.skipped] == [("A web page, not a feed", "link")]
 
 
 def test_long_names_are_cut_and_still_unique(tmp_path: Path) -> None:
@@ -241,13 +257,190 @@ def test_bad_outlines_fail_the_import_listing_each(tmp_path: Path) -> None:
     with pytest.raises(OpmlError) as info:
         import_opml(_write(tmp_path, "bad.opml", doc))
     msg = str(info.value)
-    assert "3 outline(s) cannot be imported" in msg and "nothing was added" in msg
+    # A feed whose URL is unusable is a mistake to fix; an outline with no URL is skipped.
+    assert "2 outline(s) cannot be imported" in msg and "nothing was added" in msg
     assert "'Script' (javascript:alert(1))" in msg
     assert "'Relative' (/feed.xml)" in msg
-    assert "'Typed but empty' has no xmlUrl" in msg
+    assert "Typed but empty" not in msg
     # The lenient API reports the same and keeps the good one.
     result = parse_opml(doc.encode())
-    assert [f.name for f in result.feeds] == ["Fine"] and len(result.problems) == 3
+    assert [f.name for f in result.feeds] == ["Fine"] and len(result.problems) == 2
+    assert [str(o) for o in result.skipped] == ["outline 'Typed but empty': no xmlUrl (feed URL)"]
+
+
+URLLESS = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><body>
+  <outline text="Good one" type="rss" xmlUrl="https://good.example/feed"/>
+  <outline text="Reader lost the URL" title="Lost URL" type="rss"/>
+  <outline text="Folder">
+    <outline text="Inside, no URL" type="atom" xmlUrl="  "/>
+    <outline text="Inside, fine" xmlUrl="https://inside.example/rss"/>
+  </outline>
+  <outline text="Empty folder"/>
+  <outline text="Homepage" type="link" url="https://home.example/"/>
+  <outline text="More feeds" type="include" url="https://home.example/more.opml"/>
+  <outline type="rss"/>
+</body></opml>
+"""
+
+
+def test_outlines_without_a_url_are_skipped_with_a_warning_naming_each(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _write(tmp_path, "urlless.opml", URLLESS)
+    with caplog.at_level(logging.WARNING, logger="policybot.opml"):
+        feeds = import_opml(path)
+    # The file is not aborted: its feeds are imported.
+    assert [f.name for f in feeds] == ["Good one", "Inside, fine"]
+    assert isinstance(feeds, ImportedFeeds)
+    assert [(o.label, o.reason) for o in feeds.skipped] == [
+        ("Lost URL", "no-url"),  # named by its title, as the reader shows it
+        ("Inside, no URL", "no-url"),  # a blank xmlUrl is no URL
+        ("Empty folder", "no-url"),
+        ("Homepage", "link"),
+        ("More feeds", "include"),
+        ("(untitled)", "no-url"),
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    for name in ("'Lost URL'", "'Inside, no URL'", "'Empty folder'", "'Homepage'", "'More feeds'"):
+        assert any(name in w and str(path) in w for w in warnings), name
+    # The last warning is the summary: how many, and why.
+    summary = (
+        "skipped 6 outline(s) that are not feeds: 4 without a feed URL (xmlUrl),"
+        " 1 linking to a web page, not a feed, 1 including another OPML file"
+    )
+    assert warnings[-1] == f"{path}: {summary}"
+    assert feeds.summary() == summary
+
+
+def test_a_file_of_urlless_outlines_says_what_was_skipped(tmp_path: Path) -> None:
+    doc = '<opml version="2.0"><body><outline text="Lost" type="rss"/></body></opml>'
+    with pytest.raises(OpmlError) as info:
+        import_opml(_write(tmp_path, "none.opml", doc))
+    msg = str(info.value)
+    assert "contains no feeds" in msg and "1 without a feed URL (xmlUrl)" in msg
+
+
+FOLDERS = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><body>
+  <outline text="Regulators">
+    <outline title="EU" text="European Union">
+      <outline text="EDPB" xmlUrl="https://edpb.example/feed"/>
+      <outline text="Deutschland">
+        <outline text="BfDI" xmlUrl="https://bfdi.example/feed"/>
+        <outline text="Länder">
+          <outline text="LfDI" xmlUrl="https://lfdi.example/feed" language="de"/>
+        </outline>
+      </outline>
+    </outline>
+    <outline text="🇨🇳 China:">
+      <outline text="CAC watch" xmlUrl="https://cac.example/feed"/>
+    </outline>
+    <outline text="中国"><outline text="网信" xmlUrl="https://wangxin.example/feed"/></outline>
+    <outline text="UK"><outline text="ICO" xmlUrl="https://ico.example/feed"/></outline>
+  </outline>
+  <outline text="AI">
+    <outline text="IT">
+      <outline text="Blog" xmlUrl="https://blog.example/feed"/>
+    </outline>
+  </outline>
+  <outline text="EU policy news">
+    <outline text="Newsletter" xmlUrl="https://letter.example/feed"/>
+  </outline>
+</body></opml>
+"""
+
+
+def test_nested_folders_become_paths_and_jurisdiction_hints(tmp_path: Path) -> None:
+    feeds = import_opml(_write(tmp_path, "folders.opml", FOLDERS))
+    got = {f.name: (f.jurisdictions, feeds.folders.get(f.name)) for f in feeds}
+    assert got == {
+        "EDPB": (["EU"], ["Regulators / EU"]),
+        # nested folders: every folder that names a jurisdiction adds it, outermost first
+        "BfDI": (["EU", "DE"], ["Regulators / EU / Deutschland"]),
+        "LfDI": (["EU", "DE"], ["Regulators / EU / Deutschland / Länder"]),
+        # emoji and punctuation around the name do not hide it; nor does another script
+        "CAC watch": (["CN"], ["Regulators / 🇨🇳 China:"]),
+        "网信": (["CN"], ["Regulators / 中国"]),
+        "ICO": (["GB"], ["Regulators / UK"]),
+        # "AI" is Anguilla's code and "IT" Italy's, but as folders they are topics
+        "Blog": ([], ["AI / IT"]),
+        # only a whole folder name counts
+        "Newsletter": ([], ["EU policy news"]),
+    }
+    assert feeds.comments()["LfDI"] == "OPML folder: Regulators / EU / Deutschland / Länder"
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("EU", "EU"),
+        ("eu", "EU"),
+        ("Europe", "EU"),
+        ("Europa", "EU"),
+        ("Europäische Union", "EU"),
+        ("China", "CN"),
+        ("PRC", "CN"),
+        ("Deutschland", "DE"),
+        ("Germany", "DE"),
+        ("Österreich", "AT"),
+        ("USA", "US"),
+        ("United States", "US"),
+        ("South Korea", "KR"),
+        ("한국", "KR"),
+        ("日本", "JP"),
+        ("Italia", "IT"),
+        ("International", "INTL"),
+        ("G7", "INTL"),
+        ("[UK]", "GB"),
+        ("AI", None),
+        ("IT", None),
+        ("IN", None),
+        ("CA", None),
+        ("Asia", None),  # the resolver only suggests Austria: a guess is no hint
+        ("Policy", None),
+        ("News", None),
+        ("", None),
+        ("🇪🇺", None),
+    ],
+)
+def test_folder_jurisdiction(name: str, code: str | None) -> None:
+    assert folder_jurisdiction(name) == code
+
+
+def test_same_feed_in_two_jurisdiction_folders_gets_both(tmp_path: Path) -> None:
+    doc = """<opml version="2.0"><body>
+      <outline text="EU"><outline text="Wire" xmlUrl="https://wire.example/feed"/></outline>
+      <outline text="China"><outline text="Wire" xmlUrl="https://WIRE.example/feed"/></outline>
+    </body></opml>"""
+    feeds = import_opml(_write(tmp_path, "twice.opml", doc))
+    assert [(f.name, f.jurisdictions) for f in feeds] == [("Wire", ["EU", "CN"])]
+    assert feeds.comments() == {"Wire": "OPML folders: EU; China"}
+
+
+def test_folder_hints_add_to_the_outlines_own(tmp_path: Path) -> None:
+    doc = f"""<opml version="2.0" xmlns:policybot="{opml.POLICYBOT_NS}"><body>
+      <outline text="EU"><outline text="Both" xmlUrl="https://both.example/feed"
+          policybot:jurisdictions="DE,eu"/></outline>
+    </body></opml>"""
+    (feed,) = import_opml(_write(tmp_path, "own.opml", doc))
+    assert feed.jurisdictions == ["DE", "EU"]  # the folder's EU is there once
+
+
+def test_very_deep_folders_are_cut_in_the_comment(tmp_path: Path) -> None:
+    doc = (
+        '<opml version="2.0"><body>'
+        + "".join(f'<outline text="level {i}">' for i in range(50))
+        + '<outline text="China">'
+        + '<outline text="Deep" xmlUrl="https://deep.example/feed"/>'
+        + "</outline>" * 51
+        + "</body></opml>"
+    )
+    (feed,) = feeds = import_opml(_write(tmp_path, "deep.opml", doc))
+    assert feed.jurisdictions == ["CN"]  # every level counts for hints
+    (path,) = feeds.folders["Deep"]
+    assert path.startswith("level 0 / level 1 / ") and path.endswith(" / …")
+    assert path.count(" / ") == 8
 
 
 def test_opml_errors_are_value_errors_for_the_cli() -> None:
@@ -439,6 +632,51 @@ def test_unwritable_folder_is_a_config_error(tmp_path: Path) -> None:
         assert p.read_text(encoding="utf-8") == COMMENTED
     finally:
         folder.chmod(0o700)
+
+
+def test_folders_are_written_as_comments_above_the_new_entries(tmp_path: Path) -> None:
+    p = _write(tmp_path, "feeds.yaml", COMMENTED)
+    feeds = import_opml(_write(tmp_path, "folders.opml", FOLDERS))
+    added, skipped = add_feeds_to_config_file(p, feeds)
+    assert skipped == ["EDPB"]  # the file has an EDPB already
+    assert added == [f.name for f in feeds if f.name != "EDPB"]
+    after = p.read_text(encoding="utf-8")
+    new_lines = _only_insertions(COMMENTED, after)
+    text = "".join(new_lines)
+    assert (
+        "  # OPML folder: Regulators / EU / Deutschland\n"
+        "  - name: BfDI\n"
+        "    url: https://bfdi.example/feed\n"
+        "    jurisdictions: [EU, DE]\n"
+    ) in text
+    assert "  # OPML folder: AI / IT\n  - name: Blog\n" in text
+    cfg = load_config(p)
+    assert {f.name: f.jurisdictions for f in cfg.feeds}["网信"] == ["CN"]
+
+
+def test_a_folder_name_cannot_break_out_of_its_comment(tmp_path: Path) -> None:
+    # NEL, LS and PS end a line for YAML: a folder name holding one must not turn the rest of
+    # it into YAML (here, a second `feeds:` entry).
+    evil = "Evil&#x85;- name: injected&#x2028;  url: https://evil.example/&#x2029;x&#9;y"
+    doc = f"""<opml version="2.0"><body>
+      <outline text="{evil}"><outline text="Real" xmlUrl="https://real.example/feed"/></outline>
+    </body></opml>"""
+    p = _write(tmp_path, "feeds.yaml", COMMENTED)
+    added, _ = add_feeds_to_config_file(p, import_opml(_write(tmp_path, "evil.opml", doc)))
+    assert added == ["Real"]
+    cfg = load_config(p)
+    assert [f.name for f in cfg.feeds][-1] == "Real" and len(cfg.feeds) == 3
+    comment = next(line for line in p.read_text(encoding="utf-8").splitlines() if "Evil" in line)
+    assert comment == "  # OPML folder: Evil - name: injected url: https://evil.example/ x y"
+
+
+def test_explicit_comments_and_plain_lists(tmp_path: Path) -> None:
+    p = _write(tmp_path, "feeds.yaml", COMMENTED)
+    plain = [_feed("A", "https://a.example/f"), _feed("B", "https://b.example/f")]
+    add_feeds_to_config_file(p, plain, comments={"B": "why B is here"})
+    text = p.read_text(encoding="utf-8")
+    assert "  # why B is here\n  - name: B\n" in text
+    assert text.count("  # ") == COMMENTED.count("  # ") + 2  # the import note and B's
 
 
 def test_opml_import_end_to_end(tmp_path: Path) -> None:

@@ -141,6 +141,19 @@ def test_hostile_item_is_present_and_neutralised_by_ingest() -> None:
     assert "first fine under the EU AI Act" in it.summary  # the text itself survives
 
 
+def test_hostile_item_says_it_is_a_safety_demo() -> None:
+    # It shows up in the quick start's first output: a reader must see at a glance why a
+    # story pings @everyone, in the title (what the console and chat show first) and in the
+    # summary, and it stays a real policy story so the demo posts it.
+    hostile = [it for _, it in _items() if "@everyone" in it.title]
+    assert len(hostile) == 1
+    it = hostile[0]
+    assert it.title.startswith("Safety demo (policybot shows this item's pings and links inert)")
+    assert it.summary.startswith("Safety demonstration, written for this sample:")
+    assert "made inert" in it.summary
+    assert it.title.endswith("Regulator fines chatbot maker under the EU AI Act")
+
+
 def test_samples_cover_the_policy_themes() -> None:
     text = " ".join(f"{it.title} {it.summary}" for _, it in _items())
     for theme in (
