@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import pipeline as pipeline_module
 from bot.app.config import parse_config
 from bot.classify.verdict import Verdict
+from bot.core import pipeline as pipeline_module
 from bot.core.pipeline import Pipeline
 from bot.ingest.fetch import Fetcher
 from bot.ingest.types import ParsedFeed
