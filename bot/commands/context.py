@@ -6,16 +6,25 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.clock import utcnow
-from bot.commands.feedcheck import FeedCheck, FeedChecker, check_feed
-from bot.commands.ssrf import Policy
 from bot.core import BotOptions, PolicyBot
-from bot.ingest.netguard import allow_private_from_env
-from bot.store.storage import Storage
+
+if TYPE_CHECKING:
+    from bot.commands.feedcheck import FeedCheck, FeedChecker
+    from bot.commands.ssrf import Policy
+    from bot.store.storage import Storage
 
 _T = TypeVar("_T")
+
+
+async def check_feed(url: str, policy: Policy, **kw: Any) -> FeedCheck:
+    """`bot.commands.feedcheck.check_feed`, loaded when a feed is first checked: the HTTP
+    client and the network guard cost more to import than most commands take to run."""
+    from bot.commands.feedcheck import check_feed as check
+
+    return await check(url, policy, **kw)
 
 
 @dataclass
@@ -40,11 +49,16 @@ class CommandContext:
         max_subscriptions_per_channel: int = 25,
     ) -> CommandContext:
         """A context over an open storage; `fetch` replaces the real feed check (tests)."""
-        guard = policy or Policy(allow_private=allow_private_from_env())
         kw = dict(fetch_options or {})
+        guards: list[Policy] = [policy] if policy is not None else []
 
         async def checker(url: str) -> FeedCheck:
-            return await check_feed(url, guard, **kw)
+            if not guards:
+                from bot.commands.ssrf import Policy
+                from bot.ingest.netguard import allow_private_from_env
+
+                guards.append(Policy(allow_private=allow_private_from_env()))
+            return await check_feed(url, guards[0], **kw)
 
         options = BotOptions(
             default_interval=default_interval,

@@ -9,7 +9,6 @@ from typing import IO, TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from bot.app.cli.base import app, console, err_console, fail, feeds_path
 
@@ -142,6 +141,8 @@ def eval_cmd(
 ) -> None:
     """Measure the classifier on labelled items: relevance P/R/F1, tag micro-F1, recall by
     language, and the misses and false alarms."""
+    from rich.table import Table
+
     from bot.classify.evaluate import evaluate_file
 
     if not file.exists():
@@ -212,6 +213,8 @@ def explain_cmd(
     threshold: float | None = _THRESHOLD_OPT,
 ) -> None:
     """Classify one headline and show why: every matched term and the rules that fired."""
+    from rich.table import Table
+
     classifier = load_classifier(ctx, threshold)
     v = classifier.classify(title, summary, lang=lang, hints=hint)
     console.print(f"title:         {escape(title)}", highlight=False)

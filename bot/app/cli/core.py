@@ -1,17 +1,17 @@
-"""Operator commands: run, poll, feeds, db, config."""
+"""Operator commands: run, poll, feeds, db, config.
+
+Imports of the application (config, storage, runtime, rich's tables) happen inside the
+commands: `policybot --help` and every other command start without loading them all.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from bot.app.cli.base import (
     app,
@@ -24,12 +24,14 @@ from bot.app.cli.base import (
     open_bot,
     relative_time,
 )
-from bot.app.config import ConfigError, format_duration, load_config
-from bot.app.settings import Settings
-from bot.store.storage import FeedInfo, PollOutcome
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
+    from bot.app.runtime import Runtime
+    from bot.app.settings import Settings
     from bot.deliver.worker import DrainStats
+    from bot.store.storage import FeedInfo, PollOutcome
 
 feeds_app = typer.Typer(help="List feeds, show their health, import or export OPML.")
 db_app = typer.Typer(help="Database schema migrations.")
@@ -48,7 +50,8 @@ def _settings(ctx: typer.Context, sample: bool = False) -> tuple[Settings, Path]
     return cli_settings(ctx, sample), feeds_path(ctx, sample)
 
 
-def _runtime(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyped-def]
+def _runtime(ctx: typer.Context, sample: bool = False) -> Runtime:
+    from bot.app.config import ConfigError
     from bot.app.logging import configure_logging
     from bot.app.runtime import Runtime
 
@@ -63,6 +66,10 @@ def _runtime(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyp
 
 
 def _summary_table(outcomes: list[PollOutcome]) -> Table:
+    from collections import Counter
+
+    from rich.table import Table
+
     counts = Counter(o.status for o in outcomes)
     table = Table(title="Poll summary")
     for col in (
@@ -102,6 +109,16 @@ def poll(
 ) -> None:
     """Poll every enabled feed once (or one feed), with a progress bar and a summary table.
     Feeds whose server answered 429/503 with Retry-After wait until then unless --force."""
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     rt = _runtime(ctx, sample)
     feeds = rt.active_feeds(feed)
     if feed is not None and not feeds:
@@ -150,6 +167,8 @@ def run(
     ),
 ) -> None:
     """Run the bot: poll feeds on schedule, flag AI-governance news, post it (Ctrl-C stops)."""
+    import asyncio
+
     rt = _runtime(ctx, sample)
     if once:
         outcomes, stats = asyncio.run(rt.run_once())
@@ -198,6 +217,8 @@ def feeds_status(
     sample: bool = typer.Option(False, "--sample", help="The sample run's database."),
 ) -> None:
     """Each feed's health: last success, last error, consecutive failures, next poll."""
+    from rich.table import Table
+
     bot = open_bot(ctx, sample=sample, sync=True)
     now = datetime.now(UTC)
     table = Table(title="Feeds")
@@ -220,6 +241,10 @@ def feeds_status(
 @feeds_app.command("list")
 def feeds_list(ctx: typer.Context) -> None:
     """The feeds in the config file."""
+    from rich.table import Table
+
+    from bot.app.config import ConfigError, format_duration, load_config
+
     try:
         cfg = load_config(feeds_path(ctx))
     except ConfigError as exc:
@@ -245,6 +270,7 @@ def feeds_import(
     opml: Path = typer.Argument(..., help="An OPML file exported from a feed reader."),
 ) -> None:
     """Add the feeds of an OPML file to the config file (existing names and URLs are skipped)."""
+    from bot.app.config import ConfigError
     from bot.app.opml import add_feeds_to_config_file, import_opml
 
     if is_sample(ctx):
@@ -275,6 +301,7 @@ def feeds_export(
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
 ) -> None:
     """Write the feed list as OPML 2.0 (for other feed readers)."""
+    from bot.app.config import ConfigError, load_config
     from bot.app.opml import export_opml
 
     path = feeds_path(ctx)
@@ -365,6 +392,7 @@ def _slack_problems(settings: Any) -> list[str]:
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
     """Validate the config file, the environment and the database connection."""
+    from bot.app.config import ConfigError, load_config
     from bot.store.db import check_database
 
     problems: list[str] = []

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from bot.app.cli.base import app, cli_settings, console, fail, open_bot, relative_time
 
@@ -17,6 +16,8 @@ app.add_typer(deliver_app, name="deliver")
 @deliver_app.command("status")
 def status(ctx: typer.Context) -> None:
     """Destinations with their pending and failed counts and last errors."""
+    from rich.table import Table
+
     from bot.deliver.status import PLATFORM_NEEDS
 
     settings = cli_settings(ctx)
