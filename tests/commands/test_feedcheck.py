@@ -48,7 +48,7 @@ async def test_a_slow_drip_server_meets_the_total_deadline(server: LocalHTTPServ
     elapsed = time.monotonic() - started
     assert not check.ok and check.error is not None
     assert "within 1 s" in check.error
-    assert elapsed < 3.0
+    assert elapsed < 10.0  # the whole body takes 20 s; the margin is for a loaded machine
     assert server.requests_to("/drip.xml")
 
 
@@ -60,7 +60,7 @@ async def test_parsing_runs_off_the_event_loop(
 
     def slow_parse(*args: Any, **kwargs: Any) -> Any:
         seen.append(threading.get_ident())
-        time.sleep(0.3)  # a big feed: the loop must keep ticking meanwhile
+        time.sleep(1.0)  # a big feed: the loop must keep ticking meanwhile
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bot.ingest.parse, "parse_feed", slow_parse)
@@ -79,7 +79,9 @@ async def test_parsing_runs_off_the_event_loop(
         task.cancel()
     assert check.ok and check.title == "Local AI Policy" and check.entries == 2
     assert seen and seen[0] != threading.get_ident()
-    assert ticks >= 10  # ~30 ticks of 10 ms while parsing took 300 ms
+    # ~100 ticks of 10 ms while parsing takes 1 s (far fewer on a loaded machine, but not
+    # the one or two of a loop blocked by the parse).
+    assert ticks >= 10
 
 
 async def test_the_context_uses_the_configured_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
