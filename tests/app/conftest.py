@@ -59,14 +59,13 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     for name in [k for k in os.environ if k.startswith("POLICYBOT_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("POLICYBOT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COLUMNS", "200")  # rich wraps at 80 columns otherwise
     monkeypatch.chdir(tmp_path)
     # Commands that configure logging point it at the runner's streams, which close after
     # each command: put the test run's logging back.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
-    config = structlog.get_config()
+    config = structlog.get_config() if structlog.is_configured() else None
     try:
         yield Cli(tmp_path)
     finally:
@@ -74,4 +73,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
         root.setLevel(level)
         for name, lvl in levels.items():
             logging.getLogger(name).setLevel(lvl)
-        structlog.configure(**config)
+        if config is None:
+            structlog.reset_defaults()  # (configure() with the defaults counts as configured)
+        else:
+            structlog.configure(**config)

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,14 @@ def test_search_loads_no_network_client_and_no_migration_tool(tmp_path: Path) ->
     # The first run creates the database (alembic runs once); the second is the usual case.
     _loaded(tmp_path, ["search", "AI Act"], [])
     assert _loaded(tmp_path, ["search", "AI Act"], [*_NEVER, "sqlalchemy"]) == ["sqlalchemy"]
+
+
+def test_the_installed_entry_point_exits_0_on_version_and_2_on_a_usage_error() -> None:
+    exe = Path(sys.executable).with_name("policybot")
+    if not exe.exists():
+        pytest.skip(f"{exe} is not installed (pip install -e .)")
+    done = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == f"policybot {version('policybot')}\n"
+    done = subprocess.run([str(exe), "nonsense"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "nonsense" in done.stderr

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.app.cli.base import app, cli_settings, console, err_console, fail, feeds_path
+from bot.app.cli.base import (
+    app,
+    cli_settings,
+    console,
+    err_console,
+    fail,
+    feeds_path,
+    log_to_stderr,
+)
 
 if TYPE_CHECKING:
     from bot.commands.types import Reply, Request
@@ -41,6 +49,7 @@ def _context(ctx: typer.Context) -> Any:
     from bot.store.storage import Storage
 
     settings = cli_settings(ctx)
+    log_to_stderr()
     cfg = None
     path = feeds_path(ctx)
     if path.exists():
