@@ -467,20 +467,5 @@ def load_config(path: Path) -> AppConfig:
     return parse_config_text(text, path)
 
 
-def fetch_options(config: AppConfig | None) -> dict[str, Any]:
-    """The config file's HTTP limits, as `feeds add` checks a URL with them (here, not in
-    the runtime, so that the CLI's chat commands need not import the whole bot)."""
-    if config is None:
-        return {}
-    d = config.defaults
-    return {
-        "timeout": d.read_timeout,
-        "total_timeout": d.total_timeout,
-        "max_redirects": d.max_redirects,
-        "max_bytes": d.max_body_bytes,
-        "user_agent": d.user_agent,
-    }
-
-
 SAMPLE_DIR = Path(__file__).parent / "samples"
 SAMPLE_CONFIG = SAMPLE_DIR / "feeds.yaml"

@@ -23,7 +23,7 @@ import structlog
 
 from bot import platforms
 from bot.app import metrics
-from bot.app.config import SAMPLE_CONFIG, AppConfig, fetch_options, load_config
+from bot.app.config import SAMPLE_CONFIG, AppConfig, load_config
 from bot.app.logging import FailureLog, describe
 from bot.app.settings import Settings
 from bot.classify import Classifier
@@ -98,6 +98,20 @@ def sample_settings(settings: Settings) -> Settings:
             "slack_signing_secret": None,
         }
     )
+
+
+def fetch_options(config: AppConfig | None) -> dict[str, Any]:
+    """The config file's HTTP limits, as `feeds add` checks a URL with them."""
+    if config is None:
+        return {}
+    d = config.defaults
+    return {
+        "timeout": d.read_timeout,
+        "total_timeout": d.total_timeout,
+        "max_redirects": d.max_redirects,
+        "max_bytes": d.max_body_bytes,
+        "user_agent": d.user_agent,
+    }
 
 
 def load_classifier(config: AppConfig) -> Classifier:

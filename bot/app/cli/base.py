@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,10 +208,18 @@ def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def open_bot(ctx: typer.Context, *, sample: bool = False, sync: bool = False) -> Any:
+def open_bot(
+    ctx: typer.Context,
+    *,
+    sample: bool = False,
+    sync: bool = False,
+    classifier: Callable[[], Any] | None = None,
+) -> Any:
     """The core service on the settings' database (a `bot.core.PolicyBot`); with `sync`, the
-    feeds follow the config file first. Says what is wrong and exits on a bad config or an
-    unreachable database (no traceback)."""
+    feeds follow the config file first (else the file is not read: commands that only query
+    the database start faster and work beside a broken one). `classifier` returns the
+    classifier for the commands that need one. Says what is wrong and exits on a bad config
+    or an unreachable database (no traceback)."""
     from bot.app.config import ConfigError, load_config
     from bot.core import BotOptions, make_bot
 
@@ -223,7 +232,8 @@ def open_bot(ctx: typer.Context, *, sample: bool = False, sync: bool = False) ->
         except ConfigError as exc:
             fail(str(exc))
     try:
-        bot = make_bot(BotOptions(database_url=settings.resolved_database_url()))
+        options = BotOptions(database_url=settings.resolved_database_url())
+        bot = make_bot(options, classifier=classifier)
     except Exception as exc:  # unreachable database, bad URL: say what, no traceback
         fail(f"cannot open the database: {exc}")
     if cfg is not None:

@@ -13,15 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from bot.app.cli.base import (
-    app,
-    cli_settings,
-    console,
-    err_console,
-    fail,
-    feeds_path,
-    log_to_stderr,
-)
+from bot.app.cli.base import app, console, err_console, fail, open_bot
 
 if TYPE_CHECKING:
     from bot.commands.types import Reply, Request
@@ -42,37 +34,16 @@ def _clean(s: str) -> str:
 
 
 def _context(ctx: typer.Context) -> Any:
-    from datetime import timedelta
-
-    from bot.app.config import ConfigError, fetch_options, load_config
+    """The handlers' context over the core service. The config file is not read: these
+    commands query and change the database only (feeds are added from chat, not here)."""
     from bot.commands.context import CommandContext
-    from bot.store.storage import Storage
 
-    settings = cli_settings(ctx)
-    log_to_stderr()
-    cfg = None
-    path = feeds_path(ctx)
-    if path.exists():
-        try:
-            cfg = load_config(path)
-        except ConfigError as exc:
-            fail(str(exc))
-    try:
-        storage = Storage.open(settings.resolved_database_url())
-    except Exception as exc:  # unreachable database, bad URL: a message, not a traceback
-        fail(f"cannot open the database: {exc}")
-
-    def classifier() -> Any:
+    def classifier() -> Any:  # `why` on a story stored without a verdict
         from bot.classify import get_classifier
 
         return get_classifier()
 
-    return CommandContext.of(
-        storage,
-        classifier=classifier,
-        fetch_options=fetch_options(cfg),
-        default_interval=cfg.defaults.interval if cfg else timedelta(minutes=30),
-    )
+    return CommandContext(open_bot(ctx, classifier=classifier))
 
 
 _PLATFORMS = ("console", "discord", "slack")
