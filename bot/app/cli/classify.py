@@ -44,6 +44,10 @@ def load_classifier(ctx: typer.Context, threshold: float | None = None) -> Class
         fail(str(exc))
 
 
+# One encoder for every output line (json.dumps with options builds a new one per call); the
+# records are fresh dicts of plain values, so the circular-reference check is wasted work.
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
 _THRESHOLD_OPT = typer.Option(
     None, "--threshold", min=0.0, max=1.0, help="Relevance threshold (default: config or 0.5)."
 )
@@ -91,7 +95,7 @@ def classify_cmd(
                 err_console.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
                 item_id = _salvage_id(line)
                 if item_id is not None:
-                    out.write(json.dumps(_empty_record(item_id), ensure_ascii=False) + "\n")
+                    out.write(_encode(_empty_record(item_id)) + "\n")
                 continue
             if item is None:
                 continue
@@ -104,7 +108,7 @@ def classify_cmd(
             rec = verdict_record(item.id, v)
             if no_evidence:
                 rec.pop("evidence")
-            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            out.write(_encode(rec) + "\n")
     out.flush()
     if bad:
         err_console.print(f"{bad} line(s) could not be read (see warnings above)")
