@@ -6,12 +6,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.clock import utcnow
 from bot.core import BotOptions, FeedChecker, PolicyBot, make_feed_checker
-from bot.ingest.check import Policy
-from bot.store.storage import Storage
+
+if TYPE_CHECKING:  # the network and database modules load only when a command runs
+    from bot.ingest.check import Policy
+    from bot.store.storage import Storage
 
 _T = TypeVar("_T")
 

@@ -2,7 +2,6 @@
 
 from bot.core.service import (
     BotOptions,
-    FeedCheck,
     FeedChecker,
     PolicyBot,
     make_bot,
@@ -11,7 +10,6 @@ from bot.core.service import (
 
 __all__ = [
     "BotOptions",
-    "FeedCheck",
     "FeedChecker",
     "PolicyBot",
     "make_bot",

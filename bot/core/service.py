@@ -10,10 +10,10 @@ written for a person.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.classify import Classifier
@@ -26,7 +26,6 @@ from bot.deliver.route import sync_config_subscriptions
 from bot.deliver.status import DestinationStatus, destination_status
 from bot.deliver.worker import DrainStats, enable_destination
 from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
-from bot.ingest.check import FeedCheck, FeedChecker, Policy, check_feed, url_problem
 from bot.store.search import SearchPage
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import (
@@ -39,6 +38,11 @@ from bot.types import (
     SubscriptionInfo,
     SubscriptionOptions,
 )
+
+if TYPE_CHECKING:
+    from bot.ingest.check import FeedCheck, Policy
+
+FeedChecker = Callable[[str], Awaitable["FeedCheck"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,8 @@ class PolicyBot:
         """
         if any(c.isspace() for c in url):
             raise InputError(f"{_feeds.show(url)!r} is not an http(s) URL (a name goes in `name`)")
+        from bot.ingest.check import url_problem  # aiohttp: loaded when a feed is added
+
         problem = url_problem(url)  # bad ports, hosts, brackets: a sentence, never a traceback
         if problem:
             raise InputError(problem)
@@ -288,11 +294,13 @@ def make_feed_checker(
     network guard on (private addresses refused unless POLICYBOT_ALLOW_PRIVATE_FEEDS, or
     `policy`, allows them), parsed by the same bounded parser. `fetch_options` are
     check_feed's limits (timeout, total_timeout, max_redirects, max_bytes, user_agent)."""
-    guard = policy or Policy.from_env()
     kw = dict(fetch_options or {})
 
     async def check(url: str) -> FeedCheck:
-        return await check_feed(url, guard, **kw)
+        from bot.ingest import check as checking  # aiohttp and the guard: loaded when used
+
+        guard = policy or checking.Policy.from_env()
+        return await checking.check_feed(url, guard, **kw)
 
     return check
 

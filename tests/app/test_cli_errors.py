@@ -1,32 +1,18 @@
-"""The operator CLI on hostile or mistaken input: clear messages, never a traceback, no secrets."""
+"""The operator CLI on hostile or mistaken input: clear messages, never a traceback, no secrets.
+
+Run in-process (the `cli` fixture of tests/app/conftest.py): an exception escaping a command
+shows up in `stderr` as a traceback, as it would for a user.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.app.conftest import Cli
+
 MARKUP_NAME = "[/x] [bold]weird[/bold"
-
-
-def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN")
-    }
-    base.update({"POLICYBOT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", **env})
-    return subprocess.run(
-        [sys.executable, "-c", "from bot.app.cli import main; main()", *args],
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
 
 
 @pytest.fixture
@@ -45,16 +31,15 @@ def cfg(tmp_path: Path) -> Path:
     [("feeds", "list"), ("feeds", "status"), ("poll", "--feed", "[/nope]")],
 )
 def test_rich_markup_in_names_is_printed_literally(
-    tmp_path: Path, cfg: Path, args: tuple[str, ...]
+    cli: Cli, cfg: Path, args: tuple[str, ...]
 ) -> None:
-    done = _cli(tmp_path, "--feeds", str(cfg), *args)
+    done = cli("--feeds", str(cfg), *args)
     assert "Traceback" not in done.stderr
     assert "[/x]" in done.stdout + done.stderr  # shown as written, not read as markup
 
 
-def test_config_check_names_each_problem_and_hides_the_password(tmp_path: Path, cfg: Path) -> None:
-    done = _cli(
-        tmp_path,
+def test_config_check_names_each_problem_and_hides_the_password(cli: Cli, cfg: Path) -> None:
+    done = cli(
         "--feeds",
         str(cfg),
         "config",
@@ -70,14 +55,14 @@ def test_config_check_names_each_problem_and_hides_the_password(tmp_path: Path, 
 @pytest.mark.parametrize(
     "args", [("db", "current"), ("db", "upgrade"), ("deliver", "status"), ("search", "x")]
 )
-def test_a_bad_database_url_is_a_message(tmp_path: Path, args: tuple[str, ...]) -> None:
-    done = _cli(tmp_path, *args, DATABASE_URL="nonsense://x")
+def test_a_bad_database_url_is_a_message(cli: Cli, args: tuple[str, ...]) -> None:
+    done = cli(*args, DATABASE_URL="nonsense://x")
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and done.stderr.startswith("error:")
 
 
-def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
-    done = _cli(tmp_path, "deliver", "status", POLICYBOT_METRICS_PORT="ninety")
+def test_a_bad_environment_value_names_the_variable(cli: Cli) -> None:
+    done = cli("deliver", "status", POLICYBOT_METRICS_PORT="ninety")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "POLICYBOT_METRICS_PORT" in done.stderr
 
@@ -90,11 +75,11 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     ],
 )
 def test_subscriptions_add_refuses_a_destination_that_cannot_exist(
-    tmp_path: Path, args: tuple[str, ...], expect: str
+    cli: Cli, args: tuple[str, ...], expect: str
 ) -> None:
-    done = _cli(tmp_path, "subscriptions", "add", *args)
+    done = cli("subscriptions", "add", *args)
     assert done.returncode == 2 and expect in done.stderr
-    listed = _cli(tmp_path, "deliver", "status")
+    listed = cli("deliver", "status")
     assert "No destinations yet" in listed.stdout  # nothing was created
 
 
@@ -107,13 +92,15 @@ def test_subscriptions_add_refuses_a_destination_that_cannot_exist(
         ("POLICYBOT_ALLOW_PRIVATE_FEEDS", "maybe"),
     ],
 )
-def test_bad_environment_values_are_named(tmp_path: Path, cfg: Path, var: str, value: str) -> None:
-    done = _cli(tmp_path, "--feeds", str(cfg), "config", "check", **{var: value})
+def test_bad_environment_values_are_named(cli: Cli, cfg: Path, var: str, value: str) -> None:
+    done = cli("--feeds", str(cfg), "config", "check", **{var: value})
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert var in done.stderr
 
 
-def test_config_check_rejects_duplicate_and_spaced_urls_and_fast_polling(tmp_path: Path) -> None:
+def test_config_check_rejects_duplicate_and_spaced_urls_and_fast_polling(
+    cli: Cli, tmp_path: Path
+) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(
         "feeds:\n"
@@ -121,20 +108,19 @@ def test_config_check_rejects_duplicate_and_spaced_urls_and_fast_polling(tmp_pat
         '  - {name: B, url: "https://example.org/feed"}\n',
         encoding="utf-8",
     )
-    done = _cli(tmp_path, "--feeds", str(path), "config", "check")
+    done = cli("--feeds", str(path), "config", "check")
     assert done.returncode == 1 and "same URL as feeds[0]" in done.stderr
     path.write_text(
         'feeds:\n  - {name: A, url: "https://exa mple.org/feed", interval: 5s}\n', encoding="utf-8"
     )
-    done = _cli(tmp_path, "--feeds", str(path), "config", "check")
+    done = cli("--feeds", str(path), "config", "check")
     assert "contains a space" in done.stderr and "at most once a minute" in done.stderr
 
 
-def test_config_check_says_what_slack_commands_lack(tmp_path: Path, cfg: Path) -> None:
-    done = _cli(tmp_path, "--feeds", str(cfg), "config", "check", SLACK_BOT_TOKEN="xoxb-1")
+def test_config_check_says_what_slack_commands_lack(cli: Cli, cfg: Path) -> None:
+    done = cli("--feeds", str(cfg), "config", "check", SLACK_BOT_TOKEN="xoxb-1")
     assert "SLACK_APP_TOKEN" in done.stderr and "SLACK_SIGNING_SECRET" in done.stderr
-    done = _cli(
-        tmp_path,
+    done = cli(
         "--feeds",
         str(cfg),
         "config",
@@ -146,52 +132,54 @@ def test_config_check_says_what_slack_commands_lack(tmp_path: Path, cfg: Path) -
     assert "POLICYBOT_SLACK_MODE=http needs SLACK_SIGNING_SECRET" in done.stderr
 
 
-def test_a_database_from_a_newer_policybot_is_refused_clearly(tmp_path: Path, cfg: Path) -> None:
+def test_a_database_from_a_newer_policybot_is_refused_clearly(
+    cli: Cli, tmp_path: Path, cfg: Path
+) -> None:
     import sqlite3
 
-    assert _cli(tmp_path, "--feeds", str(cfg), "db", "upgrade").returncode == 0
+    assert cli("--feeds", str(cfg), "db", "upgrade").returncode == 0
     with sqlite3.connect(tmp_path / "data" / "policybot.db") as conn:
         conn.execute("update alembic_version set version_num = '0099'")
     for args in (("config", "check"), ("feeds", "status"), ("db", "upgrade")):
-        done = _cli(tmp_path, "--feeds", str(cfg), *args)
+        done = cli("--feeds", str(cfg), *args)
         assert done.returncode != 0 and "Traceback" not in done.stderr, args
         assert "0099 is newer than this policybot knows" in " ".join(done.stderr.split()), args
 
 
-def test_export_never_overwrites_the_config_or_an_existing_file(tmp_path: Path, cfg: Path) -> None:
+def test_export_never_overwrites_the_config_or_an_existing_file(
+    cli: Cli, tmp_path: Path, cfg: Path
+) -> None:
     before = cfg.read_text(encoding="utf-8")
-    done = _cli(tmp_path, "--feeds", str(cfg), "feeds", "export", str(cfg), "--force")
+    done = cli("--feeds", str(cfg), "feeds", "export", str(cfg), "--force")
     assert done.returncode != 0 and "config file itself" in done.stderr
     assert cfg.read_text(encoding="utf-8") == before
     out = tmp_path / "feeds.opml"
-    assert _cli(tmp_path, "--feeds", str(cfg), "feeds", "export", str(out)).returncode == 0
+    assert cli("--feeds", str(cfg), "feeds", "export", str(out)).returncode == 0
     out.write_text("keep me", encoding="utf-8")
-    done = _cli(tmp_path, "--feeds", str(cfg), "feeds", "export", str(out))
+    done = cli("--feeds", str(cfg), "feeds", "export", str(out))
     assert done.returncode != 0 and "--force" in done.stderr
     assert out.read_text(encoding="utf-8") == "keep me"
-    assert (
-        _cli(tmp_path, "--feeds", str(cfg), "feeds", "export", str(out), "--force").returncode == 0
-    )
+    assert cli("--feeds", str(cfg), "feeds", "export", str(out), "--force").returncode == 0
     assert "<opml" in out.read_text(encoding="utf-8")
-    done = _cli(tmp_path, "--feeds", str(cfg), "feeds", "export", str(tmp_path / "no" / "x.opml"))
+    done = cli("--feeds", str(cfg), "feeds", "export", str(tmp_path / "no" / "x.opml"))
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "cannot write" in done.stderr
 
 
-def test_sample_feeds_are_never_written(tmp_path: Path) -> None:
+def test_sample_feeds_are_never_written(cli: Cli, tmp_path: Path) -> None:
     opml = tmp_path / "x.opml"
     opml.write_text(
         '<opml version="2.0"><body><outline text="N" xmlUrl="https://n.example/f.xml"/>'
         "</body></opml>",
         encoding="utf-8",
     )
-    done = _cli(tmp_path, "--sample", "feeds", "import", str(opml))
+    done = cli("--sample", "feeds", "import", str(opml))
     assert done.returncode != 0 and "sample feeds ship with policybot" in done.stderr
 
 
-def test_eval_of_nothing_is_an_error_not_perfect_scores(tmp_path: Path) -> None:
+def test_eval_of_nothing_is_an_error_not_perfect_scores(cli: Cli, tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
-    done = _cli(tmp_path, "eval", str(empty))
+    done = cli("eval", str(empty))
     assert done.returncode != 0 and "no labelled items" in done.stderr
     assert "1.000" not in done.stdout

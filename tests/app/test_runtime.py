@@ -24,6 +24,7 @@ from bot.platforms.console.send import ConsoleSender
 from bot.platforms.discord.send import DiscordWebhookSender
 from bot.store.models import OutboxMessage
 from bot.store.storage import Storage
+from tests.app.conftest import Cli
 from tests.app.test_samples import MUST_FLAG, MUST_NOT_FLAG
 from tests.fakes.discord import FakeDiscord
 from tests.httpserver import LocalHTTPServer, Reply
@@ -32,26 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 CROSS_SOURCE = "export controls on advanced AI chips to China"
 
 
-def _policybot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN")
-    }
-    env["POLICYBOT_DATA_DIR"] = str(tmp_path / "data")
-    env["COLUMNS"] = "200"  # rich wraps tables at 80 columns otherwise
-    return subprocess.run(
-        [sys.executable, "-c", "from bot.app.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-
-
-def test_sample_run_once_posts_each_flagged_story_to_the_console_once(tmp_path: Path) -> None:
-    first = _policybot(tmp_path, "run", "--sample", "--once")
+def test_sample_run_once_posts_each_flagged_story_to_the_console_once(cli: Cli) -> None:
+    first = cli("run", "--sample", "--once")
     assert first.returncode == 0, first.stderr
     out = first.stdout
     for title in MUST_FLAG:
@@ -69,14 +52,14 @@ def test_sample_run_once_posts_each_flagged_story_to_the_console_once(tmp_path: 
     assert flagged > 0 and alerts == flagged
     assert f"delivered {flagged} message(s)" in out
 
-    again = _policybot(tmp_path, "run", "--sample", "--once")
+    again = cli("run", "--sample", "--once")
     assert again.returncode == 0, again.stderr
     assert "delivered 0 message(s)" in again.stdout
     assert "Sources: " not in again.stdout
     for title in MUST_FLAG:
         assert title not in again.stdout
 
-    status = _policybot(tmp_path, "--sample", "deliver", "status")
+    status = cli("--sample", "deliver", "status")
     assert status.returncode == 0, status.stderr
     assert re.search(rf"console\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+{flagged}\s+│", status.stdout)
 
@@ -398,7 +381,9 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(tmp_path: Path)
     assert statuses and set(statuses) == {"pending"}
 
 
-def test_messages_for_a_platform_without_credentials_wait_and_say_why(tmp_path: Path) -> None:
+def test_messages_for_a_platform_without_credentials_wait_and_say_why(
+    cli: Cli, tmp_path: Path
+) -> None:
     cfg = _sample_feeds_config(
         tmp_path,
         [
@@ -407,11 +392,11 @@ def test_messages_for_a_platform_without_credentials_wait_and_say_why(tmp_path: 
             }
         ],
     )
-    done = _policybot(tmp_path, "--feeds", str(cfg), "run", "--once")
+    done = cli("--feeds", str(cfg), "run", "--once")
     assert done.returncode == 0, done.stderr
     assert "delivered 0 message(s)" in done.stdout
     assert "messages cannot be sent" in done.stderr and "set DISCORD_TOKEN" in done.stderr
-    status = _policybot(tmp_path, "--feeds", str(cfg), "deliver", "status")
+    status = cli("--feeds", str(cfg), "deliver", "status")
     assert "waiting: DISCORD_TOKEN is not set" in status.stdout
 
 

@@ -31,6 +31,7 @@ from bot.app.settings import Settings
 from bot.core.engine import paused_by_server
 from bot.platforms.console.send import ConsoleSender
 from bot.store.storage import Storage
+from tests.app.conftest import Cli
 from tests.httpserver import LocalHTTPServer, Reply
 
 FEED = (SAMPLE_DIR / "asia-en.xml").read_bytes()
@@ -276,15 +277,15 @@ def _policybot(tmp_path: Path, *args: str, **env_extra: str) -> subprocess.Popen
     )
 
 
-def test_a_busy_metrics_port_stops_run_with_one_clear_line(tmp_path: Path) -> None:
+def test_a_busy_metrics_port_stops_run_with_one_clear_line(cli: Cli, tmp_path: Path) -> None:
     cfg = _one_feed(tmp_path, "http://127.0.0.1:9/f.xml")
     with socket.socket() as busy:
         busy.bind(("0.0.0.0", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = _policybot(tmp_path, "--feeds", str(cfg), "run", POLICYBOT_METRICS_PORT=str(port))
-        _out, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+        done = cli("--feeds", str(cfg), "run", POLICYBOT_METRICS_PORT=str(port))
+    err = done.stderr
+    assert done.returncode == 2
     assert "Traceback" not in err, err
     assert f"POLICYBOT_METRICS_PORT={port} cannot be used" in err
     assert "in use" in err and "unset it" in err
@@ -358,7 +359,8 @@ def test_stop_cancels_a_slow_fetch_after_the_grace_and_the_feed_stays_due(tmp_pa
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 0, err
-    assert took < runtime_module.STOP_GRACE_SECONDS + 4, took  # not the fetch's timeout
+    # Well under the fetch's minute, with room for a loaded machine.
+    assert took < runtime_module.STOP_GRACE_SECONDS + 15, took
     assert "Traceback" not in err and "poll interrupted by shutdown" in err, err
     feed, due = _feed_after(tmp_path)
     # Not marked failed: polled again (and at once) at the next start.
@@ -380,7 +382,7 @@ def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 0, err
-    assert took < 2.5, took
+    assert took < runtime_module.STOP_GRACE_SECONDS, took  # it did not wait out the grace
     assert "Traceback" not in err, err
     feed, due = _feed_after(tmp_path)
     assert feed.consecutive_failures == 0 and [f.id for f in due] == [feed.id]

@@ -11,6 +11,7 @@ import pytest
 from bot.app.runtime import fetch_options
 from bot.commands.context import CommandContext
 from bot.core import service as service_module
+from bot.ingest import check as check_module
 from bot.ingest.check import FeedCheck, Policy
 
 
@@ -21,7 +22,7 @@ async def test_the_context_uses_the_configured_deadlines(monkeypatch: pytest.Mon
         got.update(kw)
         return FeedCheck(False, url, error="x")
 
-    monkeypatch.setattr(service_module, "check_feed", fake_check)
+    monkeypatch.setattr(check_module, "check_feed", fake_check)
     defaults = SimpleNamespace(
         read_timeout=7.0, total_timeout=12.0, max_redirects=3, max_body_bytes=1000, user_agent="ua"
     )
@@ -45,7 +46,7 @@ async def test_the_default_policy_follows_the_environment(monkeypatch: pytest.Mo
         policies.append(policy)
         return FeedCheck(False, url, error="x")
 
-    monkeypatch.setattr(service_module, "check_feed", fake_check)
+    monkeypatch.setattr(check_module, "check_feed", fake_check)
     monkeypatch.setenv("POLICYBOT_ALLOW_PRIVATE_FEEDS", "1")
     await service_module.make_feed_checker()("https://example.org/f")
     monkeypatch.delenv("POLICYBOT_ALLOW_PRIVATE_FEEDS")

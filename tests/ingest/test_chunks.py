@@ -347,4 +347,6 @@ def test_the_scan_is_linear_on_hostile_bodies(junk: bytes) -> None:
     body = b"<rss><channel>" + junk * (2_000_000 // len(junk))  # ~2 MB of one construct
     started = time.perf_counter()
     assert chunks.split_entries(body) is None
-    assert time.perf_counter() - started < 2  # quadratic scanning took minutes here
+    # Quadratic scanning took minutes here; linear takes a fraction of a second (the bound
+    # leaves room for a loaded machine).
+    assert time.perf_counter() - started < 15

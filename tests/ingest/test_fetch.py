@@ -470,7 +470,7 @@ async def test_slow_drip_is_cut_off_by_the_total_timeout(server: LocalHTTPServer
     assert r.status is FetchStatus.FAILED
     assert r.error == "timed out after 0.5 s (total)"
     assert r.body is None
-    assert r.elapsed < 5  # cut off by the total budget, not by the read timeout
+    assert r.elapsed < 15  # cut off by the total budget, long before the drip's minutes
 
 
 async def test_total_timeout_spans_the_whole_redirect_chain(server: LocalHTTPServer) -> None:

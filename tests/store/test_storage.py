@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.app.config import AppConfig, parse_config
 from bot.classify.verdict import Evidence, Verdict
 from bot.ingest.types import FetchResult, FetchStatus, Item
-from bot.store.db import current_revision, head_revision
+from bot.store.db import _head_from_files, current_revision, head_revision, migrations_dir
 from bot.store.models import Base, Entry, Feed, Story, StoryTag
 from bot.store.models import Verdict as VerdictRow
 from bot.store.storage import PollOutcome, Storage
@@ -104,6 +104,18 @@ def test_migrations_match_models(storage: Storage) -> None:
 
     structural = ("add_table", "remove_table", "add_column", "remove_column")
     assert [d for d in diffs if d[0] in structural and not fts(d)] == []
+
+
+def test_the_quick_head_check_reads_the_head_alembic_reads(
+    storage: Storage, tmp_path: Path
+) -> None:
+    # migrate() skips alembic when the database is at this head: it must be alembic's own.
+    assert _head_from_files(migrations_dir()) == head_revision(storage.engine)
+    # A layout it does not understand (a merge) leaves the decision to alembic.
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "a.py").write_text('revision = "a"\ndown_revision = ("b", "c")\n')
+    assert _head_from_files(tmp_path) is None
 
 
 def test_sync_feeds_follows_the_config(storage: Storage, tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 import typer
 from rich.console import Console
@@ -27,6 +29,21 @@ app = typer.Typer(
 
 console = Console()
 err_console = Console(stderr=True)
+# Written to a file or a pipe, output is not wrapped at all: a table row or a message stays on
+# one line however long, for grep and scripts. (Rich would wrap at 80 columns.)
+NO_WRAP_WIDTH = 1_000_000
+
+
+def fit_consoles() -> None:
+    """Wrap to the terminal when there is one; else no width limit and no soft wrapping.
+    Decided per command, when it runs: the streams are those of this invocation."""
+    for c in (console, err_console):
+        plain = not c.is_terminal
+        c.soft_wrap = plain
+        if plain:
+            c.width = NO_WRAP_WIDTH
+        elif c.width == NO_WRAP_WIDTH:  # an earlier command of this process wrote to a pipe
+            c.width = None  # type: ignore[assignment]  # (None: ask the terminal again)
 
 
 @dataclass
@@ -92,6 +109,18 @@ def feeds_path(ctx: typer.Context, sample: bool = False) -> Path:
     return cli_settings(ctx).feeds
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("policybot")
+        except PackageNotFoundError:  # a source tree that was never installed
+            from bot import __version__ as number
+        typer.echo(f"policybot {number}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -108,8 +137,16 @@ def root(
         help="Work on the bundled offline sample feeds and their own database"
         " (data/sample.db), as `policybot run --sample` does.",
     ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print policybot's version and exit.",
+    ),
 ) -> None:
     ctx.obj = CliState(feeds_path=feeds, sample=sample)
+    fit_consoles()
 
 
 def stdout_is_tty() -> bool:
@@ -139,14 +176,55 @@ def relative_time(
     return f"in {text}" if future else f"{text} ago"
 
 
-def open_bot(ctx: typer.Context, *, sample: bool = False, sync: bool = False) -> Any:
+class _StderrNow:
+    """sys.stderr as it is when a line is written (a test runner swaps it per command)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def log_to_stderr() -> None:
+    """Send the store's log lines (a new database's migration, say) to stderr, as `run` does:
+    unconfigured, structlog prints to stdout, which --json readers parse."""
+    import structlog
+
+    if not structlog.is_configured():
+        stderr = cast("TextIO", _StderrNow())  # it writes and flushes: all a logger does
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stderr))
+
+
+def iso(t: datetime | None) -> str | None:
+    """A time for --json output: ISO 8601 in UTC (the database keeps naive UTC times)."""
+    if t is None:
+        return None
+    return (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)).isoformat()
+
+
+def print_json(data: dict[str, Any]) -> None:
+    """--json output: one object, as is (never through rich: no markup, no wrapping)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def open_bot(
+    ctx: typer.Context,
+    *,
+    sample: bool = False,
+    sync: bool = False,
+    classifier: Callable[[], Any] | None = None,
+) -> Any:
     """The core service on the settings' database (a `bot.core.PolicyBot`); with `sync`, the
-    feeds follow the config file first. Says what is wrong and exits on a bad config or an
-    unreachable database (no traceback)."""
+    feeds follow the config file first (else the file is not read: commands that only query
+    the database start faster and work beside a broken one). `classifier` returns the
+    classifier for the commands that need one. Says what is wrong and exits on a bad config
+    or an unreachable database (no traceback)."""
     from bot.app.config import ConfigError, load_config
     from bot.core import BotOptions, make_bot
 
     settings = cli_settings(ctx, sample)
+    log_to_stderr()
     cfg = None
     if sync:
         try:
@@ -154,7 +232,8 @@ def open_bot(ctx: typer.Context, *, sample: bool = False, sync: bool = False) ->
         except ConfigError as exc:
             fail(str(exc))
     try:
-        bot = make_bot(BotOptions(database_url=settings.resolved_database_url()))
+        options = BotOptions(database_url=settings.resolved_database_url())
+        bot = make_bot(options, classifier=classifier)
     except Exception as exc:  # unreachable database, bad URL: say what, no traceback
         fail(f"cannot open the database: {exc}")
     if cfg is not None:

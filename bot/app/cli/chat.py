@@ -7,19 +7,16 @@ is an admin; output is rich tables, or JSON with --json. Feed text is printed as
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import json
 import re
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table as RichTable
-from rich.text import Text
 
-from bot.app.cli.base import app, cli_settings, console, err_console, fail, feeds_path
-from bot.commands.types import Caller, Reply, Request
+from bot.app.cli.base import app, console, err_console, fail, open_bot
+
+if TYPE_CHECKING:
+    from bot.commands.types import Reply, Request
 
 subs_app = typer.Typer(help="List, add or remove the subscriptions of a destination.")
 app.add_typer(subs_app, name="subscriptions")
@@ -37,36 +34,16 @@ def _clean(s: str) -> str:
 
 
 def _context(ctx: typer.Context) -> Any:
-    from bot.app.config import ConfigError, load_config
+    """The handlers' context over the core service. The config file is not read: these
+    commands query and change the database only (feeds are added from chat, not here)."""
     from bot.commands.context import CommandContext
-    from bot.store.storage import Storage
 
-    settings = cli_settings(ctx)
-    cfg = None
-    path = feeds_path(ctx)
-    if path.exists():
-        try:
-            cfg = load_config(path)
-        except ConfigError as exc:
-            fail(str(exc))
-    try:
-        storage = Storage.open(settings.resolved_database_url())
-    except Exception as exc:  # unreachable database, bad URL: a message, not a traceback
-        fail(f"cannot open the database: {exc}")
-
-    def classifier() -> Any:
+    def classifier() -> Any:  # `why` on a story stored without a verdict
         from bot.classify import get_classifier
 
         return get_classifier()
 
-    from bot.app.runtime import fetch_options
-
-    return CommandContext.of(
-        storage,
-        classifier=classifier,
-        fetch_options=fetch_options(cfg),
-        default_interval=cfg.defaults.interval if cfg else timedelta(minutes=30),
-    )
+    return CommandContext(open_bot(ctx, classifier=classifier))
 
 
 _PLATFORMS = ("console", "discord", "slack")
@@ -87,6 +64,10 @@ def _check_destination(platform: str, channel: str) -> None:
 
 
 def _run(ctx: typer.Context, command: str, args: dict[str, Any]) -> Reply:
+    import asyncio
+
+    from bot.commands.types import Caller, Request
+
     cctx = _context(ctx)
     try:
         return asyncio.run(
@@ -103,6 +84,8 @@ async def _handle(req: Request, cctx: Any) -> Reply:
 
 
 def _jsonable(v: Any) -> Any:
+    import dataclasses
+
     if isinstance(v, datetime):
         return v.isoformat()
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
@@ -115,6 +98,11 @@ def _jsonable(v: Any) -> Any:
 
 
 def _print(reply: Reply, as_json: bool) -> None:
+    import json
+
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     if as_json:
         console.print_json(json.dumps(_jsonable(reply), ensure_ascii=False))
     else:

@@ -9,7 +9,6 @@ from typing import IO, TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from bot.app.cli.base import app, console, err_console, fail, feeds_path
 
@@ -44,6 +43,10 @@ def load_classifier(ctx: typer.Context, threshold: float | None = None) -> Class
     except LexiconError as exc:
         fail(str(exc))
 
+
+# One encoder for every output line (json.dumps with options builds a new one per call); the
+# records are fresh dicts of plain values, so the circular-reference check is wasted work.
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 _THRESHOLD_OPT = typer.Option(
     None, "--threshold", min=0.0, max=1.0, help="Relevance threshold (default: config or 0.5)."
@@ -92,7 +95,7 @@ def classify_cmd(
                 err_console.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
                 item_id = _salvage_id(line)
                 if item_id is not None:
-                    out.write(json.dumps(_empty_record(item_id), ensure_ascii=False) + "\n")
+                    out.write(_encode(_empty_record(item_id)) + "\n")
                 continue
             if item is None:
                 continue
@@ -105,7 +108,7 @@ def classify_cmd(
             rec = verdict_record(item.id, v)
             if no_evidence:
                 rec.pop("evidence")
-            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            out.write(_encode(rec) + "\n")
     out.flush()
     if bad:
         err_console.print(f"{bad} line(s) could not be read (see warnings above)")
@@ -142,6 +145,8 @@ def eval_cmd(
 ) -> None:
     """Measure the classifier on labelled items: relevance P/R/F1, tag micro-F1, recall by
     language, and the misses and false alarms."""
+    from rich.table import Table
+
     from bot.classify.evaluate import evaluate_file
 
     if not file.exists():
@@ -212,6 +217,8 @@ def explain_cmd(
     threshold: float | None = _THRESHOLD_OPT,
 ) -> None:
     """Classify one headline and show why: every matched term and the rules that fired."""
+    from rich.table import Table
+
     classifier = load_classifier(ctx, threshold)
     v = classifier.classify(title, summary, lang=lang, hints=hint)
     console.print(f"title:         {escape(title)}", highlight=False)

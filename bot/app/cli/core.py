@@ -1,17 +1,17 @@
-"""Operator commands: run, poll, feeds, db, config."""
+"""Operator commands: run, poll, feeds, db, config.
+
+Imports of the application (config, storage, runtime, rich's tables) happen inside the
+commands: `policybot --help` and every other command start without loading them all.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from bot.app.cli.base import (
     app,
@@ -21,15 +21,21 @@ from bot.app.cli.base import (
     fail,
     feeds_path,
     is_sample,
+    iso,
+    log_to_stderr,
     open_bot,
+    print_json,
     relative_time,
 )
-from bot.app.config import ConfigError, format_duration, load_config
-from bot.app.settings import Settings
-from bot.store.storage import FeedInfo, PollOutcome
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
+    from bot.app.config import AppConfig
+    from bot.app.runtime import Runtime
+    from bot.app.settings import Settings
     from bot.deliver.worker import DrainStats
+    from bot.store.storage import FeedInfo, PollOutcome
 
 feeds_app = typer.Typer(help="List feeds, show their health, import or export OPML.")
 db_app = typer.Typer(help="Database schema migrations.")
@@ -37,6 +43,14 @@ config_app = typer.Typer(help="Check the configuration.")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON (a stable schema: see the README).")
+
+
+def _seconds(t: timedelta) -> int | float:
+    s = t.total_seconds()
+    return int(s) if s.is_integer() else s
 
 
 def _s(n: int) -> str:
@@ -48,7 +62,8 @@ def _settings(ctx: typer.Context, sample: bool = False) -> tuple[Settings, Path]
     return cli_settings(ctx, sample), feeds_path(ctx, sample)
 
 
-def _runtime(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyped-def]
+def _runtime(ctx: typer.Context, sample: bool = False) -> Runtime:
+    from bot.app.config import ConfigError
     from bot.app.logging import configure_logging
     from bot.app.runtime import Runtime
 
@@ -63,6 +78,10 @@ def _runtime(ctx: typer.Context, sample: bool = False):  # type: ignore[no-untyp
 
 
 def _summary_table(outcomes: list[PollOutcome]) -> Table:
+    from collections import Counter
+
+    from rich.table import Table
+
     counts = Counter(o.status for o in outcomes)
     table = Table(title="Poll summary")
     for col in (
@@ -102,6 +121,16 @@ def poll(
 ) -> None:
     """Poll every enabled feed once (or one feed), with a progress bar and a summary table.
     Feeds whose server answered 429/503 with Retry-After wait until then unless --force."""
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from bot.errors import StorageError
     from bot.store.lock import Busy
 
@@ -161,6 +190,8 @@ def run(
     ),
 ) -> None:
     """Run the bot: poll feeds on schedule, flag AI-governance news, post it (Ctrl-C stops)."""
+    import asyncio
+
     from bot.errors import StorageError
     from bot.store.lock import Busy
 
@@ -199,27 +230,69 @@ def _delivery_line(stats: DrainStats) -> str:
 # -- feeds ---------------------------------------------------------------------------------
 
 
-def _health(f: FeedInfo) -> str:
+def _health_state(f: FeedInfo) -> str:
+    """disabled, removed, off, failing, new or ok (the `health` of --json)."""
     if f.disabled_reason:
-        return "[red]disabled[/]"
+        return "disabled"
     if not f.in_config:
-        return "[dim]removed[/]"
+        return "removed"
     if not f.enabled:
-        return "[dim]off[/]"
+        return "off"
     if f.consecutive_failures:
-        return f"[yellow]failing ×{f.consecutive_failures}[/]"
+        return "failing"
     if f.last_success_at is None:
-        return "[dim]new[/]"
-    return "[green]ok[/]"
+        return "new"
+    return "ok"
+
+
+_HEALTH_STYLE = {"disabled": "red", "failing": "yellow", "ok": "green"}
+
+
+def _health(f: FeedInfo) -> str:
+    state = _health_state(f)
+    text = f"failing ×{f.consecutive_failures}" if state == "failing" else state
+    return f"[{_HEALTH_STYLE.get(state, 'dim')}]{text}[/]"
+
+
+def _feed_record(f: FeedInfo) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "name": f.name,
+        "url": f.url,
+        "health": _health_state(f),
+        "enabled": f.enabled,
+        "in_config": f.in_config,
+        "origin": f.origin,
+        "interval_seconds": _seconds(f.interval),
+        "entry_count": f.entry_count,
+        "consecutive_failures": f.consecutive_failures,
+        "last_polled_at": iso(f.last_polled_at),
+        "last_success_at": iso(f.last_success_at),
+        "next_poll_at": iso(f.next_poll_at) if f.active else None,
+        "last_status": f.last_status,
+        "last_error": f.last_error,
+        "last_error_at": iso(f.last_error_at),
+        "disabled_reason": f.disabled_reason,
+    }
 
 
 @feeds_app.command("status")
 def feeds_status(
     ctx: typer.Context,
     sample: bool = typer.Option(False, "--sample", help="The sample run's database."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Each feed's health: last success, last error, consecutive failures, next poll."""
+    from rich.table import Table
+
     bot = open_bot(ctx, sample=sample, sync=True)
+    if as_json:
+        try:
+            feeds = bot.feeds()
+        finally:
+            bot.close()
+        print_json({"feeds": [_feed_record(f) for f in feeds]})
+        return
     now = datetime.now(UTC)
     table = Table(title="Feeds")
     for col in ("name", "health", "last success", "next poll", "entries", "last error"):
@@ -239,12 +312,31 @@ def feeds_status(
 
 
 @feeds_app.command("list")
-def feeds_list(ctx: typer.Context) -> None:
+def feeds_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     """The feeds in the config file."""
+    from rich.table import Table
+
+    from bot.app.config import ConfigError, format_duration, load_config
+
+    path = feeds_path(ctx)
     try:
-        cfg = load_config(feeds_path(ctx))
+        cfg = load_config(path)
     except ConfigError as exc:
         fail(str(exc))
+    if as_json:
+        feeds = [
+            {
+                "name": f.name,
+                "url": f.url,
+                "language": f.language,
+                "jurisdictions": list(f.jurisdictions),
+                "interval_seconds": _seconds(cfg.interval_for(f)),
+                "enabled": f.enabled,
+            }
+            for f in cfg.feeds
+        ]
+        print_json({"config": str(path), "feeds": feeds})
+        return
     table = Table(title=f"{len(cfg.feeds)} feed{_s(len(cfg.feeds))}")
     for col in ("name", "url", "lang", "hints", "interval", "enabled"):
         table.add_column(col, overflow="fold")
@@ -266,6 +358,7 @@ def feeds_import(
     opml: Path = typer.Argument(..., help="An OPML file exported from a feed reader."),
 ) -> None:
     """Add the feeds of an OPML file to the config file (existing names and URLs are skipped)."""
+    from bot.app.config import ConfigError
     from bot.app.opml import add_feeds_to_config_file, import_opml
 
     if is_sample(ctx):
@@ -296,6 +389,7 @@ def feeds_export(
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
 ) -> None:
     """Write the feed list as OPML 2.0 (for other feed readers)."""
+    from bot.app.config import ConfigError, load_config
     from bot.app.opml import export_opml
 
     path = feeds_path(ctx)
@@ -330,6 +424,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     settings = cli_settings(ctx)
     url = settings.resolved_database_url()
+    log_to_stderr()
     try:
         engine = make_engine(url)
         before = current_revision(engine)
@@ -345,7 +440,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 @db_app.command("current")
-def db_current(ctx: typer.Context) -> None:
+def db_current(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     """Show the schema revision of the database and the newest one available."""
     from bot.store.db import current_revision, head_revision, make_engine
 
@@ -354,6 +449,16 @@ def db_current(ctx: typer.Context) -> None:
         cur, head = current_revision(engine), head_revision(engine)
     except Exception as exc:
         fail(f"cannot read the database: {exc}")
+    if as_json:
+        print_json(
+            {
+                "database": engine.url.render_as_string(hide_password=True),
+                "current": cur,
+                "head": head,
+                "up_to_date": cur == head,
+            }
+        )
+        return
     console.print(f"current: {cur or 'empty'}; newest: {head}")
 
 
@@ -388,8 +493,10 @@ def _slack_problems(settings: Any) -> list[str]:
 
 
 @config_app.command("check")
-def config_check(ctx: typer.Context) -> None:
-    """Validate the config file, the environment and the database connection."""
+def config_check(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+    """Validate the config file, the environment and the database connection (exit status 1
+    when something is wrong)."""
+    from bot.app.config import ConfigError, load_config
     from bot.store.db import check_database
 
     problems: list[str] = []
@@ -440,13 +547,39 @@ def config_check(ctx: typer.Context) -> None:
                     f"{label}: posts to {sub.destination.platform} but {token[0]} is not set;"
                     " its messages would wait in the outbox"
                 )
+    platforms = _platforms(settings, cfg) if cfg is not None else []
+    if as_json:
+        print_json(
+            {
+                "ok": not problems,
+                "config": str(path),
+                "database": shown,
+                "feeds": len(cfg.feeds) if cfg is not None else None,
+                "subscriptions": len(cfg.subscriptions) if cfg is not None else None,
+                "platforms": platforms,
+                "problems": problems,
+            }
+        )
+        if problems:
+            raise typer.Exit(1)
+        return
     if problems:
         for p in problems:
             err_console.print(f"[red]✗[/] {escape(p)}", highlight=False)
         raise typer.Exit(1)
     assert cfg is not None
-    # Where messages go: chat platforms with a token, webhooks named in the config file; the
-    # console only when neither (subscriptions made from chat live in the database).
+    console.print(
+        f"[green]✓[/] {escape(str(path))}: {len(cfg.feeds)} feed{_s(len(cfg.feeds))},"
+        f" {len(cfg.subscriptions)} subscription{_s(len(cfg.subscriptions))};"
+        f" database {escape(shown)};"
+        f" posting to {', '.join(platforms)}",
+        highlight=False,
+    )
+
+
+def _platforms(settings: Settings, cfg: AppConfig) -> list[str]:
+    """Where messages go: chat platforms with a token, webhooks named in the config file; the
+    console only when neither (subscriptions made from chat live in the database)."""
     platforms = [
         name
         for name, on in (
@@ -459,11 +592,4 @@ def config_check(ctx: typer.Context) -> None:
         platform = sub.destination.platform
         if platform not in platforms and platform not in ("discord", "slack"):
             platforms.append(platform)
-    platforms = platforms or ["console"]
-    console.print(
-        f"[green]✓[/] {escape(str(path))}: {len(cfg.feeds)} feed{_s(len(cfg.feeds))},"
-        f" {len(cfg.subscriptions)} subscription{_s(len(cfg.subscriptions))};"
-        f" database {escape(shown)};"
-        f" posting to {', '.join(platforms)}",
-        highlight=False,
-    )
+    return platforms or ["console"]

@@ -3,20 +3,71 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from bot.app.cli.base import app, cli_settings, console, fail, open_bot, relative_time
+from bot.app.cli.base import (
+    app,
+    cli_settings,
+    console,
+    fail,
+    iso,
+    open_bot,
+    print_json,
+    relative_time,
+)
+
+if TYPE_CHECKING:
+    from bot.deliver.status import DestinationStatus
 
 deliver_app = typer.Typer(help="Delivery: destinations, outbox queues, errors.")
 app.add_typer(deliver_app, name="deliver")
 
 
+def _state(r: DestinationStatus, missing: dict[str, str]) -> str:
+    """disabled, waiting (its platform has no token), error (the last try failed) or ok."""
+    if r.disabled_reason:
+        return "disabled"
+    if r.destination.platform in missing and r.pending:
+        return "waiting"
+    return "error" if r.last_error else "ok"
+
+
+def _record(r: DestinationStatus, missing: dict[str, str]) -> dict[str, Any]:
+    d = r.destination
+    state = _state(r, missing)
+    return {
+        "id": d.id,
+        "platform": d.platform,
+        "guild": d.guild or None,
+        "channel": d.channel or None,
+        "webhook_env": d.webhook_env or None,
+        "subscriptions": r.subscriptions,
+        "pending": r.pending,
+        "failed": r.failed,
+        "sent": r.sent,
+        "state": state,
+        "waiting_for": missing[d.platform] if state == "waiting" else None,
+        "disabled_reason": r.disabled_reason,
+        "last_error": r.last_error,
+        "last_error_at": iso(r.last_error_at),
+        "last_sent_at": iso(r.last_sent_at),
+        "next_attempt_at": iso(r.next_attempt_at),
+    }
+
+
 @deliver_app.command("status")
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON (a stable schema: see the README)."
+    ),
+) -> None:
     """Destinations with their pending and failed counts and last errors."""
+    from rich.table import Table
+
     from bot.deliver.status import PLATFORM_NEEDS
 
     settings = cli_settings(ctx)
@@ -28,6 +79,9 @@ def status(ctx: typer.Context) -> None:
     missing = {
         p: env for p, env in PLATFORM_NEEDS.items() if not getattr(settings, env.lower(), None)
     }
+    if as_json:
+        print_json({"destinations": [_record(r, missing) for r in rows]})
+        return
     if not rows:
         console.print("No destinations yet: add `subscriptions:` to the config file.")
         return
@@ -38,13 +92,14 @@ def status(ctx: typer.Context) -> None:
             col, justify="right" if col in ("id", "subs", "pending", "failed", "sent") else "left"
         )
     for r in rows:
-        if r.disabled_reason:
-            state = f"[red]disabled:[/] {escape(r.disabled_reason)}"
-        elif r.destination.platform in missing and r.pending:
+        kind = _state(r, missing)
+        if kind == "disabled":
+            state = f"[red]disabled:[/] {escape(r.disabled_reason or '')}"
+        elif kind == "waiting":
             state = f"[yellow]waiting: {missing[r.destination.platform]} is not set[/]"
-        elif r.last_error:
+        elif kind == "error":
             when = relative_time(r.last_error_at, now, missing="-")
-            state = f"[yellow]last error {when}:[/] {escape(r.last_error)}"
+            state = f"[yellow]last error {when}:[/] {escape(r.last_error or '')}"
         else:
             state = "[green]ok[/]"
         if r.pending and r.next_attempt_at and not r.disabled_reason:
