@@ -16,12 +16,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.core import feeds as _feeds
 from bot.core import stories as _stories
 from bot.core import subscriptions as _subs
-from bot.core.engine import Engine
 from bot.deliver.route import sync_config_subscriptions
 from bot.deliver.status import DestinationStatus, destination_status
 from bot.deliver.worker import DrainStats, enable_destination
@@ -39,7 +37,9 @@ from bot.types import (
     SubscriptionOptions,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine (aiohttp, the classifier) loads only where it runs
+    from bot.classify import Classifier
+    from bot.core.engine import Engine
     from bot.ingest.check import FeedCheck, Policy
 
 FeedChecker = Callable[[str], Awaitable["FeedCheck"]]
