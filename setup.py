@@ -1,16 +1,18 @@
 """Build hook: compile the classifier's hot path with mypyc, or fall back to pure Python.
 
-Everything else about the package is declared in pyproject.toml. The two modules below run
-once per feed item and are plain, type-annotated Python; mypyc (part of mypy) turns them into C
-extensions about 1.7 times faster. The build never fails for want of it: without mypyc, a C
-compiler or Python's headers, or with POLICYBOT_PURE_PYTHON=1 set, the package installs as
-pure Python and runs the same code, only slower. bot/classify/native.py picks the build at
+Everything else about the package is declared in pyproject.toml. The two modules below hold
+the classifier's per-item hot path (the matcher and the kernel's loop over its matches) and
+are plain, type-annotated Python; mypyc (part of mypy) turns them into faster C extensions.
+The build never fails for want of it: without mypyc, a C compiler or Python's headers, or with
+POLICYBOT_PURE_PYTHON=1 set, the package installs as pure Python and runs the same code, only
+slower. bot/classify/native.py picks the build at
 import time and refuses compiled modules that no longer match their sources.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import json
 import os
 import sys
@@ -20,8 +22,8 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
-# Compiled together, in this order (the engine calls into the matcher).
-NATIVE_SOURCES = ("bot/classify/matcher.py", "bot/classify/engine.py")
+# Compiled together, in this order (the kernel calls into the matcher).
+NATIVE_SOURCES = ("bot/classify/matcher.py", "bot/classify/kernel.py")
 MANIFEST_NAME = "native.json"  # written beside the compiled modules
 
 
@@ -74,10 +76,11 @@ class BuildExt(build_ext):
         outputs = [self.get_ext_fullpath(n) for n in names]
         manifest = None
         for n, out in zip(names, outputs, strict=True):
-            if n == "bot.classify.engine":
+            if n == "bot.classify.kernel":
                 manifest = Path(out).parent / MANIFEST_NAME
         if manifest is not None:
             manifest.unlink(missing_ok=True)
+            _remove_leftovers(manifest.parent, set(names))
         before = [_mtime(out) for out in outputs]
         super().run()
         after = [_mtime(out) for out in outputs]
@@ -86,6 +89,23 @@ class BuildExt(build_ext):
             manifest.write_text(json.dumps(_SOURCE_HASHES, indent=2) + "\n", encoding="utf-8")
         elif _SOURCE_HASHES:
             _say("the classifier was not compiled (see the warnings above): it runs as pure Python")
+
+
+def _remove_leftovers(folder: Path, built: set[str]) -> None:
+    """Delete the extensions of modules no longer compiled (engine's, from before the kernel
+    was split out of it) that an earlier in-place build left beside their sources: they would
+    be imported in place of the sources."""
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    for path in folder.iterdir():
+        stem, _, rest = path.name.partition(".")
+        if (
+            path.name.endswith(suffixes)
+            and "." + rest in suffixes
+            and f"bot.classify.{stem}" not in built
+            and (folder / f"{stem}.py").is_file()
+        ):
+            _say(f"removing {path.name}, left by an older build")
+            path.unlink()
 
 
 def _mtime(path: str) -> int | None:

@@ -1,11 +1,13 @@
-"""Which build of the classifier's hot path runs: matcher.py and engine.py as the C extensions
+"""Which build of the classifier's hot path runs: matcher.py and kernel.py as the C extensions
 that setup.py compiles with mypyc, or as the pure-Python sources beside them. Both give the
 same verdicts (tests/classify/test_native.py checks it); the compiled build is faster.
 
 The compiled modules are used only when native.json, which the build writes once all of them
 are built, records the very sources that sit beside them. A checkout edited since its last
 `pip install -e .`, or a build that failed and left older modules behind, runs its sources
-instead, with a warning: a stale extension must never hide a change.
+instead, with a warning: a stale extension must never hide a change. Nor does an extension
+that the build no longer makes (engine's, from before the kernel was split out of it): its
+source runs.
 
 bot/classify/__init__.py calls select() before anything imports the two modules.
 """
@@ -22,9 +24,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-MODULES = ("bot.classify.matcher", "bot.classify.engine")  # the engine imports the matcher
+MODULES = ("bot.classify.matcher", "bot.classify.kernel")  # the kernel imports the matcher
 MANIFEST = "native.json"
 PURE_ENV = "POLICYBOT_PURE_PYTHON"
+_PACKAGE = "bot.classify"
 _HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ def select() -> Build:
     global _build
     if _build is None:
         _build = _select()
+        _shadow_leftovers()
     return _build
 
 
@@ -102,17 +106,40 @@ def _pure(reason: str, warn: bool = True) -> Build:
     """Load the modules from their sources, ahead of any compiled module beside them."""
     if warn:
         log.warning("classifier: running the pure-Python modules (slower): %s", reason)
-    package = sys.modules["bot.classify"]
     for name in MODULES:
-        spec = importlib.util.spec_from_file_location(name, _source(name))
-        if spec is None or spec.loader is None:  # pragma: no cover - a .py path always has one
-            raise ImportError(f"cannot load {_source(name)}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        setattr(package, name.rsplit(".", 1)[1], module)
+        _load_source(name)
     return Build(False, reason)
+
+
+def _load_source(name: str) -> None:
+    spec = importlib.util.spec_from_file_location(name, _source(name))
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py path always has one
+        raise ImportError(f"cannot load {_source(name)}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    setattr(sys.modules[_PACKAGE], name.rsplit(".", 1)[1], module)
+
+
+def _shadow_leftovers() -> None:
+    """Extension modules beside the sources that are not MODULES, left by an older build,
+    would load in place of their sources: load those sources first."""
+    for path in sorted(_HERE.iterdir()):
+        stem, dot, rest = path.name.partition(".")
+        name = f"{_PACKAGE}.{stem}"
+        if (
+            dot
+            and "." + rest in importlib.machinery.EXTENSION_SUFFIXES
+            and name not in MODULES
+            and name not in sys.modules
+            and _source(name).is_file()
+        ):
+            log.warning(
+                "classifier: ignoring %s, left by an older build: reinstall to remove it",
+                path.name,
+            )
+            _load_source(name)
