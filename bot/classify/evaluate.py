@@ -9,13 +9,13 @@ the lists of misses and false alarms.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.classify.engine import Classifier
-from bot.classify.verdict import Verdict
+from bot.classify.verdict import Verdict, evidence_dicts
 
 
 class InputError(ValueError):
@@ -253,16 +253,17 @@ def quality_failures(
     return out
 
 
-def verdict_record(item_id: Any, v: Verdict) -> dict[str, Any]:
-    d = v.to_dict()
-    return {"id": item_id, **{k: d[k] for k in _OUTPUT_KEYS}}
-
-
-_OUTPUT_KEYS: Sequence[str] = (
-    "relevant",
-    "score",
-    "jurisdictions",
-    "topics",
-    "instruments",
-    "evidence",
-)
+def verdict_record(item_id: Any, v: Verdict, evidence: bool = True) -> dict[str, Any]:
+    """The output record of one item: its id, then the verdict's fields as Verdict.to_dict()
+    gives them (without the evidence when `evidence` is false)."""
+    rec = {
+        "id": item_id,
+        "relevant": v.relevant,
+        "score": v.score,
+        "jurisdictions": list(v.jurisdictions),
+        "topics": list(v.topics),
+        "instruments": list(v.instruments),
+    }
+    if evidence:
+        rec["evidence"] = evidence_dicts(v.evidence)
+    return rec
