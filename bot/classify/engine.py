@@ -20,6 +20,7 @@ from bot.classify.relevance import DEFAULT_THRESHOLD, Relevance, relevance
 from bot.classify.rules import compile_rule, pycountry_entries, weak_terms
 from bot.classify.topics import in_context, topics
 from bot.classify.verdict import Evidence, Verdict
+from bot.lang import normalise_language
 
 __all__ = ["DEFAULT_THRESHOLD", "Classifier"]
 
@@ -56,7 +57,7 @@ class Classifier:
         `hints` are the feed's jurisdiction codes."""
         title = title or ""
         summary = summary or ""
-        found = self.matcher.candidates(title, summary, _language(lang))
+        found = self.matcher.candidates(title, summary, normalise_language(lang))
         scan = kernel.scan(found, title, summary, self._weak_terms)
         rel = relevance(
             scan.segments, scan.compute_cue, scan.q_neg_title, scan.q_neg_summary, self.threshold
@@ -96,25 +97,3 @@ class Classifier:
         if scan.contexts or scan.near_cues:
             topic_hits = in_context(topic_hits, scan.contexts, scan.segments, scan.seg_actor)
         return places, topics(topic_hits, rel.relevant, places)
-
-
-# Item languages as given -> their codes, as _norm_lang() makes them (a few dozen in practice).
-_LANG_CODES: dict[str, str] = {}
-
-
-def _language(lang: str | None) -> str | None:
-    """The item's language code, cached for the few tags that come up."""
-    if not isinstance(lang, str):
-        return _norm_lang(lang)
-    code = _LANG_CODES.get(lang)
-    if code is None:
-        code = _norm_lang(lang)
-        if code and len(_LANG_CODES) < 256:
-            _LANG_CODES[lang] = code
-    return code
-
-
-def _norm_lang(lang: str | None) -> str | None:
-    if not lang:
-        return None
-    return str(lang).strip().lower()[:2] or None
