@@ -42,7 +42,7 @@ def clip(v: float) -> float:
     return 0.0 if v <= 0.0 else (v if v < 0.99 else 0.99)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Relevance:
     score: float  # 0..1, rounded to 4 places
     relevant: bool
@@ -65,23 +65,20 @@ def relevance(
     """The score from the sentences' evidence (`segments`, in order) and the negatives' (as
     1 - their noisy-or in the title and in the summary)."""
     compute_factor = 1.0 if compute_cue else _COMPUTE_ELSEWHERE
-    n_segs = segments[-1][0] + 1 if segments else 1
+    # By sentence: the title and at least one summary sentence (those without hits have none).
+    n_segs = max(segments[-1][0] + 1 if segments else 0, 2)
     seg_ai = [0.0] * n_segs
     seg_gov = [0.0] * n_segs
-    pair_title = 0.0
+    for i, ai, compute, gov in segments:
+        seg_ai[i] = max(ai, compute * compute_factor)
+        seg_gov[i] = gov
+    pair_title = seg_ai[0] * seg_gov[0]
     q_summary = 1.0
-    ai_sum = gov_sum = 0.0
-    for i, s_ai, s_comp, g in segments:
-        a = max(s_ai, s_comp * compute_factor)
-        seg_ai[i] = a
-        seg_gov[i] = g
-        if i == 0:
-            pair_title = a * g
-        else:
-            q_summary *= 1.0 - clip(a * g * sentence_weight(i))
-            ai_sum = max(ai_sum, a)
-            gov_sum = max(gov_sum, g)
+    for i in range(1, n_segs):
+        q_summary *= 1.0 - clip(seg_ai[i] * seg_gov[i] * sentence_weight(i))
     pair_summary = 1.0 - q_summary
+    ai_sum = max(seg_ai[1:])
+    gov_sum = max(seg_gov[1:])
     cross = _CROSS_WEIGHT * max(seg_ai[0] * gov_sum, ai_sum * seg_gov[0])
     positive = 1.0 - (1.0 - clip(pair_title)) * (1.0 - clip(pair_summary)) * (1.0 - clip(cross))
     negative = 1.0 - (1.0 - clip(1.0 - q_neg_title)) * (1.0 - clip(1.0 - q_neg_summary))
@@ -95,14 +92,7 @@ def relevance(
         score = 1.0 / (1.0 + math.exp(-logit))
     score = round(min(max(score, 0.0), 1.0), 4)
     relevant = score >= threshold and score > 0.0
+    tagged = relevant or score >= threshold * TAGS_SHARE_OF_THRESHOLD
     return Relevance(
-        score=score,
-        relevant=relevant,
-        tagged=relevant or score >= threshold * TAGS_SHARE_OF_THRESHOLD,
-        pair_title=pair_title,
-        pair_summary=pair_summary,
-        cross=cross,
-        negative=negative,
-        seg_ai=seg_ai,
-        seg_gov=seg_gov,
+        score, relevant, tagged, pair_title, pair_summary, cross, negative, seg_ai, seg_gov
     )
