@@ -1,10 +1,11 @@
 """The classifier's hot loop: one pass over an item's matches, sentence by sentence.
 
-Everything else in the classifier is ordinary Python; this module is where the time goes, and
-setup.py compiles it (with matcher.py) to C with mypyc. It keeps the tricks that pay off there
-and nowhere else: kinds as small integer constants, each lexicon entry's numbers worked out
-once into a Rule, noisy-ors kept as running products, evidence records built without their
-Python-level constructor, and the match-to-hit conversion inlined.
+Everything else in the classifier is ordinary Python; this module is where the time goes
+(setup.py compiles it to C with mypyc, as it does the matcher and the steps after the kernel).
+It keeps the tricks that pay off there and nowhere else: kinds as small integer constants,
+each lexicon entry's numbers worked out once into a Rule, noisy-ors kept as running products,
+evidence records built without their Python-level constructor, and the match-to-hit
+conversion inlined.
 
 The pass yields a Scan: the evidence of every hit, per-sentence AI, compute and governance
 evidence, the negatives, and the hits that the jurisdiction, topic and instrument steps read.

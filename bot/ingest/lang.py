@@ -26,6 +26,7 @@ DETECTABLE_LANGUAGES: tuple[str, ...] = (
 MIN_CONFIDENCE = 0.75  # normalised langid probability below which we answer None
 MIN_LETTERS = 12  # fewer letters than this is too little for n-gram statistics
 
+
 def normalise_language_tag(tag: str | None) -> str | None:
     """'en-US', 'EN_gb', 'eng', 'English' -> 'en'; 'fil' -> 'fil'; anything unrecognisable ->
     None (bot.lang.normalise_language: the one normaliser)."""

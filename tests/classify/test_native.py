@@ -1,9 +1,10 @@
 """The compiled (mypyc) build of the classifier's hot path against its pure-Python sources.
 
-setup.py compiles bot/classify/matcher.py and kernel.py when it can; bot/classify/native.py
-picks the build at import. Both must give the same verdicts, and a compiled module must never
-run in place of a source changed since it was built. In CI (gcc present) the compiled build
-must exist; on a machine without a C compiler these tests skip, saying so.
+setup.py compiles the classifier's per-item modules (native.MODULES) when it can;
+bot/classify/native.py picks the build at import. Both must give the same verdicts, and a
+compiled module must never run in place of a source changed since it was built. In CI (gcc
+present) the compiled build must exist; on a machine without a C compiler these tests skip,
+saying so.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 _DUMP = """
 import json, sys
 from bot.classify import get_classifier, native
-import bot.classify.engine as engine, bot.classify.kernel as kernel
+import bot.classify.kernel as kernel, bot.classify.lexicon as lexicon
 print(json.dumps({"build": native.build().describe(), "kernel": kernel.__file__,
-                  "engine": engine.__file__}))
+                  "lexicon": lexicon.__file__}))
 clf = get_classifier()
 for line in sys.stdin:
     d = json.loads(line)
@@ -171,17 +172,17 @@ def test_a_stale_compiled_module_never_runs(tmp_path: Path) -> None:
 
 
 def test_an_extension_left_by_an_older_build_never_runs(tmp_path: Path) -> None:
-    """engine.py was compiled before the kernel was split out of it: an engine extension
-    still beside it must not run in its place."""
+    """An extension of a module that the build no longer compiles (engine.py's, before the
+    kernel was split out of it; here the lexicon's) must not run in place of its source."""
     _need_compiled()
     if not list(REPO.glob("policybot_classify__mypyc*")):
         pytest.skip("the compiled modules are not in this checkout (a non-editable install)")
     tree = _copy_installed(tmp_path / "tree")
     here = tree / "bot" / "classify"
     kernel_ext = next(here.glob("kernel.*.so"))
-    shutil.copy2(kernel_ext, here / kernel_ext.name.replace("kernel.", "engine.", 1))
+    shutil.copy2(kernel_ext, here / kernel_ext.name.replace("kernel.", "lexicon.", 1))
     out = _run(_ONE, pure=False, cwd=tree)
     head = json.loads(out[0])
     assert "compiled" in head["build"]
-    assert head["engine"] == str(here / "engine.py")
+    assert head["lexicon"] == str(here / "lexicon.py")
     assert json.loads(out[1])["relevant"]
