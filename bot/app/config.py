@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from bot import errors
+from bot.lang import normalise_language
 from bot.types import DestinationOptions, FeedOptions, SubscriptionOptions
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
@@ -165,9 +166,14 @@ class FeedConfig(_Model):
     def _lang(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        if not re.fullmatch(r"[a-zA-Z]{2}(?:[-_][a-zA-Z]{2,4})?", v):
-            raise ValueError(f"{v!r} is not a language code: use ISO 639-1 such as en, zh, ja")
-        return v[:2].lower()
+        # A code, not a name: "English" is a mistake worth pointing out in a config file.
+        code = normalise_language(v) if re.fullmatch(r"[a-zA-Z]{2,3}(?:[-_]\w+)*", v) else None
+        if code is None:
+            raise ValueError(
+                f"{v!r} is not a language code: use ISO 639-1 such as en, zh, ja (ISO 639-3"
+                " for a language without one, such as fil)"
+            )
+        return code
 
     @field_validator("jurisdictions")
     @classmethod

@@ -9,14 +9,16 @@ the lists of misses and false alarms.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bot import errors
 from bot.classify.engine import Classifier
-from bot.classify.verdict import Verdict
+from bot.classify.verdict import Verdict, evidence_dicts
 
 
 class InputError(errors.InputError):
@@ -44,13 +46,34 @@ def _text(value: Any) -> str:
     raise TypeError(f"expected text, got {type(value).__name__}")
 
 
+# Values orjson reads exactly as json does: it reads integers beyond 64 bits as floats.
+_EXACT = frozenset({str, int, bool, type(None)})
+
+
+def _loads(s: str) -> Any:
+    """json.loads(s), read by orjson (in a fifth of the time) when that gives the same: a
+    JSON object of strings, integers, booleans, nulls and lists of strings, as items are.
+    What orjson refuses (NaN, lone surrogates, errors) or may read otherwise goes to json."""
+    try:
+        obj = orjson.loads(s)
+    except orjson.JSONDecodeError:
+        return json.loads(s)
+    if type(obj) is not dict:
+        return json.loads(s)
+    for v in obj.values():
+        t = type(v)
+        if t not in _EXACT and (t is not list or any(type(x) is not str for x in v)):
+            return json.loads(s)
+    return obj
+
+
 def parse_line(line_no: int, line: str) -> InputItem | None:
     """One JSON Lines record -> InputItem; None for a blank line; InputError when unusable."""
     s = line.strip()
     if not s:
         return None
     try:
-        obj = json.loads(s)
+        obj = _loads(s)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"line {line_no}: not valid JSON ({exc.msg} at column {exc.colno})"
@@ -254,16 +277,17 @@ def quality_failures(
     return out
 
 
-def verdict_record(item_id: Any, v: Verdict) -> dict[str, Any]:
-    d = v.to_dict()
-    return {"id": item_id, **{k: d[k] for k in _OUTPUT_KEYS}}
-
-
-_OUTPUT_KEYS: Sequence[str] = (
-    "relevant",
-    "score",
-    "jurisdictions",
-    "topics",
-    "instruments",
-    "evidence",
-)
+def verdict_record(item_id: Any, v: Verdict, evidence: bool = True) -> dict[str, Any]:
+    """The output record of one item: its id, then the verdict's fields as Verdict.to_dict()
+    gives them (without the evidence when `evidence` is false)."""
+    rec = {
+        "id": item_id,
+        "relevant": v.relevant,
+        "score": v.score,
+        "jurisdictions": list(v.jurisdictions),
+        "topics": list(v.topics),
+        "instruments": list(v.instruments),
+    }
+    if evidence:
+        rec["evidence"] = evidence_dicts(v.evidence)
+    return rec

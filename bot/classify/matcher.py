@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
-from bot.classify.lexicon import Entry, Lexicon, base_char_map, is_wide, lower_same_length
+from bot.classify.lexicon import Entry, Lexicon, base_char_map, lower_same_length
 
 # A sentence ends after a lower-case letter or closing mark plus . ! ? ; (so "U.S." and
 # "Gen. AI" initials do not split), after a year or a longer number plus a period, or at CJK
@@ -102,6 +102,10 @@ _QUICK_FOLD = (
     ("\u3000", " "),
 )
 _WIDE_TEXT = re.compile("[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef]")
+# lexicon.is_wide() as a pattern: one search per key instead of a call per character.
+_WIDE_CHAR = re.compile(
+    "[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
+)
 # Runs of non-CJK text (linear-time pattern) and the test that a run holds a letter.
 _NON_WIDE_RUN = re.compile("[^\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef]+")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -239,7 +243,7 @@ class Matcher:
         latin: dict[str, list[Entry]] = {}
         wide: dict[str, dict[tuple[bool, bool], list[Entry]]] = {}
         for e in lexicon.entries:
-            if any(is_wide(c) for c in e.key):
+            if _WIDE_CHAR.search(e.key):
                 bucket = wide.setdefault(e.key, {}).setdefault((e.left, e.right), [])
             else:
                 view = word_view(e.key)

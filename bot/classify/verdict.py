@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -32,6 +33,24 @@ class Evidence(NamedTuple):
     detail: str = ""  # e.g. the jurisdiction code or topic the match supports
 
 
+def evidence_dicts(evidence: Iterable[Evidence]) -> list[dict[str, Any]]:
+    """Evidence records as dicts (what Evidence._asdict() gives, in half the time: a verdict's
+    output is mostly its evidence)."""
+    return [
+        {
+            "rule": rule,
+            "term": term,
+            "text": text,
+            "field": fld,
+            "start": start,
+            "end": end,
+            "weight": weight,
+            "detail": detail,
+        }
+        for rule, term, text, fld, start, end, weight, detail in evidence
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     relevant: bool
@@ -48,7 +67,7 @@ class Verdict:
             "jurisdictions": list(self.jurisdictions),
             "topics": list(self.topics),
             "instruments": list(self.instruments),
-            "evidence": [e._asdict() for e in self.evidence],
+            "evidence": evidence_dicts(self.evidence),
         }
 
     @classmethod

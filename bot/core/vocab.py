@@ -14,6 +14,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from bot.classify.verdict import TOPICS
+from bot.lang import normalise_language
 
 log = logging.getLogger("policybot.commands")
 
@@ -199,18 +200,10 @@ def topic_label(topic: str) -> str:
 
 
 def resolve_language(text: str) -> Resolved:
-    t = text.strip().replace("_", "-").split("-")[0].lower()
-    if re.fullmatch(r"[a-z]{2}", t):
-        return Resolved(t)
-    try:
-        import pycountry
-
-        lang = pycountry.languages.get(name=text.strip()) or pycountry.languages.get(alpha_3=t)
-        code = getattr(lang, "alpha_2", None) if lang else None
-        if code:
-            return Resolved(code)
-    except (ImportError, LookupError, KeyError):  # pragma: no cover
-        pass
+    """A language code, tag or English name as its ISO 639 code (bot.lang)."""
+    code = normalise_language(text)
+    if code:
+        return Resolved(code)
     return Resolved(None, ("en", "zh", "ja", "ko", "fr", "de"))
 
 

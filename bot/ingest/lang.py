@@ -3,16 +3,17 @@
 Feeds often declare a language; when they do not we guess from the text. CJK scripts are
 recognised from the characters themselves (reliable even on a six-character headline), other
 text goes through py3langid restricted to the languages a policy-news bot is likely to see.
-The answer is an ISO 639-1 code, or None when we are not confident: a wrong language is worse
-than none, because downstream filters trust it.
+The answer is an ISO 639 code (639-1 where one exists), or None when we are not confident: a
+wrong language is worse than none, because downstream filters trust it.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from functools import lru_cache
 from typing import Any
+
+from bot.lang import normalise_language
 
 # Languages langid may answer with. A small set keeps short texts from being classified as
 # some rarely seen language that happens to share a few n-grams.
@@ -25,36 +26,11 @@ DETECTABLE_LANGUAGES: tuple[str, ...] = (
 MIN_CONFIDENCE = 0.75  # normalised langid probability below which we answer None
 MIN_LETTERS = 12  # fewer letters than this is too little for n-gram statistics
 
-# Three-letter (ISO 639-2/3) codes and English names that feeds put where a tag belongs.
-_ALIASES: dict[str, str] = {
-    "eng": "en", "english": "en", "fra": "fr", "fre": "fr", "french": "fr", "français": "fr",
-    "deu": "de", "ger": "de", "german": "de", "deutsch": "de", "spa": "es", "spanish": "es",
-    "español": "es", "ita": "it", "italian": "it", "por": "pt", "portuguese": "pt",
-    "nld": "nl", "dut": "nl", "dutch": "nl", "jpn": "ja", "japanese": "ja", "kor": "ko",
-    "korean": "ko", "zho": "zh", "chi": "zh", "chinese": "zh", "rus": "ru", "russian": "ru",
-    "ara": "ar", "arabic": "ar", "pol": "pl", "polish": "pl", "swe": "sv", "swedish": "sv",
-    "ukr": "uk", "ukrainian": "uk", "tur": "tr", "turkish": "tr", "nob": "no", "nb": "no",
-    "nno": "no", "nn": "no", "iw": "he", "in": "id", "ji": "yi",
-}  # fmt: skip
-
-_TAG_RE = re.compile(r"^([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*$")
-
 
 def normalise_language_tag(tag: str | None) -> str | None:
-    """'en-US', 'EN_gb', 'eng', 'English' -> 'en'; anything unrecognisable -> None."""
-    if not tag:
-        return None
-    t = tag.strip().lower()
-    if not t:
-        return None
-    if t in _ALIASES:
-        return _ALIASES[t]
-    m = _TAG_RE.match(t)
-    if not m:
-        return None
-    primary = m.group(1)
-    primary = _ALIASES.get(primary, primary)
-    return primary if len(primary) == 2 else None
+    """'en-US', 'EN_gb', 'eng', 'English' -> 'en'; 'fil' -> 'fil'; anything unrecognisable ->
+    None (bot.lang.normalise_language: the one normaliser)."""
+    return normalise_language(tag)
 
 
 def _script_counts(text: str) -> tuple[int, int, int, int]:

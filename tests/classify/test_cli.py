@@ -148,3 +148,43 @@ def test_explain_shows_evidence(runner: CliRunner, no_config: list[str]) -> None
     assert "CN" in res.stdout
     assert "generative AI" in res.stdout
     assert "[bold]" in res.stdout  # feed text is shown literally, never as markup
+
+
+def test_classify_lines_hold_the_verdicts_values(
+    runner: CliRunner, tmp_path: Path, no_config: list[str]
+) -> None:
+    """The output is encoded fast (orjson, evidence_dicts), but holds what json.dumps of the
+    verdicts' to_dict() with _asdict() evidence would: the same JSON values, field by field."""
+    from bot.classify import get_classifier
+
+    items = [*ITEMS, {"id": 5, "title": "EU AI Act", "hints": ["de", " fr"], "lang": "fil"}]
+    res = runner.invoke(
+        app, [*no_config, "classify", "-"], input="\n".join(json.dumps(i) for i in items)
+    )
+    assert res.exit_code == 0, res.output
+    clf = get_classifier()
+    want = []
+    for i in items:
+        v = clf.classify(i["title"], i.get("summary"), i.get("lang"), i.get("hints", ()))
+        want.append({"id": i["id"], **v.to_dict(), "evidence": [e._asdict() for e in v.evidence]})
+    assert _lines(res.stdout) == json.loads(json.dumps(want))
+
+
+def test_classify_writes_what_orjson_refuses(runner: CliRunner, no_config: list[str]) -> None:
+    """A lone surrogate (JSON allows "\\ud800") has no UTF-8: the line escapes it rather than
+    the command failing; integers beyond 64 bits and NaN ids come back as they went in."""
+    text = "\n".join(
+        [
+            '{"id": "a\\ud800", "title": "EU AI Act enters into force"}',
+            '{"id": 2, "title": "EU AI Act", "hints": ["\\udfff"]}',
+            '{"id": 123456789012345678901234567890, "title": "EU AI Act"}',
+            '{"id": NaN, "title": "x"}',
+        ]
+    )
+    res = runner.invoke(app, [*no_config, "classify", "-"], input=text)
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in res.stdout_bytes.decode("utf-8").splitlines()]
+    assert rows[0]["id"] == "a\ud800" and rows[0]["relevant"] is True
+    assert rows[1]["evidence"][-1]["text"] == "\udfff"
+    assert rows[2]["id"] == 123456789012345678901234567890
+    assert rows[3]["id"] != rows[3]["id"]  # NaN

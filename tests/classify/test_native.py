@@ -1,9 +1,10 @@
 """The compiled (mypyc) build of the classifier's hot path against its pure-Python sources.
 
-setup.py compiles bot/classify/matcher.py and engine.py when it can; bot/classify/native.py
-picks the build at import. Both must give the same verdicts, and a compiled module must never
-run in place of a source changed since it was built. In CI (gcc present) the compiled build
-must exist; on a machine without a C compiler these tests skip, saying so.
+setup.py compiles the classifier's per-item modules (native.MODULES) when it can;
+bot/classify/native.py picks the build at import. Both must give the same verdicts, and a
+compiled module must never run in place of a source changed since it was built. In CI (gcc
+present) the compiled build must exist; on a machine without a C compiler these tests skip,
+saying so.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 _DUMP = """
 import json, sys
 from bot.classify import get_classifier, native
-import bot.classify.engine as engine
-print(json.dumps({"build": native.build().describe(), "engine": engine.__file__}))
+import bot.classify.kernel as kernel, bot.classify.lexicon as lexicon
+print(json.dumps({"build": native.build().describe(), "kernel": kernel.__file__,
+                  "lexicon": lexicon.__file__}))
 clf = get_classifier()
 for line in sys.stdin:
     d = json.loads(line)
@@ -123,8 +125,8 @@ def test_compiled_and_pure_builds_give_the_same_verdicts() -> None:
     items = _labelled() + _generated(3000, seed=20261201)
     compiled = _run(items, pure=False)
     pure = _run(items, pure=True)
-    assert "compiled" in compiled[0] and ".so" in json.loads(compiled[0])["engine"]
-    assert "pure Python" in pure[0] and json.loads(pure[0])["engine"].endswith("engine.py")
+    assert "compiled" in compiled[0] and ".so" in json.loads(compiled[0])["kernel"]
+    assert "pure Python" in pure[0] and json.loads(pure[0])["kernel"].endswith("kernel.py")
     assert len(compiled) == len(pure) == len(items) + 1
     differ = [i for i, (a, b) in enumerate(zip(compiled[1:], pure[1:], strict=True)) if a != b]
     assert not differ, f"{len(differ)} verdicts differ, first: {items[differ[0]]!r}"
@@ -153,17 +155,34 @@ def test_a_stale_compiled_module_never_runs(tmp_path: Path) -> None:
     as_built = _run(_ONE, pure=False, cwd=tree)
     assert "compiled" in as_built[0]  # the copy runs compiled as it is
 
-    engine = tree / "bot" / "classify" / "engine.py"
-    engine.write_text(engine.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    kernel = tree / "bot" / "classify" / "kernel.py"
+    kernel.write_text(kernel.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     edited = _run(_ONE, pure=False, cwd=tree)
     head = json.loads(edited[0])
-    assert "engine.py changed since it was compiled" in head["build"]
-    assert head["engine"] == str(engine)
+    assert "kernel.py changed since it was compiled" in head["build"]
+    assert head["kernel"] == str(kernel)
     assert edited[1:] == as_built[1:]  # the sources run, and give the same verdict
 
     # A build that did not finish leaves no record: its modules are not trusted either.
     (tree / "bot" / "classify" / native.MANIFEST).unlink()
-    engine.write_text(engine.read_text(encoding="utf-8").removesuffix("\n# edited\n"))
+    kernel.write_text(kernel.read_text(encoding="utf-8").removesuffix("\n# edited\n"))
     unrecorded = json.loads(_run(_ONE, pure=False, cwd=tree)[0])
     assert "no record of their sources" in unrecorded["build"]
-    assert unrecorded["engine"].endswith("engine.py")
+    assert unrecorded["kernel"].endswith("kernel.py")
+
+
+def test_an_extension_left_by_an_older_build_never_runs(tmp_path: Path) -> None:
+    """An extension of a module that the build no longer compiles (engine.py's, before the
+    kernel was split out of it; here the lexicon's) must not run in place of its source."""
+    _need_compiled()
+    if not list(REPO.glob("policybot_classify__mypyc*")):
+        pytest.skip("the compiled modules are not in this checkout (a non-editable install)")
+    tree = _copy_installed(tmp_path / "tree")
+    here = tree / "bot" / "classify"
+    kernel_ext = next(here.glob("kernel.*.so"))
+    shutil.copy2(kernel_ext, here / kernel_ext.name.replace("kernel.", "lexicon.", 1))
+    out = _run(_ONE, pure=False, cwd=tree)
+    head = json.loads(out[0])
+    assert "compiled" in head["build"]
+    assert head["lexicon"] == str(here / "lexicon.py")
+    assert json.loads(out[1])["relevant"]
