@@ -31,7 +31,7 @@ from bot.classify import Classifier, native  # noqa: E402
 
 LABELLED = [
     REPO.parent / "shared" / "eval" / "dev.jsonl",
-    *sorted((REPO / "tests" / "classify" / "data").glob("holdout*.jsonl")),
+    *sorted((REPO / "tests" / "classify" / "data").glob("tuning*.jsonl")),
 ]
 # Language tags as feeds and users write them, well-formed or not.
 LANGS: list[str | None] = [

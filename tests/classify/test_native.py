@@ -72,7 +72,7 @@ def _run(items: list[dict[str, object]], pure: bool, cwd: Path = REPO) -> list[s
 
 
 def _labelled() -> list[dict[str, object]]:
-    files = sorted(DATA.glob("holdout*.jsonl"))
+    files = sorted(DATA.glob("tuning*.jsonl"))
     dev = SHARED / "eval" / "dev.jsonl"
     if dev.exists():
         files.append(dev)
