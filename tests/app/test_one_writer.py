@@ -246,3 +246,19 @@ def test_sigterm_with_a_slow_destination_exits_within_the_grace_and_leaves_nothi
     finally:
         storage.close()
     assert statuses and "sending" not in statuses
+
+
+def test_run_once_and_poll_exit_1_when_every_feed_failed(tmp_path: Path, cli: Any) -> None:
+    """A dead network: cron sees a failure and the reason, not exit 0 with N error lines."""
+    with LocalHTTPServer() as srv:
+        dead = srv.url("/f.xml")  # the server stops at the end of the block: refused after
+    cfg = _config(tmp_path, dead)
+    for args in (("run", "--once"), ("poll",)):
+        done = cli("--feeds", str(cfg), *args, POLICYBOT_ALLOW_PRIVATE="1")
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert "every feed failed (1 of 1): is the network down" in " ".join(done.stderr.split())
+        assert "Traceback" not in done.stderr
+    with LocalHTTPServer() as srv:  # one feed answering is enough for exit 0
+        srv.route("/f.xml", Reply(body=FEED, headers=ATOM))
+        ok = cli("--feeds", str(_config(tmp_path, srv.url("/f.xml"))), "poll")
+    assert ok.returncode == 0, ok.stderr

@@ -177,6 +177,21 @@ def poll(
     for o in outcomes:
         if o.error:
             console.print(f"[yellow]{escape(o.feed)}[/]: {escape(o.error)}", highlight=False)
+    _fail_when_every_feed_failed(outcomes)
+
+
+def _fail_when_every_feed_failed(outcomes: list[PollOutcome]) -> None:
+    """Exit 1 when feeds were polled and none answered: cron and monitors see the outage
+    (one dead feed among many is the feed's problem, shown in its line and `feeds status`)."""
+    if outcomes and all(o.status not in _ANSWERED for o in outcomes):
+        fail(
+            f"every feed failed ({len(outcomes)} of {len(outcomes)}): is the network down, or"
+            " a proxy or firewall in the way? Nothing was lost; the next run tries again.",
+            code=1,
+        )
+
+
+_ANSWERED = ("ok", "unchanged", "not_modified")
 
 
 @app.command()
@@ -210,6 +225,7 @@ def run(
         for o in outcomes:
             if o.error:
                 console.print(f"[yellow]{escape(o.feed)}[/]: {escape(o.error)}", highlight=False)
+        _fail_when_every_feed_failed(outcomes)
         return
     asyncio.run(rt.serve())
 
