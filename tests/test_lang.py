@@ -49,7 +49,7 @@ def test_every_three_letter_code_with_a_two_letter_one_maps_to_it() -> None:
 
 
 def test_the_other_normalisers_agree() -> None:
-    from bot.commands.vocab import resolve_language
+    from bot.core.vocab import resolve_language
     from bot.ingest.lang import normalise_language_tag
 
     for tag in ("fil", "fre", "chi", "zh-Hant-TW", "pt-BR", "English", "xx", "und", "nb-NO"):
