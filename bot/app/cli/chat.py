@@ -155,12 +155,20 @@ def search(
     since: str | None = typer.Option(None, "--since", help="7d, 24h or 2026-11-01"),
     source: str | None = typer.Option(None, "--source", help="A feed's name."),
     lang: str | None = typer.Option(None, "--lang", help="Language code: en, zh, ja..."),
-    page: int = typer.Option(1, "--page"),
-    per_page: int = typer.Option(5, "--per-page"),
+    page: int = typer.Option(1, "--page", min=1, max=1000),
+    limit: int = typer.Option(
+        5, "--limit", "--per-page", min=1, max=100, help="Stories per page (1-100)."
+    ),
     all_items: bool = typer.Option(False, "--all", help="Include items not flagged relevant."),
-    as_json: bool = JSON_OPT,
+    fmt: str = typer.Option(
+        "table", "--format", help="table, json or csv (json and csv: one object/row a story)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
 ) -> None:
     """Search stored stories (title, summary, source), best and newest first."""
+    fmt = "json" if as_json else fmt.lower()
+    if fmt not in ("table", "json", "csv"):
+        fail(f"--format {fmt!r}: use table, json or csv")
     args = {
         "query": " ".join(query or []),
         "jurisdiction": jurisdiction,
@@ -169,10 +177,103 @@ def search(
         "source": source,
         "lang": lang,
         "page": page,
-        "per_page": per_page,
+        "per_page": limit,
         "all": all_items,
     }
-    _print(_run(ctx, "search", args), as_json)
+    if fmt == "table":
+        _print(_run(ctx, "search", args), False)
+        return
+    _search_records(ctx, args, fmt)
+
+
+def _search_records(ctx: typer.Context, args: dict[str, Any], fmt: str) -> None:
+    """Search through the core service and print a stable schema: numbers as numbers, ids
+    as ints, UTC ISO 8601 times, no display strings (docs: README, "Command line")."""
+    import csv
+    import json
+    import sys
+
+    from bot.app.cli.base import open_bot
+    from bot.core import validate
+    from bot.errors import PolicyBotError
+    from bot.types import SearchQuery
+
+    text = str(args["query"] or "")
+    bot = open_bot(ctx)
+    try:
+        q = SearchQuery(
+            text=text,
+            jurisdiction=validate.jurisdiction(args["jurisdiction"])
+            if args["jurisdiction"]
+            else None,
+            topic=validate.topic(args["topic"]) if args["topic"] else None,
+            lang=validate.language(args["lang"]) if args["lang"] else None,
+            since=args["since"],
+            source=args["source"],
+            relevant_only=not args["all"],
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        if not text.strip() and not q.has_filters():
+            fail('tell me what to search for, e.g. `policybot search "AI Act" --format json`')
+        res = bot.search(q)
+    except PolicyBotError as exc:
+        fail(str(exc))
+    finally:
+        bot.close()
+    stories = [
+        {
+            "id": p.story_id,
+            "title": _clean(p.title),
+            "url": p.url,
+            "published": p.published.isoformat(),
+            "language": p.language,
+            "score": p.score,
+            "jurisdictions": list(p.jurisdictions),
+            "topics": list(p.topics),
+            "instruments": list(p.instruments),
+            "sources": [s.name for s in p.sources],
+        }
+        for p in res.hits
+    ]
+    if fmt == "json":
+        out = {
+            "query": " ".join(res.terms),
+            "page": res.page,
+            "per_page": res.per_page,
+            "total": res.total,
+            "has_more": res.has_more,
+            "notices": list(res.notices),
+            "stories": stories,
+        }
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return
+    w = csv.writer(sys.stdout)
+    cols = [
+        "id",
+        "title",
+        "url",
+        "published",
+        "language",
+        "score",
+        "jurisdictions",
+        "topics",
+        "instruments",
+        "sources",
+    ]
+    w.writerow(cols)
+    for st in stories:
+        w.writerow([_csv_cell(st[c]) for c in cols])
+
+
+def _csv_cell(value: Any) -> Any:
+    """Lists joined with |; feed text that a spreadsheet would run as a formula (=, +, -, @
+    first) is quoted with a leading apostrophe, so a hostile title stays text."""
+    if isinstance(value, list):
+        value = "|".join(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @app.command()

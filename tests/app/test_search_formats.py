@@ -1,0 +1,47 @@
+"""`policybot search --format json|csv`: a stable schema for scripts, safe in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from bot.app.config import SAMPLE_CONFIG
+
+
+def _filled(cli: Any) -> None:
+    done = cli("--feeds", str(SAMPLE_CONFIG), "run", "--once")
+    assert done.returncode == 0, done.stderr
+
+
+def test_json_is_numbers_ids_and_lists(cli: Any) -> None:
+    _filled(cli)
+    done = cli("search", "AI", "--format", "json", "--limit", "3")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert set(data) == {"query", "page", "per_page", "total", "has_more", "notices", "stories"}
+    assert data["per_page"] == 3 and isinstance(data["total"], int) and data["total"] > 3
+    assert data["has_more"] is True and len(data["stories"]) == 3
+    story = data["stories"][0]
+    assert isinstance(story["id"], int) and isinstance(story["score"], float)
+    assert isinstance(story["jurisdictions"], list) and isinstance(story["sources"], list)
+    assert story["published"].endswith("+00:00")
+
+
+def test_csv_has_a_header_and_keeps_formulas_inert(cli: Any) -> None:
+    _filled(cli)
+    done = cli("search", "AI", "--all", "--format", "csv", "--limit", "100")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[0][:3] == ["id", "title", "url"] and len(rows) > 10
+    for row in rows[1:]:
+        assert row[0].isdigit()
+        assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row)
+
+
+def test_limits_are_bounded_with_a_clear_message(cli: Any) -> None:
+    done = cli("search", "AI", "--limit", "500")
+    assert done.returncode == 2 and "less than or" in " ".join(done.stderr.split())
+    done = cli("search", "AI", "--format", "xml")
+    assert done.returncode == 2 and "use table, json or csv" in done.stderr
