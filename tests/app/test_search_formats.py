@@ -45,3 +45,27 @@ def test_limits_are_bounded_with_a_clear_message(cli: Any) -> None:
     assert done.returncode == 2 and "less than or" in " ".join(done.stderr.split())
     done = cli("search", "AI", "--format", "xml")
     assert done.returncode == 2 and "use table, json or csv" in done.stderr
+
+
+def test_feeds_add_and_remove_from_the_cli_go_through_the_same_checks(cli: Any) -> None:
+    from tests.commands.feedserver import feed_server
+
+    with feed_server() as srv:
+        refused = cli("feeds", "add", srv.url("/feed.xml"))  # loopback: refused by default
+        assert refused.returncode == 2 and "loopback" in refused.stderr + refused.stdout
+        added = cli(
+            "feeds",
+            "add",
+            srv.url("/feed.xml"),
+            "--name",
+            "Local",
+            POLICYBOT_ALLOW_PRIVATE_FEEDS="1",
+        )
+        assert added.returncode == 0, added.stderr
+    status = json.loads(cli("--feeds", str(SAMPLE_CONFIG), "feeds", "status", "--json").stdout)
+    (local,) = [f for f in status["feeds"] if f["name"] == "Local"]
+    assert local["origin"] == "cli"
+    gone = cli("feeds", "remove", "Local")
+    assert gone.returncode == 0 and "will no longer be polled" in gone.stdout
+    again = cli("feeds", "remove", "Local")
+    assert again.returncode == 2 and "removed already" in again.stderr + again.stdout

@@ -356,3 +356,39 @@ def subs_remove(
     """Remove one subscription (chat-made ones) of a destination, or all of them."""
     args = {"platform": platform, "scope": scope, "channel": channel, "id": target}
     _print(_run(ctx, "unsubscribe", args), as_json)
+
+
+def _feeds_app() -> typer.Typer:
+    from bot.app.cli.core import feeds_app
+
+    return feeds_app
+
+
+@_feeds_app().command("add")
+def feeds_add(
+    ctx: typer.Context,
+    url: str = typer.Argument(..., help="The feed's address (http or https)."),
+    name: str | None = typer.Option(None, "--name", help="Default: the feed's own title."),
+    jurisdictions: str | None = typer.Option(
+        None, "--jurisdictions", "-j", help="Hints, e.g. EU,DE."
+    ),
+) -> None:
+    """Follow a feed, checked with one real fetch first (kept in the database).
+
+    Like /policy feeds add: not written to feeds.yaml; private addresses are refused unless
+    POLICYBOT_ALLOW_PRIVATE_FEEDS is set.
+    """
+    args = {"action": "add", "url": url, "name": name, "jurisdictions": jurisdictions}
+    _print(_run(ctx, "feeds", args), False)  # an error reply exits 2 with its message
+
+
+@_feeds_app().command("remove")
+def feeds_remove(
+    ctx: typer.Context,
+    name: list[str] = typer.Argument(..., help="The feed's name (see `feeds status`)."),
+) -> None:
+    """Stop polling a feed added from chat or the CLI (its stories stay searchable).
+
+    Feeds of feeds.yaml are removed from that file instead.
+    """
+    _print(_run(ctx, "feeds", {"action": "remove", "name": " ".join(name)}), False)
