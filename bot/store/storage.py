@@ -152,6 +152,8 @@ class PollOutcome:
     new_entries: int = 0
     new_stories: int = 0
     flagged: int = 0  # new stories that are relevant and eligible for posting
+    # New relevant stories too old to post (a new feed's back catalogue): stored, searchable.
+    flagged_stored_only: int = 0
     error: str | None = None
     flagged_story_ids: list[int] = field(default_factory=list)
     seconds: float = 0.0  # fetch time (set by the pipeline)
@@ -597,6 +599,9 @@ class Storage:
 
         flagged = [n for n in new if n.announce and n.verdict is not None and n.verdict.relevant]
         outcome.flagged += len(flagged)
+        outcome.flagged_stored_only += sum(
+            1 for n in new if not n.announce and n.verdict is not None and n.verdict.relevant
+        )
         outcome.flagged_story_ids.extend(n.id for n in flagged)
         if flagged and on_story is not None:
             # The hook gets real ORM rows, loaded once the poll's rows are all written, and a

@@ -69,3 +69,25 @@ def test_feeds_add_and_remove_from_the_cli_go_through_the_same_checks(cli: Any) 
     assert gone.returncode == 0 and "will no longer be polled" in gone.stdout
     again = cli("feeds", "remove", "Local")
     assert again.returncode == 2 and "removed already" in again.stderr + again.stdout
+
+
+def test_the_first_run_tells_posted_from_stored_only_and_says_when_nothing_was_due(
+    cli: Any, tmp_path: Any
+) -> None:
+    import yaml
+
+    from bot.app.config import SAMPLE_DIR
+    from tests.httpserver import LocalHTTPServer, Reply
+
+    with LocalHTTPServer() as srv:
+        body = (SAMPLE_DIR / "policy-en.xml").read_bytes()  # items from months ago
+        srv.route("/f.xml", Reply(body=body, headers={"Content-Type": "application/rss+xml"}))
+        cfg = tmp_path / "feeds.yaml"
+        feed = {"name": "F", "url": srv.url("/f.xml")}
+        cfg.write_text(yaml.safe_dump({"defaults": {"backfill_window": "1h"}, "feeds": [feed]}))
+        first = cli("--feeds", str(cfg), "run", "--once", POLICYBOT_ALLOW_PRIVATE="1")
+        again = cli("--feeds", str(cfg), "run", "--once", POLICYBOT_ALLOW_PRIVATE="1")
+    assert first.returncode == 0, first.stderr
+    out = " ".join(first.stdout.split())
+    assert "flagged, to post" in out and "stored only: older than the backfill window" in out
+    assert again.returncode == 0 and "Nothing was due" in again.stdout

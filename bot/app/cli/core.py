@@ -92,7 +92,8 @@ def _summary_table(outcomes: list[PollOutcome]) -> Table:
         "failed",
         "new items",
         "new stories",
-        "flagged",
+        "flagged, to post",
+        "flagged, stored only",
     ):
         table.add_column(col, justify="right")
     failed = sum(n for s, n in counts.items() if s not in ("ok", "unchanged", "not_modified"))
@@ -105,7 +106,13 @@ def _summary_table(outcomes: list[PollOutcome]) -> Table:
         str(sum(o.new_entries for o in outcomes)),
         str(sum(o.new_stories for o in outcomes)),
         str(sum(o.flagged for o in outcomes)),
+        str(sum(o.flagged_stored_only for o in outcomes)),
     )
+    if any(o.flagged_stored_only for o in outcomes):
+        table.caption = (
+            "stored only: older than the backfill window (a new feed's back catalogue), so"
+            " searchable but not posted"
+        )
     return table
 
 
@@ -220,7 +227,14 @@ def run(
             return
         except StorageError as exc:
             fail(str(exc), code=1)
-        console.print(_summary_table(outcomes))
+        if not outcomes:
+            console.print(
+                "Nothing was due: every feed was polled within its interval (or is waiting"
+                " out a failure). `policybot poll` polls them all now.",
+                highlight=False,
+            )
+        else:
+            console.print(_summary_table(outcomes))
         console.print(_delivery_line(stats), highlight=False)
         for o in outcomes:
             if o.error:
