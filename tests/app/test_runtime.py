@@ -47,7 +47,11 @@ def test_sample_run_once_posts_each_flagged_story_to_the_console_once(cli: Cli) 
         r"Sources: .*Asia Tech Desk \(sample\).*Policy Wire \(sample\)", out
     ) or re.search(r"Sources: .*Policy Wire \(sample\).*Asia Tech Desk \(sample\)", out)
     # Every flagged story became one console alert, and the summary says so.
-    flagged = int(re.findall(r"│\s+(\d+)\s+│\s*$", out, re.MULTILINE)[-1])
+    # The last two columns: flagged to post, flagged stored only (none: backfill is wide).
+    flagged, stored_only = map(
+        int, re.findall(r"│\s+(\d+)\s+│\s+(\d+)\s+│\s*$", out, re.MULTILINE)[-1]
+    )
+    assert stored_only == 0
     alerts = out.count("\nSources: ") + out.startswith("Sources: ")
     assert flagged > 0 and alerts == flagged
     assert f"delivered {flagged} message(s)" in out
