@@ -44,6 +44,7 @@ NATIVE_SOURCES = (
     "bot/classify/engine.py",
 )
 MANIFEST_NAME = "native.json"  # written beside the compiled modules
+STARTER_FILES = ("feeds.yaml", ".env.example")
 MIGRATIONS = HERE / "migrations"
 BUNDLED_MIGRATIONS = "bot/_migrations"  # bot.store.db.BUNDLED_MIGRATIONS, inside the package
 
@@ -134,6 +135,11 @@ class BuildPy(build_py):
         shutil.copy2(MIGRATIONS / "script.py.mako", dest / "script.py.mako")
         for script in sorted((MIGRATIONS / "versions").glob("*.py")):
             shutil.copy2(script, dest / "versions" / script.name)
+        # The starter files `policybot init` writes: the default feed list and .env.example.
+        starter = Path(self.build_lib) / "bot" / "app" / "starter"
+        starter.mkdir(parents=True, exist_ok=True)
+        for name in STARTER_FILES:
+            shutil.copy2(HERE / name, starter / name)
 
 
 def _remove_leftovers(folder: Path, built: set[str]) -> None:

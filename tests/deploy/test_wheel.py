@@ -27,7 +27,17 @@ from tests.conftest import REPO
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(110)]
 
 # What an sdist is made from (MANIFEST.in and pyproject.toml say the rest).
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "bot", "migrations")
+SOURCES = (
+    "pyproject.toml",
+    "setup.py",
+    "MANIFEST.in",
+    "README.md",
+    "LICENSE",
+    "feeds.yaml",
+    ".env.example",
+    "bot",
+    "migrations",
+)
 LOCAL_OUTPUT = ("__pycache__", "*.pyc", "*.so", "native.json", "*.egg-info")
 # Variables that would point the run somewhere else, or at a chat platform.
 FOREIGN_ENV = (
@@ -122,6 +132,7 @@ def test_the_wheel_runs_the_sample_without_a_checkout(tmp_path: Path) -> None:
     assert expected <= names, f"missing from the wheel: {sorted(expected - names)}"
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), sorted(names)
     assert not any(n.endswith("compose.yaml") for n in names), "deployment files stay out"
+    assert {"bot/app/starter/feeds.yaml", "bot/app/starter/.env.example"} <= names
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
@@ -162,3 +173,13 @@ def test_the_wheel_runs_the_sample_without_a_checkout(tmp_path: Path) -> None:
     # A second run finds nothing new to post: the database it migrated is in use.
     again = _run([str(venv / "bin" / "policybot"), "run", "--sample", "--once"], cwd=cwd, env=env)
     assert "delivered 0 message" in again, again[-2000:]
+    # pipx install + `policybot init`: the starter files, as the checkout has them.
+    _run([str(venv / "bin" / "policybot"), "init"], cwd=cwd, env=env)
+    for name in ("feeds.yaml", ".env.example"):
+        assert (cwd / name).read_bytes() == (REPO / name).read_bytes()
+    checked = _run(
+        [str(venv / "bin" / "policybot"), "--feeds", str(cwd / "feeds.yaml"), "feeds", "list"],
+        cwd=cwd,
+        env=env,
+    )
+    assert "feeds" in checked

@@ -623,3 +623,45 @@ def _platforms(settings: Settings, cfg: AppConfig) -> list[str]:
         if platform not in platforms and platform not in ("discord", "slack"):
             platforms.append(platform)
     return platforms or ["console"]
+
+
+def starter_file(name: str) -> Path:
+    """A starter file `init` writes: the copy an installed wheel carries (bot/app/starter),
+    else the checkout's own (feeds.yaml and .env.example at the repository's root)."""
+    import bot
+
+    package = Path(bot.__file__).resolve().parent
+    bundled = package / "app" / "starter" / name
+    return bundled if bundled.is_file() else package.parent / name
+
+
+@app.command()
+def init(
+    force: bool = typer.Option(False, "--force", help="Replace files that exist already."),
+) -> None:
+    """Write a starter feeds.yaml and .env.example into the current folder.
+
+    Then: `policybot run --sample --once` to see it work offline, edit feeds.yaml, copy
+    .env.example to .env and fill in the tokens, `policybot config check`, `policybot run`.
+    """
+    written = []
+    for name in ("feeds.yaml", ".env.example"):
+        target = Path.cwd() / name
+        if target.exists() and not force:
+            err_console.print(f"{name} exists: left alone (--force replaces it)", highlight=False)
+            continue
+        source = starter_file(name)
+        if not source.is_file():
+            fail(f"the starter {name} is missing from this installation ({source})")
+        try:
+            target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror or exc}")
+        written.append(name)
+    if written:
+        console.print(f"wrote {', '.join(written)} in {Path.cwd()}", highlight=False)
+    console.print(
+        "next: `policybot run --sample --once` (offline demo), then edit feeds.yaml, copy"
+        " .env.example to .env with your tokens, `policybot config check`, `policybot run`",
+        highlight=False,
+    )
