@@ -62,3 +62,7 @@ class Platform(Protocol):
     def webhook_problem(self, url: str) -> str | None:
         """What is wrong with an incoming-webhook URL for this platform, or None."""
         ...
+
+    async def check_online(self, credentials: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Ask the platform whom the credentials belong to: (facts, problems)."""
+        ...

@@ -4,6 +4,7 @@ offline, with what to do, before the bot starts."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -102,3 +103,40 @@ def test_config_check_refuses_swapped_tokens_and_a_bad_webhook(
     assert "SLACK_BOT_TOKEN holds an app-level token" in out
     assert "SLACK_APP_TOKEN holds the bot token" in out
     assert "$SLACK_HOOK is not a Slack incoming-webhook URL" in out
+
+
+async def test_config_check_online_asks_the_platforms_who_the_tokens_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from tests.fakes.discord import FakeDiscord
+    from tests.fakes.slack import FakeSlack
+
+    cfg = tmp_path / "feeds.yaml"
+    cfg.write_text("feeds: []\n")
+    monkeypatch.setenv("POLICYBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    async with FakeDiscord() as discord_fake, FakeSlack() as slack_fake:
+        monkeypatch.setattr(AsyncWebClient, "BASE_URL", slack_fake.api_base)
+        with discord_fake.patched():
+
+            def check(**env: str) -> Any:
+                for k, v in env.items():
+                    monkeypatch.setenv(k, v)
+                return CliRunner().invoke(app, ["--feeds", str(cfg), "config", "check", "--online"])
+
+            good = await asyncio.to_thread(
+                check,
+                DISCORD_TOKEN=DISCORD_TOKEN,
+                SLACK_BOT_TOKEN="xoxb-test",
+                SLACK_APP_TOKEN="xapp-test",
+            )
+            bad = await asyncio.to_thread(check, SLACK_BOT_TOKEN="xoxb-revoked")
+    out = " ".join(good.output.split())
+    assert good.exit_code == 0, good.output
+    assert "DISCORD_TOKEN is the bot" in out and "SLACK_BOT_TOKEN is the bot user" in out
+    assert "SLACK_APP_TOKEN opens Socket Mode connections" in out
+    assert bad.exit_code == 1 and "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in bad.output

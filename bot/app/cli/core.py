@@ -495,6 +495,30 @@ def db_current(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
 # -- config --------------------------------------------------------------------------------
 
 
+def _ask_platforms(settings: Any) -> tuple[list[str], list[str]]:
+    """Each platform with credentials says whom they belong to: (facts, problems)."""
+    import asyncio
+
+    from bot.platforms import PLATFORMS
+
+    creds = {
+        "discord_token": _secret(settings.discord_token),
+        "slack_bot_token": _secret(settings.slack_bot_token),
+        "slack_app_token": _secret(settings.slack_app_token),
+    }
+
+    async def ask() -> tuple[list[str], list[str]]:
+        facts: list[str] = []
+        problems: list[str] = []
+        for platform in PLATFORMS.values():
+            found, refused = await platform.check_online(creds)
+            facts += found
+            problems += refused
+        return facts, problems
+
+    return asyncio.run(ask())
+
+
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
@@ -523,7 +547,13 @@ def _slack_problems(settings: Any) -> list[str]:
 
 
 @config_app.command("check")
-def config_check(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+def config_check(
+    ctx: typer.Context,
+    as_json: bool = JSON_OPT,
+    online: bool = typer.Option(
+        False, "--online", help="Also ask Discord and Slack whom the tokens belong to."
+    ),
+) -> None:
     """Validate the config file, the environment and the database connection (exit status 1
     when something is wrong)."""
     from bot.app.config import ConfigError, load_config
@@ -577,6 +607,11 @@ def config_check(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
                     f"{label}: posts to {sub.destination.platform} but {token[0]} is not set;"
                     " its messages would wait in the outbox"
                 )
+    facts: list[str] = []
+    if online:
+        found, refused = _ask_platforms(settings)
+        facts += found
+        problems += refused
     platforms = _platforms(settings, cfg) if cfg is not None else []
     if as_json:
         print_json(
@@ -588,11 +623,14 @@ def config_check(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
                 "subscriptions": len(cfg.subscriptions) if cfg is not None else None,
                 "platforms": platforms,
                 "problems": problems,
+                "online": facts if online else None,
             }
         )
         if problems:
             raise typer.Exit(1)
         return
+    for fact in facts:
+        console.print(f"[green]✓[/] {escape(fact)}", highlight=False)
     if problems:
         for p in problems:
             err_console.print(f"[red]✗[/] {escape(p)}", highlight=False)

@@ -39,6 +39,9 @@ class ConsolePlatform:
     def credential_problems(self, credentials: Mapping[str, str | None]) -> list[str]:
         return []
 
+    async def check_online(self, credentials: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        return [], []
+
     def webhook_problem(self, url: str) -> str | None:
         return "the console has no webhooks"
 

@@ -72,6 +72,29 @@ class DiscordPlatform:
             ]
         return []
 
+    async def check_online(self, credentials: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Ask Discord who the bot token belongs to: (facts, problems)."""
+        token = credentials.get("discord_token")
+        if not token:
+            return [], []
+        import asyncio
+
+        import discord
+
+        http = discord.http.HTTPClient(asyncio.get_running_loop())
+        try:
+            me = await http.static_login(token)
+        except discord.LoginFailure:
+            return [], [
+                "Discord refused DISCORD_TOKEN: reset it on the Developer Portal's Bot page"
+                " and copy the new one"
+            ]
+        except (discord.HTTPException, OSError) as exc:
+            return [], [f"Discord could not be asked about DISCORD_TOKEN: {exc}"]
+        finally:
+            await http.close()
+        return [f"discord: DISCORD_TOKEN is the bot {me.get('username')} (id {me.get('id')})"], []
+
     def webhook_problem(self, url: str) -> str | None:
         """What is wrong with a Discord webhook URL, or None."""
         if not _WEBHOOK.fullmatch(url.strip()):

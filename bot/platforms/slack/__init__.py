@@ -78,6 +78,47 @@ class SlackPlatform:
             )
         return problems
 
+    async def check_online(self, credentials: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Ask Slack who the bot and app tokens belong to: (facts, problems)."""
+        bot_token = credentials.get("slack_bot_token")
+        app_token = credentials.get("slack_app_token")
+        if not bot_token and not app_token:
+            return [], []
+        from slack_sdk.errors import SlackApiError
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        facts: list[str] = []
+        problems: list[str] = []
+        client = AsyncWebClient(base_url=AsyncWebClient.BASE_URL)
+        try:
+            if bot_token:
+                try:
+                    who = await client.auth_test(token=bot_token)
+                    facts.append(
+                        f"slack: SLACK_BOT_TOKEN is the bot user {who.get('user')} in"
+                        f" {who.get('team')} ({who.get('team_id')})"
+                    )
+                except SlackApiError as exc:
+                    error = (exc.response or {}).get("error", "")
+                    problems.append(f"Slack refused SLACK_BOT_TOKEN ({error})")
+            if app_token:
+                try:
+                    await client.apps_connections_open(app_token=app_token)
+                    facts.append("slack: SLACK_APP_TOKEN opens Socket Mode connections")
+                except SlackApiError as exc:
+                    error = (exc.response or {}).get("error", "")
+                    problems.append(
+                        f"Slack refused SLACK_APP_TOKEN ({error}): it needs connections:write"
+                        " and Socket Mode turned on"
+                    )
+        except OSError as exc:
+            problems.append(f"Slack could not be asked about the tokens: {exc}")
+        finally:
+            session = getattr(client, "session", None)
+            if session is not None and not session.closed:
+                await session.close()
+        return facts, problems
+
     def webhook_problem(self, url: str) -> str | None:
         """What is wrong with a Slack incoming-webhook URL, or None."""
         if not _WEBHOOK.fullmatch(url.strip()):
