@@ -122,3 +122,35 @@ def remove(storage: Storage, name: str, *, removed_by: str) -> str:
         row.enabled = False
         row.disabled_reason = f"removed from chat by {removed_by}"[:500]
         return row.name
+
+
+def set_enabled(storage: Storage, name: str, enabled: bool, *, by: str, now: datetime) -> str:
+    """Turn a feed on or off. A feed of the config file is turned off in the file; turning
+    one on clears what the bot itself had stopped it for (gone, moved, failing) and polls it
+    at once. Returns the feed's name."""
+    with storage.write() as s:
+        rows = list(s.scalars(select(Feed)))
+        row = next((f for f in rows if f.name.casefold() == name.casefold()), None)
+        if row is None:
+            raise NotFoundError(
+                f"no feed is called {show(name)!r}", suggest(name, [f.name for f in rows])
+            )
+        from_file = row.origin == Origin.CONFIG.value
+        if not enabled:
+            if from_file:
+                raise PermissionDenied(
+                    f"{row.name!r} comes from the config file: set `enabled: false` on it there"
+                )
+            row.enabled = False
+            row.disabled_reason = f"disabled by {by}"[:500]
+            return row.name
+        if from_file and not row.enabled:
+            raise PermissionDenied(
+                f"{row.name!r} is switched off in the config file (`enabled: false`): turn it on"
+                " there"
+            )
+        row.enabled = True
+        row.disabled_reason = None
+        row.consecutive_failures = 0
+        row.next_poll_at = now
+        return row.name

@@ -171,6 +171,16 @@ class PolicyBot:
         """
         return _feeds.remove(self.storage, name, removed_by=removed_by)
 
+    def set_feed_enabled(self, name: str, enabled: bool, *, by: str) -> str:
+        """Turn a feed on (clearing what the bot stopped it for: gone, moved, failing; it is
+        polled at once) or off (feeds added at run time only). Returns its name.
+
+        Raises:
+            NotFoundError: no such feed.
+            PermissionDenied: a config-file feed is switched in feeds.yaml instead.
+        """
+        return _feeds.set_enabled(self.storage, name, enabled, by=by, now=self.now())
+
     # -- subscriptions ----------------------------------------------------------------------
 
     def subscribe(

@@ -65,6 +65,16 @@ def test_feeds_add_and_remove_from_the_cli_go_through_the_same_checks(cli: Any) 
     status = json.loads(cli("--feeds", str(SAMPLE_CONFIG), "feeds", "status", "--json").stdout)
     (local,) = [f for f in status["feeds"] if f["name"] == "Local"]
     assert local["origin"] == "cli"
+    off = cli("feeds", "disable", "Local")
+    assert off.returncode == 0 and "is off" in off.stdout
+    on = cli("feeds", "enable", "Local")
+    assert on.returncode == 0 and "is on" in on.stdout
+    status = json.loads(cli("--feeds", str(SAMPLE_CONFIG), "feeds", "status", "--json").stdout)
+    (local,) = [f for f in status["feeds"] if f["name"] == "Local"]
+    assert local["enabled"] and local["disabled_reason"] is None
+    sample = status["feeds"][0]["name"]  # a feed of the config file: switched off there
+    refused = cli("feeds", "disable", sample)
+    assert refused.returncode == 2 and "enabled: false" in refused.stderr
     gone = cli("feeds", "remove", "Local")
     assert gone.returncode == 0 and "will no longer be polled" in gone.stdout
     again = cli("feeds", "remove", "Local")

@@ -392,3 +392,36 @@ def feeds_remove(
     Feeds of feeds.yaml are removed from that file instead.
     """
     _print(_run(ctx, "feeds", {"action": "remove", "name": " ".join(name)}), False)
+
+
+def _switch(ctx: typer.Context, name: list[str], enabled: bool) -> None:
+    from bot.app.cli.base import open_bot
+    from bot.errors import PolicyBotError
+
+    bot = open_bot(ctx)
+    try:
+        done = bot.set_feed_enabled(" ".join(name), enabled, by="cli")
+    except PolicyBotError as exc:
+        fail(str(exc))
+    finally:
+        bot.close()
+    state = "on: it is polled at the next tick" if enabled else "off: it is no longer polled"
+    console.print(f"Feed {done!r} is {state}.", highlight=False)
+
+
+@_feeds_app().command("enable")
+def feeds_enable(
+    ctx: typer.Context,
+    name: list[str] = typer.Argument(..., help="The feed's name (see `feeds status`)."),
+) -> None:
+    """Turn a feed back on, clearing what the bot stopped it for (gone, moved, failing)."""
+    _switch(ctx, name, True)
+
+
+@_feeds_app().command("disable")
+def feeds_disable(
+    ctx: typer.Context,
+    name: list[str] = typer.Argument(..., help="The feed's name (see `feeds status`)."),
+) -> None:
+    """Stop polling a feed added from chat or the CLI (config-file feeds: `enabled: false`)."""
+    _switch(ctx, name, False)
