@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.classify.verdict import Evidence, Verdict
 from bot.commands import Caller, CommandContext, Reply, Request, autocomplete, handle
 from bot.ingest.check import FeedCheck, Policy
-from bot.platforms.reply import slack_reply
+from bot.platforms.slack.reply import slack_reply
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
 from bot.store.storage import Storage, store_verdict
 from tests.commands.feedserver import feed_server

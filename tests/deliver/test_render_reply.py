@@ -14,16 +14,15 @@ from hypothesis import strategies as st
 
 from bot.commands.types import Reply, Table
 from bot.platforms import validate_discord_message, validate_slack_message
-from bot.platforms.limits import SLACK_BLOCKS_JSON, blocks_json_len
-from bot.platforms.reply import (
+from bot.platforms.discord.reply import (
     DISCORD_MAX_MESSAGES,
     EPHEMERAL_FLAG,
-    SLACK_MAX_MESSAGES,
     discord_interaction_response,
     discord_reply,
-    fit,
-    slack_reply,
 )
+from bot.platforms.limits import SLACK_BLOCKS_JSON, blocks_json_len
+from bot.platforms.reply import fit
+from bot.platforms.slack.reply import SLACK_MAX_MESSAGES, slack_reply
 from bot.platforms.text import ZWSP, discord_escape, platform_len, slack_text
 from bot.types import Digest, Source, StoryPost
 from tests.deliver.test_render_checks import (

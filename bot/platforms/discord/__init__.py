@@ -38,7 +38,7 @@ class DiscordPlatform:
         return list(discord_digest(digest))
 
     def render_reply(self, reply: Reply) -> list[Any]:
-        from bot.platforms.reply import discord_reply  # reply renders digests: import late
+        from bot.platforms.discord.reply import discord_reply  # renders digests: import late
 
         return list(discord_reply(reply))
 

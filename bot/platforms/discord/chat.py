@@ -2,7 +2,7 @@
 
 Thin on purpose: every callback turns the interaction into a neutral Request (guild id as
 scope), defers when the handler may be slow, calls bot.commands' handle(), renders the Reply
-with bot.platforms.reply and sends it. Nothing here decides what a command does.
+with bot.platforms.discord.reply and sends it. Nothing here decides what a command does.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot.platforms.chat import (
     default_handler,
     next_page_args,
 )
-from bot.platforms.reply import EPHEMERAL_FLAG, discord_reply
+from bot.platforms.discord.reply import EPHEMERAL_FLAG, discord_reply
 
 log = structlog.get_logger("policybot.discord")
 

@@ -35,7 +35,7 @@ class SlackPlatform:
         return list(slack_digest(digest))
 
     def render_reply(self, reply: Reply) -> list[Any]:
-        from bot.platforms.reply import slack_reply  # reply renders digests: import late
+        from bot.platforms.slack.reply import slack_reply  # renders digests: import late
 
         return list(slack_reply(reply))
 

@@ -2,7 +2,7 @@
 
 `/policy search eu ai act --jurisdiction EU` is parsed by textargs (mistakes are answered at
 once in the ack), acknowledged within Slack's 3 s, handled by bot.commands' handle(), rendered
-by bot.platforms.reply and sent through the response_url (ephemeral unless shared).
+by bot.platforms.slack.reply and sent through the response_url (ephemeral unless shared).
 Paged results carry Previous/More buttons whose value holds the next page's arguments, so they
 keep working across restarts. Socket Mode is the default (no public URL needed); HTTP mode
 serves Slack's signed requests (bolt checks the signature and rejects stale timestamps).
@@ -30,7 +30,7 @@ from bot.commands.textargs import Parsed, TextArgsError, parse
 from bot.commands.types import Caller, Reply, Request
 from bot.errors import CredentialsError
 from bot.platforms.chat import Handler, call_handler, default_handler
-from bot.platforms.reply import SLACK_PAGE_ACTION, slack_reply
+from bot.platforms.slack.reply import SLACK_PAGE_ACTION, slack_reply
 
 log = structlog.get_logger("policybot.slack")
 
