@@ -4,7 +4,6 @@ stops within the grace and leaves no row "sending"."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from bot.deliver.worker import Pacer, Worker
 from bot.store.lock import Busy, InstanceLock
 from bot.store.models import OutboxMessage
 from bot.store.storage import Storage
+from tests.app.test_runtime_resilience import _policybot as policybot_process
 from tests.deliver import helpers as h
 from tests.deliver.test_worker import route_stories
 from tests.httpserver import LocalHTTPServer, Reply
@@ -33,22 +33,8 @@ ATOM = {"Content-Type": "application/atom+xml"}
 
 
 def _policybot(tmp_path: Path, *args: str, **env_extra: str) -> subprocess.Popen[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "POLICYBOT_METRICS_PORT")
-    }
-    env["POLICYBOT_DATA_DIR"] = str(tmp_path / "data")
-    env["POLICYBOT_ALLOW_PRIVATE"] = "1"
-    env.update(env_extra)
-    return subprocess.Popen(
-        [sys.executable, "-c", "from bot.app.cli import main; main()", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
+    """`policybot ARGS` as a process, with local feeds allowed (see test_runtime_resilience)."""
+    return policybot_process(tmp_path, *args, POLICYBOT_ALLOW_PRIVATE="1", **env_extra)
 
 
 def _config(tmp_path: Path, url: str, subscriptions: list[dict[str, Any]] | None = None) -> Path:
