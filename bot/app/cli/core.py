@@ -614,18 +614,18 @@ def config_check(
         problems += refused
     platforms = _platforms(settings, cfg) if cfg is not None else []
     if as_json:
-        print_json(
-            {
-                "ok": not problems,
-                "config": str(path),
-                "database": shown,
-                "feeds": len(cfg.feeds) if cfg is not None else None,
-                "subscriptions": len(cfg.subscriptions) if cfg is not None else None,
-                "platforms": platforms,
-                "problems": problems,
-                "online": facts if online else None,
-            }
-        )
+        report: dict[str, Any] = {
+            "ok": not problems,
+            "config": str(path),
+            "database": shown,
+            "feeds": len(cfg.feeds) if cfg is not None else None,
+            "subscriptions": len(cfg.subscriptions) if cfg is not None else None,
+            "platforms": platforms,
+            "problems": problems,
+        }
+        if online:
+            report["online"] = facts
+        print_json(report)
         if problems:
             raise typer.Exit(1)
         return
