@@ -5,7 +5,6 @@ failure is a sentence, never an exception."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import tracemalloc
@@ -13,39 +12,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 import bot.ingest.parse
 from bot.ingest.check import FeedCheck, Policy, check_feed, url_problem
 from tests.commands.feedserver import RSS, feed_server
 from tests.httpserver import LocalHTTPServer, Reply
+from tests.ingest.test_netguard import _Names
 
 LOCAL = Policy(allow_private=True)
-
-
-class _Names(AbstractResolver):
-    """A fixed DNS: each name maps to the addresses given."""
-
-    def __init__(self, names: dict[str, list[str]]) -> None:
-        self.names = names
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            {
-                "hostname": host,
-                "host": ip,
-                "port": port,
-                "family": socket.AF_INET,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
-            }
-            for ip in self.names[host]
-        ]
-
-    async def close(self) -> None:
-        pass
 
 
 @pytest.fixture
