@@ -71,6 +71,10 @@ _GROUP_KEYS = {
     "from_actor",
     "near",
     "unless_actor",
+    # Documentation a test reads: headlines the group should match (`examples`) and should
+    # not (`not`). `id` (above) names the group, unique in its file.
+    "examples",
+    "not",
 }
 _SCOPES = ("after", "before", "around")
 _NEAR_KINDS = ("ai", "compute", "actor")
