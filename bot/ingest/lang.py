@@ -24,6 +24,11 @@ DETECTABLE_LANGUAGES: tuple[str, ...] = (
 )  # fmt: skip
 
 MIN_CONFIDENCE = 0.75  # normalised langid probability below which we answer None
+# Languages so close that langid splits its confidence between them on a headline (Indonesian
+# and Malay share most of their words): their probabilities are pooled, and the likelier one
+# is the answer when the pool is confident.
+_MALAY = frozenset({"id", "ms"})
+_SIBLINGS: dict[str, frozenset[str]] = {"id": _MALAY, "ms": _MALAY}
 MIN_LETTERS = 12  # fewer letters than this is too little for n-gram statistics
 
 
@@ -96,7 +101,11 @@ def detect_language(text: str) -> str | None:
     letters = sum(1 for ch in text if ch.isalpha())
     if letters < MIN_LETTERS:
         return None
-    lang, conf = _identifier().classify(text)
+    ident = _identifier()
+    lang, conf = ident.classify(text)
+    siblings = _SIBLINGS.get(lang)
+    if siblings is not None and conf < MIN_CONFIDENCE:
+        conf = sum(p for code, p in ident.rank(text) if code in siblings)
     if conf < MIN_CONFIDENCE or lang not in DETECTABLE_LANGUAGES:
         return None
     return str(lang)
