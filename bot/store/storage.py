@@ -20,12 +20,12 @@ from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.classify.verdict import Verdict as VerdictValue
 from bot.ingest.dedup import RecentTitles, same_story, title_key
 from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
 from bot.store.db import make_engine, migrate, ping
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
 from bot.types import FeedOptions, Origin
+from bot.verdict import Verdict as VerdictValue
 
 # How far back a new entry is compared with earlier stories by title.
 DEDUP_WINDOW = timedelta(hours=72)
