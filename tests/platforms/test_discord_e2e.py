@@ -399,3 +399,61 @@ async def test_state_too_long_for_an_id_falls_back_to_expiring_buttons(
     )
     assert edits[0].path.endswith("/messages/@original")
     assert edits[0].json["components"] == []
+
+
+async def test_a_paging_button_works_after_a_restart() -> None:
+    """The More button of a reply sent by one process turns the page in the next one: its
+    state is in its custom id, and the new client knows the button by the id's pattern."""
+    fake = FakeDiscord()
+    async with fake:
+        with fake.patched():
+
+            async def start(handler: FakeHandler) -> tuple[PolicyClient, asyncio.Task[None]]:
+                client = build_client(
+                    "ctx", handler=handler, completer=completer, guild_ready_timeout=0.05
+                )
+                task = asyncio.create_task(client.start("fake-token"))
+                await asyncio.wait_for(client.wait_until_ready(), 10)
+                return client, task
+
+            before = FakeHandler()
+            before.reply = _search_reply
+            client, task = await start(before)
+            env = Env(fake, client, before)
+            try:
+                inter = await env.command(
+                    "search", [opt("query", "AI Act"), opt("jurisdiction", "EU")]
+                )
+                await env.followup(inter)
+            finally:
+                await client.close()
+                await asyncio.wait_for(task, 10)
+            msg = {k: v for k, v in env.followups(inter)[0].items() if not k.startswith("_")}
+
+            after = FakeHandler()  # a new process: nothing of the first one in memory
+            after.reply = _search_reply
+            client, task = await start(after)
+            try:
+                click = fake.interaction("policy", user_id=USER)
+                more = _button_id(msg, "More")
+                click.update(type=3, message=msg, data={"custom_id": more, "component_type": 2})
+                await fake.dispatch("INTERACTION_CREATE", click)
+                cb = await Env(fake, client, after).first_callback(click)
+                assert cb["type"] == 6
+                edits = await until(
+                    lambda: [
+                        r for r in fake.requests if r.method == "PATCH" and click["token"] in r.path
+                    ]
+                )
+                assert edits[0].json["embeds"][0]["description"].startswith("results page 2")
+                (req,) = after.requests
+                assert req.command == "search"
+                assert req.args == {"query": "AI Act", "jurisdiction": "EU", "page": 2}
+                assert req.caller.user_id == str(USER)
+                # the new page's buttons carry the page after it
+                prev = _button_id(edits[0].json, "Previous")
+                assert '"p":1' in prev and '"p":3' in _button_id(edits[0].json, "More")
+                assert before.requests[0].args.get("page") is None
+            finally:
+                await client.close()
+                await asyncio.wait_for(task, 10)
