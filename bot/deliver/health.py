@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import func, select
@@ -171,12 +172,21 @@ def _queue(
     return row
 
 
-def sweep_session(session: Session, options: FeedHealthOptions, now: datetime) -> list[int]:
-    """One pass over the feeds in an open transaction; returns the ids of new notices."""
+def sweep_session(
+    session: Session, options: FeedHealthOptions, now: datetime, *, dry_run: bool = False
+) -> list[int]:
+    """One pass over the feeds in an open transaction; returns the ids of new notices (with
+    `dry_run`, writes nothing and returns the ids of the feeds that need one)."""
     if not options.enabled:
         return []
     ops: int | None = None
-    if options.ops_channel is not None:
+    queue: Callable[..., FeedNoticeRow] = _queue
+    if dry_run:
+
+        def queue(_session: Session, feed: Feed, *_: Any, **__: Any) -> FeedNoticeRow:
+            return FeedNoticeRow(id=feed.id)  # not added to the session: nothing is written
+
+    if options.ops_channel is not None and not dry_run:
         d = options.ops_channel
         ops = get_or_create_destination(
             session, d.platform, guild=d.guild, channel=d.channel, webhook_env=d.webhook_env
@@ -187,6 +197,8 @@ def sweep_session(session: Session, options: FeedHealthOptions, now: datetime) -
     for feed in list(feeds):
 
         def where(feed_id: int = feed.id) -> set[int]:
+            if dry_run:
+                return set()
             return {ops} if ops is not None else followers(session, feed_id, now - options.recent)
 
         last_warning = latest.get((feed.id, FeedNoticeKind.WARNING.value))
@@ -201,7 +213,7 @@ def sweep_session(session: Session, options: FeedHealthOptions, now: datetime) -
         if problem is not None and not warned:
             if last_warning is None or now - last_warning.created_at >= DAY:
                 made.append(
-                    _queue(
+                    queue(
                         session,
                         feed,
                         FeedNoticeKind.WARNING,
@@ -221,12 +233,12 @@ def sweep_session(session: Session, options: FeedHealthOptions, now: datetime) -
         ):
             # Recovery goes where the warning went (the ops channel may have changed since).
             dests = {ops} if ops is not None else {int(d) for d in last.destination_ids or ()}
-            made.append(_queue(session, feed, FeedNoticeKind.RECOVERED, dests, now).id)
+            made.append(queue(session, feed, FeedNoticeKind.RECOVERED, dests, now).id)
         if feed.url and feed.config_url and feed.url != feed.config_url and is_healthy(feed):
             moved = latest.get((feed.id, FeedNoticeKind.MOVED.value))
             if moved is None or (moved.new_url != feed.url and now - moved.created_at >= DAY):
                 made.append(
-                    _queue(
+                    queue(
                         session,
                         feed,
                         FeedNoticeKind.MOVED,
@@ -240,7 +252,14 @@ def sweep_session(session: Session, options: FeedHealthOptions, now: datetime) -
 
 
 def sweep(storage: Storage, options: FeedHealthOptions, now: datetime) -> list[int]:
-    """Store and queue the notices the feeds' health calls for (one transaction)."""
+    """Store and queue the notices the feeds' health calls for (one transaction). It runs
+    at every scheduler tick, so it first looks in a read-only session and takes the writer
+    only when there is something to write."""
+    if not options.enabled:
+        return []
+    with storage.session() as session:
+        if not sweep_session(session, options, now, dry_run=True):
+            return []
     with storage.write() as session:
         return sweep_session(session, options, now)
 
