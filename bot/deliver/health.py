@@ -14,7 +14,8 @@ Rules:
 - a "recovered" note goes where the warning went, once the feed has polled successfully
   after it;
 - a feed that moved permanently (the poller follows it and polls the new address) gets one
-  "moved" notice per new address, at most one a day.
+  "moved" notice per new address; warnings and "moved" notices together: at most one per
+  feed a day.
 
 Where notices go: the configured ops channel, else the destinations that were sent alerts or
 digests holding the feed's stories in the last `recent` period, plus whatever the hooks in
@@ -201,6 +202,7 @@ def sweep_session(
                 return set()
             return {ops} if ops is not None else followers(session, feed_id, now - options.recent)
 
+        before = len(made)
         last_warning = latest.get((feed.id, FeedNoticeKind.WARNING.value))
         last_recovery = latest.get((feed.id, FeedNoticeKind.RECOVERED.value))
         last = max(
@@ -209,9 +211,13 @@ def sweep_session(
             default=None,
         )
         warned = last is not None and last.kind == FeedNoticeKind.WARNING
+        moved = latest.get((feed.id, FeedNoticeKind.MOVED.value))
+        # Warnings and "moved" notices share the cap: at most one of them per feed a day.
+        warned_at = [r.created_at for r in (last_warning, moved) if r is not None]
+        capped = bool(warned_at) and now - max(warned_at) < DAY
         problem = problem_of(feed, now, options.warn_after)
         if problem is not None and not warned:
-            if last_warning is None or now - last_warning.created_at >= DAY:
+            if not capped:
                 made.append(
                     queue(
                         session,
@@ -234,9 +240,9 @@ def sweep_session(
             # Recovery goes where the warning went (the ops channel may have changed since).
             dests = {ops} if ops is not None else {int(d) for d in last.destination_ids or ()}
             made.append(queue(session, feed, FeedNoticeKind.RECOVERED, dests, now).id)
+        made_now = len(made) > before
         if feed.url and feed.config_url and feed.url != feed.config_url and is_healthy(feed):
-            moved = latest.get((feed.id, FeedNoticeKind.MOVED.value))
-            if moved is None or (moved.new_url != feed.url and now - moved.created_at >= DAY):
+            if (moved is None or moved.new_url != feed.url) and not capped and not made_now:
                 made.append(
                     queue(
                         session,

@@ -14,7 +14,6 @@ import pytest
 
 from bot import platforms
 from bot.app.config import parse_config
-from bot.classify.verdict import Verdict
 from bot.clock import utcnow
 from bot.core.engine import Engine, build_engine
 from bot.core.service import PolicyBot
@@ -25,6 +24,7 @@ from bot.platforms.slack.send import SlackBotSender
 from bot.store.models import Destination, Feed, OutboxMessage
 from bot.store.storage import Storage
 from bot.types import DestinationOptions, FeedHealthOptions
+from bot.verdict import Verdict
 from tests.deliver import helpers as h
 from tests.deliver.test_render_checks import discord_links, slack_links
 from tests.fakes.discord import FakeDiscord
@@ -240,6 +240,15 @@ def test_a_moved_feed_is_announced_once_where_its_stories_went(storage: Storage)
         assert sweep_session(s, options, h.NOW + timedelta(days=3)) == []  # same address
         (row,) = _notices(s)
         assert row.destination_id == dest.id != other.id  # only where its stories went
+        # moved again, then failing: warnings and "moved" notes share one a day
+        f.url = "https://moved-again.example/feed.xml"
+        day3 = h.NOW + timedelta(days=3)
+        assert len(sweep_session(s, options, day3)) == 1
+        f.consecutive_failures = 5
+        f.last_success_at = day3 - timedelta(hours=7)
+        assert sweep_session(s, options, day3 + timedelta(hours=1)) == []
+        assert len(sweep_session(s, options, day3 + timedelta(days=1))) == 1
+        assert [r.destination_id for r in _notices(s)] == [dest.id] * 3
 
 
 @pytest.fixture
