@@ -240,20 +240,25 @@ def sweep_session(
             # Recovery goes where the warning went (the ops channel may have changed since).
             dests = {ops} if ops is not None else {int(d) for d in last.destination_ids or ()}
             made.append(queue(session, feed, FeedNoticeKind.RECOVERED, dests, now).id)
-        made_now = len(made) > before
-        if feed.url and feed.config_url and feed.url != feed.config_url and is_healthy(feed):
-            if (moved is None or moved.new_url != feed.url) and not capped and not made_now:
-                made.append(
-                    queue(
-                        session,
-                        feed,
-                        FeedNoticeKind.MOVED,
-                        where(),
-                        now,
-                        reason="moved permanently",
-                        new_url=feed.url,
-                    ).id
-                )
+        moved_now = bool(feed.url and feed.config_url and feed.url != feed.config_url)
+        if (
+            moved_now
+            and is_healthy(feed)
+            and (moved is None or moved.new_url != feed.url)
+            and not capped
+            and len(made) == before  # one notice per feed per sweep
+        ):
+            made.append(
+                queue(
+                    session,
+                    feed,
+                    FeedNoticeKind.MOVED,
+                    where(),
+                    now,
+                    reason="moved permanently",
+                    new_url=feed.url,
+                ).id
+            )
     return made
 
 
