@@ -9,8 +9,8 @@ Also counts how often the feed-aware path answered without the model, and times 
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared/eval/dev.jsonl"
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("file", nargs="?", default=str(ROOT.parent / "shared/eval/dev.jsonl"))
+    path = Path(ap.parse_args().file)
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     texts = [(language_sample(i["title"], i.get("summary") or ""), i["lang"]) for i in items]
     model_calls = Counter[str]()
