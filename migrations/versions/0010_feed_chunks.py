@@ -6,7 +6,7 @@ depends on outside their own bytes (`context`) and a 16-byte hash of each entry 
 fresh `poll --once` or cron `run --once` parsed each changed feed in full.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
