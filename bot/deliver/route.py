@@ -304,15 +304,28 @@ class _FastInsert:
             )
         return out
 
+    def fanned_params(
+        self, common: dict[str, Any], targets: Sequence[tuple[int, int]]
+    ) -> list[Any]:
+        """Rows that differ only in (destination_id, subscription_id): the shared values are
+        converted once, each row is a copy with its two ids (a story's alerts, tens a story)."""
+        template = self.all_params([dict(common, destination_id=0, subscription_id=0)])[0]
+        if not self.positional:
+            return [dict(template, destination_id=d, subscription_id=sub) for d, sub in targets]
+        cells = list(template)
+        i_dest = self.order.index("destination_id")
+        i_sub = self.order.index("subscription_id")
+        out: list[Any] = []
+        for d, sub in targets:
+            cells[i_dest], cells[i_sub] = d, sub
+            out.append(tuple(cells))
+        return out
+
 
 _fast_inserts: dict[str, _FastInsert] = {}
 
 
-def insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows (dicts of _OUTBOX_COLUMNS), skipping any (destination, kind,
-    dedup_key) already queued; in the session's transaction."""
-    if not rows:
-        return
+def _fast_insert(session: Session) -> tuple[Any, _FastInsert]:
     conn = session.connection()
     dialect = conn.dialect
     if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - unsupported
@@ -320,6 +333,15 @@ def insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     fast = _fast_inserts.get(dialect.name)
     if fast is None:
         fast = _fast_inserts[dialect.name] = _FastInsert(dialect)
+    return conn, fast
+
+
+def insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows (dicts of _OUTBOX_COLUMNS), skipping any (destination, kind,
+    dedup_key) already queued; in the session's transaction."""
+    if not rows:
+        return
+    conn, fast = _fast_insert(session)
     conn.exec_driver_sql(fast.sql, fast.all_params(rows))
 
 
@@ -385,25 +407,22 @@ class Router:
         if not targets:
             return
         when = story.first_seen or datetime.now(UTC)
-        story_ids = [story.id]  # one object for all rows: converted to JSON once
-        rows = [
-            {
-                "destination_id": dest_id,
-                "subscription_id": sub.id,
-                "kind": "alert",
-                "story_id": story.id,
-                "dedup_key": str(story.id),
-                "story_ids": story_ids,
-                "status": OutboxStatus.PENDING.value,
-                "attempts": 0,
-                "parts_sent": 0,
-                "next_attempt_at": when,
-                "created_at": when,
-            }
-            for dest_id, sub in targets.items()
-        ]
-        insert_ignore(session, rows)
-        self.queued += len(rows)
+        common = {
+            "kind": "alert",
+            "story_id": story.id,
+            "dedup_key": str(story.id),
+            "story_ids": [story.id],
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "parts_sent": 0,
+            "next_attempt_at": when,
+            "created_at": when,
+        }
+        # One row per destination, skipping any already queued (ON CONFLICT DO NOTHING).
+        conn, fast = _fast_insert(session)
+        params = fast.fanned_params(common, [(d, sub.id) for d, sub in targets.items()])
+        conn.exec_driver_sql(fast.sql, params)
+        self.queued += len(params)
 
 
 # -- digests ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -132,6 +133,19 @@ class Entry(Base):
         UniqueConstraint("feed_id", "uid_hash", name="uq_entries_feed_uid"),
         Index("ix_entries_feed_story", "feed_id", "story_id"),  # search by source, newest first
     )
+
+
+class FeedChunk(Base):
+    """What the last poll of a feed remembers of its body (bot/ingest/chunks.py), so that a
+    new process too parses only the entries it has not stored: 16-byte hashes, concatenated."""
+
+    __tablename__ = "feed_chunks"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+    context: Mapped[str] = mapped_column(String(32))
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Verdict(Base):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StorageError
+from bot.ingest.chunks import pack as pack_chunks
+from bot.ingest.chunks import unpack as unpack_chunks
 from bot.ingest.dedup import RecentTitles, same_story, title_key
-from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
+from bot.ingest.types import FeedChunks, FeedState, FetchResult, FetchStatus, Item
 from bot.store.db import at_head, make_engine, migrate, ping
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
 from bot.types import FeedOptions, Origin
@@ -33,12 +36,15 @@ DEDUP_WINDOW = timedelta(hours=72)
 RECENT_TITLES_MAX = 100_000
 # Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits on a statement.
 IN_CHUNK = 500
+# A feed's latest entries that say which language it usually has.
+USUAL_LANGUAGE_SAMPLE = 20
 
 _FEEDS: Table = Base.metadata.tables["feeds"]
 _STORIES: Table = Base.metadata.tables["stories"]
 _ENTRIES: Table = Base.metadata.tables["entries"]
 _VERDICTS: Table = Base.metadata.tables["verdicts"]
 _TAGS: Table = Base.metadata.tables["story_tags"]
+_CHUNKS: Table = Base.metadata.tables["feed_chunks"]
 
 _T = TypeVar("_T")
 _STORED_STATUSES = (FetchStatus.OK, FetchStatus.UNCHANGED, FetchStatus.NOT_MODIFIED)
@@ -305,6 +311,14 @@ class Storage:
         with self._write_lock, self.session() as s:
             yield s
 
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A bare connection in a transaction, serialised with the other writers of this
+        process: for the small hot writes (the delivery worker's claims), where a Session's
+        bookkeeping would cost more than the statement."""
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
     # -- feeds -------------------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[FeedOptions], now: datetime) -> list[FeedInfo]:
@@ -359,6 +373,42 @@ class Storage:
             f = s.scalars(select(Feed).where(Feed.name == name)).one_or_none()
             return FeedInfo.of(f) if f else None
 
+    def entry_memory(self, feed_id: int, uids: Sequence[str]) -> tuple[set[str], str | None]:
+        """Which of these entry uids this feed has stored, and the language most of its
+        latest stored entries have (None when they have none): what a poll needs to detect
+        the language of its new entries only, starting from the feed's usual one."""
+        known: set[str] = set()
+        by_hash = {uid_hash(u): u for u in uids}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(by_hash)):
+                known.update(
+                    by_hash[h]
+                    for h in conn.scalars(
+                        select(_ENTRIES.c.uid_hash).where(
+                            _ENTRIES.c.feed_id == feed_id, _ENTRIES.c.uid_hash.in_(chunk)
+                        )
+                    )
+                )
+            latest = conn.scalars(
+                select(_ENTRIES.c.language)
+                .where(_ENTRIES.c.feed_id == feed_id)
+                .order_by(_ENTRIES.c.id.desc())
+                .limit(USUAL_LANGUAGE_SAMPLE)
+            ).all()
+        votes = Counter(lang for lang in latest if lang)
+        usual = votes.most_common(1)[0][0] if votes else None
+        return known, usual
+
+    def feed_chunks(self, feed_id: int) -> FeedChunks | None:
+        """What the last poll that fetched a body of this feed remembered of it, if its
+        entries were all stored (bot/ingest/chunks.py): lets a new process parse only the
+        entries it has not stored."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_CHUNKS.c.context, _CHUNKS.c.hashes).where(_CHUNKS.c.feed_id == feed_id)
+            ).first()
+        return unpack_chunks(row[0], bytes(row[1])) if row is not None else None
+
     def due_feeds(self, now: datetime) -> list[FeedInfo]:
         return [
             f
@@ -397,8 +447,13 @@ class Storage:
         feed_title: str | None = None,
         parse_error: str | None = None,
         on_story: StoryHook | None = None,
+        chunks: FeedChunks | None = None,
+        track_chunks: bool = False,
     ) -> PollOutcome:
         """Write one poll's results in one transaction and return what was new.
+
+        With `track_chunks`, a poll that fetched a body also replaces what is remembered of
+        it (`chunks`, None to forget; a parse error forgets too): see `feed_chunks`.
 
         Rows are written with Core statements, a few per poll rather than several per item:
         the ORM's per-object bookkeeping cost more than everything else in a cold fill.
@@ -461,6 +516,14 @@ class Storage:
                         # Do not skip this body as "unchanged" next time: never parsed well.
                         values["body_hash"] = None
                     conn.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
+                if track_chunks and result.status is FetchStatus.OK:
+                    conn.execute(delete(_CHUNKS).where(_CHUNKS.c.feed_id == feed_id))
+                    if chunks is not None and parse_error is None:
+                        context, hashes = pack_chunks(chunks)
+                        conn.execute(
+                            insert(_CHUNKS),
+                            {"feed_id": feed_id, "context": context, "hashes": hashes},
+                        )
             # Committed: now the index may learn the new titles (still under the lock, so
             # that no other writer looks titles up while it changes).
             if self._recent is not None:
@@ -703,15 +766,44 @@ class Storage:
             }
             for n in new
         ]
-        # One multi-row INSERT ... RETURNING (SQLite >= 3.35, PostgreSQL), ids in row order.
-        ids = (
-            conn.execute(
-                insert(_STORIES).returning(_STORIES.c.id, sort_by_parameter_order=True), rows
+        # One multi-row INSERT ... RETURNING (SQLite >= 3.35, PostgreSQL). Not
+        # sort_by_parameter_order=True: on SQLite that sends one statement per row. Both
+        # databases insert the VALUES rows in order and give each a larger id than the one
+        # before it (SQLite: max(rowid) + 1 under the one writer; PostgreSQL: its sequence,
+        # increasing within a session), so the ids sorted are the rows' ids in order. What
+        # came back is checked against what was sent all the same, and on a mismatch the ids
+        # are asked for row by row.
+        returned = conn.execute(
+            insert(_STORIES).returning(
+                _STORIES.c.id, _STORIES.c.title_key, _STORIES.c.url, _STORIES.c.published
+            ),
+            rows,
+        ).all()
+        got = sorted(returned, key=lambda r: int(r[0]))
+        if len(got) != len(new):
+            raise RuntimeError(f"inserted {len(new)} stories but got {len(got)} ids back")
+        for n, row, (sid, key, url, published) in zip(new, rows, got, strict=True):
+            if key != row["title_key"] or url != row["url"] or published != row["published"]:
+                Storage._correlate_story_ids(conn, new, [int(r[0]) for r in got])
+                return
+            n.id = int(sid)
+
+    @staticmethod
+    def _correlate_story_ids(conn: Connection, new: Sequence[_NewStory], ids: list[int]) -> None:
+        """Match inserted stories to their ids one by one (the fallback of the above)."""
+        full = {
+            int(r[0]): r
+            for r in conn.execute(
+                select(
+                    _STORIES.c.id, _STORIES.c.title_key, _STORIES.c.url, _STORIES.c.summary
+                ).where(_STORIES.c.id.in_(ids))
             )
-            .scalars()
-            .all()
-        )
-        if len(ids) != len(new):
-            raise RuntimeError(f"inserted {len(new)} stories but got {len(ids)} ids back")
-        for n, sid in zip(new, ids, strict=True):
+        }
+        free = sorted(full)
+        for n in new:
+            want = (n.key[:400], n.item.url, n.item.summary)
+            sid = next((i for i in free if tuple(full[i][1:]) == want), None)
+            if sid is None:
+                raise RuntimeError("inserted stories do not match the rows sent")
+            free.remove(sid)
             n.id = sid

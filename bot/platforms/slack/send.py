@@ -216,6 +216,18 @@ class SlackWebhookSender:
 
     def __init__(self, *, timeout: int = 30) -> None:
         self._timeout = timeout
+        # One HTTP session for every post, so a backlog reuses its connections instead of
+        # opening (and closing) one per message; made in the event loop that sends.
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+            session = self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+        return session
 
     async def send(
         self,
@@ -230,7 +242,7 @@ class SlackWebhookSender:
             url = webhook_url(destination)
         except WebhookUrlMissing as exc:
             return SendResult(Outcome.PERMANENT, error=str(exc))
-        client = AsyncWebhookClient(url, timeout=self._timeout)
+        client = AsyncWebhookClient(url, timeout=self._timeout, session=self._http())
         for i, payload in enumerate(payloads):
             try:
                 resp = await client.send_dict(message_args(payload))
@@ -244,4 +256,6 @@ class SlackWebhookSender:
         return SendResult(Outcome.SENT, len(payloads))
 
     async def aclose(self) -> None:
-        return None
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
