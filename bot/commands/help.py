@@ -25,7 +25,8 @@ HELP: dict[str, tuple[str, str]] = {
         ' /policy subscribe keywords:"AI Act" mode:daily at:09:00 timezone:Europe/Berlin ·'
         " /policy subscribe instruments:eu-ai-act min_score:0.6 ·"
         " /policy subscribe feeds:tag:privacy (everything those feeds publish) ·"
-        " /policy subscribe jurisdictions:EU exclude:crypto,blockchain exclude_topics:standards",
+        " /policy subscribe jurisdictions:EU exclude:crypto,blockchain"
+        " exclude_topics:standards-safety",
     ),
     "unsubscribe": (
         "Admins: remove one of this channel's subscriptions, or all of them.",

@@ -135,7 +135,7 @@ _FILTERS: tuple[Option, ...] = (
     Option(
         "exclude_topics",
         "list",
-        "Topics left out, e.g. standards",
+        "Topics left out, e.g. standards-safety",
         aliases=("exclude_topic", "xt"),
         complete="topic",
     ),

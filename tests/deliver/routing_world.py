@@ -57,6 +57,7 @@ class World:
     storage: Storage
     router: Router = field(default_factory=Router)
     feeds: dict[str, FeedInfo] = field(default_factory=dict)
+    platform: str = "discord"  # whose sender delivers (end-to-end tests)
 
     @classmethod
     def make(cls, storage: Storage, subscriptions: Sequence[dict[str, Any]] = ()) -> World:

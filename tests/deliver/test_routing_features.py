@@ -55,7 +55,11 @@ def facts(title: str, **kw: object) -> StoryFacts:
         ({"keywords": ("AI",), "exclude": ("chips",)}, facts("AI act"), True),
         ({"exclude_jurisdictions": ("us",)}, facts("x", jurisdictions=("EU", "US")), False),
         ({"exclude_jurisdictions": ("US",)}, facts("x", jurisdictions=("EU",)), True),
-        ({"exclude_topics": ("standards",)}, facts("x", topics=("standards",)), False),
+        (
+            {"exclude_topics": ("standards-safety",)},
+            facts("x", topics=("standards-safety",)),
+            False,
+        ),
         # feed routing: only the followed feeds, flagged or not
         ({"feed_ids": frozenset({7})}, facts("x", relevant=False, feeds=(7,)), True),
         ({"feed_ids": frozenset({7})}, facts("x", relevant=False, feeds=(8,)), False),

@@ -32,7 +32,7 @@ FEEDS_OPT = typer.Option(
 )
 EXCLUDE_OPT = typer.Option(None, "--exclude", help="Words that keep a story out.")
 EXCLUDE_JUR_OPT = typer.Option(None, "--exclude-jurisdictions", help="e.g. US,CN")
-EXCLUDE_TOPICS_OPT = typer.Option(None, "--exclude-topics", help="e.g. standards")
+EXCLUDE_TOPICS_OPT = typer.Option(None, "--exclude-topics", help="e.g. standards-safety")
 
 
 def _clean(s: str) -> str:
