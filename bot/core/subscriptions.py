@@ -90,7 +90,8 @@ def check_options(storage: Storage, options: SubscriptionOptions) -> Subscriptio
         ("topics", options.topics, options.exclude_topics),
         ("keywords", options.keywords, options.exclude),
     ):
-        both = sorted({x.casefold() for x in include} & {x.casefold() for x in exclude})
+        excluded = {x.casefold() for x in exclude}
+        both = [x for x in include if x.casefold() in excluded]
         if both:
             other = "exclude" if field == "keywords" else f"exclude_{field}"
             raise InputError(
