@@ -257,11 +257,18 @@ class SubscriptionIndex:
         m &= self._prefix[bisect.bisect_right(self._thresholds, story.score)]
         if not m:
             return 0
-        m &= self._feeds.mask(str(f) for f in story.feeds)
-        if not m:
-            return 0
-        m &= ~self._xjur.mask(norm_code(v) for v in story.jurisdictions) | self._xjur.unfiltered
-        m &= ~self._xtopic.mask(norm_tag(v) for v in story.topics) | self._xtopic.unfiltered
+        # Feeds and exclusions cost nothing when no subscription uses them.
+        if self._feeds.by_value:
+            m &= self._feeds.mask([str(f) for f in story.feeds])
+            if not m:
+                return 0
+        if self._xjur.by_value:
+            m &= (
+                ~self._xjur.mask([norm_code(v) for v in story.jurisdictions])
+                | self._xjur.unfiltered
+            )
+        if self._xtopic.by_value:
+            m &= ~self._xtopic.mask([norm_tag(v) for v in story.topics]) | self._xtopic.unfiltered
         if not m:
             return 0
         m &= self._jur.mask(norm_code(v) for v in story.jurisdictions)

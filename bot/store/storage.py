@@ -625,14 +625,15 @@ class Storage:
             1 for n in new if not n.announce and n.verdict is not None and n.verdict.relevant
         )
         outcome.flagged_story_ids.extend(n.id for n in flagged)
-        if on_story is None:
+        feed_hook = on_story if isinstance(on_story, FeedRouting) else None
+        if on_story is None or not (flagged or feed_hook):
             return len(links)
         # The hook gets real ORM rows, loaded once the poll's rows are all written, and a
         # Session inside this transaction (closing it leaves the transaction alone).
         with Session(bind=conn, expire_on_commit=False) as s:
-            if isinstance(on_story, FeedRouting) and on_story.follows(s, feed_id):
+            if feed_hook is not None and feed_hook.follows(s, feed_id):
                 self._route_followed(
-                    s, on_story, feed_id, new, links, gained, now, cutoff, first_success
+                    s, feed_hook, feed_id, new, links, gained, now, cutoff, first_success
                 )
             elif flagged:
                 rows = self._story_rows(s, [n.id for n in flagged])
