@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app.config import parse_config
-from bot.classify.verdict import Verdict
 from bot.deliver.route import Router
 from bot.ingest.types import FetchResult, FetchStatus, Item
 from bot.store.models import OutboxMessage, Story
 from bot.store.storage import FeedInfo, PollOutcome, Storage
+from bot.verdict import Verdict
 from tests.deliver.helpers import NOW
 
 FEEDS: list[dict[str, Any]] = [
