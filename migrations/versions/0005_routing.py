@@ -7,7 +7,7 @@
   whole channel muted): routing holds posts back while a mute lasts.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
