@@ -119,6 +119,8 @@ class FeedOptions:
     language: str | None = None
     jurisdictions: tuple[str, ...] = ()
     enabled: bool = True
+    # Labels subscriptions follow with `feeds: [tag:NAME]` (feed routing).
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,13 @@ class SubscriptionOptions:
     at: str = "09:00"
     day: str = "mon"
     timezone: str = "UTC"
+    # Feed routing: feed names or "tag:NAME"; such a subscription gets those feeds' stories,
+    # flagged or not (the other filters still apply).
+    feeds: tuple[str, ...] = ()
+    # Exclusions: a story holding one of these words, jurisdictions or topics is left out.
+    exclude: tuple[str, ...] = ()
+    exclude_jurisdictions: tuple[str, ...] = ()
+    exclude_topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +199,11 @@ class SubscriptionInfo:
     timezone: str
     origin: str
     created_by: str | None = None
+    feeds: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_jurisdictions: tuple[str, ...] = ()
+    exclude_topics: tuple[str, ...] = ()
+    muted_until: datetime | None = None  # this subscription's own mute (not the channel's)
 
     def schedule(self) -> str:
         """'instant', 'daily at 09:00 UTC' or 'weekly, mon 09:00 UTC'."""
@@ -235,6 +249,29 @@ class DigestPreview:
     total: int  # matching stories, of which `digest` holds the newest few
     hours: int
     filtered: bool  # True when the channel's subscriptions filtered; else all flagged stories
+
+
+@dataclass(frozen=True, slots=True)
+class MuteInfo:
+    """A mute of a channel (subscription_id None) or of one of its subscriptions."""
+
+    platform: str
+    channel: str
+    subscription_id: int | None
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionPreview:
+    """What a subscription with these filters would have posted in the last `days` days:
+    the newest stories first, `total` of them in all."""
+
+    stories: tuple[StoryPost, ...]
+    total: int
+    days: int
+    start: datetime
+    end: datetime
 
 
 # -- feed health in the channels (bot.deliver.health) -----------------------------------------

@@ -23,13 +23,32 @@ HELP: dict[str, tuple[str, str]] = {
         "Admins: post matching stories to this channel, instantly or as a daily/weekly digest.",
         "/policy subscribe jurisdictions:EU,US topics:legislation ·"
         ' /policy subscribe keywords:"AI Act" mode:daily at:09:00 timezone:Europe/Berlin ·'
-        " /policy subscribe instruments:eu-ai-act min_score:0.6",
+        " /policy subscribe instruments:eu-ai-act min_score:0.6 ·"
+        " /policy subscribe feeds:tag:privacy (everything those feeds publish) ·"
+        " /policy subscribe jurisdictions:EU exclude:crypto,blockchain"
+        " exclude_topics:standards-safety",
     ),
     "unsubscribe": (
         "Admins: remove one of this channel's subscriptions, or all of them.",
         "/policy unsubscribe 3 · /policy unsubscribe all",
     ),
     "subscriptions": ("List this channel's subscriptions.", "/policy subscriptions"),
+    "mute": (
+        "Admins: hold back this channel's posts (or one subscription's) for a while; when the"
+        " mute ends, the held-back stories come as the next digest (instant alerts: one"
+        " catch-up digest).",
+        "/policy mute 7d · /policy mute 12h subscription:3",
+    ),
+    "unmute": (
+        "Admins: end a mute now; held-back stories are posted as one digest.",
+        "/policy unmute · /policy unmute 3",
+    ),
+    "preview": (
+        "What a subscription with these filters would have posted in the last 7 days, before"
+        " you subscribe (the same matching as the real thing).",
+        "/policy preview feeds:tag:privacy · /policy preview jurisdictions:EU exclude:crypto"
+        " days:3",
+    ),
     "digest": (
         f"Post a digest of the last N hours (default {DIGEST_DEFAULT_HOURS}, at most"
         f" {DIGEST_MAX_HOURS}) for this channel's subscriptions.",

@@ -72,6 +72,75 @@ _SINCE = Option(
     "since", "str", "How far back: 24h, 7d, 30d or a date (2026-01-31)", aliases=("after", "last")
 )
 
+# What a subscription filters on: subscribe and preview take the same options.
+_FILTERS: tuple[Option, ...] = (
+    Option(
+        "jurisdictions",
+        "list",
+        "Comma-separated codes or names, e.g. CN,EU (empty: all)",
+        aliases=("jurisdiction", "j", "countries", "country"),
+        complete="jurisdiction",
+    ),
+    Option(
+        "topics",
+        "list",
+        "Comma-separated topics, e.g. legislation,regulation (empty: all)",
+        aliases=("topic", "t"),
+        complete="topic",
+    ),
+    Option(
+        "instruments",
+        "list",
+        "Comma-separated laws or policies, e.g. eu-ai-act (empty: all)",
+        aliases=("instrument", "i", "laws", "law"),
+        complete="instrument",
+    ),
+    Option(
+        "keywords",
+        "list",
+        "Comma-separated words a story must contain",
+        aliases=("keyword", "k", "words"),
+    ),
+    Option(
+        "languages",
+        "list",
+        "Comma-separated language codes, e.g. en,fr",
+        aliases=("language", "lang", "langs"),
+    ),
+    Option(
+        "min_score",
+        "float",
+        "Only stories the classifier scored at least this, 0 to 1 (default 0)",
+        aliases=("score", "threshold"),
+    ),
+    Option(
+        "feeds",
+        "list",
+        "Feed names or tag:NAME: all they post, flagged or not",
+        aliases=("feed", "sources", "source"),
+    ),
+    Option(
+        "exclude",
+        "list",
+        "Words that keep a story out",
+        aliases=("exclude_keywords", "not", "x"),
+    ),
+    Option(
+        "exclude_jurisdictions",
+        "list",
+        "Jurisdictions left out, e.g. US",
+        aliases=("exclude_jurisdiction", "xj"),
+        complete="jurisdiction",
+    ),
+    Option(
+        "exclude_topics",
+        "list",
+        "Topics left out, e.g. standards-safety",
+        aliases=("exclude_topic", "xt"),
+        complete="topic",
+    ),
+)
+
 COMMANDS: dict[str, CommandSpec] = {
     c.name: c
     for c in (
@@ -96,33 +165,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "subscribe",
             "Post matching stories to this channel",
             (
-                Option(
-                    "jurisdictions",
-                    "list",
-                    "Comma-separated codes or names, e.g. CN,EU (empty: all)",
-                    aliases=("jurisdiction", "j", "countries", "country"),
-                    complete="jurisdiction",
-                ),
-                Option(
-                    "topics",
-                    "list",
-                    "Comma-separated topics, e.g. legislation,regulation (empty: all)",
-                    aliases=("topic", "t"),
-                    complete="topic",
-                ),
-                Option(
-                    "instruments",
-                    "list",
-                    "Comma-separated laws or policies, e.g. eu-ai-act (empty: all)",
-                    aliases=("instrument", "i", "laws", "law"),
-                    complete="instrument",
-                ),
-                Option(
-                    "keywords",
-                    "list",
-                    "Comma-separated words a story must contain",
-                    aliases=("keyword", "k", "words"),
-                ),
+                *_FILTERS,
                 Option(
                     "mode",
                     "choice",
@@ -137,18 +180,6 @@ COMMANDS: dict[str, CommandSpec] = {
                     "str",
                     "Time zone of `at`, e.g. Europe/Berlin (default UTC)",
                     aliases=("tz", "zone"),
-                ),
-                Option(
-                    "languages",
-                    "list",
-                    "Comma-separated language codes, e.g. en,fr",
-                    aliases=("language", "lang", "langs"),
-                ),
-                Option(
-                    "min_score",
-                    "float",
-                    "Only stories the classifier scored at least this, 0 to 1 (default 0)",
-                    aliases=("score", "threshold"),
                 ),
                 Option("name", "str", "A name for this subscription"),
             ),
@@ -186,6 +217,50 @@ COMMANDS: dict[str, CommandSpec] = {
             ),
             usage="subscriptions",
             aliases=("subs", "list"),
+        ),
+        CommandSpec(
+            "mute",
+            "Hold back this channel's posts for a while",
+            (
+                Option(
+                    "duration",
+                    "str",
+                    "30m, 12h, 7d, 2w (at most 90d)",
+                    positional=True,
+                    aliases=("for",),
+                ),
+                Option("subscription", "int", "Only this subscription id", aliases=("id", "sub")),
+            ),
+            admin=True,
+            usage="mute 7d",
+        ),
+        CommandSpec(
+            "unmute",
+            "End a mute now",
+            (
+                Option(
+                    "subscription",
+                    "int",
+                    "Only this subscription id",
+                    positional=True,
+                    aliases=("id", "sub"),
+                ),
+            ),
+            admin=True,
+            usage="unmute",
+        ),
+        CommandSpec(
+            "preview",
+            "What a subscription with these filters would have posted lately",
+            (
+                *_FILTERS,
+                # Discord takes the filters as one text, as typed in Slack (its command stays
+                # within Discord's size limit); the handler parses it like Slack's text.
+                Option("filters", "str", "Filters as for subscribe: feeds:tag:privacy exclude:x"),
+                Option("days", "int", "How many days back (default 7, at most 30)", aliases=("d",)),
+                Option("page", "int", "Result page", aliases=("p",)),
+            ),
+            usage="preview feeds=tag:privacy exclude=crypto",
         ),
         CommandSpec(
             "digest",

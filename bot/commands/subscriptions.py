@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime
 
 from bot.commands.args import (
     bool_arg,
@@ -26,31 +27,50 @@ SUB_COLUMNS = (
     "jurisdictions",
     "topics",
     "instruments/keywords",
+    "feeds",
+    "excluded",
     "min score",
     "when",
     "origin",
 )
 
 
-def describe(sub: SubscriptionInfo) -> tuple[str, ...]:
-    """A subscription as a table row (SUB_COLUMNS)."""
+def describe(sub: SubscriptionInfo, now: datetime | None = None) -> tuple[str, ...]:
+    """A subscription as a table row (SUB_COLUMNS); `now` shows a running mute."""
 
     def j(v: tuple[str, ...]) -> str:
         return ", ".join(v) or "any"
 
+    excluded = ", ".join(
+        (*sub.exclude_jurisdictions, *sub.exclude_topics, *(f'"{w}"' for w in sub.exclude))
+    )
+    when = sub.schedule()
+    if now is not None and sub.muted_until is not None and sub.muted_until > now:
+        when += f" (muted until {sub.muted_until:%Y-%m-%d %H:%M} UTC)"
     return (
         str(sub.id),
         j(sub.jurisdictions),
         j(sub.topics),
         j(sub.instruments + sub.keywords),
+        ", ".join(sub.feeds),  # empty: flagged stories of every feed
+        excluded,
         f"{sub.min_score:g}" if sub.min_score else "",  # empty: not shown
-        sub.schedule(),
+        when,
         sub.origin,
     )
 
 
 def _uniq(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
+
+
+def _feed_specs(values: list[str]) -> tuple[str, ...]:
+    out = []
+    for v in values:
+        if v.casefold().startswith("tag:") and not v[4:].strip():
+            raise InputError("`feeds`: tag: needs a tag name, e.g. feeds:tag:privacy")
+        out.append(v)
+    return _uniq(out)
 
 
 def subscription_options(req: Request, dest: DestinationOptions) -> SubscriptionOptions:
@@ -69,18 +89,31 @@ def subscription_options(req: Request, dest: DestinationOptions) -> Subscription
         at=validate.hhmm(str_arg(a, "at", 10) or "09:00"),
         day=validate.day(str_arg(a, "day", 12) or "mon"),
         timezone=validate.timezone(str_arg(a, "timezone", 64) or "UTC"),
+        feeds=_feed_specs(list_arg(a, "feeds", commas_only=True)),
+        exclude=tuple(list_arg(a, "exclude", commas_only=True)),
+        exclude_jurisdictions=_uniq(
+            [validate.jurisdiction(j) for j in list_arg(a, "exclude_jurisdictions")]
+        ),
+        exclude_topics=_uniq([validate.topic(t) for t in list_arg(a, "exclude_topics")]),
     )
+
+
+async def canonical_instruments(
+    options: SubscriptionOptions, ctx: CommandContext
+) -> SubscriptionOptions:
+    """Instruments by canonical name, as verdicts hold them (the matcher compares the two)."""
+    if not options.instruments:
+        return options
+    vocab = await asyncio.to_thread(instrument_vocabulary, ctx.bot.classifier)
+    canonical = _uniq([validate.instrument(x, vocab) for x in options.instruments])
+    return dataclasses.replace(options, instruments=canonical)
 
 
 async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
     require_admin(req.caller, "change this channel's subscriptions")
     platform, scope, channel = destination_key(req)
     options = subscription_options(req, DestinationOptions(platform, scope, channel))
-    if options.instruments:
-        # Stored by canonical name, as verdicts hold them (the matcher compares the two).
-        vocab = await asyncio.to_thread(instrument_vocabulary, ctx.bot.classifier)
-        canonical = _uniq([validate.instrument(x, vocab) for x in options.instruments])
-        options = dataclasses.replace(options, instruments=canonical)
+    options = await canonical_instruments(options, ctx)
     origin = Origin.CLI if req.caller.platform == "cli" else Origin.CHAT
     sub = await ctx.call(ctx.bot.subscribe, options, origin=origin, created_by=who(req.caller))
     where = "this channel" if req.caller.platform != "cli" else _dest_label(platform, channel)
@@ -132,8 +165,17 @@ async def cmd_subscriptions(req: Request, ctx: CommandContext) -> Reply:
             text="This channel has no subscriptions. Add one with e.g."
             " `/policy subscribe jurisdictions:EU topics:legislation mode:daily at:09:00`.",
         )
+    now = ctx.bot.now()
+    text = f"{len(subs)} subscription(s)."
+    mutes = await ctx.call(ctx.bot.mutes, platform, scope, channel)
+    channel_mute = next((m for m in mutes if m.subscription_id is None), None)
+    if channel_mute is not None:
+        text += (
+            f" This channel is muted until {channel_mute.until:%Y-%m-%d %H:%M} UTC"
+            " (`/policy unmute` ends it)."
+        )
     return Reply(
         title="Subscriptions",
-        text=f"{len(subs)} subscription(s).",
-        table=Table(SUB_COLUMNS, tuple(describe(s) for s in subs)),
+        text=text,
+        table=Table(SUB_COLUMNS, tuple(describe(s, now) for s in subs)),
     )

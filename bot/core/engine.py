@@ -20,8 +20,9 @@ from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.core.pipeline import Pipeline
 from bot.deliver.health import sweep as sweep_feed_health
+from bot.deliver.mute import queue_scheduled
 from bot.deliver.ports import Outcome, Sender
-from bot.deliver.route import Router, queue_digests
+from bot.deliver.route import Router
 from bot.deliver.status import PLATFORM_NEEDS, waiting_without_sender
 from bot.deliver.worker import (
     DrainStats,
@@ -167,8 +168,9 @@ class Engine:
     # -- delivery -----------------------------------------------------------------------------
 
     async def queue_digests(self) -> int:
-        """Queue the digests whose scheduled time has come; returns how many."""
-        queued = await asyncio.to_thread(queue_digests, self.storage, utcnow())
+        """Queue the digests whose scheduled time has come, and the catch-ups of mutes that
+        ended; returns how many."""
+        queued = await asyncio.to_thread(queue_scheduled, self.storage, utcnow())
         return len(queued)
 
     async def deliver(self, *, until_idle: bool = False) -> DrainStats:

@@ -81,6 +81,8 @@ class Feed(Base):
     # -- added by bot/commands (migration 0002): feeds added from chat live only in the DB.
     origin: Mapped[str] = mapped_column(String(16), default="config")  # config|chat
     added_by: Mapped[str | None] = mapped_column(String(200))  # "platform:scope:user" for chat
+    # -- migration 0005: labels that subscriptions follow with `feeds: [tag:NAME]`.
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class Story(Base):
@@ -196,6 +198,9 @@ class Destination(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     last_sent_at: Mapped[datetime | None]
+    # -- migration 0005: the whole channel muted (routing holds its posts back until then).
+    muted_since: Mapped[datetime | None]
+    muted_until: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("platform", "guild", "channel", "webhook_env", name="uq_destination"),
@@ -224,6 +229,13 @@ class Subscription(Base):
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_digest_at: Mapped[datetime | None]  # end of the period last digested
+    # -- migration 0005: feed routing (feed names or "tag:NAME"), exclusions, a mute.
+    feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    exclude: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    exclude_jurisdictions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    exclude_topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    muted_since: Mapped[datetime | None]
+    muted_until: Mapped[datetime | None]
 
     destination: Mapped[Destination] = relationship()
 

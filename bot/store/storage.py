@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, update
@@ -170,6 +170,27 @@ class StoryHook(Protocol):
     """Called inside the poll's transaction for each new relevant story that may be posted."""
 
     def __call__(self, session: Session, story: Story, verdict: VerdictValue) -> None: ...
+
+
+@runtime_checkable
+class FeedRouting(Protocol):
+    """A StoryHook that also routes by source feed (subscriptions that follow feeds). For a
+    followed feed, `from_feed` replaces the plain call: it gets every new story the poll may
+    post, flagged or not (`new=True`), and each older story the feed joined with a fresh
+    entry (`new=False`)."""
+
+    def follows(self, session: Session, feed_id: int) -> bool: ...
+
+    def from_feed(
+        self,
+        session: Session,
+        story: Story,
+        verdict: VerdictValue | Verdict,
+        feed_id: int,
+        *,
+        new: bool,
+        when: datetime,
+    ) -> None: ...
 
 
 Classify = Callable[[Item, Sequence[str]], VerdictValue]
@@ -354,6 +375,7 @@ class Storage:
                 row.jurisdictions = list(fc.jurisdictions)
                 row.interval_seconds = int(fc.interval.total_seconds())
                 row.enabled = fc.enabled
+                row.tags = list(fc.tags)
                 row.in_config = True
             for name, row in rows.items():
                 # Feeds added from chat live in the database only: the file does not own them.
@@ -682,20 +704,67 @@ class Storage:
             1 for n in new if not n.announce and n.verdict is not None and n.verdict.relevant
         )
         outcome.flagged_story_ids.extend(n.id for n in flagged)
-        if flagged and on_story is not None:
-            # The hook gets real ORM rows, loaded once the poll's rows are all written, and a
-            # Session inside this transaction (closing it leaves the transaction alone).
-            with Session(bind=conn, expire_on_commit=False) as s:
-                rows = {
-                    st.id: st
-                    for chunk in _chunks([n.id for n in flagged])
-                    for st in s.scalars(select(Story).where(Story.id.in_(chunk)))
-                }
+        feed_hook = on_story if isinstance(on_story, FeedRouting) else None
+        if on_story is None or not (flagged or feed_hook):
+            return len(links)
+        # The hook gets real ORM rows, loaded once the poll's rows are all written, and a
+        # Session inside this transaction (closing it leaves the transaction alone).
+        with Session(bind=conn, expire_on_commit=False) as s:
+            if feed_hook is not None and feed_hook.follows(s, feed_id):
+                self._route_followed(
+                    s, feed_hook, feed_id, new, links, gained, now, cutoff, first_success
+                )
+            elif flagged:
+                rows = self._story_rows(s, [n.id for n in flagged])
                 for n in flagged:
                     assert n.verdict is not None
                     on_story(s, rows[n.id], n.verdict)
-                s.flush()
+            s.flush()
         return len(links)
+
+    @staticmethod
+    def _story_rows(s: Session, ids: Sequence[int]) -> dict[int, Story]:
+        return {
+            st.id: st
+            for chunk in _chunks(list(ids))
+            for st in s.scalars(select(Story).where(Story.id.in_(chunk)))
+        }
+
+    def _route_followed(
+        self,
+        s: Session,
+        hook: FeedRouting,
+        feed_id: int,
+        new: Sequence[_NewStory],
+        links: Sequence[tuple[str, Item, int | _NewStory]],
+        gained: set[int],
+        now: datetime,
+        cutoff: datetime,
+        first_success: bool,
+    ) -> None:
+        """Feed routing: every story this followed feed brings may be posted, flagged or not
+        (after the backfill window, as for flagged stories)."""
+        fresh_new = [n for n in new if n.announce and n.verdict is not None]
+        # Older stories this feed joined now with a fresh entry (first seen from another feed).
+        joined = sorted(
+            {
+                story
+                for _, item, story in links
+                if isinstance(story, int)
+                and story in gained
+                and item.published >= cutoff
+                and (item.published_known or not first_success)
+            }
+        )
+        rows = self._story_rows(s, [n.id for n in fresh_new] + joined)
+        for n in fresh_new:
+            assert n.verdict is not None
+            hook.from_feed(s, rows[n.id], n.verdict, feed_id, new=True, when=now)
+        for sid in joined:
+            story = rows.get(sid)
+            verdict = s.get(Verdict, sid)
+            if story is not None and story.announce and verdict is not None:
+                hook.from_feed(s, story, verdict, feed_id, new=False, when=now)
 
     # -- the batched lookups and writes of _add_items
 

@@ -315,6 +315,10 @@ class PolicyGroup(
         languages=_desc("subscribe", "languages"),
         min_score=_desc("subscribe", "min_score"),
         name=_desc("subscribe", "name"),
+        feeds=_desc("subscribe", "feeds"),
+        exclude=_desc("subscribe", "exclude"),
+        exclude_jurisdictions=_desc("subscribe", "exclude_jurisdictions"),
+        exclude_topics=_desc("subscribe", "exclude_topics"),
     )
     @app_commands.check(_admin_check)
     async def subscribe(
@@ -331,6 +335,10 @@ class PolicyGroup(
         languages: app_commands.Range[str, 0, 100] | None = None,
         min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
         name: app_commands.Range[str, 0, 100] | None = None,
+        feeds: str | None = None,
+        exclude: str | None = None,
+        exclude_jurisdictions: str | None = None,
+        exclude_topics: str | None = None,
     ) -> None:
         args = {
             "jurisdictions": split_list(jurisdictions),
@@ -344,8 +352,24 @@ class PolicyGroup(
             "languages": split_list(languages),
             "min_score": min_score,
             "name": name,
+            "feeds": split_list(feeds),
+            "exclude": split_list(exclude),
+            "exclude_jurisdictions": split_list(exclude_jurisdictions),
+            "exclude_topics": split_list(exclude_topics),
         }
         await self.runner.run(interaction, "subscribe", args)
+
+    @subscribe.autocomplete("exclude_jurisdictions")
+    async def _sub_exclude_jurisdictions(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.runner.list_choices("jurisdiction", current)
+
+    @subscribe.autocomplete("exclude_topics")
+    async def _sub_exclude_topics(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.runner.list_choices("topic", current)
 
     @subscribe.autocomplete("jurisdictions")
     async def _sub_jurisdictions(
@@ -386,7 +410,41 @@ class PolicyGroup(
     ) -> None:
         await self.runner.run(interaction, "subscriptions", {"all_channels": all_channels})
 
+    @app_commands.command(name="mute", description=_desc("mute"))
+    @app_commands.describe(
+        duration=_desc("mute", "duration"), subscription=_desc("mute", "subscription")
+    )
+    @app_commands.check(_admin_check)
+    async def mute(
+        self,
+        interaction: discord.Interaction[Any],
+        duration: app_commands.Range[str, 1, 10],
+        subscription: app_commands.Range[int, 1] | None = None,
+    ) -> None:
+        args = {"duration": duration, "subscription": subscription}
+        await self.runner.run(interaction, "mute", args)
+
+    @app_commands.command(name="unmute", description=_desc("unmute"))
+    @app_commands.describe(subscription=_desc("unmute", "subscription"))
+    @app_commands.check(_admin_check)
+    async def unmute(
+        self,
+        interaction: discord.Interaction[Any],
+        subscription: app_commands.Range[int, 1] | None = None,
+    ) -> None:
+        await self.runner.run(interaction, "unmute", {"subscription": subscription})
+
     # -- reading ------------------------------------------------------------------------------
+
+    @app_commands.command(name="preview", description=_desc("preview"))
+    @app_commands.describe(filters=_desc("preview", "filters"), days=_desc("preview", "days"))
+    async def preview(
+        self,
+        interaction: discord.Interaction[Any],
+        filters: str | None = None,
+        days: app_commands.Range[int, 1, 30] | None = None,
+    ) -> None:
+        await self.runner.run(interaction, "preview", {"filters": filters, "days": days})
 
     @app_commands.command(name="digest", description=_desc("digest"))
     @app_commands.describe(hours=_desc("digest", "hours"))
