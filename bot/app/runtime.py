@@ -165,6 +165,7 @@ class Runtime:
             else platforms.build_senders(_credentials(settings)),
             alert_renderer=platforms.render_alert,
             digest_renderer=platforms.render_digest,
+            styler=platforms.STYLER,
             pacing=platforms.pacing(),
             backfill_window=config.defaults.backfill_window,
             max_backoff=config.defaults.max_backoff,

@@ -19,7 +19,8 @@ import structlog
 from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.core.pipeline import Pipeline
-from bot.deliver.ports import Outcome, Sender
+from bot.deliver.followup import queue_followups
+from bot.deliver.ports import Outcome, Sender, Styler
 from bot.deliver.route import Router, queue_digests
 from bot.deliver.status import PLATFORM_NEEDS, waiting_without_sender
 from bot.deliver.worker import (
@@ -233,6 +234,7 @@ def build_engine(
     on_sent: Callable[[str, int], None] | None = None,
     on_failure: Callable[[str, Outcome], None] | None = None,
     on_delivered: Callable[[str, float], None] | None = None,
+    styler: Styler | None = None,
 ) -> Engine:
     """Wire poll -> route -> outbox -> senders over `storage`."""
     router = Router()
@@ -243,6 +245,7 @@ def build_engine(
         backfill_window=backfill_window,
         max_backoff=max_backoff,
         on_story=router,
+        on_source=queue_followups,
     )
     worker = Worker(
         storage,
@@ -253,6 +256,7 @@ def build_engine(
         on_sent=on_sent,
         on_failure=on_failure,
         on_delivered=on_delivered,
+        styler=styler,
     )
     engine = Engine(storage, fetcher, classifier, pipeline, router, dict(senders), worker)
     pipeline.on_outcome = engine._outcome

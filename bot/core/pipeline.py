@@ -19,7 +19,7 @@ from bot.ingest.normalise import normalise
 from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.store.db import database_error
-from bot.store.storage import FeedInfo, PollOutcome, Storage, StoryHook
+from bot.store.storage import FeedInfo, PollOutcome, SourceHook, Storage, StoryHook
 
 log = structlog.get_logger("policybot.poll")
 
@@ -41,6 +41,7 @@ class Pipeline:
     backfill_window: timedelta = timedelta(hours=48)
     max_backoff: timedelta = timedelta(hours=12)
     on_story: StoryHook | None = None
+    on_source: SourceHook | None = None  # a story gained a source: its follow-up posts
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
     on_outcome: Callable[[PollOutcome], None] | None = None  # metrics, progress bars
@@ -170,6 +171,7 @@ class Pipeline:
             feed_title=feed_title,
             parse_error=parse_error,
             on_story=self.on_story,
+            on_source=self.on_source,
         )
         if result.status is FetchStatus.OK:
             # Only now are this body's entries stored: remember them for the next poll.

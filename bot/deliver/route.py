@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.classify.verdict import Verdict as VerdictValue
@@ -101,6 +102,7 @@ def get_or_create_destination(
 
 _FILTER_FIELDS = ("jurisdictions", "topics", "instruments", "keywords", "languages")
 _SCHEDULE_FIELDS = ("mode", "at", "day", "timezone")
+_DELIVERY_FIELDS = ("mention", "post_as")  # pings and threads (with the two below)
 
 
 def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
@@ -108,6 +110,10 @@ def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
     values.update({f: getattr(sc, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(sc.min_score)
     values["name"] = sc.name
+    values.update({f: getattr(sc, f) for f in _DELIVERY_FIELDS})
+    values["mention_min_score"] = float(sc.mention_min_score)
+    values["mention_instruments"] = list(sc.mention_instruments)
+    values["digest_thread"] = bool(sc.digest_thread)
     return values
 
 
@@ -116,6 +122,10 @@ def _row_values(row: Subscription) -> dict[str, Any]:
     values.update({f: getattr(row, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(row.min_score)
     values["name"] = row.name
+    values.update({f: getattr(row, f) for f in _DELIVERY_FIELDS})
+    values["mention_min_score"] = float(row.mention_min_score or 0.0)
+    values["mention_instruments"] = list(row.mention_instruments or [])
+    values["digest_thread"] = bool(row.digest_thread)
     return values
 
 
@@ -308,12 +318,12 @@ class _FastInsert:
 _fast_inserts: dict[str, _FastInsert] = {}
 
 
-def insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_ignore(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert outbox rows (dicts of _OUTBOX_COLUMNS), skipping any (destination, kind,
-    dedup_key) already queued; in the session's transaction."""
+    dedup_key) already queued; in the session's (or connection's) transaction."""
     if not rows:
         return
-    conn = session.connection()
+    conn = session.connection() if isinstance(session, Session) else session
     dialect = conn.dialect
     if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - unsupported
         raise RuntimeError(f"unsupported database {dialect.name}")

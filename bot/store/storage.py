@@ -165,6 +165,15 @@ class StoryHook(Protocol):
     def __call__(self, session: Session, story: Story, verdict: VerdictValue) -> None: ...
 
 
+class SourceHook(Protocol):
+    """Called inside the poll's transaction with the stories that gained a source (an entry
+    of this feed joined a story stored before), for their follow-up posts."""
+
+    def __call__(
+        self, conn: Connection, story_ids: Sequence[int], feed_id: int, now: datetime
+    ) -> None: ...
+
+
 Classify = Callable[[Item, Sequence[str]], VerdictValue]
 
 
@@ -381,6 +390,7 @@ class Storage:
         feed_title: str | None = None,
         parse_error: str | None = None,
         on_story: StoryHook | None = None,
+        on_source: SourceHook | None = None,
     ) -> PollOutcome:
         """Write one poll's results in one transaction and return what was new.
 
@@ -409,6 +419,7 @@ class Storage:
                         first_success=last_success_at is None,
                         classify=classify,
                         on_story=on_story,
+                        on_source=on_source,
                         outcome=outcome,
                         new_titles=new_titles,
                     )
@@ -465,6 +476,7 @@ class Storage:
         classify: Classify,
         on_story: StoryHook | None,
         outcome: PollOutcome,
+        on_source: SourceHook | None = None,
         new_titles: list[tuple[int, str]],
     ) -> int:
         """Store the entries not seen before in this feed; returns how many were added.
@@ -596,6 +608,8 @@ class Storage:
             ],
         )
         outcome.new_entries += len(links)
+        if gained and on_source is not None:
+            on_source(conn, sorted(gained), feed_id, now)
 
         flagged = [n for n in new if n.announce and n.verdict is not None and n.verdict.relevant]
         outcome.flagged += len(flagged)

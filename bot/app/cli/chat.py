@@ -321,6 +321,21 @@ def subs_add(
     day: str = typer.Option("mon", "--day", help="Weekly digest day."),
     timezone: str = typer.Option("UTC", "--timezone", help="IANA zone, e.g. Europe/Berlin."),
     name: str | None = typer.Option(None, "--name"),
+    mention: str | None = typer.Option(
+        None, "--mention", help="Discord role id or Slack user group id to ping."
+    ),
+    mention_min_score: float | None = typer.Option(
+        None, "--mention-min-score", min=0.0, max=1.0, help="Ping only at this score or more."
+    ),
+    mention_instruments: str | None = typer.Option(
+        None, "--mention-instruments", help="Ping only for stories naming one of these."
+    ),
+    post_as: str | None = typer.Option(
+        None, "--post-as", help="message, thread, or forum (a Discord forum channel)."
+    ),
+    digest_thread: bool = typer.Option(
+        False, "--digest-thread", help="Digests: header in the channel, stories in its thread."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add a subscription to a destination."""
@@ -340,6 +355,11 @@ def subs_add(
         "timezone": timezone,
         "name": name,
         "min_score": min_score,
+        "mention": mention,
+        "mention_min_score": mention_min_score,
+        "mention_instruments": mention_instruments,
+        "post_as": post_as,
+        "digest_thread": digest_thread,
     }
     _print(_run(ctx, "subscribe", args), as_json)
 

@@ -8,6 +8,7 @@ with bot.platforms.discord.reply and sends it. Nothing here decides what a comma
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any, Literal
 
 import discord
@@ -93,6 +94,7 @@ class Runner:
         args: dict[str, Any],
         *,
         share: bool = False,
+        channel: str | None = None,
     ) -> None:
         args = {k: v for k, v in args.items() if v is not None}
         spec = COMMANDS[command]
@@ -102,7 +104,10 @@ class Runner:
             # The first answer must come within 3 s; the handler may take longer.
             await interaction.response.defer(ephemeral=not public, thinking=True)
             deferred = public
-        request = Request(command, args, caller_from(interaction))
+        caller = caller_from(interaction)
+        if channel is not None:  # a forum post's command subscribes its forum channel
+            caller = dataclasses.replace(caller, channel=channel)
+        request = Request(command, args, caller)
         reply = await call_handler(self.handler, request, self.ctx)
         await self.send(interaction, reply, command=command, deferred=deferred)
 
@@ -257,6 +262,29 @@ async def _tell(interaction: discord.Interaction[Any], text: str) -> None:
 # Choices Discord shows as a menu (mirrors spec.MODES / spec.DAYS).
 Mode = Literal["instant", "daily", "weekly"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PostAsChoice = Literal["message", "thread", "forum"]
+
+
+def subscribe_target(interaction: discord.Interaction[Any], post_as: str | None) -> tuple[str, str]:
+    """The channel a subscribe command stores, and its kind ("forum", "thread", "text").
+
+    No command can be typed in a forum channel itself, only in its posts: `post_as:forum`
+    typed in a forum post subscribes the forum channel that holds it.
+    """
+    channel = interaction.channel
+    here = str(interaction.channel_id or "")
+    if isinstance(channel, discord.Thread):
+        parent = channel.parent
+        parent_id = str(channel.parent_id or "")
+        in_forum = isinstance(parent, discord.ForumChannel) or (
+            parent is None and channel.type is discord.ChannelType.public_thread
+        )
+        if post_as == "forum" and in_forum and parent_id:
+            return parent_id, "forum"
+        return here, "thread"
+    if isinstance(channel, discord.ForumChannel):
+        return here, "forum"
+    return here, "text"
 
 
 @app_commands.guild_only()
@@ -332,6 +360,11 @@ class PolicyGroup(
         languages=_desc("subscribe", "languages"),
         min_score=_desc("subscribe", "min_score"),
         name=_desc("subscribe", "name"),
+        mention=_desc("subscribe", "mention"),
+        mention_min_score=_desc("subscribe", "mention_min_score"),
+        mention_instruments=_desc("subscribe", "mention_instruments"),
+        post_as=_desc("subscribe", "post_as"),
+        digest_thread=_desc("subscribe", "digest_thread"),
     )
     @app_commands.check(_admin_check)
     async def subscribe(
@@ -348,7 +381,13 @@ class PolicyGroup(
         languages: app_commands.Range[str, 0, 100] | None = None,
         min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
         name: app_commands.Range[str, 0, 100] | None = None,
+        mention: app_commands.Range[str, 0, 100] | None = None,
+        mention_min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
+        mention_instruments: app_commands.Range[str, 0, 300] | None = None,
+        post_as: PostAsChoice | None = None,
+        digest_thread: bool | None = None,
     ) -> None:
+        target, kind = subscribe_target(interaction, post_as)
         args = {
             "jurisdictions": split_list(jurisdictions),
             "topics": split_list(topics),
@@ -361,8 +400,14 @@ class PolicyGroup(
             "languages": split_list(languages),
             "min_score": min_score,
             "name": name,
+            "mention": mention,
+            "mention_min_score": mention_min_score,
+            "mention_instruments": split_list(mention_instruments),
+            "post_as": post_as,
+            "digest_thread": digest_thread,
+            "channel_kind": kind,
         }
-        await self.runner.run(interaction, "subscribe", args)
+        await self.runner.run(interaction, "subscribe", args, channel=target)
 
     @subscribe.autocomplete("jurisdictions")
     async def _sub_jurisdictions(

@@ -14,12 +14,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.deliver.ports import (
+    PLACEMENT_KEY,
     DestinationInfo,
     Outcome,
     SendResult,
     WebhookUrlMissing,
     webhook_url,
 )
+from bot.types import Placement, PostAs
 
 # Web API errors that mean the destination cannot work until a person acts.
 PERMANENT_ERRORS = frozenset(
@@ -158,16 +160,25 @@ class SlackBotSender:
         first_part: int = 0,
     ) -> SendResult:
         ids: list[str] = []
+        thread: str | None = None
         for i, payload in enumerate(payloads):
+            args = message_args(payload)
+            placement = payload.get(PLACEMENT_KEY)
+            if isinstance(placement, Placement) and placement.thread_id:
+                args["thread_ts"] = placement.thread_id  # a reply in the story's thread
             try:
-                resp = await self.client.chat_postMessage(
-                    channel=destination.channel, **message_args(payload)
-                )
+                resp = await self.client.chat_postMessage(channel=destination.channel, **args)
             except Exception as exc:
                 r = classify_slack_error(exc)
-                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
-            ids.append(str(resp.get("ts") or ""))
-        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
+                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids), thread_id=thread)
+            ts = str(resp.get("ts") or "")
+            ids.append(ts)
+            if isinstance(placement, Placement) and not thread:
+                if placement.thread_id:
+                    thread = placement.thread_id
+                elif placement.post_as != PostAs.MESSAGE and ts:
+                    thread = ts  # the message is the thread's parent
+        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids), thread_id=thread)
 
     async def aclose(self) -> None:
         session = getattr(self.client, "session", None)
