@@ -158,8 +158,7 @@ class FakeDiscord(FakeServer):
     def add_forum(self, channel_id: int | str, tags: list[str]) -> list[dict[str, Any]]:
         """Make a channel a forum (type 15) with these tags; returns the tag objects."""
         objs = [
-            {"id": self.snowflake(), "name": t, "moderated": False, "emoji_id": None}
-            for t in tags
+            {"id": self.snowflake(), "name": t, "moderated": False, "emoji_id": None} for t in tags
         ]
         self.channels[str(channel_id)] = {
             "id": str(channel_id),

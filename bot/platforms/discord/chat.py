@@ -405,7 +405,8 @@ class PolicyGroup(
             "mention_instruments": split_list(mention_instruments),
             "post_as": post_as,
             "digest_thread": digest_thread,
-            "channel_kind": kind,
+            # What the channel can hold, when the option asks for something (checked there).
+            "channel_kind": kind if post_as else None,
         }
         await self.runner.run(interaction, "subscribe", args, channel=target)
 
