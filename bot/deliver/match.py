@@ -37,6 +37,10 @@ class SubscriptionView:
     at: str = "09:00"
     day: str = "mon"
     timezone: str = "UTC"
+    # Pings (routing prefers, per channel, a matching subscription that pings for the story).
+    mention: str | None = None
+    mention_min_score: float = 0.0
+    mention_instruments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
+from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView, norm_tag
 from bot.store.models import Destination, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
 from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
@@ -239,7 +239,20 @@ def view_of(row: Subscription) -> SubscriptionView:
         at=row.at,
         day=row.day,
         timezone=row.timezone,
+        mention=row.mention or None,
+        mention_min_score=float(row.mention_min_score or 0.0),
+        mention_instruments=tuple(row.mention_instruments or ()),
     )
+
+
+def pings_for(sub: SubscriptionView, facts: StoryFacts) -> bool:
+    """Whether this subscription would ping for the story (its mention's conditions)."""
+    if not sub.mention or facts.score < sub.mention_min_score:
+        return False
+    if sub.mention_instruments:
+        wanted = {norm_tag(i) for i in sub.mention_instruments}
+        return any(norm_tag(i) in wanted for i in facts.instruments)
+    return True
 
 
 def load_subscription_views(session: Session) -> list[SubscriptionView]:
@@ -374,10 +387,15 @@ class Router:
         return index
 
     def destinations_for(self, session: Session, facts: StoryFacts) -> dict[int, SubscriptionView]:
-        """Destination id -> the first instant subscription there that matches."""
+        """Destination id -> the first instant subscription there that matches, or rather
+        the first that pings for this story (its options decide how the story is posted)."""
         out: dict[int, SubscriptionView] = {}
         for sub in self.index(session).match(facts, instant_only=True):
-            out.setdefault(sub.destination_id, sub)
+            have = out.get(sub.destination_id)
+            if have is None or (
+                sub.mention and not pings_for(have, facts) and pings_for(sub, facts)
+            ):
+                out[sub.destination_id] = sub
         return out
 
     def __call__(self, session: Session, story: Story, verdict: VerdictValue) -> None:

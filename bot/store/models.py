@@ -234,7 +234,7 @@ class OutboxMessage(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    kind: Mapped[str] = mapped_column(String(16))  # alert|digest
+    kind: Mapped[str] = mapped_column(String(16))  # alert|digest|followup
     # For alerts the story; for digests a key of the period, so each digest is queued once.
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     dedup_key: Mapped[str] = mapped_column(String(200))

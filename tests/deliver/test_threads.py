@@ -15,12 +15,14 @@ from sqlalchemy import select
 
 from bot import platforms
 from bot.deliver.followup import queue_followups
+from bot.deliver.ports import DestinationInfo
 from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
 from bot.deliver.worker import Pacer, Worker
 from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
 from bot.platforms.slack.send import SlackBotSender
 from bot.store.models import Destination, OutboxMessage
 from bot.store.storage import Storage
+from bot.types import Placement
 from tests.deliver import helpers as h
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
@@ -35,6 +37,14 @@ FORUM, TEXT = "700000000000000001", "700000000000000002"
 @pytest.fixture
 def storage(tmp_path: Path) -> Iterator[Storage]:
     s = Storage.open(f"sqlite:///{tmp_path / 'threads.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def both(db_url: str) -> Iterator[Storage]:
+    """Storage on SQLite and on PostgreSQL (when a test server is given)."""
+    s = Storage.open(db_url)
     yield s
     s.close()
 
@@ -172,8 +182,9 @@ def _poll(storage: Storage, feed_id: int, uid: str, title: str, url: str) -> Non
 
 
 async def test_follow_up_sources_land_in_the_storys_thread_after_a_restart(
-    storage: Storage, tmp_path: Path
+    both: Storage, tmp_path: Path
 ) -> None:
+    storage = both
     a, b, c = storage.sync_feeds(
         config(tmp_path, "Politico", "Euractiv", "Reuters").feed_options(), NOW
     )
@@ -257,3 +268,98 @@ async def test_a_slack_digest_posts_its_header_and_the_stories_in_its_thread(
     assert "3 stories in the thread" in header["text"]
     assert stories and all(p["thread_ts"] == header["ts"] for p in stories)
     assert all(f"AI rule {i}" in str(stories) for i in range(3))
+
+
+def test_routing_prefers_the_subscription_that_pings_for_the_story(storage: Storage) -> None:
+    with storage.write() as s:
+        d = h.destination(s, "discord", "111111111111111111")
+        plain = h.subscription(s, d)
+        strict = h.subscription(s, d, mention=ROLE, mention_min_score=0.95)
+        pinging = h.subscription(s, d, mention=ROLE, mention_instruments=["EU AI Act"])
+        subscriptions_changed()
+        router = Router()
+        act, v1 = h.story(s, "AI Act", score=0.9, instruments=("EU AI Act",))
+        other, v2 = h.story(s, "Other", score=0.9, instruments=("law",))
+        router(s, act, v1)
+        router(s, other, v2)
+        subs = dict(s.execute(select(OutboxMessage.story_id, OutboxMessage.subscription_id)).all())
+    assert subs == {act.id: pinging.id, other.id: plain.id}
+    assert strict.id not in subs.values()
+
+
+async def test_a_webhook_forum_post_and_its_follow_ups(storage: Storage, tmp_path: Path) -> None:
+    """Through a forum channel's webhook: the post by thread_name (no tags: a webhook cannot
+    read them), its follow-ups by thread_id."""
+    a, b = storage.sync_feeds(config(tmp_path, "Politico", "Euractiv").feed_options(), NOW)
+    with storage.write() as s:
+        d = h.destination(s, "discord-webhook", "", webhook_env="HOOK_FORUM")
+        h.subscription(s, d, post_as="forum", mention=ROLE)
+        subscriptions_changed()
+    url = "https://news.example/ai-act-vote"
+    _poll(storage, a.id, "w1", "EU AI Act vote", url)
+    async with FakeDiscord() as fake:
+        os.environ["HOOK_FORUM"] = fake.webhook_url(123456789012345678)
+        try:
+            with fake.patched():
+                for step in range(2):
+                    if step:
+                        _poll(storage, b.id, "w2", "Parliament votes on the AI Act", url)
+                    sender = DiscordWebhookSender()
+                    try:
+                        stats = await worker(storage, {"discord-webhook": sender}).drain(now=NOW)
+                    finally:
+                        await sender.aclose()
+                    assert stats.sent == 1 and stats.errors == []
+        finally:
+            del os.environ["HOOK_FORUM"]
+    (thread,) = fake.threads.values()
+    assert thread["name"] == "EU AI Act vote" and thread["applied_tags"] == []
+    post, followup = fake.messages_in(thread["id"])
+    assert [str(r) for r in post["_request"]["allowed_mentions"]["roles"]] == [ROLE]
+    assert "Euractiv" in followup["_request"]["content"]
+    assert followup["_request"]["allowed_mentions"]["parse"] == []
+    assert not followup["_request"]["allowed_mentions"].get("roles")
+    hooks = fake.requests_to("POST", "/api/v10/webhooks/")
+    assert hooks[1].query.get("thread_id") == thread["id"]
+
+
+async def test_a_discord_digest_thread_and_a_resend_after_a_crash(storage: Storage) -> None:
+    with storage.write() as s:
+        d = h.destination(s, "discord", "111111111111111111")
+        h.subscription(s, d, mode="daily", digest_thread=True, created_at=NOW - timedelta(days=3))
+        subscriptions_changed()
+        for i in range(2):
+            h.story(s, f"AI rule {i}", first_seen=NOW + timedelta(hours=i + 1))
+        assert len(queue_due_digests(s, NOW + timedelta(days=1))) == 1
+    async with FakeDiscord() as fake:
+        with fake.patched():
+            sender = DiscordBotSender("t")
+            try:
+                stats = await worker(storage, {"discord": sender}).drain(
+                    now=NOW + timedelta(days=1)
+                )
+                (header,) = fake.messages_in("111111111111111111")
+                # A crash after the post, before it was marked sent: the same part again
+                # (same nonce) is the same message, and its thread is kept, not doubled.
+                with storage.session() as s:
+                    row = s.scalars(select(OutboxMessage)).one()
+                body = {"content": header["_request"]["content"]}
+                placement = platforms.STYLER.place(
+                    "discord", body, Placement(post_as="thread", title="AI governance digest")
+                )
+                again = await sender.send(
+                    DestinationInfo(1, "discord", channel="111111111111111111"),
+                    [placement],
+                    row.nonce or "",
+                    first_part=0,
+                )
+            finally:
+                await sender.aclose()
+    assert stats.sent == 1 and stats.errors == []
+    assert "2 stories in the thread" in header["_request"]["content"]
+    thread = fake.threads[header["id"]]
+    assert thread["name"] == "AI governance digest"
+    assert fake.messages_in(thread["id"]) and "AI rule 0" in str(fake.messages_in(thread["id"]))
+    assert row.message_id == header["id"] and row.thread_id == header["id"]
+    assert again.ok and again.thread_id == header["id"] and again.message_ids == (header["id"],)
+    assert len(fake.messages_in("111111111111111111")) == 1 and len(fake.threads) == 1
