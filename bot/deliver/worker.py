@@ -19,6 +19,8 @@ do to delivery, per path:
 - Discord and Slack webhooks, Slack bot: their APIs take no nonce, so the part in flight at
   a kill -9 (posted, not yet marked sent) is posted again: at most one repeat per destination
   per crash. A clean shutdown (SIGTERM) lets it finish or gives it back unsent: no repeat.
+  Discord forum posts take no nonce either (same bound); a thread started on a resent
+  message is found again (Discord answers that the message has its thread already).
 
 Two processes never post the same row: the claim is atomic, and `run` holds the database's
 instance lock (bot.store.lock). Rows are rendered at send time from the database, so a

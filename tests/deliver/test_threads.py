@@ -267,6 +267,7 @@ async def test_a_slack_digest_posts_its_header_and_the_stories_in_its_thread(
     assert "thread_ts" not in header and "AI rule" not in str(header)
     assert "3 stories in the thread" in header["text"]
     assert stories and all(p["thread_ts"] == header["ts"] for p in stories)
+    assert fake.replies("C0DIGEST", header["ts"]) == stories
     assert all(f"AI rule {i}" in str(stories) for i in range(3))
 
 

@@ -18,6 +18,9 @@
   fake sends `hello`; `await fake.send_envelope("slash_commands", payload)` pushes an event and
   returns its envelope_id; `fake.acks` collects what the app acknowledged.
 
+Threads: a chat.postMessage with `thread_ts` is a reply (recorded with it; the answer's
+`message.thread_ts` names the parent, as Slack's does); `fake.replies(channel, ts)` lists them.
+
 Records: `fake.requests` (all), `fake.posts` (messages posted via chat.postMessage, each the
 request's arguments plus `ts`), `fake.webhook_posts` (bodies posted to incoming webhooks).
 """
@@ -81,6 +84,10 @@ class FakeSlack(FakeServer):
 
     def posts_in(self, channel: str) -> list[dict[str, Any]]:
         return [p for p in self.posts if p.get("channel") == channel]
+
+    def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The replies in the thread of message `ts`."""
+        return [p for p in self.posts_in(channel) if str(p.get("thread_ts") or "") == ts]
 
     def build_app(self) -> web.Application:
         app = web.Application()
@@ -156,6 +163,8 @@ class FakeSlack(FakeServer):
                         "text": args.get("text", ""),
                         "ts": ts,
                         "blocks": args.get("blocks", []),
+                        # A reply names its parent, as Slack's answer does.
+                        **({"thread_ts": str(args["thread_ts"])} if args.get("thread_ts") else {}),
                     },
                 }
             )
