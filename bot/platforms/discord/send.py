@@ -170,6 +170,7 @@ class DiscordBotSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         ids: list[str] = []
         try:
@@ -282,6 +283,7 @@ class DiscordWebhookSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         try:
             url = webhook_url(destination)
