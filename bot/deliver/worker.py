@@ -52,12 +52,22 @@ from sqlalchemy import func, select, update
 
 from bot.clock import as_utc, utcnow
 from bot.deliver.followup import FOLLOWUP, parse_followup_key
+from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
 from bot.deliver.placement import Posting, alert_placement, digest_placements
 from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
 from bot.store.models import Destination, Entry, Feed, OutboxMessage, Subscription
 from bot.store.storage import Storage
-from bot.types import PARENT_THREAD, Digest, OutboxStatus, Placement, PostAs, Source, StoryPost
+from bot.types import (
+    PARENT_THREAD,
+    Digest,
+    FeedNotice,
+    OutboxStatus,
+    Placement,
+    PostAs,
+    Source,
+    StoryPost,
+)
 
 log = structlog.get_logger("policybot.deliver")
 
@@ -77,6 +87,7 @@ BACKOFF_CAP = 3600.0
 
 RenderAlert = Callable[[str, StoryPost], list[Any]]
 RenderDigest = Callable[[str, Digest], list[Any]]
+RenderNotice = Callable[[str, FeedNotice], list[Any]]
 
 
 @dataclass
@@ -191,6 +202,7 @@ class Worker:
         rng: random.Random | None = None,
         alert_renderer: RenderAlert,
         digest_renderer: RenderDigest,
+        notice_renderer: RenderNotice | None = None,
         on_sent: Callable[[str, int], None] | None = None,
         on_failure: Callable[[str, Outcome], None] | None = None,
         on_delivered: Callable[[str, float], None] | None = None,
@@ -206,6 +218,7 @@ class Worker:
         self.rng = rng or random.Random()
         self.render_alert = alert_renderer
         self.render_digest = digest_renderer
+        self.render_notice = notice_renderer
         self.on_sent = on_sent
         self.on_failure = on_failure
         self.on_delivered = on_delivered  # (platform, seconds from queued to posted)
@@ -330,6 +343,11 @@ class Worker:
         styler = self.styler
         if row.kind == FOLLOWUP:
             return self._render_followup(s, row, info)
+        if row.kind == NOTICE_KIND:
+            payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
+            if error is not None:
+                raise _Skip(error)
+            return payloads
         if row.kind == "alert":
             sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
             posts = load_story_posts(s, [sid] if sid is not None else [])
@@ -395,6 +413,15 @@ class Worker:
             self.styler.place(info.platform, p, into)
             for p in self.styler.followup(info.platform, posts[row.story_id], source)
         ]
+
+    def _notice_payloads(self, s: Any, kind: str, key: str) -> tuple[list[Any], str | None]:
+        notice_id = notice_id_of(key)
+        notice = load_notice(s, notice_id) if notice_id is not None else None
+        if notice is None:
+            return [], "the feed of this notice no longer exists"
+        if self.render_notice is None:
+            return [], "this process cannot render feed notices"
+        return self.render_notice(kind, notice), None
 
     def _part_sent(
         self,

@@ -7,7 +7,7 @@ thread of its header (`digest_thread`). The outbox keeps the platform's message 
 ids of what it posted, so a story's follow-up sources find its thread after a restart.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
