@@ -102,6 +102,18 @@ class Mode(StrEnum):
 
 
 MODES: tuple[str, ...] = tuple(m.value for m in Mode)
+
+
+class PostAs(StrEnum):
+    """How a subscription's stories appear: a message, a message that starts a thread (Slack:
+    the thread's parent), or a post in a Discord forum channel."""
+
+    MESSAGE = "message"
+    THREAD = "thread"
+    FORUM = "forum"
+
+
+POST_AS: tuple[str, ...] = tuple(p.value for p in PostAs)
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -156,6 +168,34 @@ class SubscriptionOptions:
     exclude: tuple[str, ...] = ()
     exclude_jurisdictions: tuple[str, ...] = ()
     exclude_topics: tuple[str, ...] = ()
+    # Pings and threads (one line each, to ease merging with other options).
+    mention: str | None = None  # a Discord role id or a Slack user group id to ping
+    mention_min_score: float = 0.0  # ping only for stories scored at least this
+    mention_instruments: tuple[str, ...] = ()  # ping only for stories naming one of these
+    post_as: str = PostAs.MESSAGE.value  # a PostAs value
+    digest_thread: bool = False  # digests: header in the channel, the stories in its thread
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where and how one post goes beyond "a message in the channel", decided per outbox row
+    by delivery and carried to the sender inside the platform payload.
+
+    `post_as` thread: the message starts a thread named `title`; forum: a forum post titled
+    `title` with the forum tags named in `tags` (those that exist). `thread_id`: post inside
+    this existing thread (a Discord thread id, a Slack parent ts); PARENT_THREAD means the
+    thread the first part of the same outbox row started. `mention`: the role or user group
+    this post pings (the only mention it may carry).
+    """
+
+    post_as: str = PostAs.MESSAGE.value
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    thread_id: str | None = None
+    mention: str | None = None
+
+
+PARENT_THREAD = "@parent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +244,11 @@ class SubscriptionInfo:
     exclude_jurisdictions: tuple[str, ...] = ()
     exclude_topics: tuple[str, ...] = ()
     muted_until: datetime | None = None  # this subscription's own mute (not the channel's)
+    mention: str | None = None
+    mention_min_score: float = 0.0
+    mention_instruments: tuple[str, ...] = ()
+    post_as: str = PostAs.MESSAGE.value
+    digest_thread: bool = False
 
     def schedule(self) -> str:
         """'instant', 'daily at 09:00 UTC' or 'weekly, mon 09:00 UTC'."""

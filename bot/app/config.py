@@ -248,11 +248,34 @@ class SubscriptionConfig(_Model):
     exclude: list[str] = Field(default_factory=list)
     exclude_jurisdictions: CodeList = Field(default_factory=list)
     exclude_topics: list[str] = Field(default_factory=list)
+    # Pings and threads (README, Subscriptions): one line each, to ease merging.
+    mention: str | None = Field(default=None, description="Discord role id or Slack group id")
+    mention_min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    mention_instruments: list[str] = Field(default_factory=list)
+    post_as: Literal["message", "thread", "forum"] = "message"
+    digest_thread: bool = False
 
     @field_validator("jurisdictions", "exclude_jurisdictions")
     @classmethod
     def _jur(cls, v: list[str]) -> list[str]:
         return _check_codes(v)
+
+    @field_validator("mention", mode="before")
+    @classmethod
+    def _mention_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v  # a role id written without quotes
+
+    @model_validator(mode="after")
+    def _delivery(self) -> SubscriptionConfig:
+        from bot.core.subscriptions import check_delivery
+        from bot.errors import InputError
+
+        try:
+            checked = check_delivery(self.options())
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        self.mention = checked.mention
+        return self
 
     @field_validator("topics", "exclude_topics")
     @classmethod
@@ -310,6 +333,35 @@ class SubscriptionConfig(_Model):
                 f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin"
             ) from None
         return v
+
+    def options(self) -> SubscriptionOptions:
+        """This subscription as the plain record routing takes."""
+        d = self.destination
+        return SubscriptionOptions(
+            destination=DestinationOptions(
+                d.platform, d.guild or "", d.channel or "", d.webhook_env or ""
+            ),
+            name=self.name,
+            jurisdictions=tuple(self.jurisdictions),
+            topics=tuple(self.topics),
+            instruments=tuple(self.instruments),
+            keywords=tuple(self.keywords),
+            languages=tuple(self.languages),
+            min_score=float(self.min_score),
+            mode=self.mode,
+            at=self.at,
+            day=self.day,
+            timezone=self.timezone,
+            feeds=tuple(self.feeds),
+            exclude=tuple(self.exclude),
+            exclude_jurisdictions=tuple(self.exclude_jurisdictions),
+            exclude_topics=tuple(self.exclude_topics),
+            mention=self.mention,
+            mention_min_score=float(self.mention_min_score),
+            mention_instruments=tuple(self.mention_instruments),
+            post_as=self.post_as,
+            digest_thread=self.digest_thread,
+        )
 
 
 class ClassifierConfig(_Model):
@@ -436,32 +488,7 @@ class AppConfig(_Model):
 
     def subscription_options(self) -> list[SubscriptionOptions]:
         """The subscriptions as the plain records routing takes."""
-        out = []
-        for sc in self.subscriptions:
-            d = sc.destination
-            out.append(
-                SubscriptionOptions(
-                    destination=DestinationOptions(
-                        d.platform, d.guild or "", d.channel or "", d.webhook_env or ""
-                    ),
-                    name=sc.name,
-                    jurisdictions=tuple(sc.jurisdictions),
-                    topics=tuple(sc.topics),
-                    instruments=tuple(sc.instruments),
-                    keywords=tuple(sc.keywords),
-                    languages=tuple(sc.languages),
-                    min_score=float(sc.min_score),
-                    mode=sc.mode,
-                    at=sc.at,
-                    day=sc.day,
-                    timezone=sc.timezone,
-                    feeds=tuple(sc.feeds),
-                    exclude=tuple(sc.exclude),
-                    exclude_jurisdictions=tuple(sc.exclude_jurisdictions),
-                    exclude_topics=tuple(sc.exclude_topics),
-                )
-            )
-        return out
+        return [sc.options() for sc in self.subscriptions]
 
     def resolve_url(self, url: str) -> str:
         """Make a relative `file:` URL absolute against the config file's folder."""

@@ -20,13 +20,18 @@ HELP: dict[str, tuple[str, str]] = {
         ' /policy search "export controls" topic:export-controls source:Reuters page:2',
     ),
     "subscribe": (
-        "Admins: post matching stories to this channel, instantly or as a daily/weekly digest.",
+        "Admins: post matching stories to this channel, instantly or as a daily/weekly digest;"
+        " mention: pings a role (Discord) or user group (Slack), optionally only above"
+        " mention_min_score or for mention_instruments; post_as: message, thread or forum"
+        " (type it in a post of a Discord forum channel); digest_thread: a digest's stories"
+        " in the thread of its header.",
         "/policy subscribe jurisdictions:EU,US topics:legislation ·"
         ' /policy subscribe keywords:"AI Act" mode:daily at:09:00 timezone:Europe/Berlin ·'
         " /policy subscribe instruments:eu-ai-act min_score:0.6 ·"
         " /policy subscribe feeds:tag:privacy (everything those feeds publish) ·"
         " /policy subscribe jurisdictions:EU exclude:crypto,blockchain"
-        " exclude_topics:standards-safety",
+        " exclude_topics:standards-safety ·"
+        " /policy subscribe mention:@policy-team mention_min_score:0.8 post_as:thread",
     ),
     "unsubscribe": (
         "Admins: remove one of this channel's subscriptions, or all of them.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.types import DAYS, MODES
+from bot.types import DAYS, MODES, POST_AS
 
 # "rest": every remaining bare word, as a search query (a quoted phrase stays quoted);
 # "text": every remaining bare word as one plain value (a feed's name: feeds remove My Feed).
@@ -182,6 +182,37 @@ COMMANDS: dict[str, CommandSpec] = {
                     aliases=("tz", "zone"),
                 ),
                 Option("name", "str", "A name for this subscription"),
+                Option(
+                    "mention",
+                    "str",
+                    "Role (Discord) or user group (Slack) to ping with each story",
+                    aliases=("ping",),
+                ),
+                Option(
+                    "mention_min_score",
+                    "float",
+                    "Ping only for stories scored at least this, 0 to 1",
+                    aliases=("ping_score",),
+                ),
+                Option(
+                    "mention_instruments",
+                    "list",
+                    "Ping only for stories naming one of these laws or policies",
+                    aliases=("ping_instruments",),
+                    complete="instrument",
+                ),
+                Option(
+                    "post_as",
+                    "choice",
+                    "Each story as a message, a thread, or a forum post (Discord forums)",
+                    choices=POST_AS,
+                    aliases=("as",),
+                ),
+                Option(
+                    "digest_thread",
+                    "bool",
+                    "Digests: the header in the channel, the stories in its thread",
+                ),
             ),
             admin=True,
             usage="subscribe jurisdictions=CN,EU topics=legislation mode=daily at=09:00"

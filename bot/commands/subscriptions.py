@@ -32,6 +32,7 @@ SUB_COLUMNS = (
     "min score",
     "when",
     "origin",
+    "posts",
 )
 
 
@@ -57,7 +58,25 @@ def describe(sub: SubscriptionInfo, now: datetime | None = None) -> tuple[str, .
         f"{sub.min_score:g}" if sub.min_score else "",  # empty: not shown
         when,
         sub.origin,
+        posting(sub),
     )
+
+
+def posting(sub: SubscriptionInfo) -> str:
+    """How a subscription posts: "thread, pings 123 (score >= 0.7)"; "" for plain messages."""
+    bits = []
+    if sub.post_as != "message":
+        bits.append(sub.post_as)
+    if sub.digest_thread:
+        bits.append("digest in a thread")
+    if sub.mention:
+        when = []
+        if sub.mention_min_score:
+            when.append(f"score >= {sub.mention_min_score:g}")
+        if sub.mention_instruments:
+            when.append(", ".join(sub.mention_instruments))
+        bits.append(f"pings {sub.mention}" + (f" ({'; '.join(when)})" if when else ""))
+    return ", ".join(bits)
 
 
 def _uniq(values: list[str]) -> tuple[str, ...]:
@@ -95,6 +114,11 @@ def subscription_options(req: Request, dest: DestinationOptions) -> Subscription
             [validate.jurisdiction(j) for j in list_arg(a, "exclude_jurisdictions")]
         ),
         exclude_topics=_uniq([validate.topic(t) for t in list_arg(a, "exclude_topics")]),
+        mention=str_arg(a, "mention", 100),
+        mention_min_score=float_arg(a, "mention_min_score", 0.0, 0.0, 1.0),
+        mention_instruments=tuple(list_arg(a, "mention_instruments", commas_only=True)),
+        post_as=str_arg(a, "post_as", 20) or "message",
+        digest_thread=bool_arg(a, "digest_thread"),
     )
 
 
@@ -113,7 +137,12 @@ async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
     require_admin(req.caller, "change this channel's subscriptions")
     platform, scope, channel = destination_key(req)
     options = subscription_options(req, DestinationOptions(platform, scope, channel))
+    check_channel_kind(options.post_as, str_arg(req.args, "channel_kind", 20))
     options = await canonical_instruments(options, ctx)
+    if options.mention_instruments:
+        vocab = await asyncio.to_thread(instrument_vocabulary, ctx.bot.classifier)
+        canonical = _uniq([validate.instrument(x, vocab) for x in options.mention_instruments])
+        options = dataclasses.replace(options, mention_instruments=canonical)
     origin = Origin.CLI if req.caller.platform == "cli" else Origin.CHAT
     sub = await ctx.call(ctx.bot.subscribe, options, origin=origin, created_by=who(req.caller))
     where = "this channel" if req.caller.platform != "cli" else _dest_label(platform, channel)
@@ -122,6 +151,25 @@ async def cmd_subscribe(req: Request, ctx: CommandContext) -> Reply:
         text=f"Subscription {sub.id} added for {where}.",
         table=Table(SUB_COLUMNS, (describe(sub),)),
     )
+
+
+def check_channel_kind(post_as: str, kind: str | None) -> None:
+    """Refuse what the channel the command was typed in cannot hold (`kind`, from the chat
+    adapter: "forum", "thread", "text"; None when unknown, as from the CLI)."""
+    if kind is None:
+        return
+    if post_as == "forum" and kind != "forum":
+        raise InputError(
+            "post_as forum needs a forum channel: type the command in a post of the forum"
+            " channel (it then subscribes that forum), or use post_as thread here"
+        )
+    if post_as == "thread" and kind == "thread":
+        raise InputError(
+            "this is a thread, and a thread cannot hold threads: subscribe the channel itself"
+            " with post_as thread, or use post_as message here"
+        )
+    if post_as != "forum" and kind == "forum":
+        raise InputError("a forum channel takes only forum posts: add post_as forum")
 
 
 def _dest_label(platform: str, channel: str) -> str:

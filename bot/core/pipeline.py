@@ -19,7 +19,7 @@ from bot.ingest.normalise import item_language, normalise
 from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.store.db import database_error
-from bot.store.storage import FeedInfo, PollOutcome, Storage, StoryHook
+from bot.store.storage import FeedInfo, PollOutcome, SourceHook, Storage, StoryHook
 from bot.verdict import Verdict
 
 log = structlog.get_logger("policybot.poll")
@@ -42,6 +42,7 @@ class Pipeline:
     backfill_window: timedelta = timedelta(hours=48)
     max_backoff: timedelta = timedelta(hours=12)
     on_story: StoryHook | None = None
+    on_source: SourceHook | None = None  # a story gained a source: its follow-up posts
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
     on_outcome: Callable[[PollOutcome], None] | None = None  # metrics, progress bars
@@ -175,6 +176,7 @@ class Pipeline:
             on_story=self.on_story,
             chunks=chunks,
             track_chunks=True,
+            on_source=self.on_source,
         )
         if result.status is FetchStatus.OK:
             # Only now are this body's entries stored: remember them for the next poll.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 
+from bot.core import validate
 from bot.core.validate import show, suggest
 from bot.deliver.route import feed_table, get_or_create_destination, subscriptions_changed
 from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
@@ -28,6 +29,8 @@ _FIELDS = (
     "exclude_topics",
 )
 _SCHEDULE = ("mode", "at", "day", "timezone", "min_score", "name")
+_DELIVERY = ("mention", "mention_min_score", "post_as", "digest_thread")  # pings and threads
+_DELIVERY_LISTS = ("mention_instruments",)
 
 
 def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
@@ -55,12 +58,19 @@ def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
         exclude_jurisdictions=tuple(row.exclude_jurisdictions or ()),
         exclude_topics=tuple(row.exclude_topics or ()),
         muted_until=row.muted_until,
+        mention=row.mention,
+        mention_min_score=float(row.mention_min_score or 0.0),
+        mention_instruments=tuple(row.mention_instruments or ()),
+        post_as=row.post_as or "message",
+        digest_thread=bool(row.digest_thread),
     )
 
 
 def _values(o: SubscriptionOptions) -> dict[str, Any]:
     values: dict[str, Any] = {f: list(getattr(o, f)) for f in _FIELDS}
     values.update({f: getattr(o, f) for f in _SCHEDULE})
+    values.update({f: getattr(o, f) for f in _DELIVERY})
+    values.update({f: list(getattr(o, f)) for f in _DELIVERY_LISTS})
     return values
 
 
@@ -121,7 +131,25 @@ def check_options(storage: Storage, options: SubscriptionOptions) -> Subscriptio
                     suggest(spec, list(names.values())),
                 )
             out.append(names[spec.casefold()])
-    return replace(options, feeds=tuple(dict.fromkeys(out)))
+    return dataclasses.replace(options, feeds=tuple(dict.fromkeys(out)))
+
+
+def check_delivery(options: SubscriptionOptions) -> SubscriptionOptions:
+    """The ping and thread options, checked against what the destination can do (the
+    mention written as a bare id). Raises InputError saying what to change."""
+    d = options.destination
+    if options.mention_instruments and not options.mention:
+        raise InputError("mention_instruments needs `mention`: the role or group to ping")
+    if options.mention_min_score and not options.mention:
+        raise InputError("mention_min_score needs `mention`: the role or group to ping")
+    if not 0.0 <= options.mention_min_score <= 1.0:
+        raise InputError("mention_min_score is a score from 0 to 1")
+    return dataclasses.replace(
+        options,
+        mention=validate.mention(d.platform, options.mention) if options.mention else None,
+        post_as=validate.post_as(d.platform, options.post_as, mode=options.mode),
+        digest_thread=validate.digest_thread(d.platform, options.digest_thread, mode=options.mode),
+    )
 
 
 def _in_scope(platform: str, scope: str) -> Select[Subscription, Destination]:
@@ -142,6 +170,7 @@ def subscribe(
     limit: int,
 ) -> SubscriptionInfo:
     """Store a subscription for `options.destination`; refuses a duplicate or one too many."""
+    options = check_delivery(options)
     d = options.destination
     options = check_options(storage, options)
     wanted = _values(options)
@@ -176,6 +205,10 @@ def _row_values(row: Subscription) -> dict[str, Any]:
     values: dict[str, Any] = {f: list(getattr(row, f) or []) for f in _FIELDS}
     values.update({f: getattr(row, f) for f in _SCHEDULE})
     values["min_score"] = float(row.min_score or 0.0)
+    values.update({f: getattr(row, f) for f in _DELIVERY})
+    values.update({f: list(getattr(row, f) or []) for f in _DELIVERY_LISTS})
+    values["mention_min_score"] = float(row.mention_min_score or 0.0)
+    values["digest_thread"] = bool(row.digest_thread)
     return values
 
 

@@ -54,6 +54,11 @@ class SubscriptionView:
     def muted_at(self, when: datetime) -> bool:
         return self.muted_until is not None and when < self.muted_until
 
+    # Pings (routing prefers, per channel, a matching subscription that pings for the story).
+    mention: str | None = None
+    mention_min_score: float = 0.0
+    mention_instruments: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True, slots=True)
 class StoryFacts:

@@ -22,9 +22,16 @@ import structlog
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
 
-from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView, iter_bits
+from bot.deliver.match import (
+    StoryFacts,
+    SubscriptionIndex,
+    SubscriptionView,
+    iter_bits,
+    norm_tag,
+)
 from bot.store.models import Destination, Entry, Feed, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
 from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
@@ -112,6 +119,7 @@ _FILTER_FIELDS = (
     "exclude_topics",
 )
 _SCHEDULE_FIELDS = ("mode", "at", "day", "timezone")
+_DELIVERY_FIELDS = ("mention", "post_as")  # pings and threads (with the two below)
 
 
 def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
@@ -119,6 +127,10 @@ def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
     values.update({f: getattr(sc, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(sc.min_score)
     values["name"] = sc.name
+    values.update({f: getattr(sc, f) for f in _DELIVERY_FIELDS})
+    values["mention_min_score"] = float(sc.mention_min_score)
+    values["mention_instruments"] = list(sc.mention_instruments)
+    values["digest_thread"] = bool(sc.digest_thread)
     return values
 
 
@@ -127,6 +139,10 @@ def _row_values(row: Subscription) -> dict[str, Any]:
     values.update({f: getattr(row, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(row.min_score)
     values["name"] = row.name
+    values.update({f: getattr(row, f) for f in _DELIVERY_FIELDS})
+    values["mention_min_score"] = float(row.mention_min_score or 0.0)
+    values["mention_instruments"] = list(row.mention_instruments or [])
+    values["digest_thread"] = bool(row.digest_thread)
     return values
 
 
@@ -291,7 +307,20 @@ def view_of(
         exclude_jurisdictions=tuple(row.exclude_jurisdictions or ()),
         exclude_topics=tuple(row.exclude_topics or ()),
         muted_until=_later(row.muted_until, channel_muted_until),
+        mention=row.mention or None,
+        mention_min_score=float(row.mention_min_score or 0.0),
+        mention_instruments=tuple(row.mention_instruments or ()),
     )
+
+
+def pings_for(sub: SubscriptionView, facts: StoryFacts) -> bool:
+    """Whether this subscription would ping for the story (its mention's conditions)."""
+    if not sub.mention or facts.score < sub.mention_min_score:
+        return False
+    if sub.mention_instruments:
+        wanted = {norm_tag(i) for i in sub.mention_instruments}
+        return any(norm_tag(i) in wanted for i in facts.instruments)
+    return True
 
 
 def load_subscription_views(session: Session) -> list[SubscriptionView]:
@@ -396,8 +425,8 @@ class _FastInsert:
 _fast_inserts: dict[str, _FastInsert] = {}
 
 
-def _fast_insert(session: Session) -> tuple[Any, _FastInsert]:
-    conn = session.connection()
+def _fast_insert(session: Session | Connection) -> tuple[Any, _FastInsert]:
+    conn = session.connection() if isinstance(session, Session) else session
     dialect = conn.dialect
     if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - unsupported
         raise RuntimeError(f"unsupported database {dialect.name}")
@@ -407,7 +436,7 @@ def _fast_insert(session: Session) -> tuple[Any, _FastInsert]:
     return conn, fast
 
 
-def insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def insert_ignore(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert outbox rows (dicts of _OUTBOX_COLUMNS), skipping any (destination, kind,
     dedup_key) already queued; in the session's transaction."""
     if not rows:
@@ -465,7 +494,8 @@ class Router:
         feed_subscriptions_only: bool = False,
     ) -> dict[int, SubscriptionView]:
         """Destination id -> the first instant subscription there that matches and is not
-        muted at `when` (muted ones catch up when their mute ends: bot.deliver.mute)."""
+        muted at `when` (muted ones catch up when their mute ends: bot.deliver.mute), or
+        rather the first that pings for this story (its options decide how it is posted)."""
         index = self.index(session)
         candidates = index.instant_mask
         if feed_subscriptions_only:
@@ -475,7 +505,11 @@ class Router:
             sub = index.subs[i]
             if when is not None and sub.muted_at(when):
                 continue
-            out.setdefault(sub.destination_id, sub)
+            have = out.get(sub.destination_id)
+            if have is None or (
+                sub.mention and not pings_for(have, facts) and pings_for(sub, facts)
+            ):
+                out[sub.destination_id] = sub
         return out
 
     def follows(self, session: Session, feed_id: int) -> bool:

@@ -22,7 +22,9 @@ do to delivery, per path:
   Without that scope (or if the channel moved on by over 100 messages) it posts again.
 - Discord and Slack webhooks: their APIs take no nonce and cannot read the channel, so the
   part in flight at a kill -9 (posted, not yet marked sent) is posted again: at most one
-  repeat per destination per crash.
+  repeat per destination per crash. Discord forum posts take no nonce either (same bound);
+  a thread started on a resent message is found again (Discord answers that the message has
+  its thread already).
 A clean shutdown (SIGTERM) lets the part in flight finish or gives it back unsent: no repeat.
 
 Two processes never post the same row: the claim is atomic, and `run` holds the database's
@@ -33,6 +35,7 @@ story's later sources are named too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import secrets
@@ -45,15 +48,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import String, Table, bindparam, exists, func, select, update
+from sqlalchemy import func, select, update
 
 from bot.clock import as_utc, utcnow
+from bot.deliver.followup import FOLLOWUP, parse_followup_key
 from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
-from bot.deliver.ports import DestinationInfo, Outcome, Sender, SendResult
-from bot.store.models import Base, Destination, OutboxMessage, Subscription
+from bot.deliver.placement import Posting, alert_placement, digest_placements
+from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
+from bot.store.models import Destination, Entry, Feed, OutboxMessage, Subscription
 from bot.store.storage import Storage
-from bot.types import Digest, FeedNotice, OutboxStatus, StoryPost
+from bot.types import (
+    PARENT_THREAD,
+    Digest,
+    FeedNotice,
+    OutboxStatus,
+    Placement,
+    PostAs,
+    Source,
+    StoryPost,
+)
 
 log = structlog.get_logger("policybot.deliver")
 
@@ -72,7 +86,6 @@ BACKOFF_BASE = 15.0
 BACKOFF_CAP = 3600.0
 
 RenderAlert = Callable[[str, StoryPost], list[Any]]
-_Posts = Mapping[int, StoryPost]
 RenderDigest = Callable[[str, Digest], list[Any]]
 RenderNotice = Callable[[str, FeedNotice], list[Any]]
 
@@ -109,12 +122,8 @@ class Pacer:
         self._monotonic = monotonic
         self._last: dict[int, float] = {}
 
-    def interval(self, dest: DestinationInfo) -> float:
-        """Seconds between two posts to this destination."""
-        return self.intervals.get(dest.platform, self._default)
-
     async def wait(self, dest: DestinationInfo) -> None:
-        gap = self.interval(dest)
+        gap = self.intervals.get(dest.platform, self._default)
         last = self._last.get(dest.id)
         if gap > 0 and last is not None:
             delay = last + gap - self._monotonic()
@@ -143,13 +152,6 @@ def new_nonce() -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prefetched:
-    destination: DestinationInfo | None
-    posts: _Posts  # story id -> what an alert shows
-    rows: int  # how many of the next rows this covers
-
-
-@dataclass(frozen=True, slots=True)
 class _Claimed:
     id: int
     destination: DestinationInfo
@@ -162,78 +164,18 @@ class _Claimed:
     # It was "sending" when claimed: its process died with part `parts_sent` in flight, which
     # may have been posted.
     maybe_posted: bool = False
+    thread_id: str | None = None  # the thread its first part started (a resumed digest)
+    wait_until: datetime | None = None  # a follow-up whose story's post is not out yet
+
+
+class _Wait(Exception):
+    """A follow-up must wait for its story's alert (still queued): retry at `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
 
 
 _CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
-_OUTBOX: Table = Base.metadata.tables["outbox"]
-_DESTINATIONS: Table = Base.metadata.tables["destinations"]
-# Rows whose rendering is read ahead in one go, at most: the rest of a long backlog is read
-# when its turn comes, so a story's later sources still count...
-PREFETCH_ROWS = 100
-# ...and a paced destination reads no further ahead than this many seconds of its posts.
-PREFETCH_SECONDS = 5.0
-
-# The claim: one conditional UPDATE (whoever changes the row owns it, on SQLite, where
-# SELECT ... FOR UPDATE locks nothing, as on PostgreSQL; someone else's live claim has its
-# lease in the future and does not match; a disabled destination's rows do not match
-# either), returning what sending needs. Built once: the worker runs it for every message.
-_CLAIM = (
-    update(_OUTBOX)
-    .where(
-        _OUTBOX.c.id == bindparam("row_id"),
-        _OUTBOX.c.status.in_(_CLAIMABLE),
-        _OUTBOX.c.next_attempt_at <= bindparam("now"),
-        ~exists().where(
-            _DESTINATIONS.c.id == _OUTBOX.c.destination_id,
-            _DESTINATIONS.c.disabled_reason.is_not(None),
-        ),
-    )
-    .values(
-        status=OutboxStatus.SENDING.value,
-        next_attempt_at=bindparam("lease"),
-        claimed_by=bindparam("owner"),
-        nonce=func.coalesce(_OUTBOX.c.nonce, bindparam("nonce", type_=String())),
-    )
-    .returning(
-        _OUTBOX.c.id,
-        _OUTBOX.c.kind,
-        _OUTBOX.c.story_id,
-        _OUTBOX.c.story_ids,
-        _OUTBOX.c.dedup_key,
-        _OUTBOX.c.subscription_id,
-        _OUTBOX.c.period_start,
-        _OUTBOX.c.period_end,
-        _OUTBOX.c.created_at,
-        _OUTBOX.c.nonce,
-        _OUTBOX.c.parts_sent,
-        _OUTBOX.c.attempts,
-        _OUTBOX.c.destination_id,
-    )
-)
-# A row's status before its claim: "sending" then means its process died with a part in flight.
-_STATUS = select(_OUTBOX.c.status).where(_OUTBOX.c.id == bindparam("row_id"))
-# A part posted: the last one makes the row sent, an earlier one renews the lease.
-_MARK_SENT = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row_id"))
-    .values(
-        parts_sent=bindparam("parts"),
-        status=OutboxStatus.SENT.value,
-        claimed_by=None,
-        sent_at=bindparam("now"),
-        last_error=None,
-    )
-)
-_MARK_PART = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row_id"))
-    .values(parts_sent=bindparam("parts"), next_attempt_at=bindparam("lease"))
-)
-_DESTINATION_SENT = (
-    update(_DESTINATIONS)
-    .where(_DESTINATIONS.c.id == bindparam("dest_id"))
-    .values(last_sent_at=bindparam("now"))
-)
 
 
 def _due_condition(now: datetime) -> Any:
@@ -264,8 +206,11 @@ class Worker:
         on_sent: Callable[[str, int], None] | None = None,
         on_failure: Callable[[str, Outcome], None] | None = None,
         on_delivered: Callable[[str, float], None] | None = None,
+        styler: Styler | None = None,
     ) -> None:
         self.storage = storage
+        # Pings, threads, forum posts and follow-ups; without it every row is a plain message.
+        self.styler = styler
         self.senders = dict(senders)
         self.pacer = pacer or _default_pacer
         self.concurrency = concurrency
@@ -317,117 +262,157 @@ class Worker:
                 total += 1
         return dict(out)
 
-    def _prefetch(self, row_ids: Sequence[int]) -> _Prefetched:
-        """Read ahead, in a few queries, what rendering the next rows of one destination
-        needs: the destination and the StoryPost of each alert's story. As many rows as
-        PREFETCH_SECONDS of its pacing (all of PREFETCH_ROWS when unpaced): rows are
-        rendered from the database at send time, so a story's later sources are named."""
-        with self.storage.session() as s:
-            d = s.execute(
-                select(
-                    _DESTINATIONS.c.id,
-                    _DESTINATIONS.c.platform,
-                    _DESTINATIONS.c.guild,
-                    _DESTINATIONS.c.channel,
-                    _DESTINATIONS.c.webhook_env,
-                )
-                .join(_OUTBOX, _OUTBOX.c.destination_id == _DESTINATIONS.c.id)
-                .where(_OUTBOX.c.id == row_ids[0])
-            ).first()
-            if d is None:
-                return _Prefetched(None, {}, 1)
-            info = DestinationInfo(
-                id=d.id, platform=d.platform, guild=d.guild, channel=d.channel,
-                webhook_env=d.webhook_env,
-            )  # fmt: skip
-            gap = self.pacer.interval(info)
-            ahead = PREFETCH_ROWS if gap <= 0 else int(PREFETCH_SECONDS / gap)
-            ids = list(row_ids[: max(1, min(PREFETCH_ROWS, ahead))])
-            story_ids = s.scalars(
-                select(_OUTBOX.c.story_id).where(
-                    _OUTBOX.c.id.in_(ids),
-                    _OUTBOX.c.kind == "alert",
-                    _OUTBOX.c.destination_id == info.id,
-                    _OUTBOX.c.story_id.is_not(None),
-                )
-            ).all()
-            posts = load_story_posts(s, story_ids)
-        return _Prefetched(info, posts, len(ids))
-
-    def _claim(
-        self,
-        row_id: int,
-        now: datetime,
-        prefetched: _Prefetched | None = None,
-    ) -> _Claimed | None:
-        """Claim a row and render it: from what `_prefetch` read when it has it, else (a
-        digest, a story it did not see) from the database."""
-        with self.storage.write_connection() as conn:
-            was = conn.scalar(_STATUS, {"row_id": row_id})
-            row = conn.execute(
-                _CLAIM,
-                {
-                    "row_id": row_id,
-                    "now": now,
-                    "lease": now + LEASE,
-                    "owner": self.owner,
-                    "nonce": new_nonce(),
-                },
-            ).first()
-            if row is None:
-                return None  # claimed by someone else meanwhile, put back, or disabled
-        info, posts = (prefetched.destination, prefetched.posts) if prefetched else (None, {})
-        if info is None or info.id != row.destination_id:
-            info = self._destination(row.destination_id)
-            if info is None:
+    def _claim(self, row_id: int, now: datetime) -> _Claimed | None:
+        with self.storage.write() as s:
+            disabled = s.scalar(
+                select(Destination.disabled_reason)
+                .join(OutboxMessage, OutboxMessage.destination_id == Destination.id)
+                .where(OutboxMessage.id == row_id)
+            )
+            if disabled is not None:
                 return None
-        payloads: list[Any] = []
-        error: str | None = None
-        try:
-            if row.kind == "alert":
-                sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
-                post = posts.get(sid) if sid is not None else None
-                if post is None and sid is not None:
-                    with self.storage.session() as s:
-                        post = load_story_posts(s, [sid]).get(sid)
-                if post is not None:
-                    payloads = self.render_alert(info.platform, post)
-                else:
-                    error = "the story no longer exists"
-            elif row.kind == NOTICE_KIND:
-                with self.storage.session() as s:
-                    payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
-            else:
-                with self.storage.session() as s:
-                    name = None
-                    if row.subscription_id is not None:
-                        name = s.scalar(
-                            select(Subscription.name).where(Subscription.id == row.subscription_id)
-                        )
-                    digest = load_digest(
-                        s,
-                        [int(i) for i in row.story_ids or []],
-                        as_utc(row.period_start or row.created_at),
-                        as_utc(row.period_end or row.created_at),
-                        name,
-                    )
-                payloads = self.render_digest(info.platform, digest) if digest.stories else []
+            was = s.scalar(select(OutboxMessage.status).where(OutboxMessage.id == row_id))
+            # One conditional UPDATE is the claim: whoever changes the row owns it, on SQLite
+            # (where SELECT ... FOR UPDATE locks nothing) as on PostgreSQL. Someone else's
+            # live claim has its lease in the future and does not match.
+            res = s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.status.in_(_CLAIMABLE),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .values(
+                    status=OutboxStatus.SENDING.value,
+                    next_attempt_at=now + LEASE,
+                    claimed_by=self.owner,
+                    nonce=func.coalesce(OutboxMessage.nonce, new_nonce()),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(res, "rowcount", 0) != 1:
+                return None  # claimed by someone else meanwhile, or put back
+            row = s.get(OutboxMessage, row_id, populate_existing=True)
+            dest = s.get(Destination, row.destination_id) if row is not None else None
+            if row is None or dest is None:
+                return None
+            assert row.nonce is not None
+            info = DestinationInfo(
+                id=dest.id,
+                platform=dest.platform,
+                guild=dest.guild,
+                channel=dest.channel,
+                webhook_env=dest.webhook_env,
+            )
+            payloads: list[Any] = []
+            error: str | None = None
+            wait_until: datetime | None = None
+            try:
+                payloads = self._render(s, row, info)
                 if not payloads:
-                    error = "nothing left to post (its stories were deleted)"
-        except Exception as exc:  # a renderer bug must park the row, not stop delivery
-            log.exception("render failed", outbox=row.id)
-            error = f"could not render: {type(exc).__name__}: {exc}"
-        return _Claimed(
-            id=row.id,
-            destination=info,
-            nonce=row.nonce,
-            parts_sent=row.parts_sent,
-            attempts=row.attempts,
-            queued_at=as_utc(row.created_at),
-            payloads=tuple(payloads),
-            error=error,
-            maybe_posted=was == OutboxStatus.SENDING.value,
+                    error = (
+                        "nothing left to post (its stories were deleted)"
+                        if row.kind == "digest"
+                        else "the story no longer exists"
+                    )
+            except _Wait as w:
+                wait_until = w.until
+            except _Skip as skip:
+                error = str(skip)
+            except Exception as exc:  # a renderer bug must park the row, not stop delivery
+                log.exception("render failed", outbox=row.id)
+                error = f"could not render: {type(exc).__name__}: {exc}"
+            return _Claimed(
+                id=row.id,
+                destination=info,
+                nonce=row.nonce,
+                parts_sent=row.parts_sent,
+                attempts=row.attempts,
+                queued_at=as_utc(row.created_at),
+                payloads=tuple(payloads),
+                error=error,
+                maybe_posted=was == OutboxStatus.SENDING.value,
+                thread_id=row.thread_id,
+                wait_until=wait_until,
+            )
+
+    def _render(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
+        """The payloads of a claimed row, placed (pings, threads) by its subscription."""
+        sub = s.get(Subscription, row.subscription_id) if row.subscription_id else None
+        posting = Posting.of(sub)
+        styler = self.styler
+        if row.kind == FOLLOWUP:
+            return self._render_followup(s, row, info)
+        if row.kind == NOTICE_KIND:
+            payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
+            if error is not None:
+                raise _Skip(error)
+            return payloads
+        if row.kind == "alert":
+            sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
+            posts = load_story_posts(s, [sid] if sid is not None else [])
+            if sid not in posts:
+                return []
+            payloads = self.render_alert(info.platform, posts[sid])
+            placement = alert_placement(posting, posts[sid]) if styler else None
+            if styler is not None and placement is not None:
+                payloads = [styler.place(info.platform, payloads[0], placement), *payloads[1:]]
+            return payloads
+        digest = load_digest(
+            s,
+            [int(i) for i in row.story_ids or []],
+            row.period_start or row.created_at,
+            row.period_end or row.created_at,
+            sub.name if sub is not None else None,
         )
+        if not digest.stories:
+            return []
+        payloads = self.render_digest(info.platform, digest)
+        if styler is None:
+            return payloads
+        threaded = posting.digest_thread or posting.post_as != PostAs.MESSAGE
+        if threaded and info.platform in ("discord", "slack"):
+            payloads = [styler.digest_header(info.platform, digest), *payloads]
+        placements = digest_placements(posting, digest, len(payloads))
+        return [
+            p if pl is None else styler.place(info.platform, p, pl)
+            for p, pl in zip(payloads, placements, strict=True)
+        ]
+
+    def _render_followup(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
+        """A new source of a story, into the thread its alert started here."""
+        if self.styler is None or row.story_id is None:
+            raise _Skip("follow-ups need the platform renderers")
+        alert = s.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.destination_id == row.destination_id,
+                OutboxMessage.kind == "alert",
+                OutboxMessage.dedup_key == str(row.story_id),
+            )
+        )
+        if alert is None:
+            raise _Skip("the story was never posted here")
+        if alert.status in _CLAIMABLE and not alert.thread_id:
+            raise _Wait(max(as_utc(alert.next_attempt_at), utcnow()) + timedelta(seconds=5))
+        if not alert.thread_id:
+            raise _Skip("the story's post has no thread to add this source to")
+        _sid, feed_id = parse_followup_key(row.dedup_key)
+        found = s.execute(
+            select(Feed.name, Entry.url)
+            .join(Entry, Entry.feed_id == Feed.id)
+            .where(Entry.story_id == row.story_id, Entry.feed_id == feed_id)
+            .order_by(Entry.id)
+            .limit(1)
+        ).first()
+        posts = load_story_posts(s, [row.story_id])
+        if found is None or row.story_id not in posts:
+            return []
+        source = Source(name=found[0], url=found[1])
+        into = Placement(thread_id=alert.thread_id)
+        return [
+            self.styler.place(info.platform, p, into)
+            for p in self.styler.followup(info.platform, posts[row.story_id], source)
+        ]
 
     def _notice_payloads(self, s: Any, kind: str, key: str) -> tuple[list[Any], str | None]:
         notice_id = notice_id_of(key)
@@ -438,31 +423,35 @@ class Worker:
             return [], "this process cannot render feed notices"
         return self.render_notice(kind, notice), None
 
-    def _destination(self, dest_id: int) -> DestinationInfo | None:
-        with self.storage.session() as s:
-            dest = s.get(Destination, dest_id)
-            if dest is None:
-                return None
-            return DestinationInfo(
-                id=dest.id,
-                platform=dest.platform,
-                guild=dest.guild,
-                channel=dest.channel,
-                webhook_env=dest.webhook_env,
-            )
-
     def _part_sent(
-        self, row_id: int, dest_id: int, parts_sent: int, total: int, now: datetime
+        self,
+        row_id: int,
+        parts_sent: int,
+        total: int,
+        now: datetime,
+        result: SendResult | None = None,
     ) -> None:
-        with self.storage.write_connection() as conn:
+        with self.storage.write() as s:
+            row = s.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.parts_sent = parts_sent
+            if result is not None and parts_sent == 1:
+                # What the first part became: later posts find the thread by these.
+                row.message_id = (result.message_ids or (None,))[0] or None
+                row.thread_id = result.thread_id or row.thread_id
             if parts_sent >= total:
-                res = conn.execute(_MARK_SENT, {"row_id": row_id, "parts": parts_sent, "now": now})
+                row.status = OutboxStatus.SENT.value
+                row.claimed_by = None
+                row.sent_at = now
+                row.last_error = None
             else:
-                res = conn.execute(
-                    _MARK_PART, {"row_id": row_id, "parts": parts_sent, "lease": now + LEASE}
-                )
-            if res.rowcount:
-                conn.execute(_DESTINATION_SENT, {"dest_id": dest_id, "now": now})
+                row.next_attempt_at = now + LEASE  # renew the lease for the next part
+            s.execute(
+                update(Destination)
+                .where(Destination.id == row.destination_id)
+                .values(last_sent_at=now)
+            )
 
     def _release(self, row_id: int, now: datetime) -> None:
         """Give a claimed row back unsent (shutdown cancelled its send): due again at once,
@@ -476,6 +465,15 @@ class Worker:
                     OutboxMessage.claimed_by == self.owner,
                 )
                 .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, claimed_by=None)
+            )
+
+    def _defer(self, row_id: int, until: datetime) -> None:
+        """Give a claimed row back, due at `until` (a follow-up waiting for its alert)."""
+        with self.storage.write() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == self.owner)
+                .values(status=OutboxStatus.PENDING.value, next_attempt_at=until, claimed_by=None)
             )
 
     def _reject(self, row_id: int, error: str) -> None:
@@ -546,22 +544,21 @@ class Worker:
         self, row_ids: Sequence[int], clock: Callable[[], datetime]
     ) -> DrainStats:
         stats = DrainStats()
-        prefetched: _Prefetched | None = None
-        ahead = 0  # rows left that `prefetched` covers
         for n, row_id in enumerate(row_ids):
             if self.stopping:
                 stats.skipped += len(row_ids) - n
                 break
-            if ahead == 0:
-                prefetched = await asyncio.to_thread(self._prefetch, row_ids[n:])
-                ahead = prefetched.rows
-            ahead -= 1
-            claimed = await asyncio.to_thread(self._claim, row_id, clock(), prefetched)
+            claimed = await asyncio.to_thread(self._claim, row_id, clock())
             if claimed is None:
                 stats.skipped += 1
                 continue
             stats.picked += 1
             dest = claimed.destination
+            if claimed.wait_until is not None:
+                await asyncio.to_thread(self._defer, claimed.id, claimed.wait_until)
+                stats.picked -= 1
+                stats.skipped += 1
+                continue
             if claimed.error is not None:
                 await asyncio.to_thread(self._reject, claimed.id, claimed.error)
                 stats.rejected += 1
@@ -620,11 +617,12 @@ class Worker:
         dest = claimed.destination
         sender = self.senders[dest.platform]
         total = len(claimed.payloads)
+        thread = claimed.thread_id  # kept in the row: a resumed digest finds its thread
         for part in range(claimed.parts_sent, total):
             await self.pacer.wait(dest)
             result = await sender.send(
                 dest,
-                [claimed.payloads[part]],
+                [_in_thread(claimed.payloads[part], thread)],
                 claimed.nonce,
                 first_part=part,
                 resend=claimed.maybe_posted and part == claimed.parts_sent,
@@ -632,8 +630,10 @@ class Worker:
             self.pacer.mark(dest)
             if not result.ok:
                 return result
+            if part == 0:
+                thread = result.thread_id
             stats.parts += 1
-            await asyncio.to_thread(self._part_sent, claimed.id, dest.id, part + 1, total, clock())
+            await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock(), result)
             if self.on_sent is not None:
                 self.on_sent(dest.platform, 1)
         if self.on_delivered is not None and claimed.queued_at is not None:
@@ -661,6 +661,21 @@ class Worker:
         for part in await asyncio.gather(*(one(ids) for ids in due.values())):
             stats.merge(part)
         return stats
+
+
+class _Skip(Exception):
+    """A row that cannot be posted, and why (parked as failed, the destination untouched)."""
+
+
+def _in_thread(payload: Any, thread: str | None) -> Any:
+    """The payload with PARENT_THREAD made the thread of the row's first part (without one,
+    say where a webhook could not start it, the part goes to the channel)."""
+    if not isinstance(payload, dict):
+        return payload
+    placement = payload.get(PLACEMENT_KEY)
+    if not isinstance(placement, Placement) or placement.thread_id != PARENT_THREAD:
+        return payload
+    return {**payload, PLACEMENT_KEY: dataclasses.replace(placement, thread_id=thread)}
 
 
 async def drain_outbox(

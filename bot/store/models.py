@@ -236,6 +236,12 @@ class Subscription(Base):
     exclude_topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
     muted_since: Mapped[datetime | None]
     muted_until: Mapped[datetime | None]
+    # -- migration 0006: pings, threads and forum posts (see bot.types.SubscriptionOptions).
+    mention: Mapped[str | None] = mapped_column(String(64))
+    mention_min_score: Mapped[float] = mapped_column(Float, default=0.0)
+    mention_instruments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    post_as: Mapped[str] = mapped_column(String(16), default="message")
+    digest_thread: Mapped[bool] = mapped_column(Boolean, default=False)
 
     destination: Mapped[Destination] = relationship()
 
@@ -254,7 +260,7 @@ class OutboxMessage(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    kind: Mapped[str] = mapped_column(String(16))  # alert|digest
+    kind: Mapped[str] = mapped_column(String(16))  # alert|digest|followup
     # For alerts the story; for digests a key of the period, so each digest is queued once.
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     dedup_key: Mapped[str] = mapped_column(String(200))
@@ -271,6 +277,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     # -- migration 0004: the process holding the claim ("host:pid:random"), while "sending".
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # -- migration 0006: what the platform made of the first part, kept so that later posts
+    # (a story's follow-up sources, a digest's stories) go into its thread after a restart.
+    message_id: Mapped[str | None] = mapped_column(String(64))  # Discord message id, Slack ts
+    thread_id: Mapped[str | None] = mapped_column(String(64))  # Discord thread id, Slack ts
 
     __table_args__ = (
         UniqueConstraint("destination_id", "kind", "dedup_key", name="uq_outbox_dest_kind_key"),

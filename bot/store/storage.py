@@ -193,6 +193,15 @@ class FeedRouting(Protocol):
     ) -> None: ...
 
 
+class SourceHook(Protocol):
+    """Called inside the poll's transaction with the stories that gained a source (an entry
+    of this feed joined a story stored before), for their follow-up posts."""
+
+    def __call__(
+        self, conn: Connection, story_ids: Sequence[int], feed_id: int, now: datetime
+    ) -> None: ...
+
+
 Classify = Callable[[Item, Sequence[str]], VerdictValue]
 
 
@@ -471,6 +480,7 @@ class Storage:
         on_story: StoryHook | None = None,
         chunks: FeedChunks | None = None,
         track_chunks: bool = False,
+        on_source: SourceHook | None = None,
     ) -> PollOutcome:
         """Write one poll's results in one transaction and return what was new.
 
@@ -502,6 +512,7 @@ class Storage:
                         first_success=last_success_at is None,
                         classify=classify,
                         on_story=on_story,
+                        on_source=on_source,
                         outcome=outcome,
                         new_titles=new_titles,
                     )
@@ -566,6 +577,7 @@ class Storage:
         classify: Classify,
         on_story: StoryHook | None,
         outcome: PollOutcome,
+        on_source: SourceHook | None = None,
         new_titles: list[tuple[int, str]],
     ) -> int:
         """Store the entries not seen before in this feed; returns how many were added.
@@ -697,6 +709,8 @@ class Storage:
             ],
         )
         outcome.new_entries += len(links)
+        if gained and on_source is not None:
+            on_source(conn, sorted(gained), feed_id, now)
 
         flagged = [n for n in new if n.announce and n.verdict is not None and n.verdict.relevant]
         outcome.flagged += len(flagged)

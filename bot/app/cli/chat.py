@@ -335,6 +335,21 @@ def subs_add(
     exclude: str | None = EXCLUDE_OPT,
     exclude_jurisdictions: str | None = EXCLUDE_JUR_OPT,
     exclude_topics: str | None = EXCLUDE_TOPICS_OPT,
+    mention: str | None = typer.Option(
+        None, "--mention", help="Discord role id or Slack user group id to ping."
+    ),
+    mention_min_score: float | None = typer.Option(
+        None, "--mention-min-score", min=0.0, max=1.0, help="Ping only at this score or more."
+    ),
+    mention_instruments: str | None = typer.Option(
+        None, "--mention-instruments", help="Ping only for stories naming one of these."
+    ),
+    post_as: str | None = typer.Option(
+        None, "--post-as", help="message, thread, or forum (a Discord forum channel)."
+    ),
+    digest_thread: bool = typer.Option(
+        False, "--digest-thread", help="Digests: header in the channel, stories in its thread."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add a subscription to a destination.
@@ -362,6 +377,11 @@ def subs_add(
         "timezone": timezone,
         "name": name,
         "min_score": min_score,
+        "mention": mention,
+        "mention_min_score": mention_min_score,
+        "mention_instruments": mention_instruments,
+        "post_as": post_as,
+        "digest_thread": digest_thread,
     }
     _print(_run(ctx, "subscribe", args), as_json)
 

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.deliver.ports import (
+    PLACEMENT_KEY,
     DestinationInfo,
     Outcome,
     SendResult,
@@ -22,6 +23,7 @@ from bot.deliver.ports import (
     part_nonce,
     webhook_url,
 )
+from bot.types import Placement, PostAs
 
 log = structlog.get_logger("policybot.slack")
 
@@ -167,24 +169,37 @@ class SlackBotSender:
         resend: bool = False,
     ) -> SendResult:
         ids: list[str] = []
+        thread: str | None = None
         for i, payload in enumerate(payloads):
+            args = message_args(payload)
+            placement = payload.get(PLACEMENT_KEY)
+            if isinstance(placement, Placement) and placement.thread_id:
+                args["thread_ts"] = placement.thread_id  # a reply in the story's thread
             part = part_nonce(nonce, first_part + i)
-            if resend and i == 0:
-                found = await self.find_posted(destination.channel, part)
-                if found is not None:
-                    ids.append(found)
-                    continue
-            try:
-                resp = await self.client.chat_postMessage(
-                    channel=destination.channel,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {"nonce": part}},
-                    **message_args(payload),
-                )
-            except Exception as exc:
-                r = classify_slack_error(exc)
-                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
-            ids.append(str(resp.get("ts") or ""))
-        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
+            # (A reply is not in the channel's history: a resent one may repeat, once.)
+            found = await self.find_posted(destination.channel, part) if resend and not i else None
+            if found is not None:
+                ts = found
+            else:
+                try:
+                    resp = await self.client.chat_postMessage(
+                        channel=destination.channel,
+                        metadata={"event_type": METADATA_EVENT, "event_payload": {"nonce": part}},
+                        **args,
+                    )
+                except Exception as exc:
+                    r = classify_slack_error(exc)
+                    return dataclasses.replace(
+                        r, delivered=i, message_ids=tuple(ids), thread_id=thread
+                    )
+                ts = str(resp.get("ts") or "")
+            ids.append(ts)
+            if isinstance(placement, Placement) and not thread:
+                if placement.thread_id:
+                    thread = placement.thread_id
+                elif placement.post_as != PostAs.MESSAGE and ts:
+                    thread = ts  # the message is the thread's parent
+        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids), thread_id=thread)
 
     async def find_posted(self, channel: str, part: str) -> str | None:
         """The ts of a message this app already posted in `channel` for the part `part`
