@@ -485,30 +485,25 @@ def _load_groups(
             key = "scope" if "scope" in g else "hides"
             raise LexiconError(f"{where}.{key}: only for the `context` section")
         langs = _langs(g.get("lang"), f"{where}.lang")
-        for t in terms:
-            lex.entries.append(
-                make_entry(
-                    kind,
-                    t,
-                    char_map,
-                    case=case,
-                    weight=weight,
-                    topics=topics,
-                    jurisdictions=codes,
-                    needs_actor=bool(g.get("needs_actor", False)),
-                    ai=ai,
-                    label=str(g.get("name") or g.get("label") or ""),
-                    # (a group's id names the group; only an instrument's reaches the verdict)
-                    ident=str(g.get("id") or "") if kind == "instrument" else "",
-                    langs=langs,
-                    generic=generic,
-                    from_actor=from_actor,
-                    near=near,
-                    scope=scope,
-                    unless_actor=unless_actor,
-                    source=source,
-                )
-            )
+        # What every term of the group shares, worked out once per group.
+        shared: dict[str, Any] = {
+            "weight": weight,
+            "topics": topics,
+            "jurisdictions": codes,
+            "needs_actor": bool(g.get("needs_actor", False)),
+            "ai": ai,
+            "label": str(g.get("name") or g.get("label") or ""),
+            # (a group's id names the group; only an instrument's reaches the verdict)
+            "ident": str(g.get("id") or "") if kind == "instrument" else "",
+            "langs": langs,
+            "generic": generic,
+            "from_actor": from_actor,
+            "near": near,
+            "scope": scope,
+            "unless_actor": unless_actor,
+            "source": source,
+        }
+        lex.entries.extend(make_entry(kind, t, char_map, case=case, **shared) for t in terms)
         lex.groups.append(
             Group(
                 section=section,
@@ -646,13 +641,57 @@ def parse_lexicon_data(lex: Lexicon, data: Any, source: str) -> None:
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null")
+)  # fmt: skip
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _load_yaml(text: str) -> Any:
+    """yaml.load(text, Loader=_YAML_LOADER), with the plain strings, lists and mappings that
+    lexicons are made of built by one recursive walk of the composed nodes: PyYAML's own
+    constructor, generators and all, took as long as libyaml's parsing. Other nodes (a merge
+    key, a timestamp) are built by PyYAML's constructor, as before."""
+    loader = _YAML_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _build(loader, node)
+    finally:
+        loader.dispose()
+
+
+def _build(loader: Any, node: yaml.Node) -> Any:
+    tag = node.tag
+    if tag == _STR:
+        return node.value
+    if isinstance(node, yaml.SequenceNode) and tag == "tag:yaml.org,2002:seq":
+        return [_build(loader, n) for n in node.value]
+    if (
+        isinstance(node, yaml.MappingNode)
+        and tag == "tag:yaml.org,2002:map"
+        and not any(k.tag == _MERGE for k, _ in node.value)
+    ):
+        out = {}
+        for k, v in node.value:
+            key = _build(loader, k)
+            try:
+                out[key] = _build(loader, v)
+            except TypeError:  # an unhashable key: PyYAML's message
+                return loader.construct_document(node)
+        return out
+    if tag in _SCALARS:
+        return loader.construct_object(node)
+    return loader.construct_document(node)
+
+
 def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LexiconError(f"{path}: cannot read lexicon file: {exc}") from None
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)
+        return _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -671,20 +710,8 @@ def builtin_files() -> list[Path]:
 _HIDDEN_BY_CONTEXT = ("governance", "ai_governance")
 
 
-def _word_bounds(key: str) -> tuple[list[int], list[int]]:
-    """Where words start and end in a Latin-script key."""
-    starts, ends = [], []
-    prev = False
-    for i, ch in enumerate(key):
-        w = is_word_char(ch)
-        if w and not prev:
-            starts.append(i)
-        elif prev and not w:
-            ends.append(i)
-        prev = w
-    if prev:
-        ends.append(len(key))
-    return starts, ends
+_WORD = re.compile(r"[^\W_]+")  # a run of letters and digits (is_word_char in Latin text)
+_WIDE = re.compile("[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]")
 
 
 def context_conflicts(lex: Lexicon) -> list[tuple[Entry, Entry]]:
@@ -694,7 +721,7 @@ def context_conflicts(lex: Lexicon) -> list[tuple[Entry, Entry]]:
     open_ended: list[Entry] = []  # 'regulat*', '*gesetz'
     for e in lex.entries:
         if e.kind in _HIDDEN_BY_CONTEXT:
-            if (e.left and e.right) or any(is_wide(c) for c in e.key):
+            if (e.left and e.right) or _WIDE.search(e.key):
                 bounded.setdefault(e.key, []).append(e)
             else:
                 open_ended.append(e)
@@ -710,11 +737,11 @@ def context_conflicts(lex: Lexicon) -> list[tuple[Entry, Entry]]:
         if c.kind != "context":
             continue
         key, n = c.key, len(c.key)
-        if any(is_wide(ch) for ch in key):
+        if _WIDE.search(key):
             pairs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
         else:
-            starts, ends = _word_bounds(key)
-            pairs = [(i, j) for i in starts for j in ends if j > i]
+            words = [m.span() for m in _WORD.finditer(key)]
+            pairs = [(i, j) for i, _ in words for _, j in words if j > i]
         for i, j in pairs:
             if (i, j) != (0, n):
                 for g in bounded.get(key[i:j], ()):
