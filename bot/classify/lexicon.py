@@ -363,6 +363,18 @@ def _headlines(value: Any, where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _term_keys(
+    g: dict[str, Any], name: str, where: str, char_map: Mapping[int, str]
+) -> frozenset[str]:
+    """The matcher's keys of the terms a group lists under `name` (hides, ambiguous)."""
+    if name not in g:
+        return frozenset()
+    return frozenset(
+        lower_same_length(t.strip("*").translate(char_map))
+        for t in _terms(g[name], f"{where}.{name}")
+    )
+
+
 def slug(text: str) -> str:
     """A readable id from a term: "AI Act" -> "ai-act", "H.R. <number>" -> "h-r-number"."""
     return re.sub(r"[\W_]+", "-", text.lower()).strip("-")
@@ -409,13 +421,15 @@ def make_entry(
     term = raw_term.strip("*").translate(char_map)
     if case is None:
         case = bool(_SHORT_ACRONYM.match(term)) and sum(c.isalpha() for c in term) <= 5
+    first, last = term[0], term[-1]  # (is_word_char, inlined: called for every term)
+    low = term.lower()
     return Entry(
         kind=kind,
         term=term,
-        key=lower_same_length(term),
+        key=low if len(low) == len(term) else lower_same_length(term),
         case=case,
-        left=not left_star and is_word_char(term[0]),
-        right=not right_star and is_word_char(term[-1]),
+        left=not left_star and first.isalnum() and not is_wide(first),
+        right=not right_star and last.isalnum() and not is_wide(last),
         **kw,
     )
 
@@ -503,7 +517,8 @@ def _load_groups(
             "unless_actor": unless_actor,
             "source": source,
         }
-        lex.entries.extend(make_entry(kind, t, char_map, case=case, **shared) for t in terms)
+        for t in terms:
+            lex.entries.append(make_entry(kind, t, char_map, case=case, **shared))
         lex.groups.append(
             Group(
                 section=section,
@@ -513,17 +528,11 @@ def _load_groups(
                 index=i,
                 terms=tuple(terms),
                 entries=tuple(lex.entries[first:]),
-                examples=_headlines(g.get("examples"), f"{where}.examples"),
-                not_examples=_headlines(g.get("not"), f"{where}.not"),
+                examples=_headlines(g["examples"], f"{where}.examples") if "examples" in g else (),
+                not_examples=_headlines(g["not"], f"{where}.not") if "not" in g else (),
                 langs=langs,
-                hides=frozenset(
-                    lower_same_length(t.strip("*").translate(char_map))
-                    for t in _terms(g.get("hides"), f"{where}.hides")
-                ),
-                ambiguous=frozenset(
-                    lower_same_length(t.strip("*").translate(char_map))
-                    for t in _terms(g.get("ambiguous"), f"{where}.ambiguous")
-                ),
+                hides=_term_keys(g, "hides", where, char_map),
+                ambiguous=_term_keys(g, "ambiguous", where, char_map),
                 explicit_id="id" in g,
             )
         )
@@ -718,13 +727,14 @@ def context_conflicts(lex: Lexicon) -> list[tuple[Entry, Entry]]:
     """(context entry, governance entry inside it) for every context term that contains a
     governance term: see _HIDDEN_BY_CONTEXT. Cheap enough to run at every load."""
     bounded: dict[str, list[Entry]] = {}  # whole-word Latin keys and CJK keys
-    open_ended: list[Entry] = []  # 'regulat*', '*gesetz'
+    # 'regulat*', '*gesetz', by their first two characters (few share a context key's pairs)
+    open_ended: dict[str, list[Entry]] = {}
     for e in lex.entries:
         if e.kind in _HIDDEN_BY_CONTEXT:
             if (e.left and e.right) or _WIDE.search(e.key):
                 bounded.setdefault(e.key, []).append(e)
             else:
-                open_ended.append(e)
+                open_ended.setdefault(e.key[:2], []).append(e)
     found: list[tuple[Entry, Entry]] = []
 
     def hit(c: Entry, g: Entry, i: int, j: int) -> None:
@@ -746,7 +756,8 @@ def context_conflicts(lex: Lexicon) -> list[tuple[Entry, Entry]]:
             if (i, j) != (0, n):
                 for g in bounded.get(key[i:j], ()):
                     hit(c, g, i, j)
-        for g in open_ended:
+        pairs_here = {key[i : i + 2] for i in range(n)}
+        for g in [g for p in pairs_here for g in open_ended.get(p, ())]:
             i = key.find(g.key)
             while i >= 0:
                 j = i + len(g.key)
