@@ -4,7 +4,9 @@ Every file in bot/classify/data/ and every user file has the same format (see da
 a mapping of optional sections, each a list of *groups*; a group names some surface forms
 (`terms`) and what a match means (weight, topics, jurisdiction...). Files are merged by
 appending their groups, so a user file can add terms, negatives, institutions or instruments
-without repeating the shipped data.
+without repeating the shipped data. Each group also has an `id` and `examples:` headlines
+(`lexicon check` and tests run them); terms may be patterns ("H.R. <number>") and weights
+named levels (WEIGHT_LEVELS).
 """
 
 from __future__ import annotations
