@@ -4,7 +4,9 @@ Every file in bot/classify/data/ and every user file has the same format (see da
 a mapping of optional sections, each a list of *groups*; a group names some surface forms
 (`terms`) and what a match means (weight, topics, jurisdiction...). Files are merged by
 appending their groups, so a user file can add terms, negatives, institutions or instruments
-without repeating the shipped data.
+without repeating the shipped data. Each group also has an `id` and `examples:` headlines
+(`lexicon check` and tests run them); terms may be patterns ("H.R. <number>") and weights
+named levels (WEIGHT_LEVELS).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ _GROUP_KEYS = {
     # not (`not`). `id` (above) names the group, unique in its file.
     "examples",
     "not",
+    "hides",
+    "ambiguous",
 }
 _SCOPES = ("after", "before", "around")
 _NEAR_KINDS = ("ai", "compute", "actor")
@@ -94,6 +98,23 @@ _ATTRIBUTION_KEYS = {"modified_nouns"}
 _CODE_RE = re.compile(r"^(?:[A-Z]{2}|EU|INTL)$")
 _LANGUAGE_CODE = re.compile(r"[a-zA-Z]{2,3}(?:[-_]\w+)*")  # a code or tag, not a name
 _SHORT_ACRONYM = re.compile(r"^[A-Z][A-Z0-9.&\-]{0,5}$")
+# Named weight levels (see data/README.md): how strongly one match supports its section.
+WEIGHT_LEVELS: dict[str, float] = {
+    "strong": 1.0,  # names the thing on its own: "legislation", "AI Act", "人工智能"
+    "clear": 0.8,  # almost always means it: "criminalise", "Data Protection Authority"
+    "supporting": 0.6,  # means it in most news: "guidelines", "Act" (capitalised)
+    "weak": 0.4,  # means it next to other evidence: "talks", "framework"
+    "faint": 0.2,  # a hint that only tips a close call
+}
+# A group id: a slug, unique within its section of a file.
+_GROUP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Term patterns (see data/README.md): "(SB|HB|AB)( |-|)<number>" stands for SB 243, HB-1709,
+# AB2013... An alternation is a parenthesised list with a "|"; other parentheses are text.
+_PATTERN_PART = re.compile(r"\(([^()]*\|[^()]*)\)|<([a-z]+)>")
+_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    # a number: a digit, and the rest of the number (or anything) after it
+    "number": tuple(f"{d}*" for d in "0123456789"),
+}
 
 
 class LexiconError(errors.ConfigError):
@@ -128,9 +149,35 @@ class Entry:
     source: str = ""  # file it came from, for error messages and `explain`
 
 
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One group of a section as written: what `lexicon check` and the examples test read."""
+
+    section: str
+    kind: str
+    id: str
+    source: str
+    index: int  # its place in the section, for messages
+    terms: tuple[str, ...]  # as written, patterns expanded
+    entries: tuple[Entry, ...]
+    examples: tuple[str, ...] = ()
+    not_examples: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+    hides: frozenset[str] = frozenset()  # context: governance terms it hides on purpose
+    # terms another group reads the other way on purpose ("investigación": research or an
+    # investigation); `lexicon check` reports other such terms as conflicts
+    ambiguous: frozenset[str] = frozenset()
+    explicit_id: bool = True  # False: derived from the first term (no `id:` in the file)
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}: {self.section}[{self.index}] (id {self.id})"
+
+
 @dataclass
 class Lexicon:
     entries: list[Entry] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
     char_map: dict[int, str] = field(default_factory=dict)
     instruments: dict[str, str] = field(default_factory=dict)  # id -> canonical name
     sources: list[str] = field(default_factory=list)
@@ -205,9 +252,49 @@ def _terms(value: Any, where: str) -> list[str]:
         if not isinstance(t, str | int | float) or isinstance(t, bool):
             raise LexiconError(f"{where}: every term must be a string, got {t!r}")
         s = str(t).strip()
-        if s.strip("*"):
+        if not s.strip("*"):
+            continue
+        if "<" in s or "|" in s:
+            out.extend(expand_pattern(s, where))
+        else:
             out.append(s)
     return out
+
+
+def expand_pattern(term: str, where: str = "pattern") -> list[str]:
+    """The plain terms a pattern stands for, in order: `(a|b)` is either text (`( |-|)`: a
+    space, a hyphen or nothing), `<number>` a number (only at the end: the match covers the
+    text before it and the number's first digit). "(SB|HB)( |-|)<number>" -> "SB 0*", ...,
+    "HB9*": the automaton that finds every term in one pass needs them spelled out."""
+    choices: list[tuple[str, ...]] = []
+    pos = 0
+    for m in _PATTERN_PART.finditer(term):
+        if m.start() > pos:
+            choices.append((term[pos : m.start()],))
+        if m.group(1) is not None:
+            choices.append(tuple(m.group(1).split("|")))
+        else:
+            name = m.group(2)
+            if name not in _PLACEHOLDERS:
+                raise LexiconError(
+                    f"{where}: {term!r}: unknown placeholder <{name}>;"
+                    f" known: {', '.join(f'<{k}>' for k in _PLACEHOLDERS)}"
+                )
+            if m.end() != len(term.rstrip("*")):
+                raise LexiconError(f"{where}: {term!r}: <{name}> can only end a term")
+            choices.append(_PLACEHOLDERS[name])
+        pos = m.end()
+    if pos < len(term):
+        choices.append((term[pos:],))
+    rest = "".join(c[0] for c in choices if len(c) == 1)
+    if "<" in rest or "|" in rest:
+        raise LexiconError(
+            f"{where}: {term!r}: write alternatives as (a|b) and placeholders as <number>"
+        )
+    out = [""]
+    for c in choices:
+        out = [a + b for a in out for b in c]
+    return [t.replace("**", "*") for t in out if t.strip("*")]
 
 
 def _codes(value: Any, where: str) -> tuple[str, ...]:
@@ -259,11 +346,70 @@ def _langs(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _number(value: Any, where: str, default: float) -> float:
+    """A weight: a level's name (WEIGHT_LEVELS) or a number from 0 to 1."""
     if value is None:
         return default
+    if isinstance(value, str) and value in WEIGHT_LEVELS:
+        return WEIGHT_LEVELS[value]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise LexiconError(f"{where}: expected a number, got {value!r}")
+        raise LexiconError(
+            f"{where}: expected a level ({', '.join(WEIGHT_LEVELS)}) or a number from 0 to 1,"
+            f" got {value!r}"
+        )
     return float(value)
+
+
+def _headlines(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    out = []
+    for h in _as_list(value, where):
+        if not isinstance(h, str) or not h.strip():
+            raise LexiconError(f"{where}: every example must be a headline (a string), got {h!r}")
+        out.append(h.strip())
+    return tuple(out)
+
+
+def _term_keys(
+    g: dict[str, Any], name: str, where: str, char_map: Mapping[int, str]
+) -> frozenset[str]:
+    """The matcher's keys of the terms a group lists under `name` (hides, ambiguous)."""
+    if name not in g:
+        return frozenset()
+    return frozenset(
+        lower_same_length(t.strip("*").translate(char_map))
+        for t in _terms(g[name], f"{where}.{name}")
+    )
+
+
+def slug(text: str) -> str:
+    """A readable id from a term: "AI Act" -> "ai-act", "H.R. <number>" -> "h-r-number"."""
+    return re.sub(r"[\W_]+", "-", text.lower()).strip("-")
+
+
+def _group_id(g: dict[str, Any], terms: list[str], where: str, taken: set[str]) -> str:
+    """The group's `id`, checked, or one made from its first term (user files may leave ids
+    out; the shipped files carry them, and a test checks)."""
+    raw = g.get("id")
+    if raw is not None:
+        ident = str(raw).strip()
+        if not _GROUP_ID.match(ident):
+            raise LexiconError(
+                f"{where}.id: {raw!r} is not a slug: lower-case letters, digits and '-'"
+                ' ("ai-act", "bill-numbers")'
+            )
+        if ident in taken:
+            raise LexiconError(
+                f"{where}.id: {ident!r} is already the id of another group of this section"
+                " in this file: give each group its own id"
+            )
+        return ident
+    base = slug(terms[0]) if terms else "group"
+    ident, n = base or "group", 1
+    while ident in taken:
+        n += 1
+        ident = f"{base}-{n}"
+    return ident
 
 
 def make_entry(
@@ -282,13 +428,15 @@ def make_entry(
     term = raw_term.strip("*").translate(char_map)
     if case is None:
         case = bool(_SHORT_ACRONYM.match(term)) and sum(c.isalpha() for c in term) <= 5
+    first, last = term[0], term[-1]  # (is_word_char, inlined: called for every term)
+    low = term.lower()
     return Entry(
         kind=kind,
         term=term,
-        key=lower_same_length(term),
+        key=low if len(low) == len(term) else lower_same_length(term),
         case=case,
-        left=not left_star and is_word_char(term[0]),
-        right=not right_star and is_word_char(term[-1]),
+        left=not left_star and first.isalnum() and not is_wide(first),
+        right=not right_star and last.isalnum() and not is_wide(last),
         **kw,
     )
 
@@ -297,6 +445,7 @@ def _load_groups(
     lex: Lexicon, section: str, groups: list[Any], source: str, char_map: Mapping[int, str]
 ) -> None:
     kind = SECTION_KIND[section]
+    taken: set[str] = set()
     for i, g in enumerate(groups):
         where = f"{source}: {section}[{i}]"
         if isinstance(g, str):  # a bare term is a group of one with defaults
@@ -319,6 +468,9 @@ def _load_groups(
             terms = [*terms, name] if name not in terms else terms
         if not terms:
             raise LexiconError(f"{where}: no terms")
+        group_id = _group_id(g, terms, where, taken)
+        taken.add(group_id)
+        first = len(lex.entries)
         default_weight = {"topic": 0.0, "neutral": 0.0}.get(kind, 1.0)
         weight = _number(g.get("weight"), f"{where}.weight", default_weight)
         default_ai = {"instrument": 1.0, "ai_governance": 1.0}.get(kind, 0.0)
@@ -350,31 +502,47 @@ def _load_groups(
             # A context shields every topic unless it names some (`topics: []`: none).
             if "topics" not in g:
                 topics = TOPICS
-        elif "scope" in g:
-            raise LexiconError(f"{where}.scope: only for the `context` section")
+        elif "scope" in g or "hides" in g:
+            key = "scope" if "scope" in g else "hides"
+            raise LexiconError(f"{where}.{key}: only for the `context` section")
+        langs = _langs(g.get("lang"), f"{where}.lang")
+        # What every term of the group shares, worked out once per group.
+        shared: dict[str, Any] = {
+            "weight": weight,
+            "topics": topics,
+            "jurisdictions": codes,
+            "needs_actor": bool(g.get("needs_actor", False)),
+            "ai": ai,
+            "label": str(g.get("name") or g.get("label") or ""),
+            # (a group's id names the group; only an instrument's reaches the verdict)
+            "ident": str(g.get("id") or "") if kind == "instrument" else "",
+            "langs": langs,
+            "generic": generic,
+            "from_actor": from_actor,
+            "near": near,
+            "scope": scope,
+            "unless_actor": unless_actor,
+            "source": source,
+        }
         for t in terms:
-            lex.entries.append(
-                make_entry(
-                    kind,
-                    t,
-                    char_map,
-                    case=case,
-                    weight=weight,
-                    topics=topics,
-                    jurisdictions=codes,
-                    needs_actor=bool(g.get("needs_actor", False)),
-                    ai=ai,
-                    label=str(g.get("name") or g.get("label") or ""),
-                    ident=str(g.get("id") or ""),
-                    langs=_langs(g.get("lang"), f"{where}.lang"),
-                    generic=generic,
-                    from_actor=from_actor,
-                    near=near,
-                    scope=scope,
-                    unless_actor=unless_actor,
-                    source=source,
-                )
+            lex.entries.append(make_entry(kind, t, char_map, case=case, **shared))
+        lex.groups.append(
+            Group(
+                section=section,
+                kind=kind,
+                id=group_id,
+                source=source,
+                index=i,
+                terms=tuple(terms),
+                entries=tuple(lex.entries[first:]),
+                examples=_headlines(g["examples"], f"{where}.examples") if "examples" in g else (),
+                not_examples=_headlines(g["not"], f"{where}.not") if "not" in g else (),
+                langs=langs,
+                hides=_term_keys(g, "hides", where, char_map),
+                ambiguous=_term_keys(g, "ambiguous", where, char_map),
+                explicit_id="id" in g,
             )
+        )
 
 
 def _load_jurisdictions(lex: Lexicon, value: Any, source: str, char_map: Mapping[int, str]) -> None:
@@ -489,13 +657,57 @@ def parse_lexicon_data(lex: Lexicon, data: Any, source: str) -> None:
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null")
+)  # fmt: skip
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _load_yaml(text: str) -> Any:
+    """yaml.load(text, Loader=_YAML_LOADER), with the plain strings, lists and mappings that
+    lexicons are made of built by one recursive walk of the composed nodes: PyYAML's own
+    constructor, generators and all, took as long as libyaml's parsing. Other nodes (a merge
+    key, a timestamp) are built by PyYAML's constructor, as before."""
+    loader = _YAML_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _build(loader, node)
+    finally:
+        loader.dispose()
+
+
+def _build(loader: Any, node: yaml.Node) -> Any:
+    tag = node.tag
+    if tag == _STR:
+        return node.value
+    if isinstance(node, yaml.SequenceNode) and tag == "tag:yaml.org,2002:seq":
+        return [_build(loader, n) for n in node.value]
+    if (
+        isinstance(node, yaml.MappingNode)
+        and tag == "tag:yaml.org,2002:map"
+        and not any(k.tag == _MERGE for k, _ in node.value)
+    ):
+        out = {}
+        for k, v in node.value:
+            key = _build(loader, k)
+            try:
+                out[key] = _build(loader, v)
+            except TypeError:  # an unhashable key: PyYAML's message
+                return loader.construct_document(node)
+        return out
+    if tag in _SCALARS:
+        return loader.construct_object(node)
+    return loader.construct_document(node)
+
+
 def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LexiconError(f"{path}: cannot read lexicon file: {exc}") from None
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)
+        return _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -506,6 +718,78 @@ def read_yaml(path: Path) -> Any:
 
 def builtin_files() -> list[Path]:
     return sorted(DATA_DIR.glob("*.yaml"))
+
+
+# Kinds a context term must not contain: the longer context match would hide their evidence
+# ("in breach of" would hide "breach"). A context term that is itself one of them is fine:
+# matches of the same span are all kept.
+_HIDDEN_BY_CONTEXT = ("governance", "ai_governance")
+
+
+_WORD = re.compile(r"[^\W_]+")  # a run of letters and digits (is_word_char in Latin text)
+_WIDE = re.compile("[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]")
+
+
+def context_conflicts(lex: Lexicon) -> list[tuple[Entry, Entry]]:
+    """(context entry, governance entry inside it) for every context term that contains a
+    governance term: see _HIDDEN_BY_CONTEXT. Cheap enough to run at every load."""
+    bounded: dict[str, list[Entry]] = {}  # whole-word Latin keys and CJK keys
+    # 'regulat*', '*gesetz', by their first two characters (few share a context key's pairs)
+    open_ended: dict[str, list[Entry]] = {}
+    for e in lex.entries:
+        if e.kind in _HIDDEN_BY_CONTEXT:
+            if (e.left and e.right) or _WIDE.search(e.key):
+                bounded.setdefault(e.key, []).append(e)
+            else:
+                open_ended.setdefault(e.key[:2], []).append(e)
+    found: list[tuple[Entry, Entry]] = []
+
+    def hit(c: Entry, g: Entry, i: int, j: int) -> None:
+        if (not g.case or c.term[i:j] == g.term) and (
+            not (g.langs and c.langs) or set(g.langs) & set(c.langs)
+        ):
+            found.append((c, g))
+
+    for c in lex.entries:
+        if c.kind != "context":
+            continue
+        key, n = c.key, len(c.key)
+        if _WIDE.search(key):
+            pairs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
+        else:
+            words = [m.span() for m in _WORD.finditer(key)]
+            pairs = [(i, j) for i, _ in words for _, j in words if j > i]
+        for i, j in pairs:
+            if (i, j) != (0, n):
+                for g in bounded.get(key[i:j], ()):
+                    hit(c, g, i, j)
+        pairs_here = {key[i : i + 2] for i in range(n)}
+        for g in [g for p in pairs_here for g in open_ended.get(p, ())]:
+            i = key.find(g.key)
+            while i >= 0:
+                j = i + len(g.key)
+                inside = (i, j) != (0, n)
+                left_ok = not g.left or i == 0 or not is_word_char(key[i - 1])
+                right_ok = not g.right or j == n or not is_word_char(key[j])
+                if inside and left_ok and right_ok:
+                    hit(c, g, i, j)
+                    break
+                i = key.find(g.key, i + 1)
+    return found
+
+
+def check_context_rule(lex: Lexicon) -> None:
+    """Raise on the first context term that contains a governance term it does not list in
+    its group's `hides:` (a phrase that means something else: "rules out", "de acuerdo con")."""
+    hides = {id(e): g.hides for g in lex.groups if g.kind == "context" for e in g.entries}
+    for c, g in context_conflicts(lex):
+        if g.key not in hides.get(id(c), ()):
+            raise LexiconError(
+                f"{c.source}: context term {c.term!r} contains the {g.kind} term {g.term!r}"
+                f" ({g.source}), and the longer context match hides it. Shorten the context"
+                f" term so that it ends before {g.term!r}; or, if the phrase means something"
+                f' else ("rules out" is no rule), add {g.term!r} to the group\'s `hides:`'
+            )
 
 
 def load_lexicon(extra: Sequence[Path] = (), *, builtin: Iterable[Path] | None = None) -> Lexicon:
@@ -521,4 +805,5 @@ def load_lexicon(extra: Sequence[Path] = (), *, builtin: Iterable[Path] | None =
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if k != "char_map"}
         parse_lexicon_data(lex, data, str(p))
+    check_context_rule(lex)
     return lex

@@ -8,6 +8,8 @@ shipped lexicon does not spell out, taken from pycountry.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.classify import jurisdictions, kernel, relevance, topics
 from bot.classify.kernel import Rule
 from bot.classify.lexicon import Entry, Lexicon, is_wide, make_entry
@@ -48,8 +50,40 @@ _AMBIGUOUS_COUNTRY_NAMES = frozenset(
 )  # fmt: skip
 
 
+# What compile_rule works out from an entry's meaning (all but its term), by that meaning:
+# the terms of one group share it, so each is worked out once.
+_MEANINGS: dict[tuple[object, ...], dict[str, Any]] = {}
+
+
 def compile_rule(e: Entry) -> Rule:
     """The Rule of one lexicon entry."""
+    key = (
+        e.kind,
+        e.weight,
+        e.topics,
+        e.jurisdictions,
+        e.needs_actor,
+        e.ai,
+        e.label,
+        e.ident,
+        e.generic,
+        e.from_actor,
+        e.near,
+        e.scope,
+        e.unless_actor,
+    )
+    meaning = _MEANINGS.get(key)
+    if meaning is None:
+        meaning = _MEANINGS[key] = _meaning(e)
+    return Rule(
+        term=e.term,
+        window=_SCOPE_WIDE if e.term and is_wide(e.term[0]) else _SCOPE_LATIN,
+        **meaning,
+    )
+
+
+def _meaning(e: Entry) -> dict[str, Any]:
+    """compile_rule's fields that do not depend on the entry's term."""
     is_place = e.kind == "jurisdiction"
     attributive = is_place and e.label in ("names", "capitals")
     demonym = is_place and e.label == "demonyms"
@@ -75,10 +109,9 @@ def compile_rule(e: Entry) -> Rule:
     )
     topical = bool(e.topics or e.from_actor)
     w = e.weight if e.weight > 0 else _DEFAULT_TOPIC_WEIGHT
-    return Rule(
+    return dict(
         kind=KIND_CODES[e.kind],
         kind_name=e.kind,
-        term=e.term,
         label=e.label,
         ident=e.ident,
         weight=e.weight,
@@ -91,7 +124,6 @@ def compile_rule(e: Entry) -> Rule:
         from_actor=e.from_actor,
         generic=e.generic,
         scope=e.scope,
-        window=_SCOPE_WIDE if e.term and is_wide(e.term[0]) else _SCOPE_LATIN,
         unless_actor=e.unless_actor,
         compute_cue=compute_cue,
         topical=topical,

@@ -8,6 +8,7 @@ from bot.app.cli import (  # noqa: F401  (imported for their registrations)
     core,
     deliver,
     feedback,
+    lexicon,
     platforms,
 )
 from bot.app.cli.base import app
