@@ -86,11 +86,10 @@ def _rarest(s: Session, term: str, n: int = 2) -> list[str]:
             return hit[1]
     params = {f"t{i}": t for i, t in enumerate(tris)}
     marks = ", ".join(f":{k}" for k in params)
-    docs: dict[str, int] = dict(
-        s.execute(text(f"SELECT term, doc FROM stories_fts_vocab WHERE term IN ({marks})"), params)
-        .tuples()
-        .all()
+    rows = s.execute(
+        text(f"SELECT term, doc FROM stories_fts_vocab WHERE term IN ({marks})"), params
     )
+    docs: dict[str, int] = {term: doc for term, doc in rows}
     rare = sorted(tris, key=lambda t: docs.get(t, 0))[:n]
     with _vocab_lock:
         _vocab_cache[key] = (version, rare)
