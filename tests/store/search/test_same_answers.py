@@ -50,7 +50,7 @@ def pair() -> Iterator[tuple[Storage, Storage]]:
         finally:
             lite.close()
             post.close()
-            pg.close()
+            next(pg, None)  # the generator drops the database
 
 
 def _answers(storage: Storage, q: str, kw: dict[str, object]) -> tuple[list[int], int | None]:
