@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, cast, func, literal, literal_column, or_, sele
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BooleanClauseList, ColumnElement
 
 from bot.store.models import Story
 from bot.store.search import lanes
@@ -313,10 +313,14 @@ def pg_text_lanes(s: Session, pq: ParsedQuery, f: Filters) -> list[Lane]:
             hits = Lane(PgHits([*conds, *extra]), exact)
             text_lanes.insert(0 if estimate < 2 * lanes.SET_LIMIT else 1, hits)
         # Too many for the hit set, too few for the scan to meet soon (CJK terms of common
-        # bigrams, a phrase of common pairs): the index a range at a time.
-        top = s.scalar(select(func.max(Story.id))) or 1
-        density = max(estimate, FIRST_LOOK) / top
-        text_lanes.append(Lane(PgRange([*conds, *extra], density), exact))
+        # bigrams, a phrase of common pairs): the index a range at a time. Only the tsvector
+        # indexes (a few posting lists); pg_trgm's ILIKE, a dozen long lists per term, costs
+        # more at each step than the scan does.
+        gin = [c for c in conds if not isinstance(c, BooleanClauseList)]
+        if gin:
+            top = s.scalar(select(func.max(Story.id))) or 1
+            density = max(estimate, FIRST_LOOK) / top
+            text_lanes.append(Lane(PgRange([*gin, *extra], density)))
     return text_lanes
 
 
