@@ -309,18 +309,19 @@ def pg_text_lanes(s: Session, pq: ParsedQuery, f: Filters) -> list[Lane]:
         # the hit set (a superset of the stories with all the words) is left out when it
         # would certainly be too large.
         estimate = _pg_estimate(s, pq, extra)
-        if estimate < 5 * lanes.SET_LIMIT:
+        # Only the tsvector indexes serve the range lane (a few posting lists); pg_trgm's
+        # ILIKE, a dozen long lists per term, costs more at each step than the scan does.
+        gin = [c for c in conds if not isinstance(c, BooleanClauseList)]
+        in_gin = _explain_rows(s, [*gin, *extra]) if gin else 0.0
+        if gin and in_gin >= FIRST_LOOK:
+            # Too many for one look at the hit set (a phrase of common words, CJK terms of
+            # common bigrams), maybe too few for the scan to meet soon: the index a range
+            # of ids at a time, first (it reads only the candidates of each range).
+            top = s.scalar(select(func.max(Story.id))) or 1
+            text_lanes.insert(0, Lane(PgRange([*gin, *extra], in_gin / top)))
+        elif estimate < 5 * lanes.SET_LIMIT:
             hits = Lane(PgHits([*conds, *extra]), exact)
             text_lanes.insert(0 if estimate < 2 * lanes.SET_LIMIT else 1, hits)
-        # Too many for the hit set, too few for the scan to meet soon (CJK terms of common
-        # bigrams, a phrase of common pairs): the index a range at a time. Only the tsvector
-        # indexes (a few posting lists); pg_trgm's ILIKE, a dozen long lists per term, costs
-        # more at each step than the scan does.
-        gin = [c for c in conds if not isinstance(c, BooleanClauseList)]
-        if gin:
-            top = s.scalar(select(func.max(Story.id))) or 1
-            density = max(estimate, FIRST_LOOK) / top
-            text_lanes.append(Lane(PgRange([*gin, *extra], density)))
     return text_lanes
 
 
@@ -342,7 +343,12 @@ def _pg_estimate(s: Session, pq: ParsedQuery, extra: Sequence[ColumnElement[bool
         conds.append(tsv.op("@@")(q))
     if not conds:
         return 0.0
-    stmt = select(Story.id).where(*conds, *extra)
+    return _explain_rows(s, [*conds, *extra])
+
+
+def _explain_rows(s: Session, conds: Sequence[ColumnElement[bool]]) -> float:
+    """The planner's guess at how many stories meet all of `conds` (never run)."""
+    stmt = select(Story.id).where(*conds)
     try:
         # Planned with the values (EXPLAIN takes no parameters); only a guess, never run.
         sql = stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
