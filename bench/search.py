@@ -503,6 +503,9 @@ def pg_server(data_dir: Path, port: int) -> tuple[str, Any]:
         " -c full_page_writes=off -c shared_buffers=256MB -c max_wal_size=4GB"
     )
     ctl = [*run_as, str(bindir / "pg_ctl"), "-D", str(data)]
+    running = subprocess.run([*ctl, "status"], stdout=subprocess.DEVNULL, check=False)
+    if running.returncode == 0:  # another run's server: use it, leave it running
+        return f"postgresql+psycopg://policybot@127.0.0.1:{port}/search_bench", lambda: None
     subprocess.run([*ctl, "-l", str(data_dir / "log"), "-w", "-o", opts, "start"], check=True)
     subprocess.run(
         [
