@@ -34,6 +34,9 @@ log = structlog.get_logger("policybot.search")
 # PgHits first looks for this many hits, which is cheap whether there are more or not.
 FIRST_LOOK = 2_000
 
+# The language lane's smallest step, in ids.
+LANG_SPAN = 65_536
+
 # Kept identical to migrations/versions/0003_search_indexes.py (a test compares them).
 CJK_CLASS = (
     r"\u1100-\u11ff\u2e80-\u2fdf\u3005-\u3007\u3040-\u30ff\u3100-\u318f\u31a0-\u31ff"
@@ -277,16 +280,19 @@ class PgRange(Driver):
     the range are read, never the table (for terms too common for PgHits' whole set, too
     rare for the scan). The range is sized from the density seen so far."""
 
-    def __init__(self, conds: Sequence[ColumnElement[bool]], density: float) -> None:
+    def __init__(
+        self, conds: Sequence[ColumnElement[bool]], density: float, min_span: int = 0
+    ) -> None:
         self.stmt = (
             select(Story.id)
             .where(*conds, Story.id < BELOW, Story.id >= bindparam("low"))
             .order_by(Story.id.desc())
         )
         self.density = min(1.0, max(density, 1e-6))  # candidates per id
+        self.min_span = min_span  # ids per step at least
 
     def step(self, s: Session, below: int, k: int) -> tuple[list[int], int | None]:
-        span = max(k, int(k / self.density))
+        span = max(k, self.min_span, int(k / self.density))
         low = below - span
         with pg_settings(s, enable_seqscan="off", enable_indexscan="off", work_mem="64MB"):
             ids = list(s.scalars(self.stmt, {"below": below, "low": low}))
@@ -322,6 +328,14 @@ def pg_text_lanes(s: Session, pq: ParsedQuery, f: Filters) -> list[Lane]:
         elif estimate < 5 * lanes.SET_LIMIT:
             hits = Lane(PgHits([*conds, *extra]), exact)
             text_lanes.insert(0 if estimate < 2 * lanes.SET_LIMIT else 1, hits)
+    if f.lang:
+        # The stories in that language, a range at a time: when few or none of them hold
+        # the terms (English words in Korean stories), only they are read, not the table
+        # (the hit set may give up on its time limit, and the scan reads every story).
+        top = s.scalar(select(func.max(Story.id))) or 1
+        # Steps of at least LANG_SPAN ids: the race judges a lane by its first turns, and
+        # small ones are mostly fixed costs (the scan's, whose rows are all read, are not).
+        text_lanes.append(Lane(PgRange(extra, _explain_rows(s, extra) / top, LANG_SPAN)))
     return text_lanes
 
 
