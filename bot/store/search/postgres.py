@@ -319,15 +319,18 @@ def pg_text_lanes(s: Session, pq: ParsedQuery, f: Filters) -> list[Lane]:
         # ILIKE, a dozen long lists per term, costs more at each step than the scan does.
         gin = [c for c in conds if not isinstance(c, BooleanClauseList)]
         in_gin = _explain_rows(s, [*gin, *extra]) if gin else 0.0
-        if gin and in_gin >= FIRST_LOOK:
-            # Too many for one look at the hit set (a phrase of common words, CJK terms of
-            # common bigrams), maybe too few for the scan to meet soon: the index a range
-            # of ids at a time, first (it reads only the candidates of each range).
-            top = s.scalar(select(func.max(Story.id))) or 1
-            text_lanes.insert(0, Lane(PgRange([*gin, *extra], in_gin / top)))
-        elif estimate < 5 * lanes.SET_LIMIT:
+        hits = None
+        if estimate < 5 * lanes.SET_LIMIT:
             hits = Lane(PgHits([*conds, *extra]), exact)
             text_lanes.insert(0 if estimate < 2 * lanes.SET_LIMIT else 1, hits)
+        if gin and in_gin >= FIRST_LOOK:
+            # Maybe too many for the hit set (a phrase of common words, CJK terms of common
+            # bigrams), maybe too few for the scan to meet soon: the index a range of ids at
+            # a time, before the scan (it reads only the candidates of each range). The hit
+            # set still goes first: its first look settles a rare term at once.
+            top = s.scalar(select(func.max(Story.id))) or 1
+            at = 1 if hits is not None and text_lanes[0] is hits else 0
+            text_lanes.insert(at, Lane(PgRange([*gin, *extra], in_gin / top)))
     if f.lang:
         # The stories in that language, a range at a time: when few or none of them hold
         # the terms (English words in Korean stories), only they are read, not the table
