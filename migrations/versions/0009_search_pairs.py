@@ -12,7 +12,7 @@ compares them); migrations do not import the application. SQLite answers phrases
 FTS5 word table (0003) and changes nothing here.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
