@@ -11,6 +11,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
+import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -60,6 +61,18 @@ def upgrade() -> None:
             op.execute(ddl)
         op.execute("INSERT INTO stories_fts(stories_fts) VALUES ('rebuild')")
     elif dialect == "postgresql":
+        # pg_trgm is a contrib extension (Debian's postgresql package has it; some managed
+        # or minimal servers do not): without it substring search reads rows instead.
+        available = op.get_bind().exec_driver_sql(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"
+        )
+        if available.first() is None:
+            logging.getLogger("alembic").warning(
+                "pg_trgm is not available on this PostgreSQL server: search works, but"
+                " substrings of 3+ characters (other than CJK) are found by reading stories,"
+                " slower on large databases; install the server's contrib package to index them"
+            )
+            return
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute(
             "CREATE INDEX IF NOT EXISTS ix_stories_title_trgm ON stories"

@@ -1,4 +1,5 @@
-"""PostgreSQL's text lanes: pg_trgm and a tsvector of words and CJK bigrams (migration 0003).
+"""PostgreSQL's text lanes: pg_trgm, a tsvector of words and CJK bigrams (migration 0003),
+and one of adjacent word pairs for phrases (0009).
 
 - PgScan: the newest stories, a range of ids at a time, the terms tested by PostgreSQL on
   each row (quick when the words are common).
@@ -11,22 +12,30 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal_column, or_, select, text
+import structlog
+from sqlalchemy import bindparam, cast, func, literal, literal_column, or_, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BooleanClauseList, ColumnElement
 
 from bot.store.models import Story
 from bot.store.search import lanes
 from bot.store.search.filters import Filters
 from bot.store.search.lanes import BELOW, GIVE_UP, Driver, IdList, Lane
 from bot.store.search.match import GLUE_MIN, MAX_CHAR
-from bot.store.search.query import MIN_TRIGRAM, TOKEN, ParsedQuery
+from bot.store.search.query import MIN_TRIGRAM, TOKEN, ParsedQuery, is_phrase_term
+
+log = structlog.get_logger("policybot.search")
 
 # PgHits first looks for this many hits, which is cheap whether there are more or not.
 FIRST_LOOK = 2_000
+
+# The language lane's smallest step, in ids.
+LANG_SPAN = 65_536
 
 # Kept identical to migrations/versions/0003_search_indexes.py (a test compares them).
 CJK_CLASS = (
@@ -54,6 +63,61 @@ def pg_tsvector_sql(text_sql: str) -> str:
 _PG_TSV = pg_tsvector_sql(PG_TEXT)
 
 
+def pg_pairs_sql(text_sql: str) -> str:
+    """The indexed tsvector of adjacent ASCII word pairs ('a+b'), lexemes taken verbatim."""
+    words = f"btrim(regexp_replace(lower({text_sql}), '[^0-9a-z]+', ' ', 'g'))"
+    even = f"regexp_replace({words}, '(\\S+) (\\S+)', '\\1+\\2', 'g')"
+    odd = f"regexp_replace(regexp_replace({words}, '^\\S+ ?', ''), '(\\S+) (\\S+)', '\\1+\\2', 'g')"
+    return f"array_to_tsvector(string_to_array(btrim({even} || ' ' || {odd}), ' '))"
+
+
+_PG_PAIRS = pg_pairs_sql(PG_TEXT)
+_ASCII_WORD = re.compile("[0-9a-z]+")
+
+
+def phrase_pairs(phrase: str) -> list[str] | None:
+    """The pair lexemes a phrase's story must hold, or None when a word of it is not plain
+    ASCII (the pair index splits text at every other character).
+
+    Every story holding the phrase holds them: its words are maximal runs of letters and
+    digits, so ASCII ones are whole words of the index too, and the characters between them
+    are separators in both. The converse does not hold (pairs may span the title and the
+    summary; a longer phrase's pairs may be apart): candidates are still checked.
+    """
+    words = TOKEN.findall(phrase)
+    if len(words) < 2 or not all(_ASCII_WORD.fullmatch(w) for w in words):
+        return None
+    return [f"{a}+{b}" for a, b in pairwise(words)]
+
+
+def pairs_match(pairs: Sequence[str]) -> ColumnElement[bool]:
+    """The stories whose pair index holds all of `pairs` (exact: no row is rechecked)."""
+    # Lexemes quoted verbatim (they hold only [0-9a-z+]): no parser, so 'a+b' stays one.
+    q = " & ".join(f"'{p}'" for p in pairs)
+    return literal_column(_PG_PAIRS).op("@@")(cast(literal(q), TSQUERY))
+
+
+_trgm: dict[str, bool] = {}
+
+
+def has_trgm(s: Session) -> bool:
+    """Whether pg_trgm's indexes exist (migration 0002 skips them where the server lacks the
+    extension): without them ILIKE is no index condition, and a lane built on it would read
+    the whole table at every step. Looked up once per database; said once in the log."""
+    url = str(s.get_bind().engine.url)
+    if url not in _trgm:
+        n = s.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%\\_trgm'"))
+        _trgm[url] = bool(n)
+        if not n:
+            log.warning(
+                "search.no_pg_trgm",
+                detail="pg_trgm indexes are missing: substrings of 3+ characters are found"
+                " by reading the newest stories; install PostgreSQL's contrib package and"
+                " run `CREATE EXTENSION pg_trgm` with the indexes of migration 0002",
+            )
+    return _trgm[url]
+
+
 def _like_pattern(term: str) -> str:
     esc = term.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
     return f"%{esc}%"
@@ -71,8 +135,14 @@ def _pg_prefilters(s: Session, pq: ParsedQuery) -> tuple[list[ColumnElement[bool
         if s.scalar(select(func.numnode(q))):
             conds.append(tsv.op("@@")(q))
 
-    for w in (*pq.words, *pq.phrases):  # a phrase: all its words (no <->, so no recheck)
+    for w in pq.words:
         has(func.plainto_tsquery(simple, w))
+    for p in pq.phrases:
+        pairs = phrase_pairs(p)
+        if pairs:  # its adjacent pairs
+            conds.append(pairs_match(pairs))
+        else:  # all its words (no <->, so no recheck)
+            has(func.plainto_tsquery(simple, p))
     for t in pq.substrings:
         runs = _CJK_RUN.findall(t)
         if runs:
@@ -83,7 +153,7 @@ def _pg_prefilters(s: Session, pq: ParsedQuery) -> tuple[list[ColumnElement[bool
                 else:
                     bigrams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
                     has(func.plainto_tsquery(simple, bigrams))
-        elif len(t) >= MIN_TRIGRAM:
+        elif len(t) >= MIN_TRIGRAM and has_trgm(s):
             pat = _like_pattern(t)
             conds.append(
                 or_(
@@ -204,6 +274,32 @@ class PgHits(Driver):
         return self.ids.step(s, below, k)
 
 
+class PgRange(Driver):
+    """The stories the text indexes hold for the terms, a range of ids at a time, newest
+    first: the index's bitmap ANDed with the primary key's range, so only the candidates in
+    the range are read, never the table (for terms too common for PgHits' whole set, too
+    rare for the scan). The range is sized from the density seen so far."""
+
+    def __init__(
+        self, conds: Sequence[ColumnElement[bool]], density: float, min_span: int = 0
+    ) -> None:
+        self.stmt = (
+            select(Story.id)
+            .where(*conds, Story.id < BELOW, Story.id >= bindparam("low"))
+            .order_by(Story.id.desc())
+        )
+        self.density = min(1.0, max(density, 1e-6))  # candidates per id
+        self.min_span = min_span  # ids per step at least
+
+    def step(self, s: Session, below: int, k: int) -> tuple[list[int], int | None]:
+        span = max(k, self.min_span, int(k / self.density))
+        low = below - span
+        with pg_settings(s, enable_seqscan="off", enable_indexscan="off", work_mem="64MB"):
+            ids = list(s.scalars(self.stmt, {"below": below, "low": low}))
+        self.density = min(1.0, max(len(ids), 1) / span)
+        return ids, (low if low > 0 else None)
+
+
 def pg_text_lanes(s: Session, pq: ParsedQuery, f: Filters) -> list[Lane]:
     """Lanes for the text terms: the scan, and the hit set unless it would surely be too big."""
     extra: list[ColumnElement[bool]] = []
@@ -219,22 +315,57 @@ def pg_text_lanes(s: Session, pq: ParsedQuery, f: Filters) -> list[Lane]:
         # the hit set (a superset of the stories with all the words) is left out when it
         # would certainly be too large.
         estimate = _pg_estimate(s, pq, extra)
+        # Only the tsvector indexes serve the range lane (a few posting lists); pg_trgm's
+        # ILIKE, a dozen long lists per term, costs more at each step than the scan does.
+        gin = [c for c in conds if not isinstance(c, BooleanClauseList)]
+        in_gin = _explain_rows(s, [*gin, *extra]) if gin else 0.0
+        hits = None
         if estimate < 5 * lanes.SET_LIMIT:
             hits = Lane(PgHits([*conds, *extra]), exact)
             text_lanes.insert(0 if estimate < 2 * lanes.SET_LIMIT else 1, hits)
+        if gin and in_gin >= FIRST_LOOK:
+            # Maybe too many for the hit set (a phrase of common words, CJK terms of common
+            # bigrams), maybe too few for the scan to meet soon: the index a range of ids at
+            # a time, before the scan (it reads only the candidates of each range). The hit
+            # set still goes first: its first look settles a rare term at once.
+            top = s.scalar(select(func.max(Story.id))) or 1
+            at = 1 if hits is not None and text_lanes[0] is hits else 0
+            text_lanes.insert(at, Lane(PgRange([*gin, *extra], in_gin / top)))
+    if f.lang:
+        # The stories in that language, a range at a time: when few or none of them hold
+        # the terms (English words in Korean stories), only they are read, not the table
+        # (the hit set may give up on its time limit, and the scan reads every story).
+        top = s.scalar(select(func.max(Story.id))) or 1
+        # Steps of at least LANG_SPAN ids: the race judges a lane by its first turns, and
+        # small ones are mostly fixed costs (the scan's, whose rows are all read, are not).
+        text_lanes.append(Lane(PgRange(extra, _explain_rows(s, extra) / top, LANG_SPAN)))
     return text_lanes
 
 
 def _pg_estimate(s: Session, pq: ParsedQuery, extra: Sequence[ColumnElement[bool]]) -> float:
-    """The planner's guess at how many stories hold all the terms' words and pass `extra`
-    (language, since): from the tsvector statistics, so sound for whole words and a lower
-    bound for substrings."""
-    words = [w for t in pq.terms for w in TOKEN.findall(t) if not _CJK_RUN.search(w)]
-    if not words:
+    """The planner's guess at how many stories hold all the terms' words (a phrase: its
+    pairs) and pass `extra` (language, since): from the tsvector statistics, so sound for
+    whole words and a lower bound for substrings."""
+    conds: list[ColumnElement[bool]] = []
+    words: list[str] = []
+    for t in pq.terms:
+        pairs = phrase_pairs(t) if is_phrase_term(t) else None
+        if pairs:
+            conds.append(pairs_match(pairs))
+        else:
+            words += [w for w in TOKEN.findall(t) if not _CJK_RUN.search(w)]
+    if words:
+        tsv: ColumnElement[Any] = literal_column(_PG_TSV)
+        q = func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words))
+        conds.append(tsv.op("@@")(q))
+    if not conds:
         return 0.0
-    tsv: ColumnElement[Any] = literal_column(_PG_TSV)
-    q = func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words))
-    stmt = select(Story.id).where(tsv.op("@@")(q), *extra)
+    return _explain_rows(s, [*conds, *extra])
+
+
+def _explain_rows(s: Session, conds: Sequence[ColumnElement[bool]]) -> float:
+    """The planner's guess at how many stories meet all of `conds` (never run)."""
+    stmt = select(Story.id).where(*conds)
     try:
         # Planned with the values (EXPLAIN takes no parameters); only a guess, never run.
         sql = stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True})

@@ -47,6 +47,7 @@ def fts_stream(table: str, expr: str) -> Stream:
 # the answer holds until the index changes, and FTS5 rewrites its structure record (rowid 10
 # of the _data table) on every write, so comparing it is an exact and cheap validity test.
 VOCAB_CACHE_SIZE = 1024
+# (Also the rarest trigrams of a term, under the key (url, "doc", term).)
 _vocab_cache: OrderedDict[tuple[str, str, str], tuple[bytes, list[str]]] = OrderedDict()
 _vocab_lock = threading.Lock()
 
@@ -72,6 +73,31 @@ def _vocab(s: Session, lo: str, hi: str) -> list[str]:
     return terms
 
 
+def _rarest(s: Session, term: str, n: int = 2) -> list[str]:
+    """The n trigrams of `term` in the fewest stories (each a single index term: no
+    positions to compare, unlike the term as a phrase)."""
+    tris = sorted({term[i : i + 3] for i in range(len(term) - 2)})
+    version = bytes(s.scalar(text("SELECT block FROM stories_fts_data WHERE id = 10")) or b"")
+    key = (str(s.get_bind().engine.url), "doc", term)
+    with _vocab_lock:
+        hit = _vocab_cache.get(key)
+        if hit is not None and hit[0] == version:
+            _vocab_cache.move_to_end(key)
+            return hit[1]
+    params = {f"t{i}": t for i, t in enumerate(tris)}
+    marks = ", ".join(f":{k}" for k in params)
+    rows = s.execute(
+        text(f"SELECT term, doc FROM stories_fts_vocab WHERE term IN ({marks})"), params
+    )
+    docs: dict[str, int] = {term: doc for term, doc in rows}
+    rare = sorted(tris, key=lambda t: docs.get(t, 0))[:n]
+    with _vocab_lock:
+        _vocab_cache[key] = (version, rare)
+        while len(_vocab_cache) > VOCAB_CACHE_SIZE:
+            _vocab_cache.popitem(last=False)
+    return rare
+
+
 def _any_of(trigrams: Sequence[str]) -> str:
     return "(" + " OR ".join(fts_phrase(t) for t in trigrams) + ")"
 
@@ -83,7 +109,12 @@ def sqlite_text_lanes(s: Session, pq: ParsedQuery, lang: str | None) -> list[Lan
         parts: list[str] = []
         for t in pq.substrings:
             if len(t) >= MIN_TRIGRAM:
-                parts.append(fts_phrase(t))
+                # With a language: the term's rarest trigrams, each a plain index term. As a
+                # phrase (all its trigrams, positions compared) the term is exact, but to
+                # find that few or none of a language's stories hold it FTS5 would compare
+                # positions at every story of that language that the term's trigrams meet.
+                rare = _rarest(s, t) if lang and len(t) > MIN_TRIGRAM else []
+                parts.append(" AND ".join(map(fts_phrase, rare)) if rare else fts_phrase(t))
                 continue
             # A 1-2 character substring: any indexed trigram that starts with it.
             tris = _vocab(s, t, t + MAX_CHAR)
@@ -93,7 +124,8 @@ def sqlite_text_lanes(s: Session, pq: ParsedQuery, lang: str | None) -> list[Lan
         if lang:
             parts.append("lang : " + fts_phrase(f" {lang} "))
         stream = fts_stream("stories_fts", " AND ".join(parts))
-        lanes.append(Lane(stream, frozenset(pq.substrings), True))
+        exact = [t for t in pq.substrings if not lang or len(t) <= MIN_TRIGRAM]
+        lanes.append(Lane(stream, frozenset(exact), True))
     if pq.phrases:
         parts = [fts_phrase(p) for p in pq.phrases]
         if lang:

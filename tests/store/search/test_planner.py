@@ -121,6 +121,8 @@ def test_search_equals_brute_force(
     corpus = _oracle_corpus(storage, rng, 300)
     for _ in range(80):
         q = " ".join(rng.sample(_VOCAB, rng.randint(0, 2)))
+        if rng.random() < 0.2:  # a phrase: PostgreSQL looks it up by its word pairs
+            q = '"' + " ".join(rng.choices(_VOCAB[:7] + _VOCAB[12:], k=rng.randint(2, 3))) + '"'
         kw: dict[str, object] = {}
         if rng.random() < 0.5:
             kw["jurisdiction"] = rng.choice(["EU", "US", "CN"])

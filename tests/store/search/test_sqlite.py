@@ -54,3 +54,21 @@ def test_cached_vocabulary_follows_new_stories(storage: Storage) -> None:
         s.execute(delete(Story).where(Story.title == "监管新规"))
     with storage.session() as s:
         assert titles(s, "监管") == ["监管者说"]
+
+
+def test_language_filter_narrows_by_rare_trigrams_and_checks_the_term(storage: Storage) -> None:
+    # With a language, a long term is looked up by its rarest trigrams (not as a phrase):
+    # stories holding those trigrams but not the term must still be left out.
+    with storage.write() as s:
+        add(s, "Regulation of models", lang="en")
+        add(s, "Die Regulation kommt", lang="de")
+        add(s, "Regul ation gulf latitude", lang="de")  # every trigram, never the term
+        add(s, "Eine Regulierung", lang="de")
+    with storage.session() as s:
+        assert titles(s, "regulation", lang="de") == ["Die Regulation kommt"]
+        assert titles(s, "regul", lang="de") == [
+            "Eine Regulierung",
+            "Regul ation gulf latitude",
+            "Die Regulation kommt",
+        ]
+        assert titles(s, "regulation", lang="fr") == []
