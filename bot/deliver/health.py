@@ -18,9 +18,9 @@ Rules:
   feed a day.
 
 Where notices go: the configured ops channel, else the destinations that were sent alerts or
-digests holding the feed's stories in the last `recent` period, plus whatever the hooks in
-`FOLLOWER_HOOKS` name. Feed routing (subscriptions with `feeds:`) adds its hook there: a
-function (session, feed id) -> destination ids of the subscriptions that follow the feed.
+digests holding the feed's stories in the last `recent` period, and the destinations of the
+subscriptions that follow the feed (`feeds:`, by name or tag), which hear of it even before
+it brought them anything.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.deliver.route import get_or_create_destination
+from bot.deliver.route import get_or_create_destination, load_subscription_views
 from bot.store.models import Entry, Feed, FeedNoticeRow, OutboxMessage
 from bot.store.storage import IN_CHUNK, Storage
 from bot.types import FeedHealthOptions, FeedNotice, FeedNoticeKind, OutboxStatus
@@ -43,11 +43,6 @@ log = structlog.get_logger("policybot.health")
 
 NOTICE_KIND = "notice"  # the outbox kind of feed-health notices
 DAY = timedelta(days=1)
-
-# (session, feed id) -> destination ids that follow the feed explicitly. Feed routing
-# (`feeds:` on subscriptions) registers its lookup here; the recent-stories rule needs none.
-FollowerHook = Callable[[Session, int], Iterable[int]]
-FOLLOWER_HOOKS: list[FollowerHook] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +109,11 @@ def followers(session: Session, feed_id: int, since: datetime) -> set[int]:
             )
         )
     out.update(int(d) for d, ids_ in digests if mine.intersection(int(s) for s in ids_ or ()))
-    for hook in FOLLOWER_HOOKS:
-        out.update(int(d) for d in hook(session, feed_id))
+    out.update(
+        v.destination_id
+        for v in load_subscription_views(session)
+        if v.feed_ids is not None and feed_id in v.feed_ids
+    )
     return out
 
 

@@ -251,6 +251,22 @@ def test_a_moved_feed_is_announced_once_where_its_stories_went(storage: Storage)
         assert [r.destination_id for r in _notices(s)] == [dest.id] * 3
 
 
+def test_a_channel_that_follows_the_feed_is_warned_before_it_got_anything(
+    storage: Storage,
+) -> None:
+    # A subscription with `feeds:` (by tag) follows the feed; nothing of it was posted yet.
+    with storage.write() as s:
+        f = _feed(s)
+        f.tags = ["eu"]
+        f.consecutive_failures = 4
+        follower = h.destination(s, "discord", DISCORD_CHANNEL)
+        h.subscription(s, follower, feeds=["tag:eu"])
+        bystander = h.destination(s, "discord", "222222222222222222")
+        h.subscription(s, bystander)
+        assert len(sweep_session(s, FeedHealthOptions(), h.NOW)) == 1
+        assert [r.destination_id for r in _notices(s)] == [follower.id]
+
+
 @pytest.fixture
 def storage(tmp_path: Path) -> Iterator[Storage]:
     s = Storage.open(f"sqlite:///{tmp_path / 'health.db'}")
