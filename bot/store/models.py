@@ -80,6 +80,9 @@ class Feed(Base):
     # -- added by bot/commands (migration 0002): feeds added from chat live only in the DB.
     origin: Mapped[str] = mapped_column(String(16), default="config")  # config|chat
     added_by: Mapped[str | None] = mapped_column(String(200))  # "platform:scope:user" for chat
+    # -- migration 0008: the instance polling it now, and until when (bot.store.coord).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
 
 class Story(Base):
@@ -182,6 +185,9 @@ class Destination(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     last_sent_at: Mapped[datetime | None]
+    # -- migration 0008: the instance posting to it now, and until when (bot.store.coord).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("platform", "guild", "channel", "webhook_env", name="uq_destination"),
