@@ -467,11 +467,13 @@ class Storage:
         # The story hook, which wants one, gets a Session joined to this same transaction.
         with self._write_lock:
             with self.engine.begin() as conn:
-                if lease_owner is not None and self.shared:
+                if self.shared:
+                    # Polls of one feed record one after another (a manual `poll` beside the
+                    # instances' leased ones), each seeing the entries the last one stored.
                     holder = conn.scalar(
                         select(_FEEDS.c.lease_owner).where(_FEEDS.c.id == feed_id).with_for_update()
                     )
-                    if holder != lease_owner:
+                    if lease_owner is not None and holder != lease_owner:
                         raise LeaseLost(f"feed {feed_id} is now polled by {holder}")
                 row = conn.execute(_SELECT_FEED, {"fid": feed_id}).first()
                 if row is None:
