@@ -31,14 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select
 
-from bot.classify.verdict import TOPICS
-from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.load import load_story_posts
 from bot.deliver.match import StoryFacts
 from bot.deliver.route import Router, get_or_create_destination
 from bot.platforms import render_alert
 from bot.store.models import Entry, Feed, OutboxMessage, Story, Subscription
 from bot.store.storage import Storage, store_verdict
+from bot.verdict import TOPICS
+from bot.verdict import Verdict as VerdictValue
 
 CODES = [
     "EU",

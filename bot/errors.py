@@ -45,6 +45,11 @@ class StorageError(PolicyBotError):
     """The database cannot be used: locked by another process, read-only, disk full, too new."""
 
 
+class ReadOnlyDatabase(StorageError):
+    """This process may read the database but not write it (file or folder permissions, a
+    read-only mount)."""
+
+
 class FeedError(PolicyBotError):
     """A feed could not be fetched or parsed; the message says why."""
 

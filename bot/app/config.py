@@ -237,7 +237,7 @@ class SubscriptionConfig(_Model):
     @field_validator("topics")
     @classmethod
     def _topics(cls, v: list[str]) -> list[str]:
-        from bot.classify.verdict import TOPICS
+        from bot.verdict import TOPICS
 
         for t in v:
             if t not in TOPICS:

@@ -18,7 +18,7 @@ native.select()
 
 from bot.classify.engine import DEFAULT_THRESHOLD, Classifier  # noqa: E402
 from bot.classify.lexicon import LexiconError  # noqa: E402
-from bot.classify.verdict import TOPICS, Evidence, Verdict  # noqa: E402
+from bot.verdict import TOPICS, Evidence, Verdict  # noqa: E402
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -19,8 +19,8 @@ from bot.classify.matcher import Matcher
 from bot.classify.relevance import DEFAULT_THRESHOLD, Relevance, relevance
 from bot.classify.rules import compile_rule, pycountry_entries, weak_terms
 from bot.classify.topics import in_context, topics
-from bot.classify.verdict import Evidence, Verdict
 from bot.lang import normalise_language
+from bot.verdict import Evidence, Verdict
 
 __all__ = ["DEFAULT_THRESHOLD", "Classifier"]
 

@@ -18,7 +18,7 @@ import orjson
 
 from bot import errors
 from bot.classify.engine import Classifier
-from bot.classify.verdict import Verdict, evidence_dicts
+from bot.verdict import Verdict, evidence_dicts
 
 
 class InputError(errors.InputError):

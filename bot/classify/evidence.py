@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.classify.relevance import Relevance
-from bot.classify.verdict import Evidence
+from bot.verdict import Evidence
 
 HINT_WEIGHT = 0.5  # what a feed's jurisdiction hint adds to its code's score
 

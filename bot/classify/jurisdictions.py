@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from bot.classify.evidence import HINT_WEIGHT, hint_evidence
 from bot.classify.kernel import JurHit
 from bot.classify.lexicon import is_wide
-from bot.classify.verdict import Evidence
+from bot.verdict import Evidence
 
 # How a hit's weight as jurisdiction evidence is found (Rule.jur_mode): its own, or it may be a
 # modifier of the noun after it ("US journal"), or a demonym weighed by its neighbours.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.classify.matcher import Candidates
-from bot.classify.verdict import Evidence
+from bot.verdict import Evidence
 
 # Lexicon kinds as small integers for the per-hit dispatch (rules.KIND_CODES maps the names).
 AI: Final = 0

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from bot import errors
-from bot.classify.verdict import TOPICS
 from bot.lang import normalise_language
+from bot.verdict import TOPICS
 
 DATA_DIR = Path(__file__).parent / "data"
 

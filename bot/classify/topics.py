@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from bot.classify.kernel import AI, COMPUTE, NEAR_ACTOR, Rule, Scope, Segment, TopicHit
 from bot.classify.relevance import sentence_weight
-from bot.classify.verdict import TOPICS
+from bot.verdict import TOPICS
 
 TOPIC_MIN = 0.8  # the score a topic needs
 TOPIC_RELATIVE = 0.45  # ... and this share of the best topic's (unless the title states it)

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 import structlog
 
 from bot.classify import Classifier
-from bot.classify.verdict import Verdict
 from bot.clock import utcnow
 from bot.errors import StorageError
 from bot.ingest.fetch import Fetcher, next_poll_delay
@@ -20,6 +19,7 @@ from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.store.db import database_error
 from bot.store.storage import FeedInfo, LeaseLost, PollOutcome, Storage, StoryHook
+from bot.verdict import Verdict
 
 log = structlog.get_logger("policybot.poll")
 

@@ -25,6 +25,7 @@ from bot.deliver.status import DestinationStatus, destination_status
 from bot.deliver.worker import DrainStats, enable_destination
 from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
 from bot.store.coord import SYNC_KEY, LeaderLock
+from bot.store.db import cannot_write, database_error
 from bot.store.search import SearchPage
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import (
@@ -56,6 +57,9 @@ class BotOptions:
     max_runtime_feeds: int = 200  # feeds added from chat or the CLI, all together
     max_subscriptions_per_channel: int = 25
     run_migrations: bool = True
+    # For callers that only read (search, feeds status): a SQLite file this process may not
+    # write is opened read-only instead of refused.
+    read_only_ok: bool = False
 
 
 @dataclass
@@ -71,6 +75,8 @@ class PolicyBot:
     clock: Callable[[], datetime] = utcnow
     # Polling and delivery (bot.core.engine), when this process does them; the app builds it.
     engine: Engine | None = None
+    # The database was opened for reading only (BotOptions.read_only_ok): writes fail.
+    read_only: bool = False
 
     def now(self) -> datetime:
         """The service's clock (aware UTC)."""
@@ -108,12 +114,23 @@ class PolicyBot:
         has_chat_platform: bool = False,
     ) -> list[FeedInfo]:
         """Make the stored feeds (and, when given, the config-file subscriptions) follow the
-        config file; returns the config file's feeds as stored."""
-        out = self.storage.sync_feeds(feeds, self.now())
-        if subscriptions is not None:
-            # Instances starting together sync one after another (else each adds the rows).
-            with self.storage.write(lock=SYNC_KEY) as s:
-                sync_config_subscriptions(s, subscriptions, has_chat_platform=has_chat_platform)
+        config file; returns the config file's feeds as stored.
+
+        Raises:
+            StorageError: the database cannot be written (`ReadOnlyDatabase` when this
+                process may only read it), or its disk is full.
+        """
+        try:
+            out = self.storage.sync_feeds(feeds, self.now())
+            if subscriptions is not None:
+                # Instances starting together sync one after another (else each adds rows).
+                with self.storage.write(lock=SYNC_KEY) as s:
+                    sync_config_subscriptions(s, subscriptions, has_chat_platform=has_chat_platform)
+        except Exception as exc:
+            trouble = database_error(exc)
+            if trouble is None:
+                raise
+            raise trouble from None
         return out
 
     # -- feeds ----------------------------------------------------------------------------
@@ -346,11 +363,30 @@ def make_bot(
     """Open the database named by `options` (migrating it) and return the service.
 
     Raises:
-        StorageError: the database cannot be opened or migrated.
+        StorageError: the database cannot be opened or migrated (with `read_only_ok`, a
+            SQLite file that cannot be written is opened read-only instead).
     """
     options = options or BotOptions()
+    read_only = False
     if storage is None:
-        storage = Storage.open(options.database_url, run_migrations=options.run_migrations)
+        try:
+            storage = Storage.open(options.database_url, run_migrations=options.run_migrations)
+        except Exception as exc:
+            if not (options.read_only_ok and _is_sqlite(options.database_url)):
+                raise database_error(exc) or exc from None
+            if not cannot_write(exc):
+                raise database_error(exc) or exc from None
+            storage = Storage.open(options.database_url, read_only=True)
+            read_only = True
     return PolicyBot(
-        storage, options, classifier=classifier, feed_checker=feed_checker, clock=clock
+        storage,
+        options,
+        classifier=classifier,
+        feed_checker=feed_checker,
+        clock=clock,
+        read_only=read_only,
     )
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")

@@ -13,8 +13,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.classify.verdict import TOPICS
 from bot.lang import normalise_language
+from bot.verdict import TOPICS
 
 log = logging.getLogger("policybot.commands")
 

@@ -62,7 +62,9 @@ class Sender(Protocol):
     """Posts payloads (from the renderer of its platform) to one destination, in order.
 
     Part i of the call carries the nonce `part_nonce(nonce, first_part + i)`, so a resend
-    after a crash reuses the nonce of the very same part. Sending stops at the first failure;
+    after a crash reuses the nonce of the very same part. `resend`: the first part was in
+    flight when a process died, so it may already be posted; a sender that can look (the
+    Slack bot, in the channel's history) does not post it twice. Sending stops at the first failure;
     `delivered` says how many went out. Senders never raise for platform errors.
     """
 
@@ -73,6 +75,7 @@ class Sender(Protocol):
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult: ...
 
     async def aclose(self) -> None: ...

@@ -24,12 +24,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
 from bot.store import coord
 from bot.store.models import Destination, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
 from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
+from bot.verdict import Verdict as VerdictValue
 
 log = structlog.get_logger("policybot.route")
 

@@ -1,5 +1,5 @@
 """The delivery worker: drains the outbox to the senders, each message once, and the one in
-flight at a crash at most twice (on webhooks and the Slack bot; Discord's bot deduplicates).
+flight at a crash at most twice on webhooks (the Discord and Slack bots deduplicate).
 
 Life of an outbox row:
 
@@ -16,9 +16,14 @@ do to delivery, per path:
 - nothing is lost: a row claimed by a process that died is due again at the next start;
 - Discord bot: the part in flight is posted again with the same nonce and `enforce_nonce`,
   which Discord deduplicates: no double;
-- Discord and Slack webhooks, Slack bot: their APIs take no nonce, so the part in flight at
-  a kill -9 (posted, not yet marked sent) is posted again: at most one repeat per destination
-  per crash. A clean shutdown (SIGTERM) lets it finish or gives it back unsent: no repeat.
+- Slack bot: each post carries the part's nonce in its message metadata; before posting the
+  part in flight again, the sender looks for that nonce in the channel's latest messages
+  (conversations.history, with the app's channels:history/groups:history scope): no double.
+  Without that scope (or if the channel moved on by over 100 messages) it posts again.
+- Discord and Slack webhooks: their APIs take no nonce and cannot read the channel, so the
+  part in flight at a kill -9 (posted, not yet marked sent) is posted again: at most one
+  repeat per destination per crash.
+A clean shutdown (SIGTERM) lets the part in flight finish or gives it back unsent: no repeat.
 
 Two processes never post the same row: the claim is atomic. On SQLite `run` holds the
 database's instance lock (bot.store.lock); on PostgreSQL several instances share the outbox
@@ -150,6 +155,9 @@ class _Claimed:
     payloads: tuple[Any, ...]
     error: str | None = None  # set when it could not be rendered
     queued_at: datetime | None = None  # when the row was written (for delivery latency)
+    # It was "sending" when claimed: its process died with part `parts_sent` in flight, which
+    # may have been posted.
+    maybe_posted: bool = False
 
 
 _CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
@@ -265,6 +273,7 @@ class Worker:
                 )
                 if getattr(renewed, "rowcount", 0) != 1:
                     return None
+            was = s.scalar(select(OutboxMessage.status).where(OutboxMessage.id == row_id))
             # One conditional UPDATE is the claim: whoever changes the row owns it, on SQLite
             # (where SELECT ... FOR UPDATE locks nothing) as on PostgreSQL. Someone else's
             # live claim has its lease in the future and does not match.
@@ -335,6 +344,7 @@ class Worker:
                 queued_at=as_utc(row.created_at),
                 payloads=tuple(payloads),
                 error=error,
+                maybe_posted=was == OutboxStatus.SENDING.value,
             )
 
     def _part_sent(self, row_id: int, parts_sent: int, total: int, now: datetime) -> None:
@@ -499,7 +509,9 @@ class Worker:
                     OutboxMessage.status == OutboxStatus.SENDING.value,
                     OutboxMessage.claimed_by.in_(dead),
                 )
-                .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, claimed_by=None)
+                # Still "sending", without owner: the next claim knows the part in flight
+                # may have been posted (as recover_in_flight leaves them).
+                .values(next_attempt_at=now, claimed_by=None)
             )
             taken = int(getattr(res, "rowcount", 0) or 0)
         if taken:
@@ -613,7 +625,11 @@ class Worker:
         for part in range(claimed.parts_sent, total):
             await self.pacer.wait(dest)
             result = await sender.send(
-                dest, [claimed.payloads[part]], claimed.nonce, first_part=part
+                dest,
+                [claimed.payloads[part]],
+                claimed.nonce,
+                first_part=part,
+                resend=claimed.maybe_posted and part == claimed.parts_sent,
             )
             self.pacer.mark(dest)
             if not result.ok:
@@ -675,7 +691,9 @@ async def drain_outbox(
 def recover_in_flight(
     storage: Storage, *, now: datetime | None = None, expired_only: bool = False
 ) -> int:
-    """At startup: rows left "sending" by a dead worker become due now (same nonce).
+    """At startup: rows left "sending" by a dead worker become due now (same nonce). They stay
+    "sending" with no owner, so that their next claim knows the part in flight may have been
+    posted (see `Sender.send`'s `resend`).
 
     Call it holding the instance lock (bot.store.lock): then, on SQLite, no other process can
     own a claim, and every "sending" row is a dead one's. With `expired_only`, and always on
@@ -694,9 +712,7 @@ def recover_in_flight(
                 | OutboxMessage.claimed_by.is_(None)  # claimed before claims were signed
             )
         res = s.execute(
-            update(OutboxMessage)
-            .where(cond)
-            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, claimed_by=None)
+            update(OutboxMessage).where(cond).values(next_attempt_at=now, claimed_by=None)
         )
         return int(getattr(res, "rowcount", 0) or 0)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 import bot
-from bot.errors import StorageError
+from bot.errors import ReadOnlyDatabase, StorageError
 
 log = structlog.get_logger("policybot.db")
 
@@ -51,7 +54,43 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _read_only_connector(path: str) -> Callable[[], sqlite3.Connection]:
+    """Connect to a SQLite file this process may not write, nor write beside (a read-only
+    mount, a file owned by the bot's user). `mode=ro` reads a WAL database while its -wal and
+    -shm files exist or can be made; without them, in a folder we cannot write, SQLite needs
+    `immutable=1`, which is safe only because no -wal file means no writer has changes
+    pending: everything committed is in the main file."""
+    uri = "file:" + urllib.parse.quote(str(Path(path).resolve()))
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+        try:
+            conn.execute("select 1 from sqlite_master limit 1")  # the file opens lazily
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if Path(path + "-wal").exists():
+                raise
+        return sqlite3.connect(
+            f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False, timeout=30
+        )
+
+    return connect
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`. `read_only` (SQLite): open the file for reading only, for the
+    commands that only read (search, feeds status) on a database they cannot write.
+
+    Raises:
+        StorageError: `url` is not a database URL, or names an in-memory SQLite database.
+    """
     try:
         u = make_url(url)
     except Exception as exc:  # sqlalchemy's ArgumentError: a string that is no URL at all
@@ -68,6 +107,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 " not shared between the bot's threads: use a file, e.g."
                 " DATABASE_URL=sqlite:///data/policybot.db"
             )
+        if read_only:
+            engine = create_engine("sqlite://", creator=_read_only_connector(u.database), **kwargs)
+            event.listen(engine, "connect", _sqlite_read_only_pragmas)
+            return engine
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -121,6 +164,11 @@ def _at_head(engine: Engine, mdir: Path) -> bool:
         except SQLAlchemyError:  # no version table: a new database, alembic creates it
             return False
     return [r[0] for r in rows] == [head]
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is this code's newest revision (read only)."""
+    return _at_head(engine, migrations_dir())
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
@@ -224,6 +272,7 @@ def check_database(url: str) -> tuple[str, list[str]]:
     return shown, [f"database {shown}: {why}"] if why else []
 
 
+_READ_ONLY = ("readonly database", "read-only", "read only", "unable to open database file")
 # What the database said, in the words of SQLite and PostgreSQL, and what a person can do.
 _DATABASE_TROUBLE = (
     (
@@ -237,9 +286,10 @@ _DATABASE_TROUBLE = (
         " committed was lost; the feeds are polled again)",
     ),
     (
-        ("readonly database", "read-only", "read only"),
-        "the database is read-only here: give this user write access to the file and its"
-        " folder (SQLite keeps -wal and -shm files beside it)",
+        _READ_ONLY,
+        "the database cannot be written here: give this user write access to the file and"
+        " its folder (SQLite keeps -wal and -shm files beside it); search, why and feeds"
+        " status work without it",
     ),
     (
         ("database is locked",),
@@ -249,11 +299,20 @@ _DATABASE_TROUBLE = (
 )
 
 
+def cannot_write(exc: BaseException) -> bool:
+    """Whether `exc` says this process may not write the SQLite file, or beside it: the
+    cases where a command that only reads can still open the file read-only."""
+    text = f"{exc}".lower()
+    return any(
+        n in text for n in ("readonly database", "read-only", "unable to open database file")
+    )
+
+
 def database_error(exc: BaseException) -> StorageError | None:
     """A StorageError saying what is wrong with the database and what to do, when `exc` is
     one of the conditions no retry inside this process can fix; None otherwise."""
     text = f"{type(exc).__name__}: {exc}".lower()
     for needles, advice in _DATABASE_TROUBLE:
         if any(n in text for n in needles):
-            return StorageError(advice)
+            return ReadOnlyDatabase(advice) if needles is _READ_ONLY else StorageError(advice)
     return None

@@ -20,13 +20,14 @@ from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.classify.verdict import Verdict as VerdictValue
+from bot.errors import StorageError
 from bot.ingest.dedup import RecentTitles, same_story, title_key
 from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
 from bot.store import coord
-from bot.store.db import make_engine, migrate, ping
+from bot.store.db import at_head, make_engine, migrate, ping
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
 from bot.types import FeedOptions, Origin
+from bot.verdict import Verdict as VerdictValue
 
 # How far back a new entry is compared with earlier stories by title.
 DEDUP_WINDOW = timedelta(hours=72)
@@ -278,7 +279,22 @@ class Storage:
         self.shared = coord.shared(engine)  # other instances may write (PostgreSQL)
 
     @classmethod
-    def open(cls, url: str, *, run_migrations: bool = True) -> Storage:
+    def open(cls, url: str, *, run_migrations: bool = True, read_only: bool = False) -> Storage:
+        """Open the database at `url`, migrating it to this code's schema unless told not to.
+        `read_only` (SQLite): open it for reading only, nothing migrated.
+
+        Raises:
+            StorageError: a read-only database whose schema this code cannot read as it is.
+        """
+        if read_only:
+            engine = make_engine(url, read_only=True)
+            if not at_head(engine):
+                engine.dispose()
+                raise StorageError(
+                    "the database is read-only here and its schema is not this policybot's:"
+                    " run a command that can write it (policybot poll --once) to upgrade it"
+                )
+            return cls(engine)
         engine = make_engine(url)
         if run_migrations:
             migrate(engine)

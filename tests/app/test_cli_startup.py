@@ -61,6 +61,13 @@ def test_search_loads_no_network_client_and_no_migration_tool(tmp_path: Path) ->
     assert _loaded(tmp_path, ["search", "AI Act"], [*_NEVER, "sqlalchemy"]) == ["sqlalchemy"]
 
 
+def test_search_loads_neither_the_classifier_nor_its_lexicons(tmp_path: Path) -> None:
+    # Stored verdicts are records (bot.verdict); reading them needs no engine or lexicon.
+    _loaded(tmp_path, ["search", "AI Act"], [])
+    heavy = ["bot.classify.engine", "bot.classify.lexicon", "bot.classify.kernel"]
+    assert _loaded(tmp_path, ["search", "AI Act"], heavy) == []
+
+
 def test_the_installed_entry_point_exits_0_on_version_and_2_on_a_usage_error() -> None:
     exe = Path(sys.executable).with_name("policybot")
     if not exe.exists():

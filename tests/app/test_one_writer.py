@@ -161,6 +161,7 @@ class CountingSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         await asyncio.sleep(0.001)
         self.sent.extend(str(p) for p in payloads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.classify import Classifier, get_classifier
-from bot.classify.verdict import TOPICS, Verdict
+from bot.verdict import TOPICS, Verdict
 
 
 def test_get_classifier_is_cached() -> None:

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
-from bot.classify.verdict import Verdict
 from bot.store.models import Story
 from bot.store.storage import Storage, store_verdict
+from bot.verdict import Verdict
 
 
 @pytest.fixture

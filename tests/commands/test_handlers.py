@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.classify.verdict import Evidence, Verdict
 from bot.commands import Caller, CommandContext, Reply, Request, autocomplete, handle
 from bot.ingest.check import FeedCheck, Policy
 from bot.platforms.slack.reply import slack_reply
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
 from bot.store.storage import Storage, store_verdict
+from bot.verdict import Evidence, Verdict
 from tests.commands.feedserver import feed_server
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

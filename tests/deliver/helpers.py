@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.classify.verdict import Verdict as VerdictValue
 from bot.deliver.match import StoryFacts
 from bot.deliver.route import get_or_create_destination
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
 from bot.store.storage import store_verdict
+from bot.verdict import Verdict as VerdictValue
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 _uids = itertools.count(1)

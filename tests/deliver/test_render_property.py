@@ -12,7 +12,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.classify.verdict import TOPICS
 from bot.platforms import (
     console_alert,
     console_digest,
@@ -28,6 +27,7 @@ from bot.platforms import (
 )
 from bot.platforms.text import ELLIPSIS, platform_len, slack_text
 from bot.types import Digest, Source, StoryPost
+from bot.verdict import TOPICS
 from tests.deliver.test_render_checks import (
     allowed_links,
     bad_links,

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from bot.classify.verdict import TOPICS
 from bot.platforms import (
     JURISDICTION_LABELS,
     TOPIC_COLOURS,
@@ -27,6 +26,7 @@ from bot.platforms.text import (
     slack_text,
     topic_label,
 )
+from bot.verdict import TOPICS
 from tests.deliver.test_render_checks import live_mentions
 
 # -- escaping ---------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.app.config import AppConfig, parse_config
-from bot.classify.verdict import Verdict
 from bot.deliver.match import SubscriptionIndex, SubscriptionView, subscription_matches
 from bot.deliver.route import (
     Router,
@@ -22,6 +21,7 @@ from bot.deliver.route import (
 from bot.ingest.types import FetchResult, FetchStatus, Item
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
+from bot.verdict import Verdict
 from tests.deliver import helpers as h
 
 

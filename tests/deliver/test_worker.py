@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from bot.app import metrics
 from bot.deliver import worker as worker_mod
+from bot.deliver.ports import DestinationInfo
 from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
 from bot.deliver.status import destination_status
 from bot.deliver.worker import (
@@ -288,11 +289,11 @@ async def test_multi_part_digest_resumes_with_the_next_part(
     orig = senders["discord"].send
     calls = {"n": 0}
 
-    async def flaky(dest: Any, payloads: Any, nonce: str, *, first_part: int = 0) -> Any:
+    async def flaky(dest: Any, payloads: Any, nonce: str, **kw: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             discord.fail_next("POST", "/api/v10/channels/", 503, {"message": "x", "code": 0})
-        return await orig(dest, payloads, nonce, first_part=first_part)
+        return await orig(dest, payloads, nonce, **kw)
 
     senders["discord"].send = flaky
     stats = await w.drain(now=NOW)
@@ -471,3 +472,44 @@ async def test_metrics_name_dead_feeds_latency_and_build(storage: Storage) -> No
     assert 'policybot_feed_last_success_timestamp_seconds{feed="Euractiv"}' in text
     assert 'policybot_delivery_latency_seconds_count{platform="console"}' in text
     assert 'classifier="compiled (test)"' in text and "policybot_build_info" in text
+
+
+@pytest.mark.parametrize("history_scope", [True, False])
+async def test_slack_bot_part_in_flight_at_a_crash_is_found_not_posted_again(
+    storage: Storage,
+    fakes: tuple[FakeDiscord, FakeSlack],
+    senders: dict[str, Any],
+    history_scope: bool,
+) -> None:
+    # A worker claimed the row and posted it; the process died before marking it sent.
+    _, slack = fakes
+    slack.history_scope = history_scope
+    route_stories(storage, ["one"], [("slack", "C1", "")])
+    w = make_worker(storage, senders)
+    with storage.write() as s:
+        s.execute(update(OutboxMessage).values(nonce="deadbeef"))
+    (row,) = rows(storage)
+    dest = DestinationInfo(id=row.destination_id, platform="slack", channel="C1")
+    first = await senders["slack"].send(dest, [{"text": "one"}], "deadbeef")
+    assert first.ok and len(slack.posts) == 1
+    assert slack.posts[0]["metadata"]["event_payload"] == {"nonce": "deadbeef-0"}
+    with storage.write() as s:
+        s.execute(update(OutboxMessage).values(status="sending", next_attempt_at=NOW + LEASE))
+    assert recover_in_flight(storage, now=NOW) == 1
+    stats = await w.drain(now=NOW)
+    assert stats.sent == 1
+    (row,) = rows(storage)
+    assert row.status == "sent"
+    # With the history scope the post is found; without it, the documented one repeat.
+    assert len(slack.posts) == (1 if history_scope else 2)
+
+
+async def test_slack_bot_first_send_does_not_read_history(
+    storage: Storage, fakes: tuple[FakeDiscord, FakeSlack], senders: dict[str, Any]
+) -> None:
+    _, slack = fakes
+    route_stories(storage, ["one", "two"], [("slack", "C1", "")])
+    stats = await make_worker(storage, senders).drain(now=NOW)
+    assert stats.sent == 2 and len(slack.posts) == 2
+    assert slack.requests_to("POST", "/api/conversations.history") == []
+    assert slack.requests_to("GET", "/api/conversations.history") == []

@@ -74,10 +74,12 @@ KNOWN_BOT_SCOPES = frozenset(
         "users:write",
     }
 )
-# Slack Web API methods (as slack_sdk names them) -> the bot scope each needs (None: none).
+# Slack Web API methods (as slack_sdk names them) -> the bot scopes each needs (None: none;
+# conversations.history needs one scope per kind of channel read: public and private).
 # A method the code starts calling that is not here fails the scope test below: add it here,
 # to both manifests and to the scope table of docs/setup-slack.md.
-METHOD_SCOPES: dict[str, str | None] = {
+METHOD_SCOPES: dict[str, str | tuple[str, ...] | None] = {
+    "conversations_history": ("channels:history", "groups:history"),
     "chat_postMessage": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
@@ -141,7 +143,9 @@ def code_scopes() -> set[str]:
                 " manifests and docs/setup-slack.md"
             )
             scope = METHOD_SCOPES[method]
-            if scope:
+            if isinstance(scope, tuple):
+                needed.update(scope)
+            elif scope:
                 needed.add(scope)
         if ".command(" in text and "slack_bolt" in text:
             needed.add("commands")

@@ -1,7 +1,9 @@
 """A fake Slack (Web API, incoming webhooks, response_url, Socket Mode) on 127.0.0.1.
 
 - Web API under `/api/`: `auth.test`, `chat.postMessage` (JSON or form bodies), `chat.update`,
-  `chat.postEphemeral`, `conversations.info`, `apps.connections.open` (app token). A method
+  `chat.postEphemeral`, `conversations.info`, `conversations.history` (posted messages,
+  newest first, `metadata` with include_all_metadata; `fake.history_scope = False` makes it
+  answer missing_scope), `apps.connections.open` (app token). A method
   the fake does not know answers `{"ok": true}` and is recorded like any other.
   Point slack_sdk at it: `AsyncWebClient(token, base_url=fake.api_base)`.
 - Tokens: Web API calls need `Authorization: Bearer <token>` with a token in `fake.tokens`
@@ -59,6 +61,7 @@ class FakeSlack(FakeServer):
         self.acks: list[dict[str, Any]] = []
         self.broken_channels: dict[str, str] = {}
         self.broken_webhooks: dict[str, tuple[int, str]] = {}
+        self.history_scope = True  # False: conversations.history answers missing_scope
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
         self._ack_event = asyncio.Event()
@@ -82,6 +85,31 @@ class FakeSlack(FakeServer):
     def posts_in(self, channel: str) -> list[dict[str, Any]]:
         return [p for p in self.posts if p.get("channel") == channel]
 
+    def _history(self, args: dict[str, Any]) -> web.Response:
+        """conversations.history: the channel's messages, newest first; their metadata only
+        with include_all_metadata (as Slack does); missing_scope unless `history_scope`."""
+        if not self.history_scope:
+            return json_response(
+                {"ok": False, "error": "missing_scope", "needed": "channels:history"}
+            )
+        channel = str(args.get("channel", ""))
+        if channel in self.broken_channels:
+            return json_response({"ok": False, "error": self.broken_channels[channel]})
+        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = int(args.get("limit") or 100)
+        found = [
+            p
+            for p in self.posts
+            if p.get("channel") == channel and p["_method"] == "chat.postMessage"
+        ]
+        messages = []
+        for p in reversed(found[-limit:]):
+            m = {"type": "message", "ts": p["ts"], "text": p.get("text", ""), "bot_id": "B0BOT"}
+            if with_meta and p.get("metadata"):
+                m["metadata"] = p["metadata"]
+            messages.append(m)
+        return json_response({"ok": True, "messages": messages, "has_more": len(found) > limit})
+
     def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
@@ -100,7 +128,7 @@ class FakeSlack(FakeServer):
                 args.update(json.loads(raw or b"{}"))
             else:
                 args.update(dict(parse_qsl(raw.decode("utf-8"))))
-        for k in ("blocks", "attachments"):
+        for k in ("blocks", "attachments", "metadata"):
             if isinstance(args.get(k), str):  # form-encoded JSON fields
                 args[k] = json.loads(args[k])
         return args
@@ -159,6 +187,8 @@ class FakeSlack(FakeServer):
                     },
                 }
             )
+        if method == "conversations.history":
+            return self._history(args)
         if method == "conversations.info":
             channel = str(args.get("channel", ""))
             if channel in self.broken_channels:

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.app.config import parse_config
-from bot.classify.verdict import Verdict
 from bot.core import pipeline as pipeline_module
 from bot.core.pipeline import Pipeline
 from bot.ingest.fetch import Fetcher
 from bot.ingest.types import ParsedFeed
 from bot.store.models import Entry, Story
 from bot.store.storage import Storage
+from bot.verdict import Verdict
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

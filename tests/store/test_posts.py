@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bot.classify.verdict import Verdict
 from bot.deliver.load import load_digest, load_story_posts
 from bot.store.models import Entry, Feed, Story
 from bot.store.posts import UNKNOWN_SOURCE, story_posts
 from bot.store.search import search_stories
 from bot.store.storage import Storage, store_verdict
 from bot.types import Source
+from bot.verdict import Verdict
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -214,14 +214,17 @@ def open_bot(
     sample: bool = False,
     sync: bool = False,
     classifier: Callable[[], Any] | None = None,
+    read_only_ok: bool = False,
 ) -> Any:
     """The core service on the settings' database (a `bot.core.PolicyBot`); with `sync`, the
     feeds follow the config file first (else the file is not read: commands that only query
     the database start faster and work beside a broken one). `classifier` returns the
     classifier for the commands that need one. Says what is wrong and exits on a bad config
-    or an unreachable database (no traceback)."""
+    or an unreachable database (no traceback). `read_only_ok`: a command that only reads opens
+    a SQLite file it may not write read-only (then the config file is not synced)."""
     from bot.app.config import ConfigError, load_config
     from bot.core import BotOptions, make_bot
+    from bot.errors import ReadOnlyDatabase
 
     settings = cli_settings(ctx, sample)
     log_to_stderr()
@@ -232,10 +235,27 @@ def open_bot(
         except ConfigError as exc:
             fail(str(exc))
     try:
-        options = BotOptions(database_url=settings.resolved_database_url())
+        options = BotOptions(
+            database_url=settings.resolved_database_url(), read_only_ok=read_only_ok
+        )
         bot = make_bot(options, classifier=classifier)
     except Exception as exc:  # unreachable database, bad URL: say what, no traceback
         fail(f"cannot open the database: {exc}")
-    if cfg is not None:
-        bot.sync_config(cfg.feed_options())
+    if bot.read_only:
+        err_console.print(
+            "note: the database is read-only here: showing it as stored"
+            + (" (feeds.yaml not applied)" if cfg is not None else ""),
+            highlight=False,
+        )
+    elif cfg is not None:
+        try:
+            bot.sync_config(cfg.feed_options())
+        except ReadOnlyDatabase:
+            if not read_only_ok:
+                raise
+            err_console.print(
+                "note: the database is read-only here: showing it as stored (feeds.yaml not"
+                " applied)",
+                highlight=False,
+            )
     return bot

@@ -33,7 +33,11 @@ def _clean(s: str) -> str:
     return _CTRL.sub("", s)
 
 
-def _context(ctx: typer.Context) -> Any:
+# Commands that only read: they work on a SQLite file this user may not write.
+_READS = frozenset({"search", "why", "subscriptions"})
+
+
+def _context(ctx: typer.Context, *, read_only_ok: bool = False) -> Any:
     """The handlers' context over the core service. The config file is not read: these
     commands query and change the database only (feeds are added from chat, not here)."""
     from bot.commands.context import CommandContext
@@ -43,7 +47,7 @@ def _context(ctx: typer.Context) -> Any:
 
         return get_classifier()
 
-    return CommandContext(open_bot(ctx, classifier=classifier))
+    return CommandContext(open_bot(ctx, classifier=classifier, read_only_ok=read_only_ok))
 
 
 _PLATFORMS = ("console", "discord", "slack")
@@ -68,7 +72,7 @@ def _run(ctx: typer.Context, command: str, args: dict[str, Any]) -> Reply:
 
     from bot.commands.types import Caller, Request
 
-    cctx = _context(ctx)
+    cctx = _context(ctx, read_only_ok=command in _READS)
     try:
         return asyncio.run(
             _handle(Request(command, args, Caller("cli", "cli", is_admin=True)), cctx)
@@ -199,7 +203,7 @@ def _search_records(ctx: typer.Context, args: dict[str, Any], fmt: str) -> None:
     from bot.types import SearchQuery
 
     text = str(args["query"] or "")
-    bot = open_bot(ctx)
+    bot = open_bot(ctx, read_only_ok=True)
     try:
         q = SearchQuery(
             text=text,

@@ -66,6 +66,7 @@ def _runtime(ctx: typer.Context, sample: bool = False) -> Runtime:
     from bot.app.config import ConfigError
     from bot.app.logging import configure_logging
     from bot.app.runtime import Runtime
+    from bot.errors import StorageError
 
     settings, path = _settings(ctx, sample)
     configure_logging(settings.log_level, settings.log_format)
@@ -73,6 +74,8 @@ def _runtime(ctx: typer.Context, sample: bool = False) -> Runtime:
         return Runtime.build(settings, path)
     except ConfigError as exc:
         fail(str(exc))
+    except StorageError as exc:  # cannot take writes (read-only, disk full): as mid-run, 1
+        fail(f"cannot start: {exc}", code=1)
     except Exception as exc:  # database unreachable, bad URL...: say what, not a traceback
         fail(f"cannot start: {exc}")
 
@@ -315,7 +318,7 @@ def feeds_status(
     """Each feed's health: last success, last error, consecutive failures, next poll."""
     from rich.table import Table
 
-    bot = open_bot(ctx, sample=sample, sync=True)
+    bot = open_bot(ctx, sample=sample, sync=True, read_only_ok=True)
     if as_json:
         try:
             feeds = bot.feeds()

@@ -20,6 +20,7 @@ class ConsoleSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         stream = self._stream or sys.stdout
         for i, text in enumerate(payloads):

@@ -125,6 +125,7 @@ class DiscordBotSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         ids: list[str] = []
         try:
@@ -170,6 +171,7 @@ class DiscordWebhookSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         try:
             url = webhook_url(destination)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
+import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -18,8 +19,11 @@ from bot.deliver.ports import (
     Outcome,
     SendResult,
     WebhookUrlMissing,
+    part_nonce,
     webhook_url,
 )
+
+log = structlog.get_logger("policybot.slack")
 
 # Web API errors that mean the destination cannot work until a person acts.
 PERMANENT_ERRORS = frozenset(
@@ -77,6 +81,10 @@ PERMANENT_WEBHOOK_BODIES = frozenset(
         "user_not_found",
     }
 )
+# Message metadata on each bot post names its part's nonce, so that after a crash the part in
+# flight can be found in the channel instead of posted again.
+METADATA_EVENT = "policybot_post"
+HISTORY_LOOKBACK = 100  # latest messages searched for it (one conversations.history page)
 _MESSAGE_KEYS = ("text", "blocks", "attachments", "unfurl_links", "unfurl_media", "mrkdwn")
 
 
@@ -156,18 +164,46 @@ class SlackBotSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         ids: list[str] = []
         for i, payload in enumerate(payloads):
+            part = part_nonce(nonce, first_part + i)
+            if resend and i == 0:
+                found = await self.find_posted(destination.channel, part)
+                if found is not None:
+                    ids.append(found)
+                    continue
             try:
                 resp = await self.client.chat_postMessage(
-                    channel=destination.channel, **message_args(payload)
+                    channel=destination.channel,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"nonce": part}},
+                    **message_args(payload),
                 )
             except Exception as exc:
                 r = classify_slack_error(exc)
                 return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
             ids.append(str(resp.get("ts") or ""))
         return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
+
+    async def find_posted(self, channel: str, part: str) -> str | None:
+        """The ts of a message this app already posted in `channel` for the part `part`
+        (its nonce, in the message's metadata), among the channel's latest messages; None
+        when there is none or the app may not read the channel's history (then the part is
+        posted again: the documented one repeat)."""
+        try:
+            resp = await self.client.conversations_history(
+                channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
+            )
+        except Exception as exc:  # missing_scope, not_in_channel, outage: cannot tell
+            log.info("slack history lookup failed", channel=channel, error=str(exc)[:200])
+            return None
+        for message in resp.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("nonce") == part:
+                return str(message.get("ts") or "")
+        return None
 
     async def aclose(self) -> None:
         session = getattr(self.client, "session", None)
@@ -188,6 +224,7 @@ class SlackWebhookSender:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         try:
             url = webhook_url(destination)

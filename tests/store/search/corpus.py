@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.classify.verdict import Verdict
 from bot.store.models import Entry, Feed, Story
 from bot.store.search import search_stories
 from bot.store.storage import Storage, store_verdict
+from bot.verdict import Verdict
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.classify.verdict import Verdict
 from bot.store.models import Entry, Feed, Story
 from bot.store.search import api, lanes, parse_query, postgres, search_stories
 from bot.store.search.match import Matcher
 from bot.store.storage import Storage, store_verdict
+from bot.verdict import Verdict
 from tests.store.search.corpus import NOW
 
 _VOCAB = [

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, text
 
-from bot.classify.verdict import Verdict
 from bot.store.models import Story
 from bot.store.search import WINDOW, SearchError, parse_query, search_stories
 from bot.store.storage import Storage, store_verdict
+from bot.verdict import Verdict
 from tests.store.search.corpus import CORPUS, NOW, add, seed, titles
 
 
