@@ -246,6 +246,7 @@ class _Timed:
         nonce: str,
         *,
         first_part: int = 0,
+        resend: bool = False,
     ) -> SendResult:
         self.log.append((time.monotonic(), str(payloads[0])))
         await asyncio.sleep(0.01)
