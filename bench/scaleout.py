@@ -131,7 +131,7 @@ def run(
                 time.sleep(0.1)
             return time.monotonic()
 
-        ready = wait(lambda: all(" running " in p.read_text() for p in logs), "the start")
+        ready = wait(lambda: all("] running " in p.read_text() for p in logs), "the start")
         stored = wait(
             lambda: _scalar(db, "select count(*) from entries") >= feeds * items, "the items"
         )

@@ -261,7 +261,7 @@ def test_three_instances_share_the_work_through_kills_without_doubles(
             for inst in instances:  # all at once, on an empty database
                 inst.start()
             _wait(
-                lambda: all(i.logged(" running ") for i in instances),
+                lambda: all(i.logged("] running ") for i in instances),
                 "all three instances to come up",
                 90,
             )
