@@ -235,3 +235,70 @@ class DigestPreview:
     total: int  # matching stories, of which `digest` holds the newest few
     hours: int
     filtered: bool  # True when the channel's subscriptions filtered; else all flagged stories
+
+
+# -- feed health in the channels (bot.deliver.health) -----------------------------------------
+
+
+class FeedNoticeKind(StrEnum):
+    """What a feed-health notice in a channel says."""
+
+    WARNING = "warning"  # failing past the threshold, or gone (HTTP 410)
+    MOVED = "moved"  # the server moved it permanently (301/308): the config wants the new URL
+    RECOVERED = "recovered"  # it works again after a warning
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealthOptions:
+    """When and where feed-health notices are posted (the config file's `feed_health:`)."""
+
+    enabled: bool = True
+    warn_after: timedelta = timedelta(hours=6)  # failing this long before a warning
+    # How far back "the feeds that produced a channel's recent stories" looks.
+    recent: timedelta = timedelta(days=14)
+    # Every notice goes here instead of the affected channels, when set.
+    ops_channel: DestinationOptions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedNotice:
+    """One feed-health notice as it is posted. `feed` and `reason` are feed or server text:
+    hostile until escaped by the renderer."""
+
+    feed: str
+    kind: str  # a FeedNoticeKind
+    reason: str
+    since: datetime | None  # failing since (warnings)
+    created_at: datetime
+    new_url: str | None = None  # moved: where to (shown as text, never linked)
+
+
+# -- relevance feedback (bot.core.feedback) -----------------------------------------------------
+
+
+class FeedbackKind(StrEnum):
+    """A person's word on the classifier: a posted story was not relevant, or one was missed."""
+
+    NOT_RELEVANT = "not_relevant"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackInfo:
+    """One piece of relevance feedback as stored (a snapshot of the story's text with it)."""
+
+    id: int
+    kind: str  # a FeedbackKind
+    story_id: int | None  # None: words of a story the bot never stored
+    title: str
+    summary: str
+    language: str | None
+    url: str | None
+    platform: str
+    scope: str
+    channel: str
+    user: str
+    created_at: datetime
+    jurisdictions: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    created: bool = True  # False: the same person had said so already (nothing stored again)

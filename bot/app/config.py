@@ -22,7 +22,7 @@ from pydantic import (
 
 from bot import errors
 from bot.lang import normalise_language
-from bot.types import DestinationOptions, FeedOptions, SubscriptionOptions
+from bot.types import DestinationOptions, FeedHealthOptions, FeedOptions, SubscriptionOptions
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -275,11 +275,28 @@ class ClassifierConfig(_Model):
     )
 
 
+class FeedHealthConfig(_Model):
+    """`feed_health:` when a failing, gone or moved feed is announced in the channels."""
+
+    enabled: bool = True
+    warn_after: PositiveDuration = Field(
+        default=timedelta(hours=6), description="a feed failing this long gets a warning"
+    )
+    recent: PositiveDuration = Field(
+        default=timedelta(days=14),
+        description="channels that got the feed's stories this recently are told",
+    )
+    channel: DestinationConfig | None = Field(
+        default=None, description="an ops channel that gets every notice instead"
+    )
+
+
 class AppConfig(_Model):
     defaults: Defaults = Field(default_factory=Defaults)
     feeds: list[FeedConfig] = Field(default_factory=list)
     subscriptions: list[SubscriptionConfig] = Field(default_factory=list)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    feed_health: FeedHealthConfig = Field(default_factory=FeedHealthConfig)
     # Where the file was read from: relative paths (file: URLs, lexicons) resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -329,6 +346,19 @@ class AppConfig(_Model):
             )
             for f in self.feeds
         ]
+
+    def feed_health_options(self) -> FeedHealthOptions:
+        """`feed_health:` as the plain record the engine takes."""
+        fh = self.feed_health
+        ops = None
+        if fh.channel is not None:
+            d = fh.channel
+            ops = DestinationOptions(
+                d.platform, d.guild or "", d.channel or "", d.webhook_env or ""
+            )
+        return FeedHealthOptions(
+            enabled=fh.enabled, warn_after=fh.warn_after, recent=fh.recent, ops_channel=ops
+        )
 
     def subscription_options(self) -> list[SubscriptionOptions]:
         """The subscriptions as the plain records routing takes."""

@@ -166,6 +166,8 @@ class Runtime:
             alert_renderer=platforms.render_alert,
             digest_renderer=platforms.render_digest,
             pacing=platforms.pacing(),
+            notice_renderer=platforms.render_notice,
+            feed_health=config.feed_health_options(),
             backfill_window=config.defaults.backfill_window,
             max_backoff=config.defaults.max_backoff,
             on_sent=metrics.count_sent,
@@ -280,6 +282,7 @@ class Runtime:
         self._polling = asyncio.current_task()
         try:
             await self.pipeline.poll_due()
+            await self.engine.check_feed_health()  # time passes for failing feeds too
         except Exception as exc:  # the database is down, say: one line, the next tick retries
             self._poll_failures.failed(exc)
         except asyncio.CancelledError:

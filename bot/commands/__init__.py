@@ -1,6 +1,6 @@
 """Platform-neutral `/policy` commands: `handle(Request, CommandContext) -> Reply`.
 
-One module per command family (search, subscriptions, digest, feeds, why, help); `spec`
+One module per command family (search, subscriptions, digest, feeds, why, feedback, help); `spec`
 describes every command's options once, for argument validation and for each platform's
 adapter (Discord's command tree, Slack's text arguments, the CLI).
 

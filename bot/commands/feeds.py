@@ -32,15 +32,20 @@ async def _feeds_list(ctx: CommandContext) -> Reply:
     feeds = await ctx.call(ctx.bot.feeds)
     if not feeds:
         return Reply(title="Feeds", text="No feeds yet.")
+    warned = await ctx.call(ctx.bot.feed_warnings)
     rows = []
     for f in feeds:
         last = f.last_success_at
         ago = "never" if last is None else f"{int((now - last).total_seconds() // 60)} min ago"
-        rows.append((f.name, health(f), ago, str(f.entry_count), f.origin, safe_url(f.url)))
+        state = health(f)
+        if f.name in warned:  # the same state the channels were told about
+            state += f" · warned {warned[f.name].strftime('%Y-%m-%d %H:%M')} UTC"
+        rows.append((f.name, state, ago, str(f.entry_count), f.origin, safe_url(f.url)))
     active = sum(1 for r in rows if r[1] in ("ok", "not polled yet"))
+    note = f" {len(warned)} with a warning posted in the channels." if warned else ""
     return Reply(
         title="Feeds",
-        text=f"{len(rows)} feed{'s' if len(rows) != 1 else ''}, {active} healthy.",
+        text=f"{len(rows)} feed{'s' if len(rows) != 1 else ''}, {active} healthy.{note}",
         table=Table(("name", "status", "last success", "entries", "origin", "url"), tuple(rows)),
     )
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.commands.context import CommandContext
 from bot.commands.digest import cmd_digest
+from bot.commands.feedback import NOT_RELEVANT_COMMAND, cmd_missed, cmd_not_relevant
 from bot.commands.feeds import cmd_feeds
 from bot.commands.help import HELP, cmd_help
 from bot.commands.search import cmd_search
@@ -45,6 +46,8 @@ COMMANDS: dict[str, Callable[[Request, CommandContext], Awaitable[Reply]]] = {
     "feeds": cmd_feeds,
     "why": cmd_why,
     "help": cmd_help,
+    "missed": cmd_missed,
+    NOT_RELEVANT_COMMAND: cmd_not_relevant,  # the button under alerts, not typed
 }
 
 

@@ -44,6 +44,12 @@ HELP: dict[str, tuple[str, str]] = {
         "Show why an item was (or was not) flagged: matched terms, jurisdictions, rules.",
         "/policy why 42 · /policy why https://example.org/news/1 · /policy why AI Act",
     ),
+    "missed": (
+        "Report a story the bot should have flagged (its link, id or headline words); under"
+        " each alert, the Not relevant button reports the opposite. Both go to the operator"
+        " for review; nothing changes the classifier by itself.",
+        "/policy missed https://example.org/news/ai-law · /policy missed Kenya AI bill",
+    ),
     "help": ("This help.", "/policy help search"),
 }
 

@@ -249,6 +249,20 @@ COMMANDS: dict[str, CommandSpec] = {
             aliases=("explain",),
         ),
         CommandSpec(
+            "missed",
+            "Report a story the bot should have flagged",
+            (
+                Option(
+                    "item",
+                    "rest",
+                    "The story's link, its id, or words of its headline",
+                    positional=True,
+                    aliases=("story", "url"),
+                ),
+            ),
+            usage="missed https://example.org/news/ai-law",
+        ),
+        CommandSpec(
             "help",
             "How to use these commands",
             (

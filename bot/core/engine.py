@@ -19,6 +19,7 @@ import structlog
 from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.core.pipeline import Pipeline
+from bot.deliver.health import sweep as sweep_feed_health
 from bot.deliver.ports import Outcome, Sender
 from bot.deliver.route import Router, queue_digests
 from bot.deliver.status import PLATFORM_NEEDS, waiting_without_sender
@@ -27,6 +28,7 @@ from bot.deliver.worker import (
     Pacer,
     RenderAlert,
     RenderDigest,
+    RenderNotice,
     Worker,
     disabled_destinations,
     recover_in_flight,
@@ -35,6 +37,7 @@ from bot.deliver.worker import (
 from bot.ingest.fetch import Fetcher
 from bot.store.db import database_error
 from bot.store.storage import FeedInfo, PollOutcome, Storage
+from bot.types import FeedHealthOptions
 
 log = structlog.get_logger("policybot")
 
@@ -72,6 +75,8 @@ class Engine:
     on_outcome: list[Callable[[PollOutcome], None]] = field(default_factory=list)
     # Set by whoever runs a delivery loop: a poll that flagged something wakes it.
     wake_delivery: asyncio.Event | None = None
+    # Feed-health notices in the channels (bot.deliver.health), checked after each poll pass.
+    feed_health: FeedHealthOptions = field(default_factory=FeedHealthOptions)
 
     def _outcome(self, outcome: PollOutcome) -> None:
         for cb in self.on_outcome:
@@ -147,7 +152,19 @@ class Engine:
         else:
             feeds = await asyncio.to_thread(self.active_feeds, name)
         feeds = self.skip_paused(feeds, force=force)
-        return await self.pipeline.poll_feeds(feeds)
+        outcomes = await self.pipeline.poll_feeds(feeds)
+        await self.check_feed_health()
+        return outcomes
+
+    async def check_feed_health(self) -> int:
+        """Queue the feed-health notices the feeds' state calls for; returns how many
+        notices were stored (each goes to one or more channels)."""
+        made = await asyncio.to_thread(
+            sweep_feed_health, self.storage, self.feed_health, self.pipeline.clock()
+        )
+        if made and self.wake_delivery is not None:
+            self.wake_delivery.set()
+        return len(made)
 
     # -- delivery -----------------------------------------------------------------------------
 
@@ -230,6 +247,8 @@ def build_engine(
     alert_renderer: RenderAlert,
     digest_renderer: RenderDigest,
     pacing: Mapping[str, float],
+    notice_renderer: RenderNotice | None = None,
+    feed_health: FeedHealthOptions | None = None,
     backfill_window: timedelta,
     max_backoff: timedelta,
     on_sent: Callable[[str, int], None] | None = None,
@@ -252,10 +271,13 @@ def build_engine(
         pacer=Pacer(pacing),
         alert_renderer=alert_renderer,
         digest_renderer=digest_renderer,
+        notice_renderer=notice_renderer,
         on_sent=on_sent,
         on_failure=on_failure,
         on_delivered=on_delivered,
     )
     engine = Engine(storage, fetcher, classifier, pipeline, router, dict(senders), worker)
+    if feed_health is not None:
+        engine.feed_health = feed_health
     pipeline.on_outcome = engine._outcome
     return engine

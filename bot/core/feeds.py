@@ -9,7 +9,8 @@ from sqlalchemy import func, or_, select
 
 from bot.core.validate import show, suggest
 
-__all__ = ["add", "check_new", "health", "remove", "safe_url", "show", "suggest"]
+__all__ = ["add", "check_new", "health", "remove", "safe_url", "show", "suggest", "warnings"]
+from bot.deliver.health import warned_feeds
 from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from bot.store.models import Feed
 from bot.store.storage import FeedInfo, Storage
@@ -154,3 +155,13 @@ def set_enabled(storage: Storage, name: str, enabled: bool, *, by: str, now: dat
         row.consecutive_failures = 0
         row.next_poll_at = now
         return row.name
+
+
+def warnings(storage: Storage) -> dict[str, datetime]:
+    """Feed name -> when the warning still standing for it was posted in the channels."""
+    with storage.session() as s:
+        warned = warned_feeds(s)
+        if not warned:
+            return {}
+        names = dict(s.execute(select(Feed.id, Feed.name).where(Feed.id.in_(list(warned)))).all())
+    return {names[i]: at for i, at in warned.items() if i in names}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.clock import utcnow
+from bot.core import feedback as _feedback
 from bot.core import feeds as _feeds
 from bot.core import stories as _stories
 from bot.core import subscriptions as _subs
@@ -32,6 +33,7 @@ from bot.types import (
     DigestPreview,
     Explanation,
     FeedAdded,
+    FeedbackInfo,
     FeedOptions,
     Origin,
     SearchQuery,
@@ -152,6 +154,11 @@ class PolicyBot:
                 f"no feed is called {_feeds.show(name)!r}", _feeds.suggest(name, names)
             )
         return found[0]
+
+    def feed_warnings(self) -> dict[str, datetime]:
+        """Feed name -> when a health warning was posted for it in the channels (or the ops
+        channel) and no "recovered" note since: the state `/policy feeds` shows."""
+        return _feeds.warnings(self.storage)
 
     async def add_feed(
         self,
@@ -287,6 +294,75 @@ class PolicyBot:
         return _stories.digest_preview(
             self.storage, platform, scope, channel, hours=hours, now=self.now()
         )
+
+    # -- relevance feedback ----------------------------------------------------------------------
+
+    def report_not_relevant(
+        self, story_id: int, *, platform: str, scope: str, channel: str, user: str
+    ) -> FeedbackInfo:
+        """Record that a posted story was not relevant ("Not relevant" under an alert). The
+        same person saying it twice in a channel is stored once (`created` False).
+
+        Raises:
+            NotFoundError: the story is not stored (any more).
+        """
+        return _feedback.not_relevant(
+            self.storage,
+            story_id,
+            platform=platform,
+            scope=scope,
+            channel=channel,
+            user=user,
+            now=self.now(),
+        )
+
+    def report_missed(
+        self, item: str, *, platform: str, scope: str, channel: str, user: str
+    ) -> FeedbackInfo:
+        """Record a story that should have been flagged: a stored story named by id, link or
+        words of its title; words that match no stored story are kept as the report.
+
+        Raises:
+            InputError: nothing given.
+            NotFoundError: an id or a link that names no stored story.
+        """
+        return _feedback.missed(
+            self.storage,
+            item,
+            platform=platform,
+            scope=scope,
+            channel=channel,
+            user=user,
+            now=self.now(),
+        )
+
+    def feedback(
+        self, *, since: datetime | str | None = None, limit: int | None = None
+    ) -> list[FeedbackInfo]:
+        """Relevance feedback, newest first: since a time (a datetime, or text such as '7d'
+        or '2026-11-01'), at most `limit`.
+
+        Raises:
+            InputError: a `since` that is not a time.
+        """
+        return _feedback.listing(self.storage, since=self._since(since), limit=limit)
+
+    def feedback_export(self, *, since: datetime | str | None = None) -> list[dict[str, Any]]:
+        """The feedback as labelled eval records (the format of the eval sets: id, title,
+        summary, lang, relevant, jurisdictions, topics), one per story, oldest first.
+
+        Raises:
+            InputError: a `since` that is not a time.
+        """
+        items = _feedback.listing(self.storage, since=self._since(since))
+        return _feedback.eval_records(items)
+
+    def _since(self, since: datetime | str | None) -> datetime | None:
+        if isinstance(since, str):
+            from bot.store.search import parse_since
+
+            return parse_since(since, self.now())
+        return since
 
     # -- polling and delivery -----------------------------------------------------------------
 

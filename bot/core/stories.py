@@ -66,6 +66,12 @@ def _find(s: Any, item: str, now: datetime) -> tuple[int | None, str]:
     return page.hits[0].story_id, note
 
 
+def find_story(s: Any, item: str, now: datetime) -> tuple[int | None, str]:
+    """A stored story's id from an id, a URL or words of its title (None: no match), with a
+    note when several matched."""
+    return _find(s, item, now)
+
+
 def explain(
     storage: Storage, item: str, *, now: datetime, classify: Callable[[str, str], Any] | None
 ) -> Explanation:

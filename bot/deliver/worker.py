@@ -51,12 +51,13 @@ import structlog
 from sqlalchemy import func, select, update
 
 from bot.clock import as_utc, utcnow
+from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
 from bot.deliver.ports import DestinationInfo, Outcome, Sender, SendResult
 from bot.store import coord
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
-from bot.types import Digest, OutboxStatus, StoryPost
+from bot.types import Digest, FeedNotice, OutboxStatus, StoryPost
 
 log = structlog.get_logger("policybot.deliver")
 
@@ -76,6 +77,7 @@ BACKOFF_CAP = 3600.0
 
 RenderAlert = Callable[[str, StoryPost], list[Any]]
 RenderDigest = Callable[[str, Digest], list[Any]]
+RenderNotice = Callable[[str, FeedNotice], list[Any]]
 
 
 @dataclass
@@ -186,6 +188,7 @@ class Worker:
         rng: random.Random | None = None,
         alert_renderer: RenderAlert,
         digest_renderer: RenderDigest,
+        notice_renderer: RenderNotice | None = None,
         on_sent: Callable[[str, int], None] | None = None,
         on_failure: Callable[[str, Outcome], None] | None = None,
         on_delivered: Callable[[str, float], None] | None = None,
@@ -198,6 +201,7 @@ class Worker:
         self.rng = rng or random.Random()
         self.render_alert = alert_renderer
         self.render_digest = digest_renderer
+        self.render_notice = notice_renderer
         self.on_sent = on_sent
         self.on_failure = on_failure
         self.on_delivered = on_delivered  # (platform, seconds from queued to posted)
@@ -316,6 +320,8 @@ class Worker:
                         payloads = self.render_alert(info.platform, posts[sid])
                     else:
                         error = "the story no longer exists"
+                elif row.kind == NOTICE_KIND:
+                    payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
                 else:
                     name = None
                     if row.subscription_id is not None:
@@ -346,6 +352,15 @@ class Worker:
                 error=error,
                 maybe_posted=was == OutboxStatus.SENDING.value,
             )
+
+    def _notice_payloads(self, s: Any, kind: str, key: str) -> tuple[list[Any], str | None]:
+        notice_id = notice_id_of(key)
+        notice = load_notice(s, notice_id) if notice_id is not None else None
+        if notice is None:
+            return [], "the feed of this notice no longer exists"
+        if self.render_notice is None:
+            return [], "this process cannot render feed notices"
+        return self.render_notice(kind, notice), None
 
     def _part_sent(self, row_id: int, parts_sent: int, total: int, now: datetime) -> None:
         with self.storage.write() as s:

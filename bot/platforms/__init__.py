@@ -29,7 +29,7 @@ from bot.platforms.text import (
     slack_text,
     truncate,
 )
-from bot.types import Digest, StoryPost
+from bot.types import Digest, FeedNotice, StoryPost
 
 __all__ = [
     "JURISDICTION_LABELS",
@@ -47,6 +47,7 @@ __all__ = [
     "platform_for",
     "render_alert",
     "render_digest",
+    "render_notice",
     "safe_link",
     "slack_alert",
     "slack_digest",
@@ -71,9 +72,19 @@ def platform_for(kind: str) -> Platform:
 
 
 def render_alert(kind: str, post: StoryPost) -> list[Any]:
-    """Payloads of an alert for a destination kind; unknown kinds get console text."""
+    """Payloads of an alert for a destination kind; unknown kinds get console text. Bot
+    destinations get the "Not relevant" button (webhook messages cannot be clicked back)."""
     p = PLATFORMS["console"] if kind not in _KINDS else platform_for(kind)
-    return p.render_alert(post)
+    payloads = p.render_alert(post)
+    if kind in _KINDS and not kind.endswith("-webhook"):
+        payloads = p.with_feedback(payloads, post.story_id)
+    return payloads
+
+
+def render_notice(kind: str, notice: FeedNotice) -> list[Any]:
+    """Payloads of a feed-health notice for a destination kind."""
+    p = PLATFORMS["console"] if kind not in _KINDS else platform_for(kind)
+    return p.render_notice(notice)
 
 
 def render_digest(kind: str, digest: Digest) -> list[Any]:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from bot.commands.types import Reply
 from bot.deliver.ports import Sender
-from bot.types import Digest, StoryPost
+from bot.types import Digest, FeedNotice, StoryPost
 
 
 class Credentials(Protocol):
@@ -45,6 +45,15 @@ class Platform(Protocol):
 
     def render_reply(self, reply: Reply) -> list[Any]:
         """The payloads of a command reply."""
+        ...
+
+    def render_notice(self, notice: FeedNotice) -> list[Any]:
+        """The payloads of a feed-health notice (warning, moved, recovered)."""
+        ...
+
+    def with_feedback(self, payloads: list[Any], story_id: int) -> list[Any]:
+        """An alert's payloads with a "Not relevant" button, for bot destinations (a
+        platform without interactive messages returns them unchanged)."""
         ...
 
     def validate(self, payload: Any) -> list[str]:

@@ -256,3 +256,44 @@ class OutboxMessage(Base):
         UniqueConstraint("destination_id", "kind", "dedup_key", name="uq_outbox_dest_kind_key"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
     )
+
+
+class FeedNoticeRow(Base):
+    """A feed-health notice posted (through the outbox) to the channels a feed concerns: its
+    history is the state that keeps a restart from warning twice (migration 0007)."""
+
+    __tablename__ = "feed_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # a FeedNoticeKind
+    reason: Mapped[str] = mapped_column(Text, default="")
+    since: Mapped[datetime | None]  # failing since, for warnings
+    new_url: Mapped[str | None] = mapped_column(Text)  # moved: where to
+    destination_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)  # where it went
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_feed_notices_feed_created", "feed_id", "created_at"),)
+
+
+class FeedbackRow(Base):
+    """Relevance feedback from a channel: "not relevant" on an alert, or `/policy missed`.
+    The story's text is copied so that an export still reads it after the story is pruned
+    (migration 0007)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # a FeedbackKind
+    title: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str | None] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(32), default="")
+    scope: Mapped[str] = mapped_column(String(64), default="")  # guild / workspace
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    user_id: Mapped[str] = mapped_column(String(200), default="")  # platform user id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -183,13 +183,25 @@ async def test_share_answers_in_the_channel(env: Env) -> None:
     assert env.handler.requests[0].caller.is_admin is False
 
 
+def _button_id(msg: dict[str, Any], label: str) -> str:
+    (custom_id,) = [
+        c["custom_id"]
+        for row in msg["components"]
+        for c in row["components"]
+        if c.get("label") == label
+    ]
+    return str(custom_id)
+
+
 async def test_more_button_reruns_search_with_the_next_page(env: Env) -> None:
     env.handler.reply = _search_reply
     inter = await env.command("search", [opt("query", "ai act")])
     await env.followup(inter)
     msg = {k: v for k, v in env.followups(inter)[0].items() if not k.startswith("_")}
+    more = _button_id(msg, "More")
+    assert more.startswith("pb:pg:") and '"q":"ai act"' in more  # the state is in the id
     click = env.fake.interaction("policy", user_id=USER)
-    click.update(type=3, message=msg, data={"custom_id": "more", "component_type": 2})
+    click.update(type=3, message=msg, data={"custom_id": more, "component_type": 2})
     await env.fake.dispatch("INTERACTION_CREATE", click)
     cb = await env.first_callback(click)
     assert cb["type"] == 6  # deferred update of the same message
@@ -215,7 +227,8 @@ async def test_someone_else_cannot_turn_the_pages(env: Env) -> None:
     await env.followup(inter)
     msg = {k: v for k, v in env.followups(inter)[0].items() if not k.startswith("_")}
     click = env.fake.interaction("policy", user_id=USER + 1)
-    click.update(type=3, message=msg, data={"custom_id": "more", "component_type": 2})
+    more = _button_id(msg, "More")
+    click.update(type=3, message=msg, data={"custom_id": more, "component_type": 2})
     await env.fake.dispatch("INTERACTION_CREATE", click)
     cb = await env.first_callback(click)
     assert cb["type"] == 4 and cb["data"]["flags"] & EPHEMERAL
@@ -366,7 +379,7 @@ async def test_long_replies_are_split_into_follow_ups(env: Env) -> None:
         assert not b.get("flags", 0) & EPHEMERAL
 
 
-async def test_expired_page_buttons_are_removed(
+async def test_state_too_long_for_an_id_falls_back_to_expiring_buttons(
     env: Env,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -374,10 +387,73 @@ async def test_expired_page_buttons_are_removed(
 
     monkeypatch.setattr(discord_bot, "PAGE_VIEW_TIMEOUT", 0.2)
     env.handler.reply = _search_reply
-    inter = await env.command("search", [opt("query", "ai act")])
+    inter = await env.command("search", [opt("query", "ai act " * 20)])  # > 100 characters
+    (body,) = await env.followup(inter)
+    assert {c["custom_id"] for row in body["components"] for c in row["components"]} == {
+        "prev",
+        "more",
+    }
     await env.followup(inter)
     edits = await until(
         lambda: [r for r in env.fake.requests if r.method == "PATCH" and inter["token"] in r.path]
     )
     assert edits[0].path.endswith("/messages/@original")
     assert edits[0].json["components"] == []
+
+
+async def test_a_paging_button_works_after_a_restart() -> None:
+    """The More button of a reply sent by one process turns the page in the next one: its
+    state is in its custom id, and the new client knows the button by the id's pattern."""
+    fake = FakeDiscord()
+    async with fake:
+        with fake.patched():
+
+            async def start(handler: FakeHandler) -> tuple[PolicyClient, asyncio.Task[None]]:
+                client = build_client(
+                    "ctx", handler=handler, completer=completer, guild_ready_timeout=0.05
+                )
+                task = asyncio.create_task(client.start("fake-token"))
+                await asyncio.wait_for(client.wait_until_ready(), 10)
+                return client, task
+
+            before = FakeHandler()
+            before.reply = _search_reply
+            client, task = await start(before)
+            env = Env(fake, client, before)
+            try:
+                inter = await env.command(
+                    "search", [opt("query", "AI Act"), opt("jurisdiction", "EU")]
+                )
+                await env.followup(inter)
+            finally:
+                await client.close()
+                await asyncio.wait_for(task, 10)
+            msg = {k: v for k, v in env.followups(inter)[0].items() if not k.startswith("_")}
+
+            after = FakeHandler()  # a new process: nothing of the first one in memory
+            after.reply = _search_reply
+            client, task = await start(after)
+            try:
+                click = fake.interaction("policy", user_id=USER)
+                more = _button_id(msg, "More")
+                click.update(type=3, message=msg, data={"custom_id": more, "component_type": 2})
+                await fake.dispatch("INTERACTION_CREATE", click)
+                cb = await Env(fake, client, after).first_callback(click)
+                assert cb["type"] == 6
+                edits = await until(
+                    lambda: [
+                        r for r in fake.requests if r.method == "PATCH" and click["token"] in r.path
+                    ]
+                )
+                assert edits[0].json["embeds"][0]["description"].startswith("results page 2")
+                (req,) = after.requests
+                assert req.command == "search"
+                assert req.args == {"query": "AI Act", "jurisdiction": "EU", "page": 2}
+                assert req.caller.user_id == str(USER)
+                # the new page's buttons carry the page after it
+                prev = _button_id(edits[0].json, "Previous")
+                assert '"p":1' in prev and '"p":3' in _button_id(edits[0].json, "More")
+                assert before.requests[0].args.get("page") is None
+            finally:
+                await client.close()
+                await asyncio.wait_for(task, 10)

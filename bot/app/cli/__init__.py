@@ -7,6 +7,7 @@ from bot.app.cli import (  # noqa: F401  (imported for their registrations)
     classify,
     core,
     deliver,
+    feedback,
     platforms,
 )
 from bot.app.cli.base import app

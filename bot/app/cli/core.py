@@ -287,7 +287,7 @@ def _health(f: FeedInfo) -> str:
     return f"[{_HEALTH_STYLE.get(state, 'dim')}]{text}[/]"
 
 
-def _feed_record(f: FeedInfo) -> dict[str, Any]:
+def _feed_record(f: FeedInfo, warned: dict[str, datetime] | None = None) -> dict[str, Any]:
     return {
         "id": f.id,
         "name": f.name,
@@ -306,6 +306,7 @@ def _feed_record(f: FeedInfo) -> dict[str, Any]:
         "last_error": f.last_error,
         "last_error_at": iso(f.last_error_at),
         "disabled_reason": f.disabled_reason,
+        "warned_at": iso((warned or {}).get(f.name)),
     }
 
 
@@ -322,19 +323,21 @@ def feeds_status(
     if as_json:
         try:
             feeds = bot.feeds()
+            warned = bot.feed_warnings()
         finally:
             bot.close()
-        print_json({"feeds": [_feed_record(f) for f in feeds]})
+        print_json({"feeds": [_feed_record(f, warned) for f in feeds]})
         return
     now = datetime.now(UTC)
     table = Table(title="Feeds")
     for col in ("name", "health", "last success", "next poll", "entries", "last error"):
         table.add_column(col, overflow="fold")
+    warned = bot.feed_warnings()
     for f in bot.feeds():
         error = f.disabled_reason or (f.last_error if f.consecutive_failures else "") or ""
         table.add_row(
             escape(f.name),
-            _health(f),
+            _health(f) + (" (warned in chat)" if f.name in warned else ""),
             relative_time(f.last_success_at, now),
             relative_time(f.next_poll_at, now, upcoming=True) if f.active else "-",
             str(f.entry_count),

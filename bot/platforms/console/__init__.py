@@ -9,7 +9,7 @@ from bot.commands.types import Reply
 from bot.deliver.ports import Sender
 from bot.platforms.console.render import console_alert, console_digest
 from bot.platforms.console.send import ConsoleSender
-from bot.types import Digest, StoryPost
+from bot.types import Digest, FeedNotice, StoryPost
 
 
 class ConsolePlatform:
@@ -29,6 +29,15 @@ class ConsolePlatform:
         parts = [p for p in (reply.title, reply.text) if p]
         parts.extend(console_alert(s) for s in reply.stories)
         return ["\n\n".join(parts)]
+
+    def render_notice(self, notice: FeedNotice) -> list[Any]:
+        from bot.platforms.notice import notice_text
+        from bot.platforms.text import clean
+
+        return [notice_text(notice, clean, lambda c: c)]
+
+    def with_feedback(self, payloads: list[Any], story_id: int) -> list[Any]:
+        return payloads  # nothing to click in a terminal
 
     def validate(self, payload: Any) -> list[str]:
         return [] if isinstance(payload, str) else ["a console payload is text"]

@@ -14,7 +14,7 @@ from bot.commands.types import Reply
 from bot.deliver.ports import Sender
 from bot.platforms.discord.render import discord_alert, discord_digest
 from bot.platforms.limits import validate_discord_message
-from bot.types import Digest, StoryPost
+from bot.types import Digest, FeedNotice, StoryPost
 
 # Discord allows 5 messages per 5 s per channel and about 30 per minute per webhook;
 # discord.py also follows the bucket headers. These keep well clear of 429s.
@@ -41,6 +41,18 @@ class DiscordPlatform:
         from bot.platforms.discord.reply import discord_reply  # renders digests: import late
 
         return list(discord_reply(reply))
+
+    def render_notice(self, notice: FeedNotice) -> list[Any]:
+        from bot.platforms.discord.notice import discord_notice
+
+        return [discord_notice(notice)]
+
+    def with_feedback(self, payloads: list[Any], story_id: int) -> list[Any]:
+        from bot.platforms.discord.notice import with_feedback_button
+
+        if not payloads:
+            return payloads
+        return [*payloads[:-1], with_feedback_button(payloads[-1], story_id)]
 
     def validate(self, payload: Any) -> list[str]:
         return validate_discord_message(payload)

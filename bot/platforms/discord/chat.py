@@ -15,7 +15,7 @@ import structlog
 from discord import app_commands
 
 from bot.commands.spec import COMMANDS
-from bot.commands.types import Caller, Reply, Request
+from bot.commands.types import Reply, Request
 from bot.platforms.chat import (
     FAILED_TEXT,
     Completer,
@@ -26,11 +26,18 @@ from bot.platforms.chat import (
     default_handler,
     next_page_args,
 )
+from bot.platforms.discord.buttons import DYNAMIC_ITEMS, page_view
+from bot.platforms.discord.interaction import caller_from, is_admin
+from bot.platforms.discord.interaction import tell as _tell
 from bot.platforms.discord.reply import EPHEMERAL_FLAG, discord_reply
+
+__all__ = ["PolicyClient", "Runner", "build_client", "caller_from", "is_admin", "run_discord"]
 
 log = structlog.get_logger("policybot.discord")
 
-PAGE_VIEW_TIMEOUT = 14 * 60.0  # interaction tokens die after 15 min: buttons cannot outlive them
+# Paging state too long for a button's custom id falls back to a view kept in memory, whose
+# edits go through the interaction token: it dies after 15 min, and with the process.
+PAGE_VIEW_TIMEOUT = 14 * 60.0
 ADMIN_TEXT = (
     "Changing subscriptions and feeds needs the Manage Server or Manage Channels permission."
 )
@@ -43,24 +50,6 @@ def _desc(command: str, option: str | None = None) -> str:
     opt = spec.option(option)
     assert opt is not None, f"{command}.{option} is not in the spec"
     return opt.description
-
-
-def is_admin(interaction: discord.Interaction[Any]) -> bool:
-    """Manage Server or Manage Channels (Administrator implies both)."""
-    perms = interaction.permissions
-    return bool(perms.administrator or perms.manage_guild or perms.manage_channels)
-
-
-def caller_from(interaction: discord.Interaction[Any]) -> Caller:
-    user = interaction.user
-    return Caller(
-        platform="discord",
-        user_id=str(user.id),
-        scope=str(interaction.guild_id or ""),
-        channel=str(interaction.channel_id or ""),
-        is_admin=is_admin(interaction),
-        display_name=getattr(user, "display_name", "") or user.name,
-    )
 
 
 async def _admin_check(interaction: discord.Interaction[Any]) -> bool:
@@ -95,10 +84,10 @@ class Runner:
         share: bool = False,
     ) -> None:
         args = {k: v for k, v in args.items() if v is not None}
-        spec = COMMANDS[command]
-        public = share or spec.public
+        spec = COMMANDS.get(command)  # None: a button's command (slow, private)
+        public = share or (spec is not None and spec.public)
         deferred: bool | None = None  # None: not deferred; else whether it was public
-        if spec.slow and not interaction.response.is_done():
+        if (spec is None or spec.slow) and not interaction.response.is_done():
             # The first answer must come within 3 s; the handler may take longer.
             await interaction.response.defer(ephemeral=not public, thinking=True)
             deferred = public
@@ -129,12 +118,14 @@ class Runner:
         for i, payload in enumerate(messages):
             kwargs = _message_kwargs(payload)
             if paged and i == len(messages) - 1:
-                # Only the first message can be edited through the interaction token.
-                kwargs["view"] = PageView(
+                # Buttons carrying their state in their ids work after a restart; the
+                # in-memory view only holds state too long for an id.
+                kwargs["view"] = page_view(interaction.user.id, command, reply) or PageView(
                     self,
                     interaction.user.id,
                     command,
                     reply,
+                    # Only the first message can be edited through the interaction token.
                     origin=interaction if len(messages) == 1 else None,
                 )
             if not interaction.response.is_done():
@@ -168,7 +159,8 @@ class Runner:
 
 
 class PageView(discord.ui.View):
-    """Previous/More under a page of search results; the buttons re-run the search."""
+    """Previous/More under a page of search results whose state does not fit in a custom
+    id (see buttons.page_view): kept in memory, the buttons re-run the search."""
 
     def __init__(
         self,
@@ -204,7 +196,9 @@ class PageView(discord.ui.View):
         request = Request(self.command, args, caller_from(interaction))
         reply = await call_handler(self.runner.handler, request, self.runner.ctx)
         first = discord_reply(reply, ephemeral=True)[0]
-        view = PageView(self.runner, self.owner_id, self.command, reply, origin=interaction)
+        view = page_view(self.owner_id, self.command, reply) or PageView(
+            self.runner, self.owner_id, self.command, reply, origin=interaction
+        )
         self.stop()
         await interaction.edit_original_response(
             content=first.get("content") or None,
@@ -241,17 +235,6 @@ class PageView(discord.ui.View):
     ) -> None:
         log.error("page_button_failed", error=repr(error))
         await _tell(interaction, FAILED_TEXT)
-
-
-async def _tell(interaction: discord.Interaction[Any], text: str) -> None:
-    """A short ephemeral notice, whatever state the interaction is in."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException as exc:
-        log.warning("notice_failed", error=str(exc))
 
 
 # Choices Discord shows as a menu (mirrors spec.MODES / spec.DAYS).
@@ -421,6 +404,13 @@ class PolicyGroup(
     ) -> None:
         await self.runner.run(interaction, "why", {"item": item})
 
+    @app_commands.command(name="missed", description=_desc("missed"))
+    @app_commands.describe(item=_desc("missed", "item"))
+    async def missed(
+        self, interaction: discord.Interaction[Any], item: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        await self.runner.run(interaction, "missed", {"item": item})
+
     @app_commands.command(name="help", description=_desc("help"))
     @app_commands.describe(command=_desc("help", "command"))
     @app_commands.choices(
@@ -534,6 +524,8 @@ class PolicyClient(discord.Client):
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
+        # Buttons whose state is their custom id: they answer whenever they were sent.
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
         if self.sync_commands:
             # One bulk PUT per start: cheap, and it keeps Discord's copy equal to this code.
             synced = await self.tree.sync()

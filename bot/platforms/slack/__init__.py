@@ -14,7 +14,7 @@ from bot.commands.types import Reply
 from bot.deliver.ports import Sender
 from bot.platforms.limits import validate_slack_message
 from bot.platforms.slack.render import slack_alert, slack_digest
-from bot.types import Digest, StoryPost
+from bot.types import Digest, FeedNotice, StoryPost
 
 # Slack allows about one message per second per channel (and per incoming webhook).
 PACING: Mapping[str, float] = {"slack": 1.0, "slack-webhook": 1.0}
@@ -38,6 +38,18 @@ class SlackPlatform:
         from bot.platforms.slack.reply import slack_reply  # renders digests: import late
 
         return list(slack_reply(reply))
+
+    def render_notice(self, notice: FeedNotice) -> list[Any]:
+        from bot.platforms.slack.notice import slack_notice
+
+        return [slack_notice(notice)]
+
+    def with_feedback(self, payloads: list[Any], story_id: int) -> list[Any]:
+        from bot.platforms.slack.notice import with_feedback_button
+
+        if not payloads:
+            return payloads
+        return [*payloads[:-1], with_feedback_button(payloads[-1], story_id)]
 
     def validate(self, payload: Any) -> list[str]:
         return validate_slack_message(payload)

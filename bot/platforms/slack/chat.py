@@ -25,11 +25,13 @@ from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands.feedback import NOT_RELEVANT_COMMAND
 from bot.commands.spec import COMMANDS, needs_admin
 from bot.commands.textargs import Parsed, TextArgsError, parse
 from bot.commands.types import Caller, Reply, Request
 from bot.errors import CredentialsError
 from bot.platforms.chat import Handler, call_handler, default_handler
+from bot.platforms.slack.notice import NOT_RELEVANT_ACTION
 from bot.platforms.slack.reply import SLACK_PAGE_ACTION, slack_reply
 
 log = structlog.get_logger("policybot.slack")
@@ -193,6 +195,30 @@ class SlackCommands:
         reply = await call_handler(self.handler, Request(command, args, caller), self.ctx)
         await self._send(respond, reply, Parsed(command, args), owner=user_id, replace=True)
 
+    async def on_not_relevant(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
+        """ "Not relevant" under an alert: recorded, answered only to the one who clicked."""
+        await ack()
+        user = body.get("user") or {}
+        action = (body.get("actions") or [{}])[0]
+        value = str(action.get("value") or "")
+        if not value.isdigit():
+            log.warning("slack_not_relevant_bad_value")
+            return
+        caller = await self.caller(
+            client,
+            user_id=str(user.get("id", "")),
+            team_id=str((body.get("team") or {}).get("id") or user.get("team_id", "")),
+            channel_id=str((body.get("channel") or {}).get("id", "")),
+            user_name=str(user.get("username") or user.get("name") or ""),
+            command=NOT_RELEVANT_COMMAND,
+            args={},
+        )
+        request = Request(NOT_RELEVANT_COMMAND, {"story": int(value)}, caller)
+        reply = await call_handler(self.handler, request, self.ctx)
+        await self._send(respond, reply, Parsed(NOT_RELEVANT_COMMAND, {}), owner=caller.user_id)
+
     async def _send(
         self, respond: Any, reply: Reply, parsed: Parsed, *, owner: str, replace: bool = False
     ) -> None:
@@ -235,7 +261,7 @@ def build_app(
     token: str | None = None,
     signing_secret: str | None = None,
 ) -> AsyncApp:
-    """The bolt app with the slash command and the paging buttons.
+    """The bolt app with the slash command, the paging buttons and "Not relevant".
 
     Tokens come from settings (slack_bot_token, slack_signing_secret) unless given; `client`
     replaces the Web API client (tests point it at a local fake); `admins` defaults to
@@ -258,6 +284,7 @@ def build_app(
     commands = SlackCommands(ctx, handler or default_handler(), AdminCheck(admins))
     app.command(command)(commands.on_command)
     app.action(_PAGE_ACTION)(commands.on_page)
+    app.action(NOT_RELEVANT_ACTION)(commands.on_not_relevant)
 
     @app.error
     async def _on_error(error: Exception, body: dict[str, Any]) -> None:
