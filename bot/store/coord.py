@@ -12,7 +12,8 @@ PostgreSQL is the coordinator; nothing else is needed:
   once when its owner is no member any more.
 - **Serial sections.** Writes that must not interleave across instances take a transaction
   advisory lock (`xact_lock`): creating stories (so the same story arriving through two feeds
-  in two processes becomes one story), syncing the config file, queuing digests. Migrations
+  in two processes becomes one story), syncing the config file, queuing digests, the
+  feed-health sweep. Migrations
   at start take a session advisory lock.
 
 On SQLite every helper here is a no-op: one process holds the database (bot.store.lock).
@@ -37,6 +38,7 @@ MEMBERS = 0x706F6C69  # "poli"
 SYNC_KEY = 0x706F6C6963790002
 STORIES_KEY = 0x706F6C6963790003
 DIGESTS_KEY = 0x706F6C6963790004
+HOUSEKEEPING_KEY = 0x706F6C6963790005  # the feed-health sweep
 LEADER_BASE = 0x706F6C6963800000  # + a hash of what is led (one chat connection per token)
 
 OWNER_RANDOM_HEX = 7  # 28 bits: the member lock's key, a positive int4
