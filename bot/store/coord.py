@@ -13,8 +13,7 @@ PostgreSQL is the coordinator; nothing else is needed:
 - **Serial sections.** Writes that must not interleave across instances take a transaction
   advisory lock (`xact_lock`): creating stories (so the same story arriving through two feeds
   in two processes becomes one story), syncing the config file, queuing digests, the
-  feed-health sweep. Migrations
-  at start take a session advisory lock.
+  feed-health sweep. Migrations at start take a session advisory lock.
 
 On SQLite every helper here is a no-op: one process holds the database (bot.store.lock).
 """
