@@ -102,6 +102,18 @@ class Mode(StrEnum):
 
 
 MODES: tuple[str, ...] = tuple(m.value for m in Mode)
+
+
+class PostAs(StrEnum):
+    """How a subscription's stories appear: a message, a message that starts a thread (Slack:
+    the thread's parent), or a post in a Discord forum channel."""
+
+    MESSAGE = "message"
+    THREAD = "thread"
+    FORUM = "forum"
+
+
+POST_AS: tuple[str, ...] = tuple(p.value for p in PostAs)
 DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -119,6 +131,8 @@ class FeedOptions:
     language: str | None = None
     jurisdictions: tuple[str, ...] = ()
     enabled: bool = True
+    # Labels subscriptions follow with `feeds: [tag:NAME]` (feed routing).
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +161,41 @@ class SubscriptionOptions:
     at: str = "09:00"
     day: str = "mon"
     timezone: str = "UTC"
+    # Feed routing: feed names or "tag:NAME"; such a subscription gets those feeds' stories,
+    # flagged or not (the other filters still apply).
+    feeds: tuple[str, ...] = ()
+    # Exclusions: a story holding one of these words, jurisdictions or topics is left out.
+    exclude: tuple[str, ...] = ()
+    exclude_jurisdictions: tuple[str, ...] = ()
+    exclude_topics: tuple[str, ...] = ()
+    # Pings and threads (one line each, to ease merging with other options).
+    mention: str | None = None  # a Discord role id or a Slack user group id to ping
+    mention_min_score: float = 0.0  # ping only for stories scored at least this
+    mention_instruments: tuple[str, ...] = ()  # ping only for stories naming one of these
+    post_as: str = PostAs.MESSAGE.value  # a PostAs value
+    digest_thread: bool = False  # digests: header in the channel, the stories in its thread
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where and how one post goes beyond "a message in the channel", decided per outbox row
+    by delivery and carried to the sender inside the platform payload.
+
+    `post_as` thread: the message starts a thread named `title`; forum: a forum post titled
+    `title` with the forum tags named in `tags` (those that exist). `thread_id`: post inside
+    this existing thread (a Discord thread id, a Slack parent ts); PARENT_THREAD means the
+    thread the first part of the same outbox row started. `mention`: the role or user group
+    this post pings (the only mention it may carry).
+    """
+
+    post_as: str = PostAs.MESSAGE.value
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    thread_id: str | None = None
+    mention: str | None = None
+
+
+PARENT_THREAD = "@parent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +239,16 @@ class SubscriptionInfo:
     timezone: str
     origin: str
     created_by: str | None = None
+    feeds: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_jurisdictions: tuple[str, ...] = ()
+    exclude_topics: tuple[str, ...] = ()
+    muted_until: datetime | None = None  # this subscription's own mute (not the channel's)
+    mention: str | None = None
+    mention_min_score: float = 0.0
+    mention_instruments: tuple[str, ...] = ()
+    post_as: str = PostAs.MESSAGE.value
+    digest_thread: bool = False
 
     def schedule(self) -> str:
         """'instant', 'daily at 09:00 UTC' or 'weekly, mon 09:00 UTC'."""
@@ -235,6 +294,29 @@ class DigestPreview:
     total: int  # matching stories, of which `digest` holds the newest few
     hours: int
     filtered: bool  # True when the channel's subscriptions filtered; else all flagged stories
+
+
+@dataclass(frozen=True, slots=True)
+class MuteInfo:
+    """A mute of a channel (subscription_id None) or of one of its subscriptions."""
+
+    platform: str
+    channel: str
+    subscription_id: int | None
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionPreview:
+    """What a subscription with these filters would have posted in the last `days` days:
+    the newest stories first, `total` of them in all."""
+
+    stories: tuple[StoryPost, ...]
+    total: int
+    days: int
+    start: datetime
+    end: datetime
 
 
 # -- feed health in the channels (bot.deliver.health) -----------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -88,6 +89,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_positive)]
 
 JURISDICTION_RE = re.compile(r"^(?:[A-Z]{2}|EU|INTL)$")
+_TAG_RE = re.compile(r"[\w-]{1,40}")
 
 
 def _code_list(value: Any) -> Any:
@@ -146,8 +148,20 @@ class FeedConfig(_Model):
     language: str | None = None
     jurisdictions: CodeList = Field(default_factory=list)
     enabled: bool = True
+    # Labels for feed routing: a subscription with `feeds: [tag:NAME]` follows these feeds.
+    tags: Annotated[list[str], BeforeValidator(_code_list)] = Field(default_factory=list)
 
     _interval = field_validator("interval")(_poll_interval)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if not _TAG_RE.fullmatch(t):
+                raise ValueError(
+                    f"tag {t!r}: use letters, digits, '-' and '_' only (e.g. privacy, eu-dpa)"
+                )
+        return list(dict.fromkeys(v))
 
     @field_validator("url")
     @classmethod
@@ -228,13 +242,42 @@ class SubscriptionConfig(_Model):
     at: str = Field(default="09:00", description="digest time HH:MM")
     day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     timezone: str = "UTC"
+    # Feed routing: feed names of this file, or tag:NAME (every feed with that tag).
+    feeds: Annotated[list[str], BeforeValidator(_code_list)] = Field(default_factory=list)
+    # Exclusions: whole words (as `keywords`), jurisdictions and topics that keep a story out.
+    exclude: list[str] = Field(default_factory=list)
+    exclude_jurisdictions: CodeList = Field(default_factory=list)
+    exclude_topics: list[str] = Field(default_factory=list)
+    # Pings and threads (README, Subscriptions): one line each, to ease merging.
+    mention: str | None = Field(default=None, description="Discord role id or Slack group id")
+    mention_min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    mention_instruments: list[str] = Field(default_factory=list)
+    post_as: Literal["message", "thread", "forum"] = "message"
+    digest_thread: bool = False
 
-    @field_validator("jurisdictions")
+    @field_validator("jurisdictions", "exclude_jurisdictions")
     @classmethod
     def _jur(cls, v: list[str]) -> list[str]:
         return _check_codes(v)
 
-    @field_validator("topics")
+    @field_validator("mention", mode="before")
+    @classmethod
+    def _mention_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v  # a role id written without quotes
+
+    @model_validator(mode="after")
+    def _delivery(self) -> SubscriptionConfig:
+        from bot.core.subscriptions import check_delivery
+        from bot.errors import InputError
+
+        try:
+            checked = check_delivery(self.options())
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        self.mention = checked.mention
+        return self
+
+    @field_validator("topics", "exclude_topics")
     @classmethod
     def _topics(cls, v: list[str]) -> list[str]:
         from bot.verdict import TOPICS
@@ -243,6 +286,32 @@ class SubscriptionConfig(_Model):
             if t not in TOPICS:
                 raise ValueError(f"unknown topic {t!r}: choose from {', '.join(TOPICS)}")
         return v
+
+    @field_validator("keywords", "exclude")
+    @classmethod
+    def _words(cls, v: list[str]) -> list[str]:
+        if any(not w.strip() for w in v):
+            raise ValueError("an empty keyword matches nothing: remove it")
+        return v
+
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> SubscriptionConfig:
+        for field, include, exclude in (
+            ("jurisdictions", self.jurisdictions, self.exclude_jurisdictions),
+            ("topics", self.topics, self.exclude_topics),
+        ):
+            both = sorted(set(include) & set(exclude))
+            if both:
+                raise ValueError(
+                    f"{', '.join(both)} is both in `{field}` and in `exclude_{field}`:"
+                    " keep it in one of them"
+                )
+        both = sorted({w.casefold() for w in self.keywords} & {w.casefold() for w in self.exclude})
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} is both in `keywords` and in `exclude`: keep it in one"
+            )
+        return self
 
     @field_validator("at")
     @classmethod
@@ -264,6 +333,35 @@ class SubscriptionConfig(_Model):
                 f"unknown time zone {v!r}: use an IANA name such as Europe/Berlin"
             ) from None
         return v
+
+    def options(self) -> SubscriptionOptions:
+        """This subscription as the plain record routing takes."""
+        d = self.destination
+        return SubscriptionOptions(
+            destination=DestinationOptions(
+                d.platform, d.guild or "", d.channel or "", d.webhook_env or ""
+            ),
+            name=self.name,
+            jurisdictions=tuple(self.jurisdictions),
+            topics=tuple(self.topics),
+            instruments=tuple(self.instruments),
+            keywords=tuple(self.keywords),
+            languages=tuple(self.languages),
+            min_score=float(self.min_score),
+            mode=self.mode,
+            at=self.at,
+            day=self.day,
+            timezone=self.timezone,
+            feeds=tuple(self.feeds),
+            exclude=tuple(self.exclude),
+            exclude_jurisdictions=tuple(self.exclude_jurisdictions),
+            exclude_topics=tuple(self.exclude_topics),
+            mention=self.mention,
+            mention_min_score=float(self.mention_min_score),
+            mention_instruments=tuple(self.mention_instruments),
+            post_as=self.post_as,
+            digest_thread=self.digest_thread,
+        )
 
 
 class ClassifierConfig(_Model):
@@ -330,6 +428,33 @@ class AppConfig(_Model):
             urls[key] = i
         return self
 
+    @model_validator(mode="after")
+    def _known_feeds(self) -> AppConfig:
+        # A subscription's `feeds:` names this file's feeds (or their tags): a typo would
+        # otherwise follow nothing, silently.
+        names = {f.name.casefold(): f.name for f in self.feeds}
+        tags = {t.casefold() for f in self.feeds for t in f.tags}
+        for i, sub in enumerate(self.subscriptions):
+            label = f"subscriptions[{i}]" + (f" ({sub.name!r})" if sub.name else "")
+            for spec in sub.feeds:
+                if spec.casefold().startswith("tag:"):
+                    tag = spec[4:].strip()
+                    if not tag:
+                        raise ValueError(f"{label}: feeds: {spec!r} needs a tag name: tag:privacy")
+                    if tag.casefold() not in tags:
+                        raise ValueError(
+                            f"{label}: feeds: no feed has the tag {tag!r}; give feeds"
+                            f" `tags: [{tag}]`, or check the spelling"
+                        )
+                elif spec.casefold() not in names:
+                    close = difflib.get_close_matches(spec, list(names.values()), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(
+                        f"{label}: feeds: no feed is called {spec!r}{hint}; name a feed of"
+                        " this file's `feeds:`, or tag:NAME"
+                    )
+        return self
+
     def interval_for(self, feed: FeedConfig) -> timedelta:
         return feed.interval or self.defaults.interval
 
@@ -343,6 +468,7 @@ class AppConfig(_Model):
                 language=f.language,
                 jurisdictions=tuple(f.jurisdictions),
                 enabled=f.enabled,
+                tags=tuple(f.tags),
             )
             for f in self.feeds
         ]
@@ -362,28 +488,7 @@ class AppConfig(_Model):
 
     def subscription_options(self) -> list[SubscriptionOptions]:
         """The subscriptions as the plain records routing takes."""
-        out = []
-        for sc in self.subscriptions:
-            d = sc.destination
-            out.append(
-                SubscriptionOptions(
-                    destination=DestinationOptions(
-                        d.platform, d.guild or "", d.channel or "", d.webhook_env or ""
-                    ),
-                    name=sc.name,
-                    jurisdictions=tuple(sc.jurisdictions),
-                    topics=tuple(sc.topics),
-                    instruments=tuple(sc.instruments),
-                    keywords=tuple(sc.keywords),
-                    languages=tuple(sc.languages),
-                    min_score=float(sc.min_score),
-                    mode=sc.mode,
-                    at=sc.at,
-                    day=sc.day,
-                    timezone=sc.timezone,
-                )
-            )
-        return out
+        return [sc.options() for sc in self.subscriptions]
 
     def resolve_url(self, url: str) -> str:
         """Make a relative `file:` URL absolute against the config file's folder."""

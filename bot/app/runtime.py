@@ -165,6 +165,7 @@ class Runtime:
             else platforms.build_senders(_credentials(settings)),
             alert_renderer=platforms.render_alert,
             digest_renderer=platforms.render_digest,
+            styler=platforms.STYLER,
             pacing=platforms.pacing(),
             notice_renderer=platforms.render_notice,
             feed_health=config.feed_health_options(),

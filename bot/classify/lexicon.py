@@ -10,6 +10,7 @@ without repeating the shipped data.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,10 @@ _GROUP_KEYS = {
     "from_actor",
     "near",
     "unless_actor",
+    # Documentation a test reads: headlines the group should match (`examples`) and should
+    # not (`not`). `id` (above) names the group, unique in its file.
+    "examples",
+    "not",
 }
 _SCOPES = ("after", "before", "around")
 _NEAR_KINDS = ("ai", "compute", "actor")
@@ -151,7 +156,9 @@ def is_wide(ch: str) -> bool:
 
 
 def is_word_char(ch: str) -> bool:
-    return ch.isalnum() and not is_wide(ch)
+    """A letter or digit of a spaced script, or a combining mark inside such a word (Devanagari
+    vowel signs, Arabic vowel points): a term ending in one still needs a word boundary."""
+    return (ch.isalnum() or unicodedata.category(ch)[0] == "M") and not is_wide(ch)
 
 
 def base_char_map() -> dict[int, str]:

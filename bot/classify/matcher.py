@@ -119,7 +119,17 @@ _BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
 # ... and in CJK text, where the wide characters become spaces too, the characters to patch
 # are those beyond Latin-1 that are not wide (Cyrillic, Greek, astral CJK).
 _BEYOND_NOT_WIDE = re.compile("[^\x00-\xff\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef]")
-_NON_WORD = re.compile(r"[^\w ]|_")  # the general case: every non-word character but space
+# Combining marks inside words: Devanagari and other Indic vowel signs and viramas (every
+# character of U+0900-U+0DFF but the dandas, which end sentences), Arabic and Hebrew vowel
+# points, Thai vowels and tones, combining diacritics. They are not \w, but "बैन" (ban) is not
+# "बन" (made): a word keeps its marks.
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
+    "\u0900-\u0963\u0966-\u0dff\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u1dc0-\u1dff\u20d0-\u20f0"
+)
+_MARK = re.compile(f"[{_MARKS}]")
+_NON_WORD = re.compile(f"[^\\w {_MARKS}]|_")  # the general case: every non-word character but space
 _MAX_PATCHES = 12  # beyond this many characters to patch, the regex is cheaper
 
 
@@ -129,7 +139,7 @@ def _patched(text: str, view: str, beyond: re.Pattern[str]) -> str:
     prev = 0
     for m in beyond.finditer(text):
         i = m.start()
-        if text[i].isalnum():
+        if text[i].isalnum() or _MARK.match(text[i]) is not None:
             parts.append(view[prev:i])
             parts.append(text[i])
             prev = i + 1

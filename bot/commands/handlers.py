@@ -17,6 +17,8 @@ from bot.commands.digest import cmd_digest
 from bot.commands.feedback import NOT_RELEVANT_COMMAND, cmd_missed, cmd_not_relevant
 from bot.commands.feeds import cmd_feeds
 from bot.commands.help import HELP, cmd_help
+from bot.commands.mute import cmd_mute, cmd_unmute
+from bot.commands.preview import cmd_preview
 from bot.commands.search import cmd_search
 from bot.commands.subscriptions import cmd_subscribe, cmd_subscriptions, cmd_unsubscribe
 from bot.commands.types import Reply, Request
@@ -42,6 +44,9 @@ COMMANDS: dict[str, Callable[[Request, CommandContext], Awaitable[Reply]]] = {
     "subscribe": cmd_subscribe,
     "unsubscribe": cmd_unsubscribe,
     "subscriptions": cmd_subscriptions,
+    "mute": cmd_mute,
+    "unmute": cmd_unmute,
+    "preview": cmd_preview,
     "digest": cmd_digest,
     "feeds": cmd_feeds,
     "why": cmd_why,

@@ -20,16 +20,40 @@ HELP: dict[str, tuple[str, str]] = {
         ' /policy search "export controls" topic:export-controls source:Reuters page:2',
     ),
     "subscribe": (
-        "Admins: post matching stories to this channel, instantly or as a daily/weekly digest.",
+        "Admins: post matching stories to this channel, instantly or as a daily/weekly digest;"
+        " mention: pings a role (Discord) or user group (Slack), optionally only above"
+        " mention_min_score or for mention_instruments; post_as: message, thread or forum"
+        " (type it in a post of a Discord forum channel); digest_thread: a digest's stories"
+        " in the thread of its header.",
         "/policy subscribe jurisdictions:EU,US topics:legislation ·"
         ' /policy subscribe keywords:"AI Act" mode:daily at:09:00 timezone:Europe/Berlin ·'
-        " /policy subscribe instruments:eu-ai-act min_score:0.6",
+        " /policy subscribe instruments:eu-ai-act min_score:0.6 ·"
+        " /policy subscribe feeds:tag:privacy (everything those feeds publish) ·"
+        " /policy subscribe jurisdictions:EU exclude:crypto,blockchain"
+        " exclude_topics:standards-safety ·"
+        " /policy subscribe mention:@policy-team mention_min_score:0.8 post_as:thread",
     ),
     "unsubscribe": (
         "Admins: remove one of this channel's subscriptions, or all of them.",
         "/policy unsubscribe 3 · /policy unsubscribe all",
     ),
     "subscriptions": ("List this channel's subscriptions.", "/policy subscriptions"),
+    "mute": (
+        "Admins: hold back this channel's posts (or one subscription's) for a while; when the"
+        " mute ends, the held-back stories come as the next digest (instant alerts: one"
+        " catch-up digest).",
+        "/policy mute 7d · /policy mute 12h subscription:3",
+    ),
+    "unmute": (
+        "Admins: end a mute now; held-back stories are posted as one digest.",
+        "/policy unmute · /policy unmute 3",
+    ),
+    "preview": (
+        "What a subscription with these filters would have posted in the last 7 days, before"
+        " you subscribe (the same matching as the real thing).",
+        "/policy preview feeds:tag:privacy · /policy preview jurisdictions:EU exclude:crypto"
+        " days:3",
+    ),
     "digest": (
         f"Post a digest of the last N hours (default {DIGEST_DEFAULT_HOURS}, at most"
         f" {DIGEST_MAX_HOURS}) for this channel's subscriptions.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.types import DAYS, MODES
+from bot.types import DAYS, MODES, POST_AS
 
 # "rest": every remaining bare word, as a search query (a quoted phrase stays quoted);
 # "text": every remaining bare word as one plain value (a feed's name: feeds remove My Feed).
@@ -72,6 +72,75 @@ _SINCE = Option(
     "since", "str", "How far back: 24h, 7d, 30d or a date (2026-01-31)", aliases=("after", "last")
 )
 
+# What a subscription filters on: subscribe and preview take the same options.
+_FILTERS: tuple[Option, ...] = (
+    Option(
+        "jurisdictions",
+        "list",
+        "Comma-separated codes or names, e.g. CN,EU (empty: all)",
+        aliases=("jurisdiction", "j", "countries", "country"),
+        complete="jurisdiction",
+    ),
+    Option(
+        "topics",
+        "list",
+        "Comma-separated topics, e.g. legislation,regulation (empty: all)",
+        aliases=("topic", "t"),
+        complete="topic",
+    ),
+    Option(
+        "instruments",
+        "list",
+        "Comma-separated laws or policies, e.g. eu-ai-act (empty: all)",
+        aliases=("instrument", "i", "laws", "law"),
+        complete="instrument",
+    ),
+    Option(
+        "keywords",
+        "list",
+        "Comma-separated words a story must contain",
+        aliases=("keyword", "k", "words"),
+    ),
+    Option(
+        "languages",
+        "list",
+        "Comma-separated language codes, e.g. en,fr",
+        aliases=("language", "lang", "langs"),
+    ),
+    Option(
+        "min_score",
+        "float",
+        "Only stories the classifier scored at least this, 0 to 1 (default 0)",
+        aliases=("score", "threshold"),
+    ),
+    Option(
+        "feeds",
+        "list",
+        "Feed names or tag:NAME: all they post, flagged or not",
+        aliases=("feed", "sources", "source"),
+    ),
+    Option(
+        "exclude",
+        "list",
+        "Words that keep a story out",
+        aliases=("exclude_keywords", "not", "x"),
+    ),
+    Option(
+        "exclude_jurisdictions",
+        "list",
+        "Jurisdictions left out, e.g. US",
+        aliases=("exclude_jurisdiction", "xj"),
+        complete="jurisdiction",
+    ),
+    Option(
+        "exclude_topics",
+        "list",
+        "Topics left out, e.g. standards-safety",
+        aliases=("exclude_topic", "xt"),
+        complete="topic",
+    ),
+)
+
 COMMANDS: dict[str, CommandSpec] = {
     c.name: c
     for c in (
@@ -96,33 +165,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "subscribe",
             "Post matching stories to this channel",
             (
-                Option(
-                    "jurisdictions",
-                    "list",
-                    "Comma-separated codes or names, e.g. CN,EU (empty: all)",
-                    aliases=("jurisdiction", "j", "countries", "country"),
-                    complete="jurisdiction",
-                ),
-                Option(
-                    "topics",
-                    "list",
-                    "Comma-separated topics, e.g. legislation,regulation (empty: all)",
-                    aliases=("topic", "t"),
-                    complete="topic",
-                ),
-                Option(
-                    "instruments",
-                    "list",
-                    "Comma-separated laws or policies, e.g. eu-ai-act (empty: all)",
-                    aliases=("instrument", "i", "laws", "law"),
-                    complete="instrument",
-                ),
-                Option(
-                    "keywords",
-                    "list",
-                    "Comma-separated words a story must contain",
-                    aliases=("keyword", "k", "words"),
-                ),
+                *_FILTERS,
                 Option(
                     "mode",
                     "choice",
@@ -138,19 +181,38 @@ COMMANDS: dict[str, CommandSpec] = {
                     "Time zone of `at`, e.g. Europe/Berlin (default UTC)",
                     aliases=("tz", "zone"),
                 ),
-                Option(
-                    "languages",
-                    "list",
-                    "Comma-separated language codes, e.g. en,fr",
-                    aliases=("language", "lang", "langs"),
-                ),
-                Option(
-                    "min_score",
-                    "float",
-                    "Only stories the classifier scored at least this, 0 to 1 (default 0)",
-                    aliases=("score", "threshold"),
-                ),
                 Option("name", "str", "A name for this subscription"),
+                Option(
+                    "mention",
+                    "str",
+                    "Role (Discord) or user group (Slack) to ping with each story",
+                    aliases=("ping",),
+                ),
+                Option(
+                    "mention_min_score",
+                    "float",
+                    "Ping only for stories scored at least this, 0 to 1",
+                    aliases=("ping_score",),
+                ),
+                Option(
+                    "mention_instruments",
+                    "list",
+                    "Ping only for stories naming one of these laws or policies",
+                    aliases=("ping_instruments",),
+                    complete="instrument",
+                ),
+                Option(
+                    "post_as",
+                    "choice",
+                    "Each story as a message, a thread, or a forum post (Discord forums)",
+                    choices=POST_AS,
+                    aliases=("as",),
+                ),
+                Option(
+                    "digest_thread",
+                    "bool",
+                    "Digests: the header in the channel, the stories in its thread",
+                ),
             ),
             admin=True,
             usage="subscribe jurisdictions=CN,EU topics=legislation mode=daily at=09:00"
@@ -186,6 +248,50 @@ COMMANDS: dict[str, CommandSpec] = {
             ),
             usage="subscriptions",
             aliases=("subs", "list"),
+        ),
+        CommandSpec(
+            "mute",
+            "Hold back this channel's posts for a while",
+            (
+                Option(
+                    "duration",
+                    "str",
+                    "30m, 12h, 7d, 2w (at most 90d)",
+                    positional=True,
+                    aliases=("for",),
+                ),
+                Option("subscription", "int", "Only this subscription id", aliases=("id", "sub")),
+            ),
+            admin=True,
+            usage="mute 7d",
+        ),
+        CommandSpec(
+            "unmute",
+            "End a mute now",
+            (
+                Option(
+                    "subscription",
+                    "int",
+                    "Only this subscription id",
+                    positional=True,
+                    aliases=("id", "sub"),
+                ),
+            ),
+            admin=True,
+            usage="unmute",
+        ),
+        CommandSpec(
+            "preview",
+            "What a subscription with these filters would have posted lately",
+            (
+                *_FILTERS,
+                # Discord takes the filters as one text, as typed in Slack (its command stays
+                # within Discord's size limit); the handler parses it like Slack's text.
+                Option("filters", "str", "Filters as for subscribe: feeds:tag:privacy exclude:x"),
+                Option("days", "int", "How many days back (default 7, at most 30)", aliases=("d",)),
+                Option("page", "int", "Result page", aliases=("p",)),
+            ),
+            usage="preview feeds=tag:privacy exclude=crypto",
         ),
         CommandSpec(
             "digest",

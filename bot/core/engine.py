@@ -19,9 +19,11 @@ import structlog
 from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.core.pipeline import Pipeline
+from bot.deliver.followup import queue_followups
 from bot.deliver.health import sweep as sweep_feed_health
-from bot.deliver.ports import Outcome, Sender
-from bot.deliver.route import Router, queue_digests
+from bot.deliver.mute import queue_scheduled
+from bot.deliver.ports import Outcome, Sender, Styler
+from bot.deliver.route import Router
 from bot.deliver.status import PLATFORM_NEEDS, waiting_without_sender
 from bot.deliver.worker import (
     DrainStats,
@@ -169,8 +171,9 @@ class Engine:
     # -- delivery -----------------------------------------------------------------------------
 
     async def queue_digests(self) -> int:
-        """Queue the digests whose scheduled time has come; returns how many."""
-        queued = await asyncio.to_thread(queue_digests, self.storage, utcnow())
+        """Queue the digests whose scheduled time has come, and the catch-ups of mutes that
+        ended; returns how many."""
+        queued = await asyncio.to_thread(queue_scheduled, self.storage, utcnow())
         return len(queued)
 
     async def deliver(self, *, until_idle: bool = False) -> DrainStats:
@@ -254,6 +257,7 @@ def build_engine(
     on_sent: Callable[[str, int], None] | None = None,
     on_failure: Callable[[str, Outcome], None] | None = None,
     on_delivered: Callable[[str, float], None] | None = None,
+    styler: Styler | None = None,
 ) -> Engine:
     """Wire poll -> route -> outbox -> senders over `storage`."""
     router = Router()
@@ -264,6 +268,7 @@ def build_engine(
         backfill_window=backfill_window,
         max_backoff=max_backoff,
         on_story=router,
+        on_source=queue_followups,
     )
     worker = Worker(
         storage,
@@ -275,6 +280,7 @@ def build_engine(
         on_sent=on_sent,
         on_failure=on_failure,
         on_delivered=on_delivered,
+        styler=styler,
     )
     engine = Engine(storage, fetcher, classifier, pipeline, router, dict(senders), worker)
     if feed_health is not None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -14,11 +15,11 @@ from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.errors import StorageError
 from bot.ingest.fetch import Fetcher, next_poll_delay
-from bot.ingest.normalise import normalise
+from bot.ingest.normalise import item_language, normalise
 from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.store.db import database_error
-from bot.store.storage import FeedInfo, LeaseLost, PollOutcome, Storage, StoryHook
+from bot.store.storage import FeedInfo, LeaseLost, PollOutcome, SourceHook, Storage, StoryHook
 from bot.verdict import Verdict
 
 log = structlog.get_logger("policybot.poll")
@@ -43,6 +44,7 @@ class Pipeline:
     backfill_window: timedelta = timedelta(hours=48)
     max_backoff: timedelta = timedelta(hours=12)
     on_story: StoryHook | None = None
+    on_source: SourceHook | None = None  # a story gained a source: its follow-up posts
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
     on_outcome: Callable[[PollOutcome], None] | None = None  # metrics, progress bars
@@ -50,9 +52,11 @@ class Pipeline:
     # runtime sets it to its instance lock's owner.
     owner: str | None = None
     # Feed id -> the entry elements of its last body whose entries are all stored, so that a
-    # changed feed parses only its new entries (bot/ingest/chunks.py). In memory only: after a
-    # restart the first poll of each feed is a full parse.
-    _stored_chunks: dict[int, FeedChunks] = field(default_factory=dict, init=False, repr=False)
+    # changed feed parses only its new entries (bot/ingest/chunks.py). Kept in the database
+    # too (written with the poll), and read from it on a feed's first poll in this process.
+    _stored_chunks: dict[int, FeedChunks | None] = field(
+        default_factory=dict, init=False, repr=False
+    )
     _slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Semaphore] | None = field(
         default=None, init=False, repr=False
     )
@@ -182,13 +186,13 @@ class Pipeline:
             parse_error=parse_error,
             on_story=self.on_story,
             lease_owner=self._lease(feed),
+            chunks=chunks,
+            track_chunks=True,
+            on_source=self.on_source,
         )
         if result.status is FetchStatus.OK:
             # Only now are this body's entries stored: remember them for the next poll.
-            if chunks is not None and parse_error is None:
-                self._stored_chunks[feed.id] = chunks
-            else:
-                self._stored_chunks.pop(feed.id, None)
+            self._stored_chunks[feed.id] = chunks if parse_error is None else None
         return outcome, delay
 
     def _parse(
@@ -196,6 +200,8 @@ class Pipeline:
     ) -> tuple[list[Item], str | None, str | None, FeedChunks | None]:
         assert result.body is not None
         url = result.final_url or feed.url
+        if feed.id not in self._stored_chunks:  # first poll in this process
+            self._stored_chunks[feed.id] = self.storage.feed_chunks(feed.id)
         parsed = parse_feed(
             result.body,
             url=url,
@@ -207,10 +213,30 @@ class Pipeline:
             return [], None, parsed.error or "not a feed", None
         language = feed.language or parsed.language
         items = [
-            normalise(e, feed_url=url, feed_language=language, first_seen=now)
+            normalise(e, feed_url=url, feed_language=language, first_seen=now, detect=False)
             for e in parsed.entries
         ]
+        self._detect_languages(feed, items)
         return items, parsed.title, None, parsed.chunks
+
+    def _detect_languages(self, feed: FeedInfo, items: list[Item]) -> None:
+        """Detect the language of the entries that declare none and are new to this feed
+        (record_poll skips the others), starting from the feed's usual language: an entry
+        whose script and words agree with it keeps it without the n-gram model."""
+        pending = [i for i, item in enumerate(items) if item.language is None]
+        if not pending:
+            return
+        known, usual = self.storage.entry_memory(feed.id, [items[i].uid for i in pending])
+        votes: Counter[str] = Counter()
+        for i in pending:
+            item = items[i]
+            if item.uid in known:
+                continue
+            default = usual or (votes.most_common(1)[0][0] if votes else None)
+            lang = item_language(item, default)
+            if lang is not None:
+                votes[lang] += 1
+                items[i] = replace(item, language=lang)
 
     async def poll_feeds(self, feeds: Sequence[FeedInfo]) -> list[PollOutcome]:
         """Poll these feeds concurrently (the fetcher enforces global and per-host limits).

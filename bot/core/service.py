@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from bot.clock import utcnow
 from bot.core import feedback as _feedback
 from bot.core import feeds as _feeds
+from bot.core import mute as _mute
+from bot.core import preview as _preview
 from bot.core import stories as _stories
 from bot.core import subscriptions as _subs
 from bot.deliver.route import sync_config_subscriptions
@@ -35,10 +37,12 @@ from bot.types import (
     FeedAdded,
     FeedbackInfo,
     FeedOptions,
+    MuteInfo,
     Origin,
     SearchQuery,
     SubscriptionInfo,
     SubscriptionOptions,
+    SubscriptionPreview,
 )
 
 if TYPE_CHECKING:  # the engine (aiohttp, the classifier) loads only where it runs
@@ -230,11 +234,15 @@ class PolicyBot:
     def subscribe(
         self, options: SubscriptionOptions, *, origin: Origin, created_by: str
     ) -> SubscriptionInfo:
-        """Store a subscription for `options.destination`.
+        """Store a subscription for `options.destination`. `options.feeds` (feed names or
+        tag:NAME) are checked against the stored feeds and kept as they are spelt there.
 
         Raises:
-            ConflictError: the channel has the same subscription already.
-            InputError: the channel has as many subscriptions as allowed.
+            ConflictError: the channel has the same subscription already (the message
+                names it).
+            NotFoundError: a feed name or tag that no feed has (with close names).
+            InputError: the channel has as many subscriptions as allowed, or a value is
+                both included and excluded.
         """
         return _subs.subscribe(
             self.storage,
@@ -260,6 +268,68 @@ class PolicyBot:
             PermissionDenied: it comes from the config file.
         """
         return _subs.unsubscribe(self.storage, platform, scope, channel, target)
+
+    def mute(
+        self,
+        platform: str,
+        scope: str,
+        channel: str,
+        duration: str | timedelta,
+        *,
+        subscription: int | None = None,
+    ) -> MuteInfo:
+        """Hold back a channel's posts (or one subscription's) for `duration` ("7d", "12h",
+        a timedelta). When the mute ends, the held-back stories go to the next digest, or
+        (instant subscriptions) to one catch-up digest; see bot.deliver.mute.
+
+        Raises:
+            InputError: a duration that is not 1m to 90d.
+            NotFoundError: the channel has no subscriptions, or not this one.
+        """
+        if isinstance(duration, str):
+            duration = _mute.parse_mute_duration(duration)
+        elif not timedelta(minutes=1) <= duration <= _mute.MAX_MUTE:
+            raise InputError(f"a mute lasts from 1m to {_mute.MAX_MUTE.days}d")
+        now = self.now()
+        return _mute.mute(
+            self.storage,
+            platform,
+            scope,
+            channel,
+            until=now + duration,
+            now=now,
+            subscription=subscription,
+        )
+
+    def unmute(
+        self, platform: str, scope: str, channel: str, *, subscription: int | None = None
+    ) -> int:
+        """End a channel's (or one subscription's) mute now; returns how many held-back
+        stories were queued as its catch-up digest.
+
+        Raises:
+            InputError: it is not muted. NotFoundError: no such subscription here.
+        """
+        return _mute.unmute(
+            self.storage, platform, scope, channel, now=self.now(), subscription=subscription
+        )
+
+    def mutes(self, platform: str, scope: str, channel: str) -> list[MuteInfo]:
+        """The mutes running in a channel (the channel's own first)."""
+        return _mute.mutes(self.storage, platform, scope, channel, self.now())
+
+    def preview(self, options: SubscriptionOptions, *, days: int = 7) -> SubscriptionPreview:
+        """What a subscription with these filters would have posted in the last `days` days,
+        matched by the same code as routing (nothing is stored).
+
+        Raises:
+            NotFoundError: a feed name or tag that no feed has.
+            InputError: a value both included and excluded; `days` not 1 to 30.
+        """
+        if not 1 <= days <= 30:
+            raise InputError("a preview looks 1 to 30 days back")
+        options = _subs.check_options(self.storage, options)
+        return _preview.preview(self.storage, options, now=self.now(), days=days)
 
     # -- stories ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.core.validate import show, suggest
 from bot.deliver.match import SubscriptionIndex
-from bot.deliver.route import candidate_facts, view_of
+from bot.deliver.route import candidate_facts, followed_feeds, view_of
 from bot.errors import NotFoundError
 from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
 from bot.store.search import SearchPage, parse_since, search_stories, story_posts
@@ -132,10 +132,13 @@ def digest_preview(
                 )
             )
         )
-        index = SubscriptionIndex([view_of(r) for r in subs]) if subs else None
+        views = [view_of(r) for r in subs]
+        index = SubscriptionIndex(views) if subs else None
         ids = [
             sid
-            for sid, facts in candidate_facts(s, start, now, newest_first=True)
+            for sid, facts in candidate_facts(
+                s, start, now, newest_first=True, feed_ids=followed_feeds(views)
+            )
             if index is None or index.match_mask(facts)
         ]
         posts = story_posts(s, ids[:DIGEST_MAX_STORIES])

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 
-from bot.deliver.route import get_or_create_destination, subscriptions_changed
+from bot.core import validate
+from bot.core.validate import show, suggest
+from bot.deliver.route import feed_table, get_or_create_destination, subscriptions_changed
 from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from bot.store.models import Destination, Subscription
 from bot.store.storage import Storage
 from bot.types import DestinationOptions, Origin, SubscriptionInfo, SubscriptionOptions
 
-_FIELDS = ("jurisdictions", "topics", "instruments", "keywords", "languages")
+_FIELDS = (
+    "jurisdictions",
+    "topics",
+    "instruments",
+    "keywords",
+    "languages",
+    # feed routing and exclusions
+    "feeds",
+    "exclude",
+    "exclude_jurisdictions",
+    "exclude_topics",
+)
 _SCHEDULE = ("mode", "at", "day", "timezone", "min_score", "name")
+_DELIVERY = ("mention", "mention_min_score", "post_as", "digest_thread")  # pings and threads
+_DELIVERY_LISTS = ("mention_instruments",)
 
 
 def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
@@ -37,13 +53,103 @@ def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
         timezone=row.timezone,
         origin=row.origin,
         created_by=row.created_by,
+        feeds=tuple(row.feeds or ()),
+        exclude=tuple(row.exclude or ()),
+        exclude_jurisdictions=tuple(row.exclude_jurisdictions or ()),
+        exclude_topics=tuple(row.exclude_topics or ()),
+        muted_until=row.muted_until,
+        mention=row.mention,
+        mention_min_score=float(row.mention_min_score or 0.0),
+        mention_instruments=tuple(row.mention_instruments or ()),
+        post_as=row.post_as or "message",
+        digest_thread=bool(row.digest_thread),
     )
 
 
 def _values(o: SubscriptionOptions) -> dict[str, Any]:
     values: dict[str, Any] = {f: list(getattr(o, f)) for f in _FIELDS}
     values.update({f: getattr(o, f) for f in _SCHEDULE})
+    values.update({f: getattr(o, f) for f in _DELIVERY})
+    values.update({f: list(getattr(o, f)) for f in _DELIVERY_LISTS})
     return values
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two subscriptions do the same: lists compared as sets, any case."""
+
+    def canon(v: dict[str, Any]) -> dict[str, Any]:
+        out = dict(v)
+        for f in _FIELDS:
+            out[f] = sorted({str(x).casefold() for x in v[f] or ()})
+        out["min_score"] = float(v["min_score"] or 0.0)
+        return out
+
+    return canon(a) == canon(b)
+
+
+def check_options(storage: Storage, options: SubscriptionOptions) -> SubscriptionOptions:
+    """Refuse contradictions and feeds that do not exist; returns the options with feed
+    names spelt as stored.
+
+    Raises:
+        InputError: a value both included and excluded.
+        NotFoundError: a feed name or tag:NAME that no feed has (with close names).
+    """
+    for field, include, exclude in (
+        ("jurisdictions", options.jurisdictions, options.exclude_jurisdictions),
+        ("topics", options.topics, options.exclude_topics),
+        ("keywords", options.keywords, options.exclude),
+    ):
+        excluded = {x.casefold() for x in exclude}
+        both = [x for x in include if x.casefold() in excluded]
+        if both:
+            other = "exclude" if field == "keywords" else f"exclude_{field}"
+            raise InputError(
+                f"{', '.join(both)} is both in `{field}` and in `{other}`: keep it in one"
+            )
+    if not options.feeds:
+        return options
+    with storage.session() as s:
+        table = feed_table(s)
+    names = {name.casefold(): name for _, name, _ in table}
+    tags = {str(t).casefold(): str(t) for _, _, ts in table for t in ts}
+    out: list[str] = []
+    for spec in options.feeds:
+        if spec.casefold().startswith("tag:"):
+            tag = spec[4:].strip()
+            if tag.casefold() not in tags:
+                raise NotFoundError(
+                    f"no feed has the tag {show(tag)!r} (tags are given to feeds in the"
+                    " config file)",
+                    [f"tag:{t}" for t in suggest(tag, list(tags.values()))],
+                )
+            out.append(f"tag:{tags[tag.casefold()]}")
+        else:
+            if spec.casefold() not in names:
+                raise NotFoundError(
+                    f"no feed is called {show(spec)!r}: see `/policy feeds`",
+                    suggest(spec, list(names.values())),
+                )
+            out.append(names[spec.casefold()])
+    return dataclasses.replace(options, feeds=tuple(dict.fromkeys(out)))
+
+
+def check_delivery(options: SubscriptionOptions) -> SubscriptionOptions:
+    """The ping and thread options, checked against what the destination can do (the
+    mention written as a bare id). Raises InputError saying what to change."""
+    d = options.destination
+    if options.mention_instruments and not options.mention:
+        raise InputError("mention_instruments needs `mention`: the role or group to ping")
+    if options.mention_min_score and not options.mention:
+        raise InputError("mention_min_score needs `mention`: the role or group to ping")
+    if not 0.0 <= options.mention_min_score <= 1.0:
+        raise InputError("mention_min_score is a score from 0 to 1")
+    return dataclasses.replace(
+        options,
+        mention=validate.mention(d.platform, options.mention) if options.mention else None,
+        post_as=validate.post_as(d.platform, options.post_as, mode=options.mode),
+        digest_thread=validate.digest_thread(d.platform, options.digest_thread, mode=options.mode),
+    )
 
 
 def _in_scope(platform: str, scope: str) -> Select[Subscription, Destination]:
@@ -64,13 +170,15 @@ def subscribe(
     limit: int,
 ) -> SubscriptionInfo:
     """Store a subscription for `options.destination`; refuses a duplicate or one too many."""
+    options = check_delivery(options)
     d = options.destination
+    options = check_options(storage, options)
     wanted = _values(options)
     with storage.write() as s:
         dest = get_or_create_destination(s, d.platform, guild=d.guild, channel=d.channel)
         rows = list(s.scalars(select(Subscription).where(Subscription.destination_id == dest.id)))
         for r in rows:
-            if _row_values(r) == wanted:
+            if _same(_row_values(r), wanted):
                 raise ConflictError(
                     f"this channel has the same subscription already (id {r.id});"
                     f" remove it first with `unsubscribe {r.id}`"
@@ -97,6 +205,10 @@ def _row_values(row: Subscription) -> dict[str, Any]:
     values: dict[str, Any] = {f: list(getattr(row, f) or []) for f in _FIELDS}
     values.update({f: getattr(row, f) for f in _SCHEDULE})
     values["min_score"] = float(row.min_score or 0.0)
+    values.update({f: getattr(row, f) for f in _DELIVERY})
+    values.update({f: list(getattr(row, f) or []) for f in _DELIVERY_LISTS})
+    values["mention_min_score"] = float(row.mention_min_score or 0.0)
+    values["digest_thread"] = bool(row.digest_thread)
     return values
 
 

@@ -114,3 +114,78 @@ def score(v: float) -> float:
     if not math.isfinite(v) or not 0.0 <= v <= 1.0:
         raise InputError("`min_score` must be a number from 0 to 1, e.g. 0.6")
     return v
+
+
+# -- pings and threads ---------------------------------------------------------------------
+
+_DISCORD_ROLE = re.compile(r"<?@?&?(\d{15,22})>?")
+_SLACK_GROUP = re.compile(r"<?!?(?:subteam\^)?(S[A-Z0-9]{2,20})(?:\|[^>]*)?>?")
+
+
+def mention(platform: str, text: str) -> str:
+    """A role (Discord) or user group (Slack) to ping, as its id. Accepts the id alone or
+    as the platform writes a mention of it (<@&123...>, <!subteam^S0123|@team>)."""
+    t = text.strip()
+    kind = platform.split("-", 1)[0]
+    if kind == "discord":
+        m = _DISCORD_ROLE.fullmatch(t)
+        if m:
+            return m.group(1)
+        raise InputError(
+            f"mention {show(text)!r} is not a Discord role id: give the role's numeric id"
+            " (Server Settings > Roles > ... > Copy Role ID) or mention the role"
+        )
+    if kind == "slack":
+        m = _SLACK_GROUP.fullmatch(t)
+        if m:
+            return m.group(1)
+        raise InputError(
+            f"mention {show(text)!r} is not a Slack user group id: give the group's id"
+            " (S0123ABCD, from the group's page) or mention the group"
+        )
+    raise InputError(f"mention needs a Discord or Slack destination, not {platform}")
+
+
+def post_as(platform: str, value: str, *, mode: str = "instant") -> str:
+    """`message`, `thread` or `forum`, checked against what the destination can do."""
+    from bot.types import POST_AS, DestinationKind, PostAs
+
+    v = value.strip().lower()
+    if v not in POST_AS:
+        raise InputError(f"post_as {show(value)!r}: choose one of {', '.join(POST_AS)}")
+    if v == PostAs.MESSAGE:
+        return v
+    try:
+        kind = DestinationKind(platform)
+    except ValueError:
+        kind = DestinationKind.CONSOLE
+    if v == PostAs.FORUM and kind.platform != "discord":
+        raise InputError(
+            "post_as forum is for Discord forum channels only: use post_as thread on"
+            f" {kind.platform}"
+        )
+    if kind is DestinationKind.CONSOLE:
+        raise InputError(f"post_as {v} needs a Discord or Slack channel, not the console")
+    if v == PostAs.THREAD and kind.webhook:
+        raise InputError(
+            f"post_as thread needs the {kind.platform} bot: a webhook cannot start threads"
+            f" (use platform {kind.platform} with a channel id)"
+        )
+    if kind is DestinationKind.SLACK_WEBHOOK:
+        raise InputError("post_as needs the Slack bot: an incoming webhook cannot post in threads")
+    return v
+
+
+def digest_thread(platform: str, on: bool, *, mode: str) -> bool:
+    """Whether a digest posts its stories in the thread of its header: digests only, and
+    only where the platform lets us reply in a thread."""
+    if not on:
+        return False
+    if mode not in ("daily", "weekly"):
+        raise InputError("digest_thread is for daily or weekly digests: add mode daily or weekly")
+    if platform not in ("discord", "slack"):
+        raise InputError(
+            f"digest_thread needs the Discord or Slack bot (a channel id), not {platform}:"
+            " webhooks cannot post in a thread they started"
+        )
+    return True

@@ -3,7 +3,11 @@
 Each filter dimension is an index from value to a bitmask of subscriptions (bit i = the i-th
 subscription), plus the mask of subscriptions that do not filter on that dimension. A story's
 matches are then a handful of big-int ORs and ANDs instead of a loop over every subscription,
-and all keywords of all subscriptions are found in ONE Aho-Corasick pass over the text.
+and all keywords of all subscriptions are found in ONE Aho-Corasick pass over the text (one
+for the include keywords, one for the `exclude` ones: the same whole-word matcher).
+
+Feed routing: a subscription that follows feeds (`feed_ids` not None) matches only stories
+from those feeds, flagged or not; every other subscription matches flagged stories only.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import ahocorasick_rs
 
@@ -37,6 +42,22 @@ class SubscriptionView:
     at: str = "09:00"
     day: str = "mon"
     timezone: str = "UTC"
+    # Feed routing: the ids of the feeds followed (names and tags resolved), None when the
+    # subscription follows no feed. An empty set (its feeds were removed) matches nothing.
+    feed_ids: frozenset[int] | None = None
+    exclude: tuple[str, ...] = ()
+    exclude_jurisdictions: tuple[str, ...] = ()
+    exclude_topics: tuple[str, ...] = ()
+    # Posts are held back until then: the subscription's own mute or its channel's, the later.
+    muted_until: datetime | None = None
+
+    def muted_at(self, when: datetime) -> bool:
+        return self.muted_until is not None and when < self.muted_until
+
+    # Pings (routing prefers, per channel, a matching subscription that pings for the story).
+    mention: str | None = None
+    mention_min_score: float = 0.0
+    mention_instruments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +71,8 @@ class StoryFacts:
     jurisdictions: Sequence[str] = ()
     topics: Sequence[str] = ()
     instruments: Sequence[str] = ()
+    relevant: bool = True  # flagged by the classifier
+    feeds: Sequence[int] = ()  # ids of the feeds it came from (for feed routing)
 
 
 def norm_code(value: str) -> str:
@@ -103,11 +126,58 @@ class _Keyword:
     check_right: bool = True
 
 
-def _iter_bits(mask: int) -> Iterator[int]:
+def iter_bits(mask: int) -> Iterator[int]:
     while mask:
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+class _KeywordSet:
+    """Whole-word keywords of many subscriptions, found in one Aho-Corasick pass."""
+
+    def __init__(self) -> None:
+        self.listed = 0  # subscriptions with at least one keyword here
+        self._entries: dict[str, _Keyword] = {}
+        self._keywords: list[_Keyword] = []
+        self._find: Callable[..., list[tuple[int, int, int]]] | None = None
+
+    def add(self, bit: int, words: Iterable[str]) -> None:
+        for k in {k for v in words if (k := norm_text(v))}:
+            entry = self._entries.get(k)
+            if entry is None:
+                entry = self._entries[k] = _Keyword(
+                    text=k, check_left=not _is_cjk(k[0]), check_right=not _is_cjk(k[-1])
+                )
+            entry.mask |= bit
+            self.listed |= bit
+
+    def build(self) -> None:
+        # Overlapping search over the keywords: (keyword index, start, end) of every match.
+        self._keywords = list(self._entries.values())
+        self._find = (
+            ahocorasick_rs.AhoCorasick(list(self._entries)).find_matches_as_indexes
+            if self._entries
+            else None
+        )
+
+    def hits(self, text: str, wanted: int) -> int:
+        """The subscriptions among `wanted` with a keyword in `text` (already norm_text'ed)."""
+        found = 0
+        if self._find is None or not wanted & self.listed:
+            return 0
+        n = len(text)
+        keywords = self._keywords
+        for i, start, end in self._find(text, overlapping=True):
+            kw = keywords[i]
+            if kw.mask & wanted & ~found == 0:
+                continue  # every subscription with this keyword is settled already
+            if kw.check_left and start > 0 and _is_word(text[start - 1]):
+                continue
+            if kw.check_right and end < n and _is_word(text[end]):
+                continue
+            found |= kw.mask
+        return found & wanted
 
 
 @dataclass(slots=True)
@@ -141,31 +211,36 @@ class SubscriptionIndex:
         self._topic = _Dimension()
         self._inst = _Dimension()
         self._lang = _Dimension()
-        self._kw_unfiltered = 0
+        self._xjur = _Dimension()
+        self._xtopic = _Dimension()
+        self._include = _KeywordSet()
+        self._exclude = _KeywordSet()
+        self._feeds = _Dimension()  # unfiltered: the subscriptions that follow no feed
         self.instant_mask = 0
-        keywords: dict[str, _Keyword] = {}
         for i, s in enumerate(self.subs):
             bit = 1 << i
             self._jur.add(bit, {norm_code(v) for v in s.jurisdictions})
             self._topic.add(bit, {norm_tag(v) for v in s.topics})
             self._inst.add(bit, {norm_tag(v) for v in s.instruments})
             self._lang.add(bit, {x for v in s.languages if (x := norm_lang(v))})
+            self._xjur.add(bit, {norm_code(v) for v in s.exclude_jurisdictions})
+            self._xtopic.add(bit, {norm_tag(v) for v in s.exclude_topics})
+            if s.feed_ids is None:
+                self._feeds.add(bit, ())
+            else:
+                self._feeds.add(bit, [str(f) for f in s.feed_ids] or ["none"])
             if s.mode == "instant":
                 self.instant_mask |= bit
-            kws = {k for v in s.keywords if (k := norm_text(v))}
-            if not kws:
-                self._kw_unfiltered |= bit
-            for k in kws:
-                entry = keywords.get(k)
-                if entry is None:
-                    entry = keywords[k] = _Keyword(
-                        text=k, check_left=not _is_cjk(k[0]), check_right=not _is_cjk(k[-1])
-                    )
-                entry.mask |= bit
-        # Overlapping search over the keywords: (keyword index, start, end) of every match.
-        self._keywords = list(keywords.values())
-        self._find: Callable[..., list[tuple[int, int, int]]] | None = (
-            ahocorasick_rs.AhoCorasick(list(keywords)).find_matches_as_indexes if keywords else None
+            self._include.add(bit, s.keywords)
+            self._exclude.add(bit, s.exclude)
+        self._include.build()
+        self._exclude.build()
+        self._kw_unfiltered = self.all_mask & ~self._include.listed
+        # Subscriptions that take flagged stories only (all but the feed-routed ones).
+        self._flag_only = self._feeds.unfiltered
+        self.feed_mask = self.all_mask & ~self._flag_only
+        self.followed_feeds: frozenset[int] = frozenset(
+            f for s in self.subs for f in (s.feed_ids or ())
         )
         # Score thresholds: subscriptions sorted by min_score, with prefix masks, so "min_score
         # <= score" is one bisect.
@@ -180,26 +255,25 @@ class SubscriptionIndex:
     def __len__(self) -> int:
         return len(self.subs)
 
-    def _keyword_mask(self, text: str) -> int:
-        m = self._kw_unfiltered
-        if self._find is None:
-            return m
-        n = len(text)
-        keywords = self._keywords
-        for i, start, end in self._find(text, overlapping=True):
-            kw = keywords[i]
-            if kw.mask & ~m == 0:
-                continue  # every subscription with this keyword already matched
-            if kw.check_left and start > 0 and _is_word(text[start - 1]):
-                continue
-            if kw.check_right and end < n and _is_word(text[end]):
-                continue
-            m |= kw.mask
-        return m
-
     def match_mask(self, story: StoryFacts, candidates: int | None = None) -> int:
         m = self.all_mask if candidates is None else candidates
+        if not story.relevant:
+            m &= ~self._flag_only
         m &= self._prefix[bisect.bisect_right(self._thresholds, story.score)]
+        if not m:
+            return 0
+        # Feeds and exclusions cost nothing when no subscription uses them.
+        if self._feeds.by_value:
+            m &= self._feeds.mask([str(f) for f in story.feeds])
+            if not m:
+                return 0
+        if self._xjur.by_value:
+            m &= (
+                ~self._xjur.mask([norm_code(v) for v in story.jurisdictions])
+                | self._xjur.unfiltered
+            )
+        if self._xtopic.by_value:
+            m &= ~self._xtopic.mask([norm_tag(v) for v in story.topics]) | self._xtopic.unfiltered
         if not m:
             return 0
         m &= self._jur.mask(norm_code(v) for v in story.jurisdictions)
@@ -216,13 +290,19 @@ class SubscriptionIndex:
         if not m:
             return 0
         # Keywords last: the text scan is the only costly step, skipped when nothing is left.
-        if m & ~self._kw_unfiltered:
-            m &= self._keyword_mask(norm_text(f"{story.title}\n{story.summary}"))
+        needs_include = m & self._include.listed
+        needs_exclude = m & self._exclude.listed
+        if needs_include or needs_exclude:
+            text = norm_text(f"{story.title}\n{story.summary}")
+            if needs_include:
+                m &= self._kw_unfiltered | self._include.hits(text, needs_include)
+            if m & self._exclude.listed:
+                m &= ~self._exclude.hits(text, m & self._exclude.listed)
         return m
 
     def match(self, story: StoryFacts, *, instant_only: bool = False) -> list[SubscriptionView]:
         mask = self.match_mask(story, self.instant_mask if instant_only else None)
-        return [self.subs[i] for i in _iter_bits(mask)]
+        return [self.subs[i] for i in iter_bits(mask)]
 
 
 def subscription_matches(sub: SubscriptionView, story: StoryFacts) -> bool:

@@ -9,6 +9,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot import errors
+from bot.types import Digest, Placement, Source, StoryPost
+
+PLACEMENT_KEY = "_placement"  # a payload's Placement (a dict key senders read and drop)
 
 
 class Outcome(StrEnum):
@@ -47,6 +50,9 @@ class SendResult:
     # PERMANENT because the platform refused our credentials (a token revoked or mistyped):
     # the destination itself may be fine, so it is tried again once the bot restarts.
     credentials: bool = False
+    # The thread the first payload started or was posted in (Discord thread id, Slack ts),
+    # for posts that go into it later (follow-ups, a digest's stories).
+    thread_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,6 +85,22 @@ class Sender(Protocol):
     ) -> SendResult: ...
 
     async def aclose(self) -> None: ...
+
+
+class Styler(Protocol):
+    """The platform rendering of pings, threads and follow-ups (bot.platforms.STYLER)."""
+
+    def place(self, kind: str, payload: Any, placement: Placement) -> Any:
+        """The payload with the mention shown and the placement attached for the sender."""
+        ...
+
+    def digest_header(self, kind: str, digest: Digest) -> Any:
+        """A digest's header alone (title, period, counts): the parent of its thread."""
+        ...
+
+    def followup(self, kind: str, post: StoryPost, source: Source) -> list[Any]:
+        """The message that tells a story's thread about one more source."""
+        ...
 
 
 class WebhookUrlMissing(errors.PlatformError):

@@ -22,11 +22,18 @@ import structlog
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, object_session
 
-from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
+from bot.deliver.match import (
+    StoryFacts,
+    SubscriptionIndex,
+    SubscriptionView,
+    iter_bits,
+    norm_tag,
+)
 from bot.store import coord
-from bot.store.models import Destination, OutboxMessage, Story, Subscription, Verdict
+from bot.store.models import Destination, Entry, Feed, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
 from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
 from bot.verdict import Verdict as VerdictValue
@@ -100,8 +107,20 @@ def get_or_create_destination(
     return row
 
 
-_FILTER_FIELDS = ("jurisdictions", "topics", "instruments", "keywords", "languages")
+_FILTER_FIELDS = (
+    "jurisdictions",
+    "topics",
+    "instruments",
+    "keywords",
+    "languages",
+    # feed routing and exclusions
+    "feeds",
+    "exclude",
+    "exclude_jurisdictions",
+    "exclude_topics",
+)
 _SCHEDULE_FIELDS = ("mode", "at", "day", "timezone")
+_DELIVERY_FIELDS = ("mention", "post_as")  # pings and threads (with the two below)
 
 
 def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
@@ -109,6 +128,10 @@ def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
     values.update({f: getattr(sc, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(sc.min_score)
     values["name"] = sc.name
+    values.update({f: getattr(sc, f) for f in _DELIVERY_FIELDS})
+    values["mention_min_score"] = float(sc.mention_min_score)
+    values["mention_instruments"] = list(sc.mention_instruments)
+    values["digest_thread"] = bool(sc.digest_thread)
     return values
 
 
@@ -117,6 +140,10 @@ def _row_values(row: Subscription) -> dict[str, Any]:
     values.update({f: getattr(row, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(row.min_score)
     values["name"] = row.name
+    values.update({f: getattr(row, f) for f in _DELIVERY_FIELDS})
+    values["mention_min_score"] = float(row.mention_min_score or 0.0)
+    values["mention_instruments"] = list(row.mention_instruments or [])
+    values["digest_thread"] = bool(row.digest_thread)
     return values
 
 
@@ -214,7 +241,53 @@ def ensure_implicit_console(session: Session, *, has_chat_platform: bool) -> boo
 # -- routing ---------------------------------------------------------------------------------
 
 
-def view_of(row: Subscription) -> SubscriptionView:
+def resolve_feeds(
+    specs: Sequence[str], feeds: Sequence[tuple[int, str, Sequence[str]]]
+) -> frozenset[int]:
+    """The ids of the feeds a subscription follows: names (any case) and `tag:NAME` (every
+    feed with that tag), among `feeds` (id, name, tags)."""
+    names = {v.casefold() for v in specs if not v.casefold().startswith("tag:")}
+    tags = {v[4:].strip().casefold() for v in specs if v.casefold().startswith("tag:")}
+    return frozenset(
+        fid
+        for fid, name, ftags in feeds
+        if name.casefold() in names or any(str(t).casefold() in tags for t in ftags or ())
+    )
+
+
+def feed_table(session: Session) -> list[tuple[int, str, Sequence[str]]]:
+    """(id, name, tags) of every feed, for `resolve_feeds`."""
+    return [
+        (fid, name, tags or ())
+        for fid, name, tags in session.execute(select(Feed.id, Feed.name, Feed.tags))
+    ]
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+_LOOK_UP = datetime.min.replace(tzinfo=UTC)  # view_of: read the channel's mute from the row
+
+
+def view_of(
+    row: Subscription,
+    feeds: Sequence[tuple[int, str, Sequence[str]]] | None = None,
+    *,
+    channel_muted_until: datetime | None = _LOOK_UP,
+) -> SubscriptionView:
+    """A row as routing sees it. `feeds` (see feed_table) resolves feed routing and
+    `channel_muted_until` is its channel's mute; both are loaded here when not given."""
+    specs = tuple(row.feeds or ())
+    feed_ids: frozenset[int] | None = None
+    if specs:
+        session = object_session(row)
+        table = feeds if feeds is not None else (feed_table(session) if session else [])
+        feed_ids = resolve_feeds(specs, table)
+    if channel_muted_until is _LOOK_UP:
+        channel_muted_until = row.destination.muted_until if row.destination else None
     return SubscriptionView(
         id=row.id,
         destination_id=row.destination_id,
@@ -230,12 +303,39 @@ def view_of(row: Subscription) -> SubscriptionView:
         at=row.at,
         day=row.day,
         timezone=row.timezone,
+        feed_ids=feed_ids,
+        exclude=tuple(row.exclude or ()),
+        exclude_jurisdictions=tuple(row.exclude_jurisdictions or ()),
+        exclude_topics=tuple(row.exclude_topics or ()),
+        muted_until=_later(row.muted_until, channel_muted_until),
+        mention=row.mention or None,
+        mention_min_score=float(row.mention_min_score or 0.0),
+        mention_instruments=tuple(row.mention_instruments or ()),
     )
+
+
+def pings_for(sub: SubscriptionView, facts: StoryFacts) -> bool:
+    """Whether this subscription would ping for the story (its mention's conditions)."""
+    if not sub.mention or facts.score < sub.mention_min_score:
+        return False
+    if sub.mention_instruments:
+        wanted = {norm_tag(i) for i in sub.mention_instruments}
+        return any(norm_tag(i) in wanted for i in facts.instruments)
+    return True
 
 
 def load_subscription_views(session: Session) -> list[SubscriptionView]:
     rows = list(session.scalars(select(Subscription).order_by(Subscription.id)))
-    views = [view_of(r) for r in rows]
+    mutes = {
+        did: until
+        for did, until in session.execute(
+            select(Destination.id, Destination.muted_until).where(
+                Destination.muted_until.is_not(None)
+            )
+        )
+    }
+    feeds = feed_table(session) if any(r.feeds for r in rows) else []
+    views = [view_of(r, feeds, channel_muted_until=mutes.get(r.destination_id)) for r in rows]
     # The implicit console subscription stands in only while nothing real exists.
     if any(v.origin != "implicit" for v in views):
         views = [v for v in views if v.origin != "implicit"]
@@ -305,22 +405,44 @@ class _FastInsert:
             )
         return out
 
+    def fanned_params(
+        self, common: dict[str, Any], targets: Sequence[tuple[int, int]]
+    ) -> list[Any]:
+        """Rows that differ only in (destination_id, subscription_id): the shared values are
+        converted once, each row is a copy with its two ids (a story's alerts, tens a story)."""
+        template = self.all_params([dict(common, destination_id=0, subscription_id=0)])[0]
+        if not self.positional:
+            return [dict(template, destination_id=d, subscription_id=sub) for d, sub in targets]
+        cells = list(template)
+        i_dest = self.order.index("destination_id")
+        i_sub = self.order.index("subscription_id")
+        out: list[Any] = []
+        for d, sub in targets:
+            cells[i_dest], cells[i_sub] = d, sub
+            out.append(tuple(cells))
+        return out
+
 
 _fast_inserts: dict[str, _FastInsert] = {}
 
 
-def insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows (dicts of _OUTBOX_COLUMNS), skipping any (destination, kind,
-    dedup_key) already queued; in the session's transaction."""
-    if not rows:
-        return
-    conn = session.connection()
+def _fast_insert(session: Session | Connection) -> tuple[Any, _FastInsert]:
+    conn = session.connection() if isinstance(session, Session) else session
     dialect = conn.dialect
     if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - unsupported
         raise RuntimeError(f"unsupported database {dialect.name}")
     fast = _fast_inserts.get(dialect.name)
     if fast is None:
         fast = _fast_inserts[dialect.name] = _FastInsert(dialect)
+    return conn, fast
+
+
+def insert_ignore(session: Session | Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert outbox rows (dicts of _OUTBOX_COLUMNS), skipping any (destination, kind,
+    dedup_key) already queued; in the session's transaction."""
+    if not rows:
+        return
+    conn, fast = _fast_insert(session)
     conn.exec_driver_sql(fast.sql, fast.all_params(rows))
 
 
@@ -364,47 +486,99 @@ class Router:
                 self._index, self._loaded_at, self._version = index, now, version
         return index
 
-    def destinations_for(self, session: Session, facts: StoryFacts) -> dict[int, SubscriptionView]:
-        """Destination id -> the first instant subscription there that matches."""
+    def destinations_for(
+        self,
+        session: Session,
+        facts: StoryFacts,
+        when: datetime | None = None,
+        *,
+        feed_subscriptions_only: bool = False,
+    ) -> dict[int, SubscriptionView]:
+        """Destination id -> the first instant subscription there that matches and is not
+        muted at `when` (muted ones catch up when their mute ends: bot.deliver.mute), or
+        rather the first that pings for this story (its options decide how it is posted)."""
+        index = self.index(session)
+        candidates = index.instant_mask
+        if feed_subscriptions_only:
+            candidates &= index.feed_mask
         out: dict[int, SubscriptionView] = {}
-        for sub in self.index(session).match(facts, instant_only=True):
-            out.setdefault(sub.destination_id, sub)
+        for i in iter_bits(index.match_mask(facts, candidates)):
+            sub = index.subs[i]
+            if when is not None and sub.muted_at(when):
+                continue
+            have = out.get(sub.destination_id)
+            if have is None or (
+                sub.mention and not pings_for(have, facts) and pings_for(sub, facts)
+            ):
+                out[sub.destination_id] = sub
         return out
 
+    def follows(self, session: Session, feed_id: int) -> bool:
+        """Whether some subscription follows this feed (feed routing)."""
+        return feed_id in self.index(session).followed_feeds
+
+    def from_feed(
+        self,
+        session: Session,
+        story: Story,
+        verdict: VerdictValue | Verdict,
+        feed_id: int,
+        *,
+        new: bool,
+        when: datetime,
+    ) -> None:
+        """Route a story that a followed feed brought, flagged or not: a new story goes to
+        every matching subscription, one this feed joined (first seen from another feed)
+        only to the subscriptions following this feed. The outbox's unique key keeps a story
+        that reached the channel another way from being posted twice."""
+        self._route(session, story, verdict, (feed_id,), when, feed_subscriptions_only=not new)
+
     def __call__(self, session: Session, story: Story, verdict: VerdictValue) -> None:
+        self._route(session, story, verdict, (), story.first_seen or datetime.now(UTC))
+
+    def _route(
+        self,
+        session: Session,
+        story: Story,
+        verdict: VerdictValue | Verdict,
+        feeds: Sequence[int],
+        when: datetime,
+        *,
+        feed_subscriptions_only: bool = False,
+    ) -> None:
         facts = StoryFacts(
             title=story.title,
             summary=story.summary or "",
             language=story.language,
-            score=verdict.score,
-            jurisdictions=verdict.jurisdictions,
-            topics=verdict.topics,
-            instruments=verdict.instruments,
+            score=float(verdict.score),
+            jurisdictions=tuple(verdict.jurisdictions or ()),
+            topics=tuple(verdict.topics or ()),
+            instruments=tuple(verdict.instruments or ()),
+            relevant=bool(verdict.relevant),
+            feeds=feeds,
         )
-        targets = self.destinations_for(session, facts)
+        targets = self.destinations_for(
+            session, facts, when, feed_subscriptions_only=feed_subscriptions_only
+        )
         self.routed += 1
         if not targets:
             return
-        when = story.first_seen or datetime.now(UTC)
-        story_ids = [story.id]  # one object for all rows: converted to JSON once
-        rows = [
-            {
-                "destination_id": dest_id,
-                "subscription_id": sub.id,
-                "kind": "alert",
-                "story_id": story.id,
-                "dedup_key": str(story.id),
-                "story_ids": story_ids,
-                "status": OutboxStatus.PENDING.value,
-                "attempts": 0,
-                "parts_sent": 0,
-                "next_attempt_at": when,
-                "created_at": when,
-            }
-            for dest_id, sub in targets.items()
-        ]
-        insert_ignore(session, rows)
-        self.queued += len(rows)
+        common = {
+            "kind": "alert",
+            "story_id": story.id,
+            "dedup_key": str(story.id),
+            "story_ids": [story.id],
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "parts_sent": 0,
+            "next_attempt_at": when,
+            "created_at": when,
+        }
+        # One row per destination, skipping any already queued (ON CONFLICT DO NOTHING).
+        conn, fast = _fast_insert(session)
+        params = fast.fanned_params(common, [(d, sub.id) for d, sub in targets.items()])
+        conn.exec_driver_sql(fast.sql, params)
+        self.queued += len(params)
 
 
 # -- digests ---------------------------------------------------------------------------------
@@ -452,49 +626,82 @@ class QueuedDigest:
 
 
 def candidate_facts(
-    session: Session, start: datetime, end: datetime, *, newest_first: bool = False
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    newest_first: bool = False,
+    feed_ids: frozenset[int] = frozenset(),
 ) -> list[tuple[int, StoryFacts]]:
-    """Flagged stories first seen in (start, end] that may be posted, with the facts
-    subscriptions match on. A new feed's back catalogue (announce False) is stored for search,
-    never posted."""
-    order = (
-        (Story.first_seen.desc(), Story.id.desc()) if newest_first else (Story.first_seen, Story.id)
+    """The stories of (start, end] that may be posted, with the facts subscriptions match
+    on: flagged stories first seen then, and (feed routing) any story that one of `feed_ids`
+    brought then (a new story, or one the feed joined later). A new feed's back catalogue
+    (announce False) is stored for search, never posted.
+
+    These are the facts instant routing sees, as the polls saw them: a story is `relevant`
+    (open to every subscription) when it was first seen in the window; one a followed feed
+    joined in the window is open to the subscriptions following that feed only.
+    """
+    columns = (
+        Story.id,
+        Story.title,
+        Story.summary,
+        Story.language,
+        Story.first_seen,
+        Verdict.relevant,
+        Verdict.score,
+        Verdict.jurisdictions,
+        Verdict.topics,
+        Verdict.instruments,
     )
-    rows = session.execute(
-        select(
-            Story.id,
-            Story.title,
-            Story.summary,
-            Story.language,
-            Verdict.score,
-            Verdict.jurisdictions,
-            Verdict.topics,
-            Verdict.instruments,
+    base = select(*columns).join(Verdict, Verdict.story_id == Story.id)
+    window = (Story.announce.is_(True), Story.first_seen > start, Story.first_seen <= end)
+    rows = list(session.execute(base.where(Verdict.relevant.is_(True), *window)))
+    feeds_of: dict[int, set[int]] = {}
+    if feed_ids:
+        brought = (
+            select(Entry.story_id, Entry.feed_id)
+            .join(Story, Story.id == Entry.story_id)
+            .where(
+                Story.announce.is_(True),
+                Entry.feed_id.in_(sorted(feed_ids)),
+                Entry.first_seen > start,
+                Entry.first_seen <= end,
+            )
         )
-        .join(Verdict, Verdict.story_id == Story.id)
-        .where(
-            Verdict.relevant.is_(True),
-            Story.announce.is_(True),
-            Story.first_seen > start,
-            Story.first_seen <= end,
+        for sid, fid in session.execute(brought):
+            feeds_of.setdefault(sid, set()).add(fid)
+        have = {r[0] for r in rows}
+        extra = sorted(set(feeds_of) - have)
+        for i in range(0, len(extra), 500):
+            chunk = extra[i : i + 500]
+            rows.extend(session.execute(base.where(Story.id.in_(chunk))))
+    out: list[tuple[datetime, int, StoryFacts]] = []
+    for sid, title, summary, lang, first_seen, relevant, score, jur, top, inst in rows:
+        new = start < first_seen <= end
+        out.append(
+            (
+                first_seen,
+                sid,
+                StoryFacts(
+                    title=title,
+                    summary=summary or "",
+                    language=lang,
+                    score=float(score),
+                    jurisdictions=tuple(jur or ()),
+                    topics=tuple(top or ()),
+                    instruments=tuple(inst or ()),
+                    relevant=bool(relevant) and new,
+                    feeds=tuple(sorted(feeds_of.get(sid, ()))),
+                ),
+            )
         )
-        .order_by(*order)
-    )
-    return [
-        (
-            sid,
-            StoryFacts(
-                title=title,
-                summary=summary or "",
-                language=lang,
-                score=float(score),
-                jurisdictions=tuple(jur or ()),
-                topics=tuple(top or ()),
-                instruments=tuple(inst or ()),
-            ),
-        )
-        for sid, title, summary, lang, score, jur, top, inst in rows
-    ]
+    out.sort(key=lambda t: (t[0], t[1]), reverse=newest_first)
+    return [(sid, facts) for _, sid, facts in out]
+
+
+def followed_feeds(views: Sequence[SubscriptionView]) -> frozenset[int]:
+    return frozenset(f for v in views for f in (v.feed_ids or ()))
 
 
 def queue_due_digests(
@@ -520,6 +727,11 @@ def queue_due_digests(
     queued: list[QueuedDigest] = []
     for row in subs:
         view = view_of(row)
+        if view.muted_at(now):
+            # Muted: no digest and the bookmark stays, so the first digest after the mute
+            # holds the muted period's stories too (a first digest gets its bookmark here).
+            _hold_bookmark(row, view, now)
+            continue
         try:
             end = last_scheduled(view, now)
         except (ValueError, KeyError) as exc:  # a bad zone or time in a chat-made row
@@ -535,7 +747,11 @@ def queue_due_digests(
             start = end - period_length(view.mode)
         index = SubscriptionIndex([view])
         story_ids = tuple(
-            sid for sid, facts in candidate_facts(session, start, end) if index.match_mask(facts)
+            sid
+            for sid, facts in candidate_facts(
+                session, start, end, feed_ids=view.feed_ids or frozenset()
+            )
+            if index.match_mask(facts)
         )
         if story_ids or send_empty:
             insert_ignore(
@@ -564,6 +780,17 @@ def queue_due_digests(
         row.last_digest_at = end
     session.flush()
     return queued
+
+
+def _hold_bookmark(row: Subscription, view: SubscriptionView, now: datetime) -> None:
+    if row.last_digest_at is not None:
+        return
+    try:
+        end = last_scheduled(view, now)
+    except (ValueError, KeyError):
+        return
+    if row.created_at is None or end > row.created_at:
+        row.last_digest_at = end - period_length(view.mode)
 
 
 def queue_digests(storage: Storage, now: datetime | None = None) -> list[QueuedDigest]:

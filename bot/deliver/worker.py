@@ -22,7 +22,9 @@ do to delivery, per path:
   Without that scope (or if the channel moved on by over 100 messages) it posts again.
 - Discord and Slack webhooks: their APIs take no nonce and cannot read the channel, so the
   part in flight at a kill -9 (posted, not yet marked sent) is posted again: at most one
-  repeat per destination per crash.
+  repeat per destination per crash. Discord forum posts take no nonce either (same bound);
+  a thread started on a resent message is found again (Discord answers that the message has
+  its thread already).
 A clean shutdown (SIGTERM) lets the part in flight finish or gives it back unsent: no repeat.
 
 Two processes never post the same row: the claim is atomic. On SQLite `run` holds the
@@ -38,6 +40,7 @@ a story's later sources are named too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import secrets
 import time
@@ -51,13 +54,24 @@ import structlog
 from sqlalchemy import func, select, update
 
 from bot.clock import as_utc, utcnow
+from bot.deliver.followup import FOLLOWUP, parse_followup_key
 from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
-from bot.deliver.ports import DestinationInfo, Outcome, Sender, SendResult
+from bot.deliver.placement import Posting, alert_placement, digest_placements
+from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
 from bot.store import coord
-from bot.store.models import Destination, OutboxMessage, Subscription
+from bot.store.models import Destination, Entry, Feed, OutboxMessage, Subscription
 from bot.store.storage import Storage
-from bot.types import Digest, FeedNotice, OutboxStatus, StoryPost
+from bot.types import (
+    PARENT_THREAD,
+    Digest,
+    FeedNotice,
+    OutboxStatus,
+    Placement,
+    PostAs,
+    Source,
+    StoryPost,
+)
 
 log = structlog.get_logger("policybot.deliver")
 
@@ -160,6 +174,15 @@ class _Claimed:
     # It was "sending" when claimed: its process died with part `parts_sent` in flight, which
     # may have been posted.
     maybe_posted: bool = False
+    thread_id: str | None = None  # the thread its first part started (a resumed digest)
+    wait_until: datetime | None = None  # a follow-up whose story's post is not out yet
+
+
+class _Wait(Exception):
+    """A follow-up must wait for its story's alert (still queued): retry at `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
 
 
 _CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
@@ -192,8 +215,11 @@ class Worker:
         on_sent: Callable[[str, int], None] | None = None,
         on_failure: Callable[[str, Outcome], None] | None = None,
         on_delivered: Callable[[str, float], None] | None = None,
+        styler: Styler | None = None,
     ) -> None:
         self.storage = storage
+        # Pings, threads, forum posts and follow-ups; without it every row is a plain message.
+        self.styler = styler
         self.senders = dict(senders)
         self.pacer = pacer or _default_pacer
         self.concurrency = concurrency
@@ -312,32 +338,19 @@ class Worker:
             )
             payloads: list[Any] = []
             error: str | None = None
+            wait_until: datetime | None = None
             try:
-                if row.kind == "alert":
-                    sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
-                    posts = load_story_posts(s, [sid] if sid is not None else [])
-                    if sid in posts:
-                        payloads = self.render_alert(info.platform, posts[sid])
-                    else:
-                        error = "the story no longer exists"
-                elif row.kind == NOTICE_KIND:
-                    payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
-                else:
-                    name = None
-                    if row.subscription_id is not None:
-                        name = s.scalar(
-                            select(Subscription.name).where(Subscription.id == row.subscription_id)
-                        )
-                    digest = load_digest(
-                        s,
-                        [int(i) for i in row.story_ids or []],
-                        row.period_start or row.created_at,
-                        row.period_end or row.created_at,
-                        name,
+                payloads = self._render(s, row, info)
+                if not payloads:
+                    error = (
+                        "nothing left to post (its stories were deleted)"
+                        if row.kind == "digest"
+                        else "the story no longer exists"
                     )
-                    payloads = self.render_digest(info.platform, digest) if digest.stories else []
-                    if not payloads:
-                        error = "nothing left to post (its stories were deleted)"
+            except _Wait as w:
+                wait_until = w.until
+            except _Skip as skip:
+                error = str(skip)
             except Exception as exc:  # a renderer bug must park the row, not stop delivery
                 log.exception("render failed", outbox=row.id)
                 error = f"could not render: {type(exc).__name__}: {exc}"
@@ -351,7 +364,87 @@ class Worker:
                 payloads=tuple(payloads),
                 error=error,
                 maybe_posted=was == OutboxStatus.SENDING.value,
+                thread_id=row.thread_id,
+                wait_until=wait_until,
             )
+
+    def _render(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
+        """The payloads of a claimed row, placed (pings, threads) by its subscription."""
+        sub = s.get(Subscription, row.subscription_id) if row.subscription_id else None
+        posting = Posting.of(sub)
+        styler = self.styler
+        if row.kind == FOLLOWUP:
+            return self._render_followup(s, row, info)
+        if row.kind == NOTICE_KIND:
+            payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
+            if error is not None:
+                raise _Skip(error)
+            return payloads
+        if row.kind == "alert":
+            sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
+            posts = load_story_posts(s, [sid] if sid is not None else [])
+            if sid not in posts:
+                return []
+            payloads = self.render_alert(info.platform, posts[sid])
+            placement = alert_placement(posting, posts[sid]) if styler else None
+            if styler is not None and placement is not None:
+                payloads = [styler.place(info.platform, payloads[0], placement), *payloads[1:]]
+            return payloads
+        digest = load_digest(
+            s,
+            [int(i) for i in row.story_ids or []],
+            row.period_start or row.created_at,
+            row.period_end or row.created_at,
+            sub.name if sub is not None else None,
+        )
+        if not digest.stories:
+            return []
+        payloads = self.render_digest(info.platform, digest)
+        if styler is None:
+            return payloads
+        threaded = posting.digest_thread or posting.post_as != PostAs.MESSAGE
+        if threaded and info.platform in ("discord", "slack"):
+            payloads = [styler.digest_header(info.platform, digest), *payloads]
+        placements = digest_placements(posting, digest, len(payloads))
+        return [
+            p if pl is None else styler.place(info.platform, p, pl)
+            for p, pl in zip(payloads, placements, strict=True)
+        ]
+
+    def _render_followup(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
+        """A new source of a story, into the thread its alert started here."""
+        if self.styler is None or row.story_id is None:
+            raise _Skip("follow-ups need the platform renderers")
+        alert = s.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.destination_id == row.destination_id,
+                OutboxMessage.kind == "alert",
+                OutboxMessage.dedup_key == str(row.story_id),
+            )
+        )
+        if alert is None:
+            raise _Skip("the story was never posted here")
+        if alert.status in _CLAIMABLE and not alert.thread_id:
+            raise _Wait(max(as_utc(alert.next_attempt_at), utcnow()) + timedelta(seconds=5))
+        if not alert.thread_id:
+            raise _Skip("the story's post has no thread to add this source to")
+        _sid, feed_id = parse_followup_key(row.dedup_key)
+        found = s.execute(
+            select(Feed.name, Entry.url)
+            .join(Entry, Entry.feed_id == Feed.id)
+            .where(Entry.story_id == row.story_id, Entry.feed_id == feed_id)
+            .order_by(Entry.id)
+            .limit(1)
+        ).first()
+        posts = load_story_posts(s, [row.story_id])
+        if found is None or row.story_id not in posts:
+            return []
+        source = Source(name=found[0], url=found[1])
+        into = Placement(thread_id=alert.thread_id)
+        return [
+            self.styler.place(info.platform, p, into)
+            for p in self.styler.followup(info.platform, posts[row.story_id], source)
+        ]
 
     def _notice_payloads(self, s: Any, kind: str, key: str) -> tuple[list[Any], str | None]:
         notice_id = notice_id_of(key)
@@ -362,12 +455,23 @@ class Worker:
             return [], "this process cannot render feed notices"
         return self.render_notice(kind, notice), None
 
-    def _part_sent(self, row_id: int, parts_sent: int, total: int, now: datetime) -> None:
+    def _part_sent(
+        self,
+        row_id: int,
+        parts_sent: int,
+        total: int,
+        now: datetime,
+        result: SendResult | None = None,
+    ) -> None:
         with self.storage.write() as s:
             row = s.get(OutboxMessage, row_id)
             if row is None:
                 return
             row.parts_sent = parts_sent
+            if result is not None and parts_sent == 1:
+                # What the first part became: later posts find the thread by these.
+                row.message_id = (result.message_ids or (None,))[0] or None
+                row.thread_id = result.thread_id or row.thread_id
             if parts_sent >= total:
                 row.status = OutboxStatus.SENT.value
                 row.claimed_by = None
@@ -393,6 +497,15 @@ class Worker:
                     OutboxMessage.claimed_by == self.owner,
                 )
                 .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, claimed_by=None)
+            )
+
+    def _defer(self, row_id: int, until: datetime) -> None:
+        """Give a claimed row back, due at `until` (a follow-up waiting for its alert)."""
+        with self.storage.write() as s:
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == self.owner)
+                .values(status=OutboxStatus.PENDING.value, next_attempt_at=until, claimed_by=None)
             )
 
     def _reject(self, row_id: int, error: str) -> None:
@@ -575,6 +688,11 @@ class Worker:
                 continue
             stats.picked += 1
             dest = claimed.destination
+            if claimed.wait_until is not None:
+                await asyncio.to_thread(self._defer, claimed.id, claimed.wait_until)
+                stats.picked -= 1
+                stats.skipped += 1
+                continue
             if claimed.error is not None:
                 await asyncio.to_thread(self._reject, claimed.id, claimed.error)
                 stats.rejected += 1
@@ -637,11 +755,12 @@ class Worker:
         if seeded:
             self._seed = [(d, t) for d, t in self._seed if d != dest.id]
             self.pacer.seed(dest, max(seeded), clock())
+        thread = claimed.thread_id  # kept in the row: a resumed digest finds its thread
         for part in range(claimed.parts_sent, total):
             await self.pacer.wait(dest)
             result = await sender.send(
                 dest,
-                [claimed.payloads[part]],
+                [_in_thread(claimed.payloads[part], thread)],
                 claimed.nonce,
                 first_part=part,
                 resend=claimed.maybe_posted and part == claimed.parts_sent,
@@ -649,8 +768,10 @@ class Worker:
             self.pacer.mark(dest)
             if not result.ok:
                 return result
+            if part == 0:
+                thread = result.thread_id
             stats.parts += 1
-            await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock())
+            await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock(), result)
             if self.on_sent is not None:
                 self.on_sent(dest.platform, 1)
         if self.on_delivered is not None and claimed.queued_at is not None:
@@ -680,6 +801,21 @@ class Worker:
         for part in await asyncio.gather(*(one(ids) for ids in due.values())):
             stats.merge(part)
         return stats
+
+
+class _Skip(Exception):
+    """A row that cannot be posted, and why (parked as failed, the destination untouched)."""
+
+
+def _in_thread(payload: Any, thread: str | None) -> Any:
+    """The payload with PARENT_THREAD made the thread of the row's first part (without one,
+    say where a webhook could not start it, the part goes to the channel)."""
+    if not isinstance(payload, dict):
+        return payload
+    placement = payload.get(PLACEMENT_KEY)
+    if not isinstance(placement, Placement) or placement.thread_id != PARENT_THREAD:
+        return payload
+    return {**payload, PLACEMENT_KEY: dataclasses.replace(placement, thread_id=thread)}
 
 
 async def drain_outbox(

@@ -17,6 +17,7 @@ encoding where every byte below 0x80 is the ASCII character, which `reduced_is_f
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
 import xml.parsers.expat
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ _START_TAG_RE = re.compile(rb"<[A-Za-z_][^>]*>")
 _SINGLE_BYTE_PREFIXES = ("iso8859-", "cp125", "koi8-", "mac-")
 _XML_DECLARATION_RE = re.compile(r"^<\?xml[^>]*?>")  # as feedparser's RE_XML_DECLARATION
 _NEW_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
+HASH_BYTES = 16  # of each entry's hash, and of the context's
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +123,22 @@ def split_entries(body: bytes, limit: int | None = None) -> Split | None:
     return split
 
 
+def _digest(data: bytes) -> int:
+    # Stable across processes (the database keeps these), unlike hash(); 128 bits, so no feed
+    # can make one of its entries pass for another it has not seen.
+    return int.from_bytes(hashlib.blake2b(data, digest_size=HASH_BYTES).digest(), "big")
+
+
 def context_of(split: Split, base: str, headers: Mapping[str, str]) -> int:
     """A hash of what the entries' meaning depends on outside their own bytes."""
-    return hash(
-        (
-            base,
-            headers.get("content-type"),
-            headers.get("content-language"),
-            tuple(_START_TAG_RE.findall(split.head)),
-        )
-    )
+    parts = [
+        base.encode("utf-8", "surrogatepass"),
+        str(headers.get("content-type")).encode("utf-8", "surrogatepass"),
+        str(headers.get("content-language")).encode("utf-8", "surrogatepass"),
+        *_START_TAG_RE.findall(split.head),
+    ]
+    # Each part with its length, so that no two lists of parts make the same bytes.
+    return _digest(b"".join(len(p).to_bytes(8, "big") + p for p in parts))
 
 
 def remember(split: Split, context: int) -> FeedChunks:
@@ -138,8 +146,29 @@ def remember(split: Split, context: int) -> FeedChunks:
 
 
 def chunk_hashes(split: Split) -> list[int]:
-    # Python's keyed SipHash: fast, and a feed cannot aim a collision at a key it never sees.
-    return [hash(split.chunk(i)) for i in range(len(split.entries))]
+    return [_digest(split.chunk(i)) for i in range(len(split.entries))]
+
+
+def pack(chunks: FeedChunks) -> tuple[str, bytes]:
+    """FeedChunks as the database keeps them: (context as hex, hashes concatenated)."""
+    return (
+        format(chunks.context, f"0{HASH_BYTES * 2}x"),
+        b"".join(h.to_bytes(HASH_BYTES, "big") for h in sorted(chunks.hashes)),
+    )
+
+
+def unpack(context: str, hashes: bytes) -> FeedChunks | None:
+    """The inverse of pack; None for anything it did not write."""
+    if len(context) != HASH_BYTES * 2 or len(hashes) % HASH_BYTES:
+        return None
+    try:
+        ctx = int(context, 16)
+    except ValueError:
+        return None
+    n = HASH_BYTES
+    return FeedChunks(
+        ctx, frozenset(int.from_bytes(hashes[i : i + n], "big") for i in range(0, len(hashes), n))
+    )
 
 
 def ascii_safe(encoding: str | None) -> bool:

@@ -9,8 +9,10 @@ wrong language is worse than none, because downstream filters trust it.
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from bot.lang import normalise_language
@@ -24,6 +26,11 @@ DETECTABLE_LANGUAGES: tuple[str, ...] = (
 )  # fmt: skip
 
 MIN_CONFIDENCE = 0.75  # normalised langid probability below which we answer None
+# Languages so close that langid splits its confidence between them on a headline (Indonesian
+# and Malay share most of their words): their probabilities are pooled, and the likelier one
+# is the answer when the pool is confident.
+_MALAY = frozenset({"id", "ms"})
+_SIBLINGS: dict[str, frozenset[str]] = {"id": _MALAY, "ms": _MALAY}
 MIN_LETTERS = 12  # fewer letters than this is too little for n-gram statistics
 
 
@@ -72,9 +79,24 @@ def cjk_language(text: str) -> str | None:
     return "zh" if han else None
 
 
-@lru_cache(maxsize=1)
+_MODEL_LOCK = threading.Lock()
+_model: Any = None
+
+
 def _identifier() -> Any:
-    # Loading the model takes most of a second: do it once, on first use.
+    """The langid model, built once per process whichever thread asks first (it takes most
+    of a second and tens of megabytes: three threads racing once built three)."""
+    global _model
+    ident = _model
+    if ident is None:
+        with _MODEL_LOCK:
+            if _model is None:
+                _model = _load_model()
+            ident = _model
+    return ident
+
+
+def _load_model() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -85,18 +107,118 @@ def _identifier() -> Any:
     return ident
 
 
-def detect_language(text: str) -> str | None:
-    """Best-effort ISO 639-1 code for plain text, None if short or ambiguous."""
+def model_loaded() -> bool:
+    """Whether this process has built the langid model (for tests and benchmarks)."""
+    return _model is not None
+
+
+# ----------------------------------------------------------------- a feed's usual language
+
+# Letters of the scripts other than Latin that listed languages are written in.
+_SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "cyrillic": ((0x400, 0x52F),),
+    "arabic": ((0x600, 0x6FF), (0x750, 0x77F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+    "devanagari": ((0x900, 0x97F),),
+}
+_SCRIPT_OF = {"ru": "cyrillic", "uk": "cyrillic", "bg": "cyrillic", "ar": "arabic",
+              "fa": "arabic", "ur": "arabic", "hi": "devanagari"}  # fmt: skip
+_PUNCTUATION = "\"'.,;:!?()[]{}«»“”„‘’‹›—–-…/|*#%&+=<>@$~^`¿¡،؛؟।"
+# Words of the text looked at: enough to settle it, and the same cost for every body.
+_WORDS_MAX = 120
+# Usual language confirmed by its function words: this many (one at least its alone), and
+# this many times the words of other languages.
+CONFIRM_MIN, CONFIRM_RATIO = 3, 3
+# A text with no other language's function words at all keeps the usual language when it has
+# this many words, every letter in that language's script (a list of names and nouns); for
+# Latin-script languages, plain ASCII.
+PLAIN_MIN_WORDS = 8
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> dict[str, frozenset[str]]:
+    """Word -> the languages (of bot/ingest/data/function_words.yaml) that use it a lot."""
+    import yaml
+
+    text = resources.files("bot.ingest").joinpath("data/function_words.yaml").read_text("utf-8")
+    langs: dict[str, set[str]] = {}
+    for lang, words in (yaml.safe_load(text) or {}).items():
+        for word in str(words).split():
+            langs.setdefault(word.lower(), set()).add(str(lang))
+    return {w: frozenset(ls) for w, ls in langs.items()}
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (t.strip(_PUNCTUATION) for t in text.lower().split()[:_WORDS_MAX]) if w]
+
+
+def _in_script(text: str, lang: str) -> bool:
+    """Every letter of `text` is in the script `lang` is written in; for a language written
+    in Latin letters, plain ASCII (accents and other marks tell languages apart: Turkish
+    without a listed word, say)."""
+    script = _SCRIPT_OF.get(lang)
+    if script is None:
+        return text.isascii()
+    ranges = _SCRIPTS[script]
+    for ch in text:
+        if ch.isalpha() and not any(lo <= ord(ch) <= hi for lo, hi in ranges):
+            return False
+    return True
+
+
+def confirms(text: str, usual: str) -> bool:
+    """Whether `text` reads as its feed's usual language without asking the model: its words
+    include that language's function words and few of another's, or (a list of names and
+    nouns) no other language's at all and only letters of its script (ASCII for a language
+    written in Latin letters). Languages without
+    function words in the data file are never confirmed this way."""
+    table = _function_words()
+    mine = own = others = 0  # words of the usual language (`own`: of no other), of others
+    words = _words(text)
+    for w in words:
+        langs = table.get(w)
+        if langs is None:
+            continue
+        if usual in langs:
+            mine += 1
+            own += len(langs) == 1
+        else:
+            others += 1
+    if mine >= CONFIRM_MIN and own and mine >= CONFIRM_RATIO * others:
+        return True
+    if others or len(words) < PLAIN_MIN_WORDS or usual not in _usual_candidates():
+        return False
+    return _in_script(text, usual)
+
+
+@lru_cache(maxsize=1)
+def _usual_candidates() -> frozenset[str]:
+    return frozenset(lang for langs in _function_words().values() for lang in langs)
+
+
+def detect_language(text: str, usual: str | None = None) -> str | None:
+    """Best-effort ISO 639-1 code for plain text, None if short or ambiguous.
+
+    `usual` is what the text's feed usually is (detected from its earlier entries): it is the
+    answer when the text's script and words agree with it (`confirms`), without the n-gram
+    model; otherwise, or without it, the model decides as before.
+    """
     if not text:
         return None
-    text = unicodedata.normalize("NFC", text)
-    cjk = cjk_language(text)
-    if cjk:
-        return cjk
+    if not text.isascii():  # ASCII is NFC already, and holds no CJK
+        text = unicodedata.normalize("NFC", text)
+        cjk = cjk_language(text)
+        if cjk:
+            return cjk
+    if usual is not None and usual not in ("zh", "ja", "ko") and confirms(text, usual):
+        return usual
     letters = sum(1 for ch in text if ch.isalpha())
     if letters < MIN_LETTERS:
         return None
-    lang, conf = _identifier().classify(text)
+    ident = _identifier()
+    lang, conf = ident.classify(text)
+    siblings = _SIBLINGS.get(lang)
+    if siblings is not None and conf < MIN_CONFIDENCE:
+        conf = sum(p for code, p in ident.rank(text) if code in siblings)
     if conf < MIN_CONFIDENCE or lang not in DETECTABLE_LANGUAGES:
         return None
     return str(lang)

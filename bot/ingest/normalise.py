@@ -340,6 +340,18 @@ def entry_uid(
 # --------------------------------------------------------------------------- the item
 
 
+def language_sample(title: str, summary: str) -> str:
+    """What language detection reads: a few hundred characters settle the language, and
+    langid's cost grows with length."""
+    return f"{title}. {summary[:LANG_SAMPLE]}".strip(" .")
+
+
+def item_language(item: Item, usual: str | None = None) -> str | None:
+    """The detected language of an Item normalised with `detect=False` (see detect_language
+    for `usual`, the language its feed usually has)."""
+    return detect_language(language_sample(item.title, item.summary), usual)
+
+
 def _absolute(base: str, link: str | None) -> str | None:
     # parse_feed already resolves links; this covers RawEntries built elsewhere.
     if not link:
@@ -355,9 +367,18 @@ def _utc(dt: datetime) -> datetime:
 
 
 def normalise(
-    raw: RawEntry, *, feed_url: str, feed_language: str | None, first_seen: datetime
+    raw: RawEntry,
+    *,
+    feed_url: str,
+    feed_language: str | None,
+    first_seen: datetime,
+    detect: bool = True,
 ) -> Item:
-    """Turn a raw feed entry into a plain-text, canonical, identifiable Item."""
+    """Turn a raw feed entry into a plain-text, canonical, identifiable Item.
+
+    With `detect=False` an entry that declares no language (nor its feed) is left with None,
+    for the caller to detect once it knows the entry is new (`item_language`).
+    """
     title_full = text_of(raw.title, raw.title_type)
     summary_full = text_of(raw.summary, raw.summary_type)
     url = canonical_url(_absolute(feed_url, raw.link))
@@ -370,9 +391,8 @@ def normalise(
     uid = entry_uid(raw.guid, url, title_full, summary_full, raw.published)
 
     language = normalise_language_tag(raw.language) or normalise_language_tag(feed_language)
-    if language is None:
-        # A few hundred characters settle the language; langid's cost grows with length.
-        language = detect_language(f"{title_full}. {summary_full[:LANG_SAMPLE]}".strip(" ."))
+    if language is None and detect:
+        language = detect_language(language_sample(title_full, summary_full))
 
     authors: list[str] = []
     for a in raw.authors:

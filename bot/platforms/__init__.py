@@ -19,6 +19,7 @@ from bot.platforms.console.render import console_alert, console_digest
 from bot.platforms.discord.render import discord_alert, discord_digest
 from bot.platforms.limits import validate_discord_message, validate_slack_message
 from bot.platforms.slack.render import slack_alert, slack_digest
+from bot.platforms.styler import STYLER
 from bot.platforms.text import (
     JURISDICTION_LABELS,
     TOPIC_COLOURS,
@@ -34,6 +35,7 @@ from bot.types import Digest, FeedNotice, StoryPost
 __all__ = [
     "JURISDICTION_LABELS",
     "PLATFORMS",
+    "STYLER",
     "TOPIC_COLOURS",
     "TOPIC_LABELS",
     "Platform",

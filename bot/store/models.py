@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -83,6 +84,8 @@ class Feed(Base):
     # -- migration 0008: the instance polling it now, and until when (bot.store.coord).
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
+    # -- migration 0005: labels that subscriptions follow with `feeds: [tag:NAME]`.
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class Story(Base):
@@ -137,6 +140,19 @@ class Entry(Base):
     )
 
 
+class FeedChunk(Base):
+    """What the last poll of a feed remembers of its body (bot/ingest/chunks.py), so that a
+    new process too parses only the entries it has not stored: 16-byte hashes, concatenated."""
+
+    __tablename__ = "feed_chunks"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+    context: Mapped[str] = mapped_column(String(32))
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Verdict(Base):
     __tablename__ = "verdicts"
 
@@ -188,6 +204,9 @@ class Destination(Base):
     # -- migration 0008: the instance posting to it now, and until when (bot.store.coord).
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
+    # -- migration 0005: the whole channel muted (routing holds its posts back until then).
+    muted_since: Mapped[datetime | None]
+    muted_until: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("platform", "guild", "channel", "webhook_env", name="uq_destination"),
@@ -216,6 +235,19 @@ class Subscription(Base):
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_digest_at: Mapped[datetime | None]  # end of the period last digested
+    # -- migration 0005: feed routing (feed names or "tag:NAME"), exclusions, a mute.
+    feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    exclude: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    exclude_jurisdictions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    exclude_topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    muted_since: Mapped[datetime | None]
+    muted_until: Mapped[datetime | None]
+    # -- migration 0006: pings, threads and forum posts (see bot.types.SubscriptionOptions).
+    mention: Mapped[str | None] = mapped_column(String(64))
+    mention_min_score: Mapped[float] = mapped_column(Float, default=0.0)
+    mention_instruments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    post_as: Mapped[str] = mapped_column(String(16), default="message")
+    digest_thread: Mapped[bool] = mapped_column(Boolean, default=False)
 
     destination: Mapped[Destination] = relationship()
 
@@ -234,7 +266,7 @@ class OutboxMessage(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    kind: Mapped[str] = mapped_column(String(16))  # alert|digest
+    kind: Mapped[str] = mapped_column(String(16))  # alert|digest|followup
     # For alerts the story; for digests a key of the period, so each digest is queued once.
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     dedup_key: Mapped[str] = mapped_column(String(200))
@@ -251,6 +283,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     # -- migration 0004: the process holding the claim ("host:pid:random"), while "sending".
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # -- migration 0006: what the platform made of the first part, kept so that later posts
+    # (a story's follow-up sources, a digest's stories) go into its thread after a restart.
+    message_id: Mapped[str | None] = mapped_column(String(64))  # Discord message id, Slack ts
+    thread_id: Mapped[str | None] = mapped_column(String(64))  # Discord thread id, Slack ts
 
     __table_args__ = (
         UniqueConstraint("destination_id", "kind", "dedup_key", name="uq_outbox_dest_kind_key"),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, update
@@ -21,8 +22,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StorageError
+from bot.ingest.chunks import pack as pack_chunks
+from bot.ingest.chunks import unpack as unpack_chunks
 from bot.ingest.dedup import RecentTitles, same_story, title_key
-from bot.ingest.types import FeedState, FetchResult, FetchStatus, Item
+from bot.ingest.types import FeedChunks, FeedState, FetchResult, FetchStatus, Item
 from bot.store import coord
 from bot.store.db import at_head, make_engine, migrate, ping
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
@@ -37,12 +40,15 @@ RECENT_TITLES_MAX = 100_000
 FEED_LEASE = timedelta(minutes=10)
 # Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits on a statement.
 IN_CHUNK = 500
+# A feed's latest entries that say which language it usually has.
+USUAL_LANGUAGE_SAMPLE = 20
 
 _FEEDS: Table = Base.metadata.tables["feeds"]
 _STORIES: Table = Base.metadata.tables["stories"]
 _ENTRIES: Table = Base.metadata.tables["entries"]
 _VERDICTS: Table = Base.metadata.tables["verdicts"]
 _TAGS: Table = Base.metadata.tables["story_tags"]
+_CHUNKS: Table = Base.metadata.tables["feed_chunks"]
 
 _T = TypeVar("_T")
 _STORED_STATUSES = (FetchStatus.OK, FetchStatus.UNCHANGED, FetchStatus.NOT_MODIFIED)
@@ -176,6 +182,36 @@ class StoryHook(Protocol):
     """Called inside the poll's transaction for each new relevant story that may be posted."""
 
     def __call__(self, session: Session, story: Story, verdict: VerdictValue) -> None: ...
+
+
+@runtime_checkable
+class FeedRouting(Protocol):
+    """A StoryHook that also routes by source feed (subscriptions that follow feeds). For a
+    followed feed, `from_feed` replaces the plain call: it gets every new story the poll may
+    post, flagged or not (`new=True`), and each older story the feed joined with a fresh
+    entry (`new=False`)."""
+
+    def follows(self, session: Session, feed_id: int) -> bool: ...
+
+    def from_feed(
+        self,
+        session: Session,
+        story: Story,
+        verdict: VerdictValue | Verdict,
+        feed_id: int,
+        *,
+        new: bool,
+        when: datetime,
+    ) -> None: ...
+
+
+class SourceHook(Protocol):
+    """Called inside the poll's transaction with the stories that gained a source (an entry
+    of this feed joined a story stored before), for their follow-up posts."""
+
+    def __call__(
+        self, conn: Connection, story_ids: Sequence[int], feed_id: int, now: datetime
+    ) -> None: ...
 
 
 Classify = Callable[[Item, Sequence[str]], VerdictValue]
@@ -322,6 +358,14 @@ class Storage:
                 coord.xact_lock(s.connection(), lock)
             yield s
 
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A bare connection in a transaction, serialised with the other writers of this
+        process: for the small hot writes (the delivery worker's claims), where a Session's
+        bookkeeping would cost more than the statement."""
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
     # -- feeds -------------------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[FeedOptions], now: datetime) -> list[FeedInfo]:
@@ -358,6 +402,7 @@ class Storage:
                 row.jurisdictions = list(fc.jurisdictions)
                 row.interval_seconds = int(fc.interval.total_seconds())
                 row.enabled = fc.enabled
+                row.tags = list(fc.tags)
                 row.in_config = True
             for name, row in rows.items():
                 # Feeds added from chat live in the database only: the file does not own them.
@@ -376,6 +421,42 @@ class Storage:
         with self.session() as s:
             f = s.scalars(select(Feed).where(Feed.name == name)).one_or_none()
             return FeedInfo.of(f) if f else None
+
+    def entry_memory(self, feed_id: int, uids: Sequence[str]) -> tuple[set[str], str | None]:
+        """Which of these entry uids this feed has stored, and the language most of its
+        latest stored entries have (None when they have none): what a poll needs to detect
+        the language of its new entries only, starting from the feed's usual one."""
+        known: set[str] = set()
+        by_hash = {uid_hash(u): u for u in uids}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(by_hash)):
+                known.update(
+                    by_hash[h]
+                    for h in conn.scalars(
+                        select(_ENTRIES.c.uid_hash).where(
+                            _ENTRIES.c.feed_id == feed_id, _ENTRIES.c.uid_hash.in_(chunk)
+                        )
+                    )
+                )
+            latest = conn.scalars(
+                select(_ENTRIES.c.language)
+                .where(_ENTRIES.c.feed_id == feed_id)
+                .order_by(_ENTRIES.c.id.desc())
+                .limit(USUAL_LANGUAGE_SAMPLE)
+            ).all()
+        votes = Counter(lang for lang in latest if lang)
+        usual = votes.most_common(1)[0][0] if votes else None
+        return known, usual
+
+    def feed_chunks(self, feed_id: int) -> FeedChunks | None:
+        """What the last poll that fetched a body of this feed remembered of it, if its
+        entries were all stored (bot/ingest/chunks.py): lets a new process parse only the
+        entries it has not stored."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_CHUNKS.c.context, _CHUNKS.c.hashes).where(_CHUNKS.c.feed_id == feed_id)
+            ).first()
+        return unpack_chunks(row[0], bytes(row[1])) if row is not None else None
 
     def due_feeds(self, now: datetime) -> list[FeedInfo]:
         return [
@@ -469,8 +550,14 @@ class Storage:
         parse_error: str | None = None,
         on_story: StoryHook | None = None,
         lease_owner: str | None = None,
+        chunks: FeedChunks | None = None,
+        track_chunks: bool = False,
+        on_source: SourceHook | None = None,
     ) -> PollOutcome:
         """Write one poll's results in one transaction and return what was new.
+
+        With `track_chunks`, a poll that fetched a body also replaces what is remembered of
+        it (`chunks`, None to forget; a parse error forgets too): see `feed_chunks`.
 
         Rows are written with Core statements, a few per poll rather than several per item:
         the ORM's per-object bookkeeping cost more than everything else in a cold fill.
@@ -508,6 +595,7 @@ class Storage:
                         first_success=last_success_at is None,
                         classify=classify,
                         on_story=on_story,
+                        on_source=on_source,
                         outcome=outcome,
                         new_titles=new_titles,
                     )
@@ -546,6 +634,14 @@ class Storage:
                         # Do not skip this body as "unchanged" next time: never parsed well.
                         values["body_hash"] = None
                     conn.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
+                if track_chunks and result.status is FetchStatus.OK:
+                    conn.execute(delete(_CHUNKS).where(_CHUNKS.c.feed_id == feed_id))
+                    if chunks is not None and parse_error is None:
+                        context, hashes = pack_chunks(chunks)
+                        conn.execute(
+                            insert(_CHUNKS),
+                            {"feed_id": feed_id, "context": context, "hashes": hashes},
+                        )
             # Committed: now the index may learn the new titles (still under the lock, so
             # that no other writer looks titles up while it changes).
             if self._recent is not None:
@@ -567,6 +663,7 @@ class Storage:
         classify: Classify,
         on_story: StoryHook | None,
         outcome: PollOutcome,
+        on_source: SourceHook | None = None,
         new_titles: list[tuple[int, str]],
     ) -> int:
         """Store the entries not seen before in this feed; returns how many were added.
@@ -702,6 +799,8 @@ class Storage:
             ],
         )
         outcome.new_entries += len(links)
+        if gained and on_source is not None:
+            on_source(conn, sorted(gained), feed_id, now)
 
         flagged = [n for n in new if n.announce and n.verdict is not None and n.verdict.relevant]
         outcome.flagged += len(flagged)
@@ -709,20 +808,67 @@ class Storage:
             1 for n in new if not n.announce and n.verdict is not None and n.verdict.relevant
         )
         outcome.flagged_story_ids.extend(n.id for n in flagged)
-        if flagged and on_story is not None:
-            # The hook gets real ORM rows, loaded once the poll's rows are all written, and a
-            # Session inside this transaction (closing it leaves the transaction alone).
-            with Session(bind=conn, expire_on_commit=False) as s:
-                rows = {
-                    st.id: st
-                    for chunk in _chunks([n.id for n in flagged])
-                    for st in s.scalars(select(Story).where(Story.id.in_(chunk)))
-                }
+        feed_hook = on_story if isinstance(on_story, FeedRouting) else None
+        if on_story is None or not (flagged or feed_hook):
+            return len(links)
+        # The hook gets real ORM rows, loaded once the poll's rows are all written, and a
+        # Session inside this transaction (closing it leaves the transaction alone).
+        with Session(bind=conn, expire_on_commit=False) as s:
+            if feed_hook is not None and feed_hook.follows(s, feed_id):
+                self._route_followed(
+                    s, feed_hook, feed_id, new, links, gained, now, cutoff, first_success
+                )
+            elif flagged:
+                rows = self._story_rows(s, [n.id for n in flagged])
                 for n in flagged:
                     assert n.verdict is not None
                     on_story(s, rows[n.id], n.verdict)
-                s.flush()
+            s.flush()
         return len(links)
+
+    @staticmethod
+    def _story_rows(s: Session, ids: Sequence[int]) -> dict[int, Story]:
+        return {
+            st.id: st
+            for chunk in _chunks(list(ids))
+            for st in s.scalars(select(Story).where(Story.id.in_(chunk)))
+        }
+
+    def _route_followed(
+        self,
+        s: Session,
+        hook: FeedRouting,
+        feed_id: int,
+        new: Sequence[_NewStory],
+        links: Sequence[tuple[str, Item, int | _NewStory]],
+        gained: set[int],
+        now: datetime,
+        cutoff: datetime,
+        first_success: bool,
+    ) -> None:
+        """Feed routing: every story this followed feed brings may be posted, flagged or not
+        (after the backfill window, as for flagged stories)."""
+        fresh_new = [n for n in new if n.announce and n.verdict is not None]
+        # Older stories this feed joined now with a fresh entry (first seen from another feed).
+        joined = sorted(
+            {
+                story
+                for _, item, story in links
+                if isinstance(story, int)
+                and story in gained
+                and item.published >= cutoff
+                and (item.published_known or not first_success)
+            }
+        )
+        rows = self._story_rows(s, [n.id for n in fresh_new] + joined)
+        for n in fresh_new:
+            assert n.verdict is not None
+            hook.from_feed(s, rows[n.id], n.verdict, feed_id, new=True, when=now)
+        for sid in joined:
+            story = rows.get(sid)
+            verdict = s.get(Verdict, sid)
+            if story is not None and story.announce and verdict is not None:
+                hook.from_feed(s, story, verdict, feed_id, new=False, when=now)
 
     # -- the batched lookups and writes of _add_items
 
@@ -793,15 +939,44 @@ class Storage:
             }
             for n in new
         ]
-        # One multi-row INSERT ... RETURNING (SQLite >= 3.35, PostgreSQL), ids in row order.
-        ids = (
-            conn.execute(
-                insert(_STORIES).returning(_STORIES.c.id, sort_by_parameter_order=True), rows
+        # One multi-row INSERT ... RETURNING (SQLite >= 3.35, PostgreSQL). Not
+        # sort_by_parameter_order=True: on SQLite that sends one statement per row. Both
+        # databases insert the VALUES rows in order and give each a larger id than the one
+        # before it (SQLite: max(rowid) + 1 under the one writer; PostgreSQL: its sequence,
+        # increasing within a session), so the ids sorted are the rows' ids in order. What
+        # came back is checked against what was sent all the same, and on a mismatch the ids
+        # are asked for row by row.
+        returned = conn.execute(
+            insert(_STORIES).returning(
+                _STORIES.c.id, _STORIES.c.title_key, _STORIES.c.url, _STORIES.c.published
+            ),
+            rows,
+        ).all()
+        got = sorted(returned, key=lambda r: int(r[0]))
+        if len(got) != len(new):
+            raise RuntimeError(f"inserted {len(new)} stories but got {len(got)} ids back")
+        for n, row, (sid, key, url, published) in zip(new, rows, got, strict=True):
+            if key != row["title_key"] or url != row["url"] or published != row["published"]:
+                Storage._correlate_story_ids(conn, new, [int(r[0]) for r in got])
+                return
+            n.id = int(sid)
+
+    @staticmethod
+    def _correlate_story_ids(conn: Connection, new: Sequence[_NewStory], ids: list[int]) -> None:
+        """Match inserted stories to their ids one by one (the fallback of the above)."""
+        full = {
+            int(r[0]): r
+            for r in conn.execute(
+                select(
+                    _STORIES.c.id, _STORIES.c.title_key, _STORIES.c.url, _STORIES.c.summary
+                ).where(_STORIES.c.id.in_(ids))
             )
-            .scalars()
-            .all()
-        )
-        if len(ids) != len(new):
-            raise RuntimeError(f"inserted {len(new)} stories but got {len(ids)} ids back")
-        for n, sid in zip(new, ids, strict=True):
+        }
+        free = sorted(full)
+        for n in new:
+            want = (n.key[:400], n.item.url, n.item.summary)
+            sid = next((i for i in free if tuple(full[i][1:]) == want), None)
+            if sid is None:
+                raise RuntimeError("inserted stories do not match the rows sent")
+            free.remove(sid)
             n.id = sid

@@ -7,7 +7,7 @@ draining it, so its pacing holds across instances. A lease ends when its holder 
 poll or finishes the drain, when it expires, or at once when its holder's session is gone.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -58,6 +58,7 @@ def test_feeds_list_json(cli: Cli, cfg: Path) -> None:
         "jurisdictions": ["EU", "DE"],
         "interval_seconds": 2700,
         "enabled": True,
+        "tags": [],
     }
     assert b["interval_seconds"] == 7200 and b["enabled"] is False and b["language"] is None
 

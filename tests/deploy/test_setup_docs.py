@@ -25,6 +25,8 @@ PERMISSIONS = {
 # discord.py HTTP calls the code makes -> what they need beyond the permissions above. A new
 # call (threads, reactions, history...) fails this test until the page says what it needs.
 DISCORD_HTTP_CALLS = {"send_message", "static_login", "close"}
+# Threads, forum posts (and their tags): documented with their permissions under step 3.
+DISCORD_HTTP_CALLS |= {"start_thread_with_message", "start_thread_in_forum", "get_channel"}
 # The parts of a quoted message that are values, not the message: the example subscription and
 # webhook names, a token's name, Discord close codes, Slack error codes.
 VARIABLE_PARTS = (
@@ -78,6 +80,10 @@ def test_permission_integers_and_the_invite_link() -> None:
     assert f"permissions={total}" in link.group(0)
     threads = discord.Permissions(send_messages_in_threads=True).value
     assert f"({threads})" in SETUP and f"{total + threads}" in SETUP
+    # post_as thread: starting threads too; pings of a role that is not mentionable
+    start = discord.Permissions(create_public_threads=True).value
+    assert f"Create Public Threads** ({start})" in SETUP and f"{total + threads + start}" in SETUP
+    assert f"Mention Everyone ({discord.Permissions(mention_everyone=True).value})" in FLAT
 
 
 def test_the_code_calls_nothing_that_needs_more_permissions() -> None:

@@ -9,6 +9,13 @@ What it does (enough for delivery and for slash-command adapters):
   follow-ups), `PATCH|GET|DELETE /webhooks/{app}/{token}/messages/{id|@original}`,
   `PUT|GET /applications/{app}/commands` and `.../guilds/{gid}/commands` (stored as sent),
   `POST /interactions/{id}/{token}/callback` (answers as Discord does).
+- Threads and forums: `GET /channels/{id}` (a text channel unless `fake.add_forum(id, tags)`
+  made it a forum with those `available_tags`), `POST /channels/{id}/messages/{mid}/threads`
+  (a thread on a message, id = the message's; again: 400 code 160004),
+  `POST /channels/{id}/threads` (in a forum: a post, its first message in `fake.messages` with
+  `channel_id` = the post's id; elsewhere 400 50035), webhooks' `thread_name` (a forum post)
+  and `?thread_id=` (into a thread). Records: `fake.threads` (thread id -> the thread object,
+  with the request's `applied_tags`).
 - Gateway at `/gw`: HELLO -> IDENTIFY -> READY (+ GUILD_CREATE for `guilds`), heartbeat ACKs,
   RESUME -> RESUMED; `await fake.dispatch("INTERACTION_CREATE", data)` pushes any event.
 - Failures: `fake.fail_next("POST", "/api/v10/channels/1/messages", 429, {...}, headers=...)`
@@ -95,6 +102,8 @@ class FakeDiscord(FakeServer):
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> commands
         self.interaction_callbacks: list[dict[str, Any]] = []
         self.broken_channels: dict[str, tuple[int, int]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}  # channel id -> object (GET /channels)
+        self.threads: dict[str, dict[str, Any]] = {}  # thread id -> thread object
         self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
@@ -148,6 +157,44 @@ class FakeDiscord(FakeServer):
         """The channel a webhook posts into (webhook id + 1 in this fake)."""
         return str(int(webhook_id) + 1)
 
+    def add_forum(self, channel_id: int | str, tags: list[str]) -> list[dict[str, Any]]:
+        """Make a channel a forum (type 15) with these tags; returns the tag objects."""
+        objs = [
+            {"id": self.snowflake(), "name": t, "moderated": False, "emoji_id": None} for t in tags
+        ]
+        self.channels[str(channel_id)] = {
+            "id": str(channel_id),
+            "type": 15,
+            "guild_id": "200000000000000001",
+            "name": "policy-forum",
+            "available_tags": objs,
+        }
+        return objs
+
+    def channel_object(self, channel_id: str) -> dict[str, Any]:
+        return self.channels.get(
+            channel_id,
+            {"id": channel_id, "type": 0, "guild_id": "200000000000000001", "name": "news"},
+        )
+
+    def _thread_object(self, thread_id: str, parent: str, name: str) -> dict[str, Any]:
+        return {
+            "id": thread_id,
+            "type": 11,
+            "guild_id": "200000000000000001",
+            "parent_id": parent,
+            "name": name,
+            "owner_id": self.bot_user["id"],
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 10080,
+                "archive_timestamp": datetime.now(UTC).isoformat(),
+                "locked": False,
+            },
+            "message_count": 0,
+            "member_count": 1,
+        }
+
     def messages_in(self, channel_id: int | str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel_id"] == str(channel_id)]
 
@@ -197,6 +244,11 @@ class FakeDiscord(FakeServer):
         r.add_get("/api/v10/gateway", self._gateway_info)
         r.add_get("/api/v10/gateway/bot", self._gateway_info)
         r.add_post("/api/v10/channels/{channel_id}/messages", self._channel_message)
+        r.add_get("/api/v10/channels/{channel_id}", self._get_channel)
+        r.add_post(
+            "/api/v10/channels/{channel_id}/messages/{message_id}/threads", self._message_thread
+        )
+        r.add_post("/api/v10/channels/{channel_id}/threads", self._start_thread)
         r.add_post("/api/v10/webhooks/{webhook_id}/{token}", self._execute_webhook)
         r.add_route(
             "*",
@@ -268,13 +320,73 @@ class FakeDiscord(FakeServer):
             await asyncio.sleep(self.response_delay)
         return json_response({k: v for k, v in msg.items() if k != "_request"})
 
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel_id"]
+        if channel_id in self.broken_channels:
+            status, code = self.broken_channels[channel_id]
+            return json_response(error_body(code, ERRORS.get(code, "error")), status)
+        if channel_id in self.threads:
+            return json_response(self.threads[channel_id])
+        return json_response(self.channel_object(channel_id))
+
+    async def _message_thread(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel_id"]
+        message_id = request.match_info["message_id"]
+        body = await request.json()
+        if not any(m["id"] == message_id for m in self.messages_in(channel_id)):
+            return json_response(error_body(10008, "Unknown Message"), 404)
+        if message_id in self.threads:
+            return json_response(
+                error_body(160004, "A thread has already been created for this message"), 400
+            )
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            return json_response(error_body(50035, "Invalid Form Body"), 400)
+        thread = self._thread_object(message_id, channel_id, name)
+        thread["_request"] = body
+        self.threads[message_id] = thread
+        return json_response({k: v for k, v in thread.items() if k != "_request"})
+
+    async def _start_thread(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel_id"]
+        body = await request.json()
+        channel = self.channel_object(channel_id)
+        name = str(body.get("name") or "")
+        if channel["type"] != 15 or not isinstance(body.get("message"), dict):
+            return json_response(error_body(50035, "Invalid Form Body"), 400)
+        if not 1 <= len(name) <= 100:
+            return json_response(error_body(50035, "Invalid Form Body"), 400)
+        known = {t["id"] for t in channel.get("available_tags", [])}
+        tags = [str(t) for t in body.get("applied_tags") or []]
+        if len(tags) > 5 or not set(tags) <= known:
+            return json_response(error_body(50035, "Invalid Form Body"), 400)
+        thread_id = self.snowflake()
+        thread = self._thread_object(thread_id, channel_id, name)
+        thread["applied_tags"] = tags
+        msg = self.message_object(thread_id, body["message"])
+        msg["id"] = thread_id  # a forum post's first message has the post's id
+        msg["_request"] = body["message"]
+        self.messages.append(msg)
+        self.threads[thread_id] = dict(thread, _request=body)
+        out = dict(thread, message={k: v for k, v in msg.items() if k != "_request"})
+        return json_response(out)
+
     async def _execute_webhook(self, request: web.Request) -> web.Response:
         webhook_id = request.match_info["webhook_id"]
         if webhook_id in self.broken_channels:
             status, code = self.broken_channels[webhook_id]
             return json_response(error_body(code, ERRORS.get(code, "error")), status)
         body = await request.json()
-        msg = self.message_object(self.webhook_channel(webhook_id), body, webhook_id=webhook_id)
+        where = self.webhook_channel(webhook_id)
+        if request.query.get("thread_id"):
+            where = request.query["thread_id"]  # a message in a thread or forum post
+        elif body.get("thread_name"):  # a post in the webhook's forum channel
+            where = self.snowflake()
+            self.threads[where] = dict(
+                self._thread_object(where, self.webhook_channel(webhook_id), body["thread_name"]),
+                applied_tags=[str(t) for t in body.get("applied_tags") or []],
+            )
+        msg = self.message_object(where, body, webhook_id=webhook_id)
         msg["_request"] = body
         msg["_token"] = request.match_info["token"]
         self.messages.append(msg)

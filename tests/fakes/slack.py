@@ -20,6 +20,9 @@
   fake sends `hello`; `await fake.send_envelope("slash_commands", payload)` pushes an event and
   returns its envelope_id; `fake.acks` collects what the app acknowledged.
 
+Threads: a chat.postMessage with `thread_ts` is a reply (recorded with it; the answer's
+`message.thread_ts` names the parent, as Slack's does); `fake.replies(channel, ts)` lists them.
+
 Records: `fake.requests` (all), `fake.posts` (messages posted via chat.postMessage, each the
 request's arguments plus `ts`), `fake.webhook_posts` (bodies posted to incoming webhooks).
 """
@@ -85,6 +88,10 @@ class FakeSlack(FakeServer):
     def posts_in(self, channel: str) -> list[dict[str, Any]]:
         return [p for p in self.posts if p.get("channel") == channel]
 
+    def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The replies in the thread of message `ts`."""
+        return [p for p in self.posts_in(channel) if str(p.get("thread_ts") or "") == ts]
+
     def _history(self, args: dict[str, Any]) -> web.Response:
         """conversations.history: the channel's messages, newest first; their metadata only
         with include_all_metadata (as Slack does); missing_scope unless `history_scope`."""
@@ -100,7 +107,10 @@ class FakeSlack(FakeServer):
         found = [
             p
             for p in self.posts
-            if p.get("channel") == channel and p["_method"] == "chat.postMessage"
+            if p.get("channel") == channel
+            and p["_method"] == "chat.postMessage"
+            # Replies live in their thread (conversations.replies), not in the history.
+            and not p.get("thread_ts")
         ]
         messages = []
         for p in reversed(found[-limit:]):
@@ -184,6 +194,8 @@ class FakeSlack(FakeServer):
                         "text": args.get("text", ""),
                         "ts": ts,
                         "blocks": args.get("blocks", []),
+                        # A reply names its parent, as Slack's answer does.
+                        **({"thread_ts": str(args["thread_ts"])} if args.get("thread_ts") else {}),
                     },
                 }
             )

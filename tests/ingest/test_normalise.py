@@ -406,6 +406,23 @@ def test_detect_language() -> None:
     assert detect_language("Правительство приняло закон об искусственном интеллекте") == "ru"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("مجلس النواب يقر مشروع قانون لتنظيم الذكاء الاصطناعي", "ar"),
+        ("Meclis yapay zekâ kanun teklifini kabul etti ve yasalaştı", "tr"),
+        ("Tweede Kamer stemt in met wetsvoorstel over toezicht op algoritmes", "nl"),
+        ("Sejm uchwalił ustawę o systemach sztucznej inteligencji", "pl"),
+        ("संसद में कृत्रिम बुद्धिमत्ता पर विधेयक पेश किया गया", "hi"),
+        ("Quốc hội thông qua Luật Trí tuệ nhân tạo với đa số phiếu", "vi"),
+        # langid splits Indonesian headlines between id and ms: pooled, the answer is id
+        ("Pemerintah segera menerbitkan peraturan presiden tentang kecerdasan artifisial", "id"),
+    ],
+)
+def test_detect_language_of_policy_headlines(text: str, expected: str) -> None:
+    assert detect_language(text) == expected
+
+
 def test_compatibility_forms_are_folded_so_search_finds_them() -> None:
     # Japanese feeds often write full-width Latin: "ＡＩ" must be stored as "AI".
     assert html_to_text("生成ＡＩの規制を強化") == "生成AIの規制を強化"

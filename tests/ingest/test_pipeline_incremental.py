@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.app.config import parse_config
@@ -22,7 +22,7 @@ from bot.core import pipeline as pipeline_module
 from bot.core.pipeline import Pipeline
 from bot.ingest.fetch import Fetcher
 from bot.ingest.types import ParsedFeed
-from bot.store.models import Entry, Story
+from bot.store.models import Entry, FeedChunk, Story
 from bot.store.storage import Storage
 from bot.verdict import Verdict
 
@@ -123,8 +123,10 @@ def test_a_second_poll_parses_only_new_entries_and_stores_the_same(
         feed_file.write_bytes(first)
         (out,) = poll(p)
         assert out.new_entries == 20
-        if mode == "full":
-            p._stored_chunks.clear()  # as after a restart: the next poll is a full parse
+        if mode == "full":  # forget the entries' bytes: the next poll is a full parse
+            p._stored_chunks.clear()
+            with storage.engine.begin() as conn:
+                conn.execute(delete(FeedChunk))
         parses = spy_parses(monkeypatch)
         feed_file.write_bytes(second)
         (out,) = poll(p)
@@ -134,6 +136,27 @@ def test_a_second_poll_parses_only_new_entries_and_stores_the_same(
         storage.close()
     assert results["incremental"] == results["full"]
     assert len(results["full"]) == 22
+
+
+def test_a_new_process_parses_only_new_entries_too(
+    storage: Storage, feed_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a poll remembers of a body is in the database, so a fresh `poll --once` (a new
+    Pipeline) skips the entries stored before, and stores the same rows."""
+    feed_file.write_bytes(body(range(20, 0, -1), "Sun, 01 Mar 2026 09:00:00 GMT"))
+    (out,) = poll(make_pipeline(storage, feed_file, tmp_path))
+    assert out.new_entries == 20
+    (feed,) = storage.feeds()
+    remembered = storage.feed_chunks(feed.id)
+    assert remembered is not None and len(remembered.hashes) == 20
+    parses = spy_parses(monkeypatch)
+    feed_file.write_bytes(body(range(22, 1, -1), "Sun, 01 Mar 2026 10:00:00 GMT"))
+    (out,) = poll(make_pipeline(storage, feed_file, tmp_path))  # a new process
+    assert out.new_entries == 2
+    assert [x.skipped for x in parses] == [19]
+    after = storage.feed_chunks(feed.id)
+    assert after is not None and len(after.hashes) == 21 and after != remembered
+    assert len(rows(storage)) == 22
 
 
 def test_entries_are_remembered_only_once_stored(
@@ -170,7 +193,9 @@ def test_a_parse_error_forgets_the_remembered_entries(
     feed_file.write_bytes(b"<html><body>maintenance</body></html>")
     (out,) = poll(p)
     assert out.status == "parse_error"
-    assert not p._stored_chunks
+    assert not any(p._stored_chunks.values())
+    (feed,) = storage.feeds()
+    assert storage.feed_chunks(feed.id) is None  # a new process would not trust it either
 
 
 async def test_a_feed_failing_poll_after_poll_is_logged_as_a_warning(
@@ -191,3 +216,34 @@ async def test_a_feed_failing_poll_after_poll_is_logged_as_a_warning(
     n = pipeline_module.WARN_AFTER_FAILURES
     assert events[: n - 1] == [("info", "polled", i) for i in range(1, n)]
     assert events[n - 1 :] == [("warning", "feed failing", n), ("warning", "feed failing", n + 1)]
+
+
+def test_only_new_entries_get_their_language_detected(
+    storage: Storage, feed_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed that declares no language and rewrites the text of every item (so none can be
+    skipped unparsed): the entries stored before are not detected again, and a new one starts
+    from the feed's usual language."""
+    calls: list[tuple[str, str | None]] = []
+    real = pipeline_module.item_language
+
+    def spy(item: Any, usual: str | None = None) -> str | None:
+        calls.append((item.uid, usual))
+        return real(item, usual)
+
+    monkeypatch.setattr(pipeline_module, "item_language", spy)
+
+    def undeclared(numbers: Sequence[int], text: str) -> bytes:
+        b = body(numbers, "x").replace(b"<language>en</language>", b"")
+        return b.replace(b"&lt;p&gt;Text", f"&lt;p&gt;{text}".encode())
+
+    words = "The committee said that the new rules on artificial intelligence will apply from"
+    feed_file.write_bytes(undeclared(range(5, 0, -1), words))
+    (out,) = poll(make_pipeline(storage, feed_file, tmp_path))
+    assert out.new_entries == 5 and len(calls) == 5
+    assert {r[4] for r in rows(storage)} == {"en"}
+    calls.clear()
+    feed_file.write_bytes(undeclared(range(6, 0, -1), words + " next year, the minister said"))
+    (out,) = poll(make_pipeline(storage, feed_file, tmp_path))
+    assert out.new_entries == 1
+    assert calls == [("urn:news:6", "en")]

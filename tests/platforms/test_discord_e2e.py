@@ -401,6 +401,52 @@ async def test_state_too_long_for_an_id_falls_back_to_expiring_buttons(
     assert edits[0].json["components"] == []
 
 
+FORUM_ID, POST_ID = 300000000000000077, 300000000000000078
+
+
+async def test_subscribe_post_as_forum_in_a_forum_post_subscribes_the_forum(env: Env) -> None:
+    """No command can be typed in a forum channel itself: typed in one of its posts (a
+    thread whose parent is the forum), post_as:forum subscribes the forum."""
+    data = env.fake.interaction(
+        "policy",
+        sub_option(
+            "subscribe", [opt("post_as", "forum"), opt("mention", "<@&555555555555555555>")]
+        ),
+        permissions=str(MANAGE_CHANNELS),
+        channel_id=POST_ID,
+    )
+    data["channel"] = dict(  # a thread channel object, as Discord sends it
+        data["channel"],
+        type=11,
+        parent_id=str(FORUM_ID),
+        name="a post",
+        owner_id=str(USER),
+        message_count=1,
+        member_count=1,
+        rate_limit_per_user=0,
+        flags=0,
+    )
+    data["channel"]["thread_metadata"] = {
+        "archived": False,
+        "auto_archive_duration": 10080,
+        "archive_timestamp": "2026-11-20T12:00:00+00:00",
+        "locked": False,
+    }
+    assert await env.fake.dispatch("INTERACTION_CREATE", data) == 1
+    await env.followup(data)
+    (req,) = env.handler.requests
+    assert req.caller.channel == str(FORUM_ID)
+    assert req.args["post_as"] == "forum" and req.args["channel_kind"] == "forum"
+    assert req.args["mention"] == "<@&555555555555555555>"
+
+
+async def test_subscribe_post_as_forum_in_a_text_channel_says_so(env: Env) -> None:
+    inter = await env.command("subscribe", [opt("post_as", "forum")], permissions=MANAGE_CHANNELS)
+    await env.followup(inter)
+    (req,) = env.handler.requests
+    assert req.caller.channel == str(CHANNEL) and req.args["channel_kind"] == "text"
+
+
 async def test_a_paging_button_works_after_a_restart() -> None:
     """The More button of a reply sent by one process turns the page in the next one: its
     state is in its custom id, and the new client knows the button by the id's pattern."""

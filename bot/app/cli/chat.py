@@ -27,6 +27,12 @@ JSON_OPT = typer.Option(False, "--json", help="Print JSON instead of tables.")
 PLATFORM_OPT = typer.Option("console", "--platform", help="discord, slack or console.")
 SCOPE_OPT = typer.Option("", "--scope", help="Discord guild id or Slack team id.")
 CHANNEL_OPT = typer.Option("", "--channel", help="Channel id.")
+FEEDS_OPT = typer.Option(
+    None, "--feeds", help='Feed names or tag:NAME, comma-separated: "EDPB,tag:privacy".'
+)
+EXCLUDE_OPT = typer.Option(None, "--exclude", help="Words that keep a story out.")
+EXCLUDE_JUR_OPT = typer.Option(None, "--exclude-jurisdictions", help="e.g. US,CN")
+EXCLUDE_TOPICS_OPT = typer.Option(None, "--exclude-topics", help="e.g. standards-safety")
 
 
 def _clean(s: str) -> str:
@@ -325,11 +331,38 @@ def subs_add(
     day: str = typer.Option("mon", "--day", help="Weekly digest day."),
     timezone: str = typer.Option("UTC", "--timezone", help="IANA zone, e.g. Europe/Berlin."),
     name: str | None = typer.Option(None, "--name"),
+    feeds: str | None = FEEDS_OPT,
+    exclude: str | None = EXCLUDE_OPT,
+    exclude_jurisdictions: str | None = EXCLUDE_JUR_OPT,
+    exclude_topics: str | None = EXCLUDE_TOPICS_OPT,
+    mention: str | None = typer.Option(
+        None, "--mention", help="Discord role id or Slack user group id to ping."
+    ),
+    mention_min_score: float | None = typer.Option(
+        None, "--mention-min-score", min=0.0, max=1.0, help="Ping only at this score or more."
+    ),
+    mention_instruments: str | None = typer.Option(
+        None, "--mention-instruments", help="Ping only for stories naming one of these."
+    ),
+    post_as: str | None = typer.Option(
+        None, "--post-as", help="message, thread, or forum (a Discord forum channel)."
+    ),
+    digest_thread: bool = typer.Option(
+        False, "--digest-thread", help="Digests: header in the channel, stories in its thread."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Add a subscription to a destination."""
+    """Add a subscription to a destination.
+
+    With --feeds and no other filter it posts everything those feeds publish, flagged or
+    not; --exclude, --exclude-jurisdictions and --exclude-topics keep stories out.
+    """
     _check_destination(platform, channel)
     args = {
+        "feeds": feeds,
+        "exclude": exclude,
+        "exclude_jurisdictions": exclude_jurisdictions,
+        "exclude_topics": exclude_topics,
         "platform": platform,
         "scope": scope,
         "channel": channel,
@@ -344,6 +377,11 @@ def subs_add(
         "timezone": timezone,
         "name": name,
         "min_score": min_score,
+        "mention": mention,
+        "mention_min_score": mention_min_score,
+        "mention_instruments": mention_instruments,
+        "post_as": post_as,
+        "digest_thread": digest_thread,
     }
     _print(_run(ctx, "subscribe", args), as_json)
 
@@ -360,6 +398,88 @@ def subs_remove(
     """Remove one subscription (chat-made ones) of a destination, or all of them."""
     args = {"platform": platform, "scope": scope, "channel": channel, "id": target}
     _print(_run(ctx, "unsubscribe", args), as_json)
+
+
+@subs_app.command("mute")
+def subs_mute(
+    ctx: typer.Context,
+    duration: str = typer.Argument(..., help="How long: 30m, 12h, 7d or 2w (at most 90d)."),
+    platform: str = PLATFORM_OPT,
+    scope: str = SCOPE_OPT,
+    channel: str = CHANNEL_OPT,
+    subscription: int | None = typer.Option(
+        None, "--subscription", help="Only this subscription (its id)."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Hold back a destination's posts (or one subscription's) for a while.
+
+    When the mute ends, the held-back stories are posted in the next digest (daily and
+    weekly subscriptions) or as one catch-up digest (instant ones); nothing is dropped.
+    """
+    _check_destination(platform, channel)
+    args = {
+        "platform": platform,
+        "scope": scope,
+        "channel": channel,
+        "duration": duration,
+        "subscription": subscription,
+    }
+    _print(_run(ctx, "mute", args), as_json)
+
+
+@subs_app.command("unmute")
+def subs_unmute(
+    ctx: typer.Context,
+    subscription: int | None = typer.Argument(None, help="Only this subscription (its id)."),
+    platform: str = PLATFORM_OPT,
+    scope: str = SCOPE_OPT,
+    channel: str = CHANNEL_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """End a mute now; the held-back stories are queued as one digest."""
+    _check_destination(platform, channel)
+    args: dict[str, Any] = {"platform": platform, "scope": scope, "channel": channel}
+    args["subscription"] = subscription
+    _print(_run(ctx, "unmute", args), as_json)
+
+
+@subs_app.command("preview")
+def subs_preview(
+    ctx: typer.Context,
+    jurisdictions: str | None = typer.Option(None, "--jurisdictions", help="EU,US,China"),
+    topics: str | None = typer.Option(None, "--topics", help="legislation,export-controls"),
+    instruments: str | None = typer.Option(None, "--instruments", help="eu-ai-act,..."),
+    min_score: float | None = typer.Option(None, "--min-score", min=0.0, max=1.0),
+    keywords: str | None = typer.Option(None, "--keywords", help="Comma-separated."),
+    languages: str | None = typer.Option(None, "--languages", help="en,zh"),
+    feeds: str | None = FEEDS_OPT,
+    exclude: str | None = EXCLUDE_OPT,
+    exclude_jurisdictions: str | None = EXCLUDE_JUR_OPT,
+    exclude_topics: str | None = EXCLUDE_TOPICS_OPT,
+    days: int = typer.Option(7, "--days", min=1, max=30, help="How many days back."),
+    page: int = typer.Option(1, "--page", min=1, help="Result page (5 a page)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """What a subscription with these filters would have posted in the last days.
+
+    The same matching as routing; nothing is stored.
+    """
+    args = {
+        "jurisdictions": jurisdictions,
+        "topics": topics,
+        "instruments": instruments,
+        "keywords": keywords,
+        "languages": languages,
+        "min_score": min_score,
+        "feeds": feeds,
+        "exclude": exclude,
+        "exclude_jurisdictions": exclude_jurisdictions,
+        "exclude_topics": exclude_topics,
+        "days": days,
+        "page": page,
+    }
+    _print(_run(ctx, "preview", args), as_json)
 
 
 def _feeds_app() -> typer.Typer:

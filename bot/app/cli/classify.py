@@ -69,7 +69,9 @@ def _open_input(file: str) -> IO[str]:
 def classify_cmd(
     ctx: typer.Context,
     file: str = typer.Argument(
-        "-", help="JSON Lines with id, title, summary, optional lang; '-' reads stdin."
+        "-",
+        help="JSON Lines with id, title, summary, optional lang and hints (the feed's"
+        " jurisdiction codes); '-' reads stdin.",
     ),
     threshold: float | None = _THRESHOLD_OPT,
     no_evidence: bool = typer.Option(False, "--no-evidence", help="Leave evidence out."),

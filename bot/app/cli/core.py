@@ -368,6 +368,7 @@ def feeds_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
                 "jurisdictions": list(f.jurisdictions),
                 "interval_seconds": _seconds(cfg.interval_for(f)),
                 "enabled": f.enabled,
+                "tags": list(f.tags),
             }
             for f in cfg.feeds
         ]

@@ -8,6 +8,7 @@ with bot.platforms.discord.reply and sends it. Nothing here decides what a comma
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any, Literal
 
 import discord
@@ -82,6 +83,7 @@ class Runner:
         args: dict[str, Any],
         *,
         share: bool = False,
+        channel: str | None = None,
     ) -> None:
         args = {k: v for k, v in args.items() if v is not None}
         spec = COMMANDS.get(command)  # None: a button's command (slow, private)
@@ -91,7 +93,10 @@ class Runner:
             # The first answer must come within 3 s; the handler may take longer.
             await interaction.response.defer(ephemeral=not public, thinking=True)
             deferred = public
-        request = Request(command, args, caller_from(interaction))
+        caller = caller_from(interaction)
+        if channel is not None:  # a forum post's command subscribes its forum channel
+            caller = dataclasses.replace(caller, channel=channel)
+        request = Request(command, args, caller)
         reply = await call_handler(self.handler, request, self.ctx)
         await self.send(interaction, reply, command=command, deferred=deferred)
 
@@ -240,6 +245,29 @@ class PageView(discord.ui.View):
 # Choices Discord shows as a menu (mirrors spec.MODES / spec.DAYS).
 Mode = Literal["instant", "daily", "weekly"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PostAsChoice = Literal["message", "thread", "forum"]
+
+
+def subscribe_target(interaction: discord.Interaction[Any], post_as: str | None) -> tuple[str, str]:
+    """The channel a subscribe command stores, and its kind ("forum", "thread", "text").
+
+    No command can be typed in a forum channel itself, only in its posts: `post_as:forum`
+    typed in a forum post subscribes the forum channel that holds it.
+    """
+    channel = interaction.channel
+    here = str(interaction.channel_id or "")
+    if isinstance(channel, discord.Thread):
+        parent = channel.parent
+        parent_id = str(channel.parent_id or "")
+        in_forum = isinstance(parent, discord.ForumChannel) or (
+            parent is None and channel.type is discord.ChannelType.public_thread
+        )
+        if post_as == "forum" and in_forum and parent_id:
+            return parent_id, "forum"
+        return here, "thread"
+    if isinstance(channel, discord.ForumChannel):
+        return here, "forum"
+    return here, "text"
 
 
 @app_commands.guild_only()
@@ -315,6 +343,15 @@ class PolicyGroup(
         languages=_desc("subscribe", "languages"),
         min_score=_desc("subscribe", "min_score"),
         name=_desc("subscribe", "name"),
+        feeds=_desc("subscribe", "feeds"),
+        exclude=_desc("subscribe", "exclude"),
+        exclude_jurisdictions=_desc("subscribe", "exclude_jurisdictions"),
+        exclude_topics=_desc("subscribe", "exclude_topics"),
+        mention=_desc("subscribe", "mention"),
+        mention_min_score=_desc("subscribe", "mention_min_score"),
+        mention_instruments=_desc("subscribe", "mention_instruments"),
+        post_as=_desc("subscribe", "post_as"),
+        digest_thread=_desc("subscribe", "digest_thread"),
     )
     @app_commands.check(_admin_check)
     async def subscribe(
@@ -331,7 +368,17 @@ class PolicyGroup(
         languages: app_commands.Range[str, 0, 100] | None = None,
         min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
         name: app_commands.Range[str, 0, 100] | None = None,
+        feeds: str | None = None,
+        exclude: str | None = None,
+        exclude_jurisdictions: str | None = None,
+        exclude_topics: str | None = None,
+        mention: app_commands.Range[str, 0, 100] | None = None,
+        mention_min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
+        mention_instruments: app_commands.Range[str, 0, 300] | None = None,
+        post_as: PostAsChoice | None = None,
+        digest_thread: bool | None = None,
     ) -> None:
+        target, kind = subscribe_target(interaction, post_as)
         args = {
             "jurisdictions": split_list(jurisdictions),
             "topics": split_list(topics),
@@ -344,8 +391,31 @@ class PolicyGroup(
             "languages": split_list(languages),
             "min_score": min_score,
             "name": name,
+            "feeds": split_list(feeds),
+            "exclude": split_list(exclude),
+            "exclude_jurisdictions": split_list(exclude_jurisdictions),
+            "exclude_topics": split_list(exclude_topics),
+            "mention": mention,
+            "mention_min_score": mention_min_score,
+            "mention_instruments": split_list(mention_instruments),
+            "post_as": post_as,
+            "digest_thread": digest_thread,
+            # What the channel can hold, when the option asks for something (checked there).
+            "channel_kind": kind if post_as else None,
         }
-        await self.runner.run(interaction, "subscribe", args)
+        await self.runner.run(interaction, "subscribe", args, channel=target)
+
+    @subscribe.autocomplete("exclude_jurisdictions")
+    async def _sub_exclude_jurisdictions(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.runner.list_choices("jurisdiction", current)
+
+    @subscribe.autocomplete("exclude_topics")
+    async def _sub_exclude_topics(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.runner.list_choices("topic", current)
 
     @subscribe.autocomplete("jurisdictions")
     async def _sub_jurisdictions(
@@ -386,7 +456,41 @@ class PolicyGroup(
     ) -> None:
         await self.runner.run(interaction, "subscriptions", {"all_channels": all_channels})
 
+    @app_commands.command(name="mute", description=_desc("mute"))
+    @app_commands.describe(
+        duration=_desc("mute", "duration"), subscription=_desc("mute", "subscription")
+    )
+    @app_commands.check(_admin_check)
+    async def mute(
+        self,
+        interaction: discord.Interaction[Any],
+        duration: app_commands.Range[str, 1, 10],
+        subscription: app_commands.Range[int, 1] | None = None,
+    ) -> None:
+        args = {"duration": duration, "subscription": subscription}
+        await self.runner.run(interaction, "mute", args)
+
+    @app_commands.command(name="unmute", description=_desc("unmute"))
+    @app_commands.describe(subscription=_desc("unmute", "subscription"))
+    @app_commands.check(_admin_check)
+    async def unmute(
+        self,
+        interaction: discord.Interaction[Any],
+        subscription: app_commands.Range[int, 1] | None = None,
+    ) -> None:
+        await self.runner.run(interaction, "unmute", {"subscription": subscription})
+
     # -- reading ------------------------------------------------------------------------------
+
+    @app_commands.command(name="preview", description=_desc("preview"))
+    @app_commands.describe(filters=_desc("preview", "filters"), days=_desc("preview", "days"))
+    async def preview(
+        self,
+        interaction: discord.Interaction[Any],
+        filters: str | None = None,
+        days: app_commands.Range[int, 1, 30] | None = None,
+    ) -> None:
+        await self.runner.run(interaction, "preview", {"filters": filters, "days": days})
 
     @app_commands.command(name="digest", description=_desc("digest"))
     @app_commands.describe(hours=_desc("digest", "hours"))

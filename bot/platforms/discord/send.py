@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
 from discord.http import HTTPClient, MultipartParameters
 
 from bot.deliver.ports import (
+    PLACEMENT_KEY,
     DestinationInfo,
     Outcome,
     SendResult,
@@ -19,6 +21,7 @@ from bot.deliver.ports import (
     part_nonce,
     webhook_url,
 )
+from bot.types import Placement, PostAs
 
 # Discord error codes that mean "this destination will not work until someone fixes it".
 PERMANENT_CODES = {
@@ -71,13 +74,53 @@ def _header_float(response: Any, name: str) -> float | None:
         return None
 
 
+FORUM_TYPES = (15, 16)  # GUILD_FORUM, GUILD_MEDIA: channels whose messages are posts
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+ARCHIVE_MINUTES: Literal[10080] = 10080  # a story's thread stays open a week after its last message
+TAG_CACHE_SECONDS = 600.0
+MAX_TAGS = 5
+
+
+def placement_of(payload: dict[str, Any]) -> Placement | None:
+    p = payload.get(PLACEMENT_KEY)
+    return p if isinstance(p, Placement) else None
+
+
+def allowed_mentions(placement: Placement | None) -> dict[str, Any]:
+    """Nothing, or exactly the subscription's role: never everyone, here or users."""
+    if placement is not None and placement.mention and placement.mention.isdigit():
+        return {"parse": [], "roles": [placement.mention]}
+    return dict(NO_MENTIONS)
+
+
 def channel_message_body(payload: dict[str, Any], nonce: str) -> dict[str, Any]:
-    """The JSON body of POST /channels/{id}/messages: never pings, deduplicated by nonce."""
+    """The JSON body of POST /channels/{id}/messages: pings only the subscription's role (if
+    any), deduplicated by nonce."""
     body = {k: payload[k] for k in _MESSAGE_KEYS if k in payload}
-    body["allowed_mentions"] = dict(NO_MENTIONS)
+    body["allowed_mentions"] = allowed_mentions(placement_of(payload))
     body["nonce"] = nonce
     body["enforce_nonce"] = True
     return body
+
+
+def pick_tags(available: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[str]:
+    """Ids of the forum's tags named in `wanted` (case-insensitive), in its order, at most
+    Discord's five; tags only moderators may set are left alone."""
+    by_name: dict[str, str] = {}
+    for tag in available:
+        name = str(tag.get("name") or "").casefold()
+        if name and not tag.get("moderated") and name not in by_name:
+            by_name[name] = str(tag.get("id"))
+    out: list[str] = []
+    for name in wanted:
+        tid = by_name.get(name.casefold())
+        if tid is not None and tid not in out:
+            out.append(tid)
+    return out[:MAX_TAGS]
+
+
+class _NotForum(Exception):
+    pass
 
 
 class DiscordBotSender:
@@ -104,6 +147,8 @@ class DiscordBotSender:
         self._max_rl = max_ratelimit_timeout
         self._timeout = timeout
         self._login_lock = asyncio.Lock()
+        # channel id -> (when fetched, channel type, available tags): forum tags, cached.
+        self._channels: dict[str, tuple[float, int, list[dict[str, Any]]]] = {}
 
     async def _client(self) -> HTTPClient:
         async with self._login_lock:
@@ -132,18 +177,85 @@ class DiscordBotSender:
             http = await self._client()
         except Exception as exc:
             return classify_discord_error(exc)
+        thread: str | None = None
         for i, payload in enumerate(payloads):
             body = channel_message_body(payload, part_nonce(nonce, first_part + i))
-            params = MultipartParameters(payload=body, multipart=None, files=None)
+            placement = placement_of(payload)
+            tid: str | None
             try:
-                data = await asyncio.wait_for(
-                    http.send_message(destination.channel, params=params), self._timeout
-                )
+                if placement is not None and placement.post_as == PostAs.FORUM:
+                    mid, tid = await self._forum_post(http, destination.channel, body, placement)
+                else:
+                    mid, tid = await self._message(http, destination.channel, body, placement)
+            except _NotForum as exc:
+                return SendResult(Outcome.PERMANENT, error=str(exc), delivered=i)
             except Exception as exc:
                 r = classify_discord_error(exc)
-                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
-            ids.append(str(data.get("id", "")) if isinstance(data, dict) else "")
-        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
+                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids), thread_id=thread)
+            ids.append(mid)
+            thread = thread or tid
+        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids), thread_id=thread)
+
+    async def _message(
+        self, http: HTTPClient, channel: str, body: dict[str, Any], placement: Placement | None
+    ) -> tuple[str, str | None]:
+        """A channel (or thread) message, and for post_as thread the thread it starts."""
+        where = placement.thread_id if placement is not None and placement.thread_id else channel
+        params = MultipartParameters(payload=body, multipart=None, files=None)
+        data = await asyncio.wait_for(http.send_message(where, params=params), self._timeout)
+        mid = str(data.get("id", "")) if isinstance(data, dict) else ""
+        if placement is None or placement.thread_id:
+            return mid, placement.thread_id if placement is not None else None
+        if placement.post_as != PostAs.THREAD or not mid:
+            return mid, None
+        try:
+            await asyncio.wait_for(
+                http.start_thread_with_message(
+                    channel, mid, name=placement.title, auto_archive_duration=ARCHIVE_MINUTES
+                ),
+                self._timeout,
+            )
+        except discord.HTTPException as exc:
+            # Resent after a crash: the message (same nonce) has its thread already.
+            if exc.code != THREAD_EXISTS:
+                raise
+        return mid, mid  # a thread started from a message has the message's id
+
+    async def _forum_tags(self, http: HTTPClient, channel: str) -> list[dict[str, Any]]:
+        """The forum's available tags, cached a while; _NotForum for any other channel."""
+        now = time.monotonic()
+        cached = self._channels.get(channel)
+        if cached is None or now - cached[0] > TAG_CACHE_SECONDS:
+            data = await asyncio.wait_for(http.get_channel(channel), self._timeout)
+            info: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
+            cached = (now, int(info.get("type", -1)), list(info.get("available_tags") or []))
+            self._channels[channel] = cached
+        if cached[1] not in FORUM_TYPES:
+            raise _NotForum(
+                f"channel {channel} is not a forum channel (type {cached[1]}): post_as forum"
+                " needs one; point the subscription at a forum channel or use post_as thread"
+            )
+        return cached[2]
+
+    async def _forum_post(
+        self, http: HTTPClient, channel: str, body: dict[str, Any], placement: Placement
+    ) -> tuple[str, str]:
+        """A forum post titled after the story, with the forum's matching tags."""
+        tags = pick_tags(await self._forum_tags(http, channel), placement.tags)
+        message = {k: v for k, v in body.items() if k not in ("nonce", "enforce_nonce")}
+        payload: dict[str, Any] = {
+            "name": placement.title,
+            "auto_archive_duration": ARCHIVE_MINUTES,
+            "message": message,
+        }
+        if tags:
+            payload["applied_tags"] = tags
+        params = MultipartParameters(payload=payload, multipart=None, files=None)
+        data = await asyncio.wait_for(
+            http.start_thread_in_forum(channel, params=params), self._timeout
+        )
+        tid = str(data.get("id", "")) if isinstance(data, dict) else ""
+        return tid, tid  # the post's first message has the post's (thread's) id
 
     async def aclose(self) -> None:
         if self._own_http and self._http is not None:
@@ -185,11 +297,19 @@ class DiscordWebhookSender:
                 " (https://discord.com/api/webhooks/<id>/<token>)",
             )
         ids: list[str] = []
+        thread: str | None = None
         for i, payload in enumerate(payloads):
-            kwargs: dict[str, Any] = {
-                "allowed_mentions": discord.AllowedMentions.none(),
-                "wait": True,
-            }
+            placement = placement_of(payload)
+            mentions = discord.AllowedMentions.none()
+            if placement is not None and placement.mention and placement.mention.isdigit():
+                mentions.roles = [discord.Object(int(placement.mention))]
+            kwargs: dict[str, Any] = {"allowed_mentions": mentions, "wait": True}
+            if placement is not None and placement.thread_id:
+                kwargs["thread"] = discord.Object(int(placement.thread_id))
+            elif placement is not None and placement.post_as == PostAs.FORUM:
+                # A webhook of a forum channel makes a post; it cannot read the forum's
+                # tags (that takes the bot), so the post goes without them.
+                kwargs["thread_name"] = placement.title
             if payload.get("content"):
                 kwargs["content"] = payload["content"]
             if payload.get("embeds"):
@@ -202,7 +322,10 @@ class DiscordWebhookSender:
                 r = classify_discord_error(exc)
                 return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
             ids.append(str(getattr(msg, "id", "")))
-        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
+            if placement is not None and (placement.thread_id or "thread_name" in kwargs):
+                channel = getattr(msg, "channel", None)
+                thread = thread or str(getattr(channel, "id", "") or "") or None
+        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids), thread_id=thread)
 
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:

@@ -38,7 +38,7 @@ log = structlog.get_logger("policybot.slack")
 
 ADMINS_ENV = "POLICYBOT_SLACK_ADMINS"
 ADMIN_CACHE_SECONDS = 300.0
-PAGED_COMMANDS = frozenset({"search"})
+PAGED_COMMANDS = frozenset({"search", "preview"})
 _PAGE_ACTION = re.compile(rf"^{SLACK_PAGE_ACTION}_(prev|next)$")
 
 

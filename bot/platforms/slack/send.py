@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.deliver.ports import (
+    PLACEMENT_KEY,
     DestinationInfo,
     Outcome,
     SendResult,
@@ -22,6 +23,7 @@ from bot.deliver.ports import (
     part_nonce,
     webhook_url,
 )
+from bot.types import Placement, PostAs
 
 log = structlog.get_logger("policybot.slack")
 
@@ -167,24 +169,37 @@ class SlackBotSender:
         resend: bool = False,
     ) -> SendResult:
         ids: list[str] = []
+        thread: str | None = None
         for i, payload in enumerate(payloads):
+            args = message_args(payload)
+            placement = payload.get(PLACEMENT_KEY)
+            if isinstance(placement, Placement) and placement.thread_id:
+                args["thread_ts"] = placement.thread_id  # a reply in the story's thread
             part = part_nonce(nonce, first_part + i)
-            if resend and i == 0:
-                found = await self.find_posted(destination.channel, part)
-                if found is not None:
-                    ids.append(found)
-                    continue
-            try:
-                resp = await self.client.chat_postMessage(
-                    channel=destination.channel,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {"nonce": part}},
-                    **message_args(payload),
-                )
-            except Exception as exc:
-                r = classify_slack_error(exc)
-                return dataclasses.replace(r, delivered=i, message_ids=tuple(ids))
-            ids.append(str(resp.get("ts") or ""))
-        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids))
+            # (A reply is not in the channel's history: a resent one may repeat, once.)
+            found = await self.find_posted(destination.channel, part) if resend and not i else None
+            if found is not None:
+                ts = found
+            else:
+                try:
+                    resp = await self.client.chat_postMessage(
+                        channel=destination.channel,
+                        metadata={"event_type": METADATA_EVENT, "event_payload": {"nonce": part}},
+                        **args,
+                    )
+                except Exception as exc:
+                    r = classify_slack_error(exc)
+                    return dataclasses.replace(
+                        r, delivered=i, message_ids=tuple(ids), thread_id=thread
+                    )
+                ts = str(resp.get("ts") or "")
+            ids.append(ts)
+            if isinstance(placement, Placement) and not thread:
+                if placement.thread_id:
+                    thread = placement.thread_id
+                elif placement.post_as != PostAs.MESSAGE and ts:
+                    thread = ts  # the message is the thread's parent
+        return SendResult(Outcome.SENT, len(payloads), message_ids=tuple(ids), thread_id=thread)
 
     async def find_posted(self, channel: str, part: str) -> str | None:
         """The ts of a message this app already posted in `channel` for the part `part`
@@ -216,6 +231,18 @@ class SlackWebhookSender:
 
     def __init__(self, *, timeout: int = 30) -> None:
         self._timeout = timeout
+        # One HTTP session for every post, so a backlog reuses its connections instead of
+        # opening (and closing) one per message; made in the event loop that sends.
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+            session = self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+        return session
 
     async def send(
         self,
@@ -230,7 +257,7 @@ class SlackWebhookSender:
             url = webhook_url(destination)
         except WebhookUrlMissing as exc:
             return SendResult(Outcome.PERMANENT, error=str(exc))
-        client = AsyncWebhookClient(url, timeout=self._timeout)
+        client = AsyncWebhookClient(url, timeout=self._timeout, session=self._http())
         for i, payload in enumerate(payloads):
             try:
                 resp = await client.send_dict(message_args(payload))
@@ -244,4 +271,6 @@ class SlackWebhookSender:
         return SendResult(Outcome.SENT, len(payloads))
 
     async def aclose(self) -> None:
-        return None
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
