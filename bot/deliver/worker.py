@@ -240,6 +240,7 @@ class Worker:
         self._paused: dict[int, datetime] = {}
         # (destination id, when another instance last posted there): pace from it.
         self._seed: list[tuple[int, datetime]] = []
+        self._member: Any = None  # the member lock this worker took itself (PostgreSQL)
 
     def stop(self) -> None:
         """Claim nothing more (a shutdown): drains in progress end after their send in
@@ -605,6 +606,20 @@ class Worker:
                 .values(lease_owner=None, lease_until=now)
             )
 
+    def _be_member(self) -> None:
+        """Hold this worker's member lock (PostgreSQL), so that other instances see its
+        claims as alive; the runtime's instance lock holds it already under the same name."""
+        if self._member is not None:
+            return
+        from bot.store.lock import Busy, InstanceLock
+
+        lock = InstanceLock(self.storage.engine, owner=self.owner)
+        try:
+            lock.acquire()
+        except Busy:  # held: by this process's instance lock
+            return
+        self._member = lock
+
     def _take_over(self, now: datetime) -> int:
         """Rows and destinations held by instances that died: due again now (same nonce) and
         free; returns how many rows."""
@@ -787,6 +802,7 @@ class Worker:
             return DrainStats()
         self._paused = {d: until for d, until in self._paused.items() if until > start}
         if self.storage.shared:
+            await asyncio.to_thread(self._be_member)
             await asyncio.to_thread(self._take_over, start)
         due = await asyncio.to_thread(self._due, start, limit, list(self._paused))
         stats = DrainStats()
