@@ -247,9 +247,12 @@ class Runtime:
         """Hold the database's instance lock until aclose(); raises Busy when another
         process holds it (bot.store.lock)."""
         if self._lock is None:
-            self._lock = InstanceLock(self.storage.engine)
+            # The lock's owner signs the outbox claims and, on PostgreSQL, the feed and
+            # destination leases: other instances see from the lock whether it is alive.
+            self._lock = InstanceLock(self.storage.engine, owner=self.worker.owner)
         if not self._lock.held:
             self._lock.acquire(wait)
+            self.pipeline.owner = self._lock.owner
 
     async def aclose(self) -> None:
         if self._lock is not None:
@@ -365,7 +368,8 @@ class Runtime:
         scheduler = AsyncIOScheduler(timezone="UTC")
         tasks: list[asyncio.Task[Any]] = []
         try:
-            # Rows left "sending" by a process that died are due again (same nonce: no double).
+            # Rows left "sending" by a process that died are due again (same nonce: no double);
+            # on PostgreSQL only those of instances no longer running, or whose lease expired.
             recovered = await self.engine.recover()
             await asyncio.to_thread(self.warn_unsendable)
             # One dispatcher looks for due feeds: each feed's next_poll_at (interval with
@@ -406,13 +410,20 @@ class Runtime:
             if self.settings.has_chat_platform:  # the adapters import discord/slack: only then
                 from bot.platforms.run import run_chat_adapters
 
-                chat = run_chat_adapters(self._command_context(), self.settings, stop=stop)
+                chat = run_chat_adapters(
+                    self._command_context(),
+                    self.settings,
+                    stop=stop,
+                    leadership=self.bot.leadership if self.bot.shared else None,
+                )
                 tasks.append(asyncio.create_task(chat, name="chat"))
             log.info(
                 "running",
                 feeds=len(self.active_feeds()),
                 database=self.storage.engine.url.render_as_string(hide_password=True),
                 recovered_in_flight=recovered,
+                instance=self.worker.owner,
+                shared=self.bot.shared,
                 metrics_port=metrics_server.port if metrics_server else None,
             )
             await stop.wait()

@@ -145,6 +145,8 @@ class Engine:
         """Poll the enabled feeds (or the one named): all of them, or with `due_only` only
         those due (what the scheduler does); `force=False` skips the ones whose server asked
         for a pause (see skip_paused)."""
+        if due_only and name is None and self.pipeline.owner is not None:
+            return await self.pipeline.poll_due()  # leased, when instances share the database
         if due_only:
             feeds = await asyncio.to_thread(self.due_feeds)
             if name is not None:

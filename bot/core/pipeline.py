@@ -19,7 +19,7 @@ from bot.ingest.normalise import item_language, normalise
 from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.store.db import database_error
-from bot.store.storage import FeedInfo, PollOutcome, SourceHook, Storage, StoryHook
+from bot.store.storage import FeedInfo, LeaseLost, PollOutcome, SourceHook, Storage, StoryHook
 from bot.verdict import Verdict
 
 log = structlog.get_logger("policybot.poll")
@@ -27,6 +27,8 @@ log = structlog.get_logger("policybot.poll")
 # Polls parsed and stored at once (each in a worker thread); the rest wait, holding only
 # their fetch result. Enough to overlap parsing with SQLite's work (which frees the GIL).
 PROCESSING_SLOTS = 3
+# Due feeds one instance leases at a time (several instances): small batches spread them.
+LEASE_BATCH_MIN = 8
 
 
 # Consecutive failed polls after which a feed's failures are logged as warnings.
@@ -46,6 +48,9 @@ class Pipeline:
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
     on_outcome: Callable[[PollOutcome], None] | None = None  # metrics, progress bars
+    # The instance's name as it leases due feeds (several instances on PostgreSQL); the
+    # runtime sets it to its instance lock's owner.
+    owner: str | None = None
     # Feed id -> the entry elements of its last body whose entries are all stored, so that a
     # changed feed parses only its new entries (bot/ingest/chunks.py). Kept in the database
     # too (written with the poll), and read from it on a feed's first poll in this process.
@@ -62,6 +67,9 @@ class Pipeline:
     async def poll_feed(self, feed: FeedInfo) -> PollOutcome:
         try:
             outcome = await self._poll(feed)
+        except LeaseLost as exc:  # our lease ran out and another instance polled it
+            log.info("poll dropped", feed=feed.name, reason=str(exc))
+            return PollOutcome(feed=feed.name, status="skipped", error=str(exc))
         except Exception as exc:  # one broken feed must never stop the others
             trouble = database_error(exc)
             if trouble is not None:  # ...but a full disk stops them all, in one line
@@ -96,7 +104,10 @@ class Pipeline:
                 next_poll_at=now + delay,
                 classify=self._classify,
                 backfill_window=self.backfill_window,
+                lease_owner=self._lease(feed),
             )
+        except LeaseLost:
+            pass
         except Exception:  # the database itself is the problem: the next tick tries again
             log.exception("could not record the crashed poll", feed=feed.name)
 
@@ -174,6 +185,7 @@ class Pipeline:
             feed_title=feed_title,
             parse_error=parse_error,
             on_story=self.on_story,
+            lease_owner=self._lease(feed),
             chunks=chunks,
             track_chunks=True,
             on_source=self.on_source,
@@ -240,10 +252,29 @@ class Pipeline:
             raise errors.exceptions[0] from None
         return [t.result() for t in tasks]
 
+    def _lease(self, feed: FeedInfo) -> str | None:
+        """Our lease on the feed, when we took it (record_poll checks it still holds)."""
+        if self.owner is not None and feed.lease_owner == self.owner:
+            return self.owner
+        return None
+
     async def poll_due(self) -> list[PollOutcome]:
-        # Off the loop: the chat adapters share it, and a busy database can be slow to read.
-        due = await asyncio.to_thread(self.storage.due_feeds, self.clock())
-        return await self.poll_feeds(due)
+        """Poll the feeds that are due. With several instances (PostgreSQL, `owner` set)
+        each takes a batch at a time under a lease, so they share the feeds and each feed
+        is polled by one of them per interval."""
+        if self.owner is None or not self.storage.shared:
+            # Off the loop: the chat adapters share it, and a busy database can be slow.
+            due = await asyncio.to_thread(self.storage.due_feeds, self.clock())
+            return await self.poll_feeds(due)
+        outcomes: list[PollOutcome] = []
+        batch = max(LEASE_BATCH_MIN, self.fetcher.concurrency)
+        while True:
+            leased = await asyncio.to_thread(
+                self.storage.lease_due_feeds, self.clock(), self.owner, batch
+            )
+            if not leased:
+                return outcomes
+            outcomes.extend(await self.poll_feeds(leased))
 
 
 def next_due_in(storage: Storage, now: datetime, default: timedelta) -> timedelta:

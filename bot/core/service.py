@@ -27,6 +27,7 @@ from bot.deliver.route import sync_config_subscriptions
 from bot.deliver.status import DestinationStatus, destination_status
 from bot.deliver.worker import DrainStats, enable_destination
 from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
+from bot.store.coord import SYNC_KEY, LeaderLock
 from bot.store.db import cannot_write, database_error
 from bot.store.search import SearchPage
 from bot.store.storage import FeedInfo, PollOutcome, Storage
@@ -91,6 +92,24 @@ class PolicyBot:
         """Release the database connections."""
         self.storage.close()
 
+    @property
+    def shared(self) -> bool:
+        """Whether several instances may run on this database (PostgreSQL) and share the
+        work; on SQLite one process polls and posts at a time."""
+        return self.storage.shared
+
+    def leadership(self, what: str) -> LeaderLock:
+        """A lock that one instance at a time holds among all those on this database, for a
+        singleton such as one chat connection per token (`what` names it, e.g. a hash of
+        the token). `try_acquire()` says whether this instance leads now; the lock ends
+        with its holder's session, so another instance can take over when it dies. Always
+        held on SQLite (one process).
+
+        Args:
+            what: the singleton's name; equal names on two instances are one lock.
+        """
+        return LeaderLock(self.storage.engine, what)
+
     # -- the config file ------------------------------------------------------------------
 
     def sync_config(
@@ -110,7 +129,8 @@ class PolicyBot:
         try:
             out = self.storage.sync_feeds(feeds, self.now())
             if subscriptions is not None:
-                with self.storage.write() as s:
+                # Instances starting together sync one after another (else each adds rows).
+                with self.storage.write(lock=SYNC_KEY) as s:
                     sync_config_subscriptions(s, subscriptions, has_chat_platform=has_chat_platform)
         except Exception as exc:
             trouble = database_error(exc)

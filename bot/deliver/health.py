@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.deliver.route import get_or_create_destination, load_subscription_views
+from bot.store import coord
 from bot.store.models import Entry, Feed, FeedNoticeRow, OutboxMessage
 from bot.store.storage import IN_CHUNK, Storage
 from bot.types import FeedHealthOptions, FeedNotice, FeedNoticeKind, OutboxStatus
@@ -269,7 +270,9 @@ def sweep(storage: Storage, options: FeedHealthOptions, now: datetime) -> list[i
     with storage.session() as session:
         if not sweep_session(session, options, now, dry_run=True):
             return []
-    with storage.write() as session:
+    # Instances sharing a database sweep one after another, each seeing the notices the last
+    # one stored: each notice is made once.
+    with storage.write(lock=coord.HOUSEKEEPING_KEY) as session:
         return sweep_session(session, options, now)
 
 

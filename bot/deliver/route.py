@@ -32,6 +32,7 @@ from bot.deliver.match import (
     iter_bits,
     norm_tag,
 )
+from bot.store import coord
 from bot.store.models import Destination, Entry, Feed, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
 from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
@@ -793,8 +794,11 @@ def _hold_bookmark(row: Subscription, view: SubscriptionView, now: datetime) -> 
 
 
 def queue_digests(storage: Storage, now: datetime | None = None) -> list[QueuedDigest]:
-    """`queue_due_digests` in its own transaction (for the scheduler)."""
-    with storage.write() as s:
+    """`queue_due_digests` in its own transaction (for the scheduler). Instances sharing a
+    database queue one after another, each seeing the bookmarks the last one moved, so each
+    period of each subscription is queued once (and the outbox's unique key stops a
+    repeat in any case)."""
+    with storage.write(lock=coord.DIGESTS_KEY) as s:
         return queue_due_digests(s, now or datetime.now(UTC))
 
 

@@ -27,19 +27,22 @@ do to delivery, per path:
   its thread already).
 A clean shutdown (SIGTERM) lets the part in flight finish or gives it back unsent: no repeat.
 
-Two processes never post the same row: the claim is atomic, and `run` holds the database's
-instance lock (bot.store.lock). Rows are rendered at send time from the database, so a
-story's later sources are named too.
+Two processes never post the same row: the claim is atomic. On SQLite `run` holds the
+database's instance lock (bot.store.lock); on PostgreSQL several instances share the outbox
+(bot.store.coord): an instance drains a destination only while it holds the destination's
+lease, renewed with each claim, so one destination's posts go one after another, paced from
+the last post or release whichever instance made it; rows and destinations held by an
+instance that died are taken over at the next drain (its member lock is gone), those of a
+live one only when their lease expired. Rows are rendered at send time from the database, so
+a story's later sources are named too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import random
 import secrets
-import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -56,6 +59,7 @@ from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
 from bot.deliver.placement import Posting, alert_placement, digest_placements
 from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
+from bot.store import coord
 from bot.store.models import Destination, Entry, Feed, OutboxMessage, Subscription
 from bot.store.storage import Storage
 from bot.types import (
@@ -133,6 +137,12 @@ class Pacer:
     def mark(self, dest: DestinationInfo) -> None:
         self._last[dest.id] = self._monotonic()
 
+    def seed(self, dest: DestinationInfo, last: datetime, now: datetime) -> None:
+        """Another instance posted to `dest` until `last` (wall clock): pace from there."""
+        ago = (now - last).total_seconds()
+        mono = self._monotonic() - max(0.0, ago)
+        self._last[dest.id] = max(self._last.get(dest.id, mono), mono)
+
 
 _default_pacer = Pacer()
 
@@ -183,9 +193,8 @@ def _due_condition(now: datetime) -> Any:
 
 
 def process_owner() -> str:
-    """This process, as it signs its claims: host:pid:random (a pid is reused, the random
-    part tells a restarted process from its predecessor)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+    """This process, as it signs its claims (bot.store.coord.process_owner)."""
+    return coord.process_owner()
 
 
 class Worker:
@@ -229,6 +238,9 @@ class Worker:
         # other rows wait too, so an outage costs one try per backoff period, not one try per
         # queued message. (In memory: after a restart each row is tried at most once more.)
         self._paused: dict[int, datetime] = {}
+        # (destination id, when another instance last posted there): pace from it.
+        self._seed: list[tuple[int, datetime]] = []
+        self._member: Any = None  # the member lock this worker took itself (PostgreSQL)
 
     def stop(self) -> None:
         """Claim nothing more (a shutdown): drains in progress end after their send in
@@ -238,7 +250,8 @@ class Worker:
     # -- database steps (run in a thread: never block the event loop on the database) --------
 
     def _due(self, now: datetime, limit: int, paused: Sequence[int] = ()) -> dict[int, list[int]]:
-        """Destination id -> due row ids, fair across destinations."""
+        """Destination id -> due row ids, fair across destinations (those another instance
+        is draining left out)."""
         with self.storage.session() as s:
             rows = s.execute(
                 select(OutboxMessage.destination_id, OutboxMessage.id)
@@ -248,6 +261,9 @@ class Worker:
                     Destination.disabled_reason.is_(None),
                     Destination.platform.in_(list(self.senders)),
                     Destination.id.not_in(list(paused)),
+                    Destination.lease_owner.is_(None)
+                    | (Destination.lease_owner == self.owner)
+                    | (Destination.lease_until <= now),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(max(limit * 4, limit))
@@ -271,6 +287,23 @@ class Worker:
             )
             if disabled is not None:
                 return None
+            if self.storage.shared:
+                # Renew our lease on the row's destination; gone means another instance
+                # took the destination over (ours expired): leave its rows to it.
+                renewed = s.execute(
+                    update(Destination)
+                    .where(
+                        Destination.id
+                        == select(OutboxMessage.destination_id)
+                        .where(OutboxMessage.id == row_id)
+                        .scalar_subquery(),
+                        Destination.lease_owner == self.owner,
+                    )
+                    .values(lease_until=now + LEASE)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(renewed, "rowcount", 0) != 1:
+                    return None
             was = s.scalar(select(OutboxMessage.status).where(OutboxMessage.id == row_id))
             # One conditional UPDATE is the claim: whoever changes the row owns it, on SQLite
             # (where SELECT ... FOR UPDATE locks nothing) as on PostgreSQL. Someone else's
@@ -538,9 +571,125 @@ class Worker:
             )
             return int(getattr(res, "rowcount", 0) or 0)
 
+    # -- destination leases (several instances on PostgreSQL) -------------------------------
+
+    def _lease_destination(self, dest_id: int, now: datetime) -> datetime | bool:
+        """Take the destination for this drain: False when another live instance holds it,
+        else True, or when another instance posted to it last, the time it finished."""
+        with self.storage.write() as s:
+            row = s.execute(
+                select(Destination.lease_owner, Destination.lease_until, Destination.last_sent_at)
+                .where(Destination.id == dest_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return False
+            owner, until, last_sent = row  # aware UTC (the columns' type)
+            if owner is not None and owner != self.owner and until is not None and until > now:
+                if not coord.dead_owners(s.connection(), [owner]):
+                    return False
+                until = now  # it died while holding it: its last post may have just gone
+            s.execute(
+                update(Destination)
+                .where(Destination.id == dest_id)
+                .values(lease_owner=self.owner, lease_until=now + LEASE)
+            )
+            # A free destination's lease_until says when its last holder let go.
+            marks = [t for t in (until, last_sent) if t is not None and t <= now]
+            return max(marks) if marks else True
+
+    def _release_destination(self, dest_id: int, now: datetime) -> None:
+        with self.storage.write() as s:
+            s.execute(
+                update(Destination)
+                .where(Destination.id == dest_id, Destination.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=now)
+            )
+
+    def _be_member(self) -> None:
+        """Hold this worker's member lock (PostgreSQL), so that other instances see its
+        claims as alive; the runtime's instance lock holds it already under the same name."""
+        if self._member is not None:
+            return
+        from bot.store.lock import Busy, InstanceLock
+
+        lock = InstanceLock(self.storage.engine, owner=self.owner)
+        try:
+            lock.acquire()
+        except Busy:  # held: by this process's instance lock
+            return
+        self._member = lock
+
+    def _take_over(self, now: datetime) -> int:
+        """Rows and destinations held by instances that died: due again now (same nonce) and
+        free; returns how many rows."""
+        with self.storage.write() as s:
+            conn = s.connection()
+            owners = set(
+                conn.scalars(
+                    select(OutboxMessage.claimed_by)
+                    .where(OutboxMessage.status == OutboxStatus.SENDING.value)
+                    .distinct()
+                )
+            ) | set(
+                conn.scalars(
+                    select(Destination.lease_owner)
+                    .where(Destination.lease_owner.is_not(None))
+                    .distinct()
+                )
+            )
+            dead = coord.dead_owners(conn, owners)
+            if not dead:
+                return 0
+            s.execute(
+                update(Destination)
+                .where(Destination.lease_owner.in_(dead))
+                .values(lease_owner=None, lease_until=now)
+            )
+            res = s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.SENDING.value,
+                    OutboxMessage.claimed_by.in_(dead),
+                )
+                # Still "sending", without owner: the next claim knows the part in flight
+                # may have been posted (as recover_in_flight leaves them).
+                .values(next_attempt_at=now, claimed_by=None)
+            )
+            taken = int(getattr(res, "rowcount", 0) or 0)
+        if taken:
+            log.info("took over rows of a stopped instance", rows=taken, owners=dead)
+        return taken
+
     # -- sending ------------------------------------------------------------------------------
 
     async def _drain_destination(
+        self, row_ids: Sequence[int], clock: Callable[[], datetime]
+    ) -> DrainStats:
+        if not self.storage.shared or not row_ids:
+            return await self._drain_rows(row_ids, clock)
+        dest_id = await asyncio.to_thread(self._dest_of, row_ids[0])
+        if dest_id is None:
+            return DrainStats(skipped=len(row_ids))
+        got = await asyncio.to_thread(self._lease_destination, dest_id, clock())
+        if got is False:
+            return DrainStats(skipped=len(row_ids))
+        if isinstance(got, datetime):
+            self._seed.append((dest_id, got))
+        try:
+            stats = await self._drain_rows(row_ids, clock)
+        except BaseException:
+            # Cancelled at shutdown, say: a short blocking write at exit.
+            self._release_destination(dest_id, clock())
+            raise
+        await asyncio.to_thread(self._release_destination, dest_id, clock())
+        return stats
+
+    def _dest_of(self, row_id: int) -> int | None:
+        with self.storage.session() as s:
+            return s.scalar(select(OutboxMessage.destination_id).where(OutboxMessage.id == row_id))
+
+    async def _drain_rows(
         self, row_ids: Sequence[int], clock: Callable[[], datetime]
     ) -> DrainStats:
         stats = DrainStats()
@@ -617,6 +766,10 @@ class Worker:
         dest = claimed.destination
         sender = self.senders[dest.platform]
         total = len(claimed.payloads)
+        seeded = [t for d, t in self._seed if d == dest.id]
+        if seeded:
+            self._seed = [(d, t) for d, t in self._seed if d != dest.id]
+            self.pacer.seed(dest, max(seeded), clock())
         thread = claimed.thread_id  # kept in the row: a resumed digest finds its thread
         for part in range(claimed.parts_sent, total):
             await self.pacer.wait(dest)
@@ -648,6 +801,9 @@ class Worker:
         if self.stopping:
             return DrainStats()
         self._paused = {d: until for d, until in self._paused.items() if until > start}
+        if self.storage.shared:
+            await asyncio.to_thread(self._be_member)
+            await asyncio.to_thread(self._take_over, start)
         due = await asyncio.to_thread(self._due, start, limit, list(self._paused))
         stats = DrainStats()
         if not due:
@@ -706,15 +862,22 @@ def recover_in_flight(
     "sending" with no owner, so that their next claim knows the part in flight may have been
     posted (see `Sender.send`'s `resend`).
 
-    Call it holding the instance lock (bot.store.lock): then no other process can own a
-    claim, and every "sending" row is a dead one's. With `expired_only`, only rows whose
-    lease ran out are taken back (for processes that share a database).
+    Call it holding the instance lock (bot.store.lock): then, on SQLite, no other process can
+    own a claim, and every "sending" row is a dead one's. With `expired_only`, and always on
+    PostgreSQL (instances share it), only rows whose lease ran out or whose owner stopped
+    running are taken back.
     """
     now = now or utcnow()
     cond = OutboxMessage.status == OutboxStatus.SENDING.value
-    if expired_only:
-        cond = cond & (OutboxMessage.next_attempt_at <= now)
     with storage.write() as s:
+        if expired_only or storage.shared:
+            owners = s.scalars(select(OutboxMessage.claimed_by).where(cond).distinct())
+            dead = coord.dead_owners(s.connection(), list(owners))
+            cond = cond & (
+                (OutboxMessage.next_attempt_at <= now)
+                | OutboxMessage.claimed_by.in_(dead)
+                | OutboxMessage.claimed_by.is_(None)  # claimed before claims were signed
+            )
         res = s.execute(
             update(OutboxMessage).where(cond).values(next_attempt_at=now, claimed_by=None)
         )

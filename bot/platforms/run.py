@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 import structlog
@@ -27,6 +29,24 @@ RETRY_FIRST_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 # A connection that lasted this long was working: its next failure starts the backoff anew.
 RETRY_RESET_SECONDS = 120.0
+# Several instances on one database: one holds each chat connection (a Discord gateway
+# session per token, a Slack Socket Mode connection per app token). The others try to take
+# it over this often (the holder's death frees it at once), and the holder checks this often
+# that it still holds it: failover well within a minute.
+LEADER_RETRY_SECONDS = 15.0
+LEADER_CHECK_SECONDS = 20.0
+
+
+class Leadership(Protocol):
+    """One holder at a time among the instances (PolicyBot.leadership)."""
+
+    def try_acquire(self) -> bool: ...
+
+    def still_held(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
 # Slack API errors that no retry can fix (a token revoked, mistyped or missing a scope).
 SLACK_PERMANENT_ERRORS = frozenset(
     {
@@ -153,6 +173,44 @@ async def _guarded(name: str, start: Callable[[], Awaitable[None]], stop: asynci
             await _sleep_or_stop(delay, stop)
 
 
+def _secret_hash(value: Any) -> str:
+    raw = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
+
+
+async def _watch_leadership(lock: Leadership, stop: asyncio.Event, lost: asyncio.Event) -> None:
+    """Set `lost` when `stop` is set or the lock's session ends."""
+    while not stop.is_set():
+        await _sleep_or_stop(LEADER_CHECK_SECONDS, stop)
+        if stop.is_set() or not await asyncio.to_thread(lock.still_held):
+            break
+    lost.set()
+
+
+async def _led(
+    name: str,
+    lock: Leadership,
+    job: Callable[[asyncio.Event], Awaitable[None]],
+    stop: asyncio.Event,
+) -> None:
+    """Run `job` only while this instance holds `lock`: wait for it (another instance has
+    the connection), run until `stop` or until the lock is lost, then wait again."""
+    while not stop.is_set():
+        if not await asyncio.to_thread(lock.try_acquire):
+            await _sleep_or_stop(LEADER_RETRY_SECONDS, stop)
+            continue
+        log.info("chat_connection_held", platform=name)
+        inner = asyncio.Event()
+        watcher = asyncio.create_task(_watch_leadership(lock, stop, inner))
+        try:
+            await _guarded(name, functools.partial(job, inner), inner)
+        finally:
+            watcher.cancel()
+            await asyncio.to_thread(lock.release)
+        if not stop.is_set():
+            log.warning("chat_connection_lost", platform=name, fix="another instance takes over")
+
+
 async def run_chat_adapters(
     ctx: Any,
     settings: Any,
@@ -160,23 +218,40 @@ async def run_chat_adapters(
     stop: asyncio.Event,
     handler: Handler | None = None,
     slack_client: AsyncWebClient | None = None,
+    leadership: Callable[[str], Leadership] | None = None,
 ) -> list[str]:
     """Run the Discord and/or Slack commands until `stop` is set; returns the platforms it
-    started (empty when none is configured: then it returns at once)."""
-    jobs: dict[str, Callable[[], Awaitable[None]]] = {}
-    if getattr(settings, "discord_token", None):
-        jobs["discord"] = lambda: run_discord(ctx, settings, handler=handler, stop=stop)
+    started (empty when none is configured: then it returns at once).
+
+    With `leadership` (several instances on one database), the Discord gateway session and
+    the Slack Socket Mode connection are held by one instance at a time per token; the
+    others stand by and take over when it dies. Slack's HTTP mode runs on every instance
+    (put them behind one load balancer)."""
+    jobs: dict[str, Callable[[asyncio.Event], Awaitable[None]]] = {}
+    singletons: dict[str, str] = {}  # job -> the leadership it needs
+    discord_token = getattr(settings, "discord_token", None)
+    if discord_token:
+        jobs["discord"] = lambda ev: run_discord(ctx, settings, handler=handler, stop=ev)
+        singletons["discord"] = f"discord-gateway:{_secret_hash(discord_token)}"
     mode = slack_mode(settings)
     if mode == "socket":
-        jobs["slack"] = lambda: run_slack_socket_mode(
-            ctx, settings, handler=handler, client=slack_client, stop=stop
+        jobs["slack"] = lambda ev: run_slack_socket_mode(
+            ctx, settings, handler=handler, client=slack_client, stop=ev
         )
+        app_token = getattr(settings, "slack_app_token", None) or ""
+        singletons["slack"] = f"slack-socket:{_secret_hash(app_token)}"
     elif mode == "http":
         port = slack_http_port(settings)
-        jobs["slack"] = lambda: run_slack_http(
-            ctx, settings, port, handler=handler, client=slack_client, stop=stop
+        jobs["slack"] = lambda ev: run_slack_http(
+            ctx, settings, port, handler=handler, client=slack_client, stop=ev
         )
     if jobs:
         log.info("chat_adapters_starting", platforms=sorted(jobs))
-        await asyncio.gather(*(_guarded(name, job, stop) for name, job in jobs.items()))
+
+        def runner(name: str, job: Callable[[asyncio.Event], Awaitable[None]]) -> Awaitable[None]:
+            if leadership is not None and name in singletons:
+                return _led(name, leadership(singletons[name]), job, stop)
+            return _guarded(name, lambda: job(stop), stop)
+
+        await asyncio.gather(*(runner(name, job) for name, job in jobs.items()))
     return sorted(jobs)

@@ -20,6 +20,10 @@ from bot.errors import ReadOnlyDatabase, StorageError
 
 log = structlog.get_logger("policybot.db")
 
+# The session advisory lock migrations run under on PostgreSQL (bot.store.coord names the
+# others; this module sits below it).
+MIGRATE_KEY = 0x706F6C6963790001
+
 
 # The Alembic scripts live in migrations/ at the top of the source tree; a built wheel carries
 # a copy of them inside the package under this name (setup.py copies them at build time).
@@ -177,6 +181,24 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         )
     if revision == "head" and _at_head(engine, mdir):
         return
+    if engine.dialect.name == "postgresql":
+        # Several instances may start at once on a new database: one migrates, the others
+        # wait for it and then find the schema at head.
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATE_KEY})
+            conn.commit()
+            try:
+                if revision == "head" and _at_head(engine, mdir):
+                    return
+                _upgrade(engine, revision)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATE_KEY})
+                conn.commit()
+        return
+    _upgrade(engine, revision)
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     before = current_revision(engine)

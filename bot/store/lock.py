@@ -6,8 +6,10 @@ this lock while it does:
 
 - SQLite: an exclusive `flock` on `<database file>.lock` beside the database. The kernel
   drops it when the process dies, kill -9 included, so a crash never leaves it stale.
-- PostgreSQL: a session advisory lock held on a connection of its own; it ends with the
-  connection, so again no stale lock after a crash.
+- PostgreSQL: instances share the work (bot.store.coord), so the lock is not exclusive
+  there: each process holds its own member lock (a session advisory lock keyed by its owner
+  name) on a connection of its own. Others read from it that the process is alive; it ends
+  with the connection, so a crash frees the process's leases at once.
 
 An in-memory SQLite database has no other process to fear: the lock is a no-op there.
 """
@@ -21,13 +23,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from bot.errors import StorageError
-
-# The advisory lock's key: any fixed 64-bit number names "the policybot instance lock".
-ADVISORY_KEY = 0x706F6C696379626F  # "policybo"
+from bot.store import coord
 
 
 class Busy(StorageError):
@@ -37,8 +36,10 @@ class Busy(StorageError):
 class InstanceLock:
     """Held while a process polls or delivers; `acquire` waits up to `wait` seconds."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, owner: str | None = None) -> None:
         self.engine = engine
+        # Whose claims and leases this process signs (PostgreSQL: the member lock's key).
+        self.owner = owner or coord.process_owner()
         self._file: IO[str] | None = None
         self._conn: Connection | None = None
         self.held = False
@@ -87,9 +88,7 @@ class InstanceLock:
 
     def _try_advisory(self) -> bool:
         conn = self._conn or self.engine.connect()
-        got = bool(
-            conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
-        )
+        got = coord.try_member_lock(conn, self.owner)
         conn.commit()
         if got:
             self._conn = conn
@@ -117,7 +116,7 @@ class InstanceLock:
             self._file = None
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                coord.release_member_lock(self._conn, self.owner)
                 self._conn.commit()
             with contextlib.suppress(Exception):
                 self._conn.close()

@@ -81,6 +81,9 @@ class Feed(Base):
     # -- added by bot/commands (migration 0002): feeds added from chat live only in the DB.
     origin: Mapped[str] = mapped_column(String(16), default="config")  # config|chat
     added_by: Mapped[str | None] = mapped_column(String(200))  # "platform:scope:user" for chat
+    # -- migration 0008: the instance polling it now, and until when (bot.store.coord).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     # -- migration 0005: labels that subscriptions follow with `feeds: [tag:NAME]`.
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
@@ -198,6 +201,9 @@ class Destination(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     last_sent_at: Mapped[datetime | None]
+    # -- migration 0008: the instance posting to it now, and until when (bot.store.coord).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     # -- migration 0005: the whole channel muted (routing holds its posts back until then).
     muted_since: Mapped[datetime | None]
     muted_until: Mapped[datetime | None]

@@ -26,6 +26,7 @@ from bot.ingest.chunks import pack as pack_chunks
 from bot.ingest.chunks import unpack as unpack_chunks
 from bot.ingest.dedup import RecentTitles, same_story, title_key
 from bot.ingest.types import FeedChunks, FeedState, FetchResult, FetchStatus, Item
+from bot.store import coord
 from bot.store.db import at_head, make_engine, migrate, ping
 from bot.store.models import Base, Feed, Story, StoryTag, Verdict
 from bot.types import FeedOptions, Origin
@@ -34,6 +35,9 @@ from bot.verdict import Verdict as VerdictValue
 # How far back a new entry is compared with earlier stories by title.
 DEDUP_WINDOW = timedelta(hours=72)
 RECENT_TITLES_MAX = 100_000
+# How long an instance may hold a due feed (PostgreSQL, several instances) before another
+# may take it over: longer than any fetch takes. A holder that dies loses it at once.
+FEED_LEASE = timedelta(minutes=10)
 # Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits on a statement.
 IN_CHUNK = 500
 # A feed's latest entries that say which language it usually has.
@@ -73,8 +77,14 @@ _UPDATE_FEED_OK = (
         url=func.coalesce(bindparam("url", type_=_FEEDS.c.url.type), _FEEDS.c.url),
         title=func.coalesce(bindparam("title", type_=_FEEDS.c.title.type), _FEEDS.c.title),
         entry_count=_FEEDS.c.entry_count + bindparam("added", type_=Integer()),
+        lease_owner=None,
+        lease_until=None,
     )
 )
+
+
+class LeaseLost(Exception):
+    """Another instance took this feed over (our lease expired): the poll is not recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +115,7 @@ class FeedInfo:
     next_poll_at: datetime | None
     entry_count: int
     origin: str = Origin.CONFIG.value  # an Origin
+    lease_owner: str | None = None  # the instance polling it now (several on PostgreSQL)
 
     @property
     def active(self) -> bool:
@@ -149,6 +160,7 @@ class FeedInfo:
             next_poll_at=f.next_poll_at,
             entry_count=f.entry_count,
             origin=f.origin or Origin.CONFIG.value,
+            lease_owner=f.lease_owner,
         )
 
 
@@ -299,6 +311,8 @@ class Storage:
         # index must change only with committed stories.
         self._write_lock = threading.Lock()
         self._recent: RecentTitles[int] | None = None
+        self._recent_max = 0  # the newest story id the recent-titles index has seen
+        self.shared = coord.shared(engine)  # other instances may write (PostgreSQL)
 
     @classmethod
     def open(cls, url: str, *, run_migrations: bool = True, read_only: bool = False) -> Storage:
@@ -336,9 +350,12 @@ class Storage:
             yield s
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """Like session(), but serialised with the other writers of this process."""
+    def write(self, *, lock: int | None = None) -> Iterator[Session]:
+        """Like session(), but serialised with the other writers of this process; with
+        `lock` (a bot.store.coord key) also with those of other instances (PostgreSQL)."""
         with self._write_lock, self.session() as s:
+            if lock is not None:
+                coord.xact_lock(s.connection(), lock)
             yield s
 
     @contextmanager
@@ -354,7 +371,8 @@ class Storage:
     def sync_feeds(self, feeds: Sequence[FeedOptions], now: datetime) -> list[FeedInfo]:
         """Make the feeds table follow the config file; returns the feeds in the config."""
         out: list[FeedInfo] = []
-        with self.write() as s:
+        # Instances starting together sync one after another (feed names are unique).
+        with self.write(lock=coord.SYNC_KEY) as s:
             rows = {f.name: f for f in s.scalars(select(Feed))}
             names = set()
             for fc in feeds:
@@ -447,9 +465,61 @@ class Storage:
             if f.active and (f.next_poll_at is None or f.next_poll_at <= now)
         ]
 
+    def lease_due_feeds(self, now: datetime, owner: str, limit: int) -> list[FeedInfo]:
+        """Take up to `limit` due feeds for `owner` to poll (PostgreSQL, several instances):
+        those whose next poll has come and that nobody holds, or whose holder's lease expired
+        or who died. Rows another instance is taking right now are skipped, not waited for.
+        On SQLite (one process) the due feeds, unleased."""
+        if not self.shared:
+            return self.due_feeds(now)[:limit]
+        with self.write() as s:
+            conn = s.connection()
+            holders = conn.scalars(
+                select(_FEEDS.c.lease_owner).where(_FEEDS.c.lease_owner.is_not(None)).distinct()
+            )
+            dead = coord.dead_owners(conn, list(holders))
+            due = (
+                select(_FEEDS.c.id)
+                .where(
+                    _FEEDS.c.enabled.is_(True),
+                    _FEEDS.c.in_config.is_(True),
+                    _FEEDS.c.disabled_reason.is_(None),
+                    (_FEEDS.c.next_poll_at.is_(None)) | (_FEEDS.c.next_poll_at <= now),
+                    _FEEDS.c.lease_owner.is_(None)
+                    | (_FEEDS.c.lease_until <= now)
+                    | _FEEDS.c.lease_owner.in_(dead),
+                )
+                .order_by(_FEEDS.c.next_poll_at.asc().nulls_first(), _FEEDS.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            ids = list(
+                conn.scalars(
+                    update(_FEEDS)
+                    .where(_FEEDS.c.id.in_(due.scalar_subquery()))
+                    .values(lease_owner=owner, lease_until=now + FEED_LEASE)
+                    .returning(_FEEDS.c.id)
+                )
+            )
+            if not ids:
+                return []
+            rows = s.scalars(select(Feed).where(Feed.id.in_(ids)).order_by(Feed.id))
+            return [FeedInfo.of(f) for f in rows]
+
     # -- polling -----------------------------------------------------------------------------
 
     def _recent_titles(self, conn: Connection, now: datetime) -> RecentTitles[int]:
+        if self._recent is not None and self.shared:
+            # Other instances' stories since we last looked (we hold the stories lock, and
+            # stories are created under it, so their ids come in commit order).
+            rows = conn.execute(
+                select(_STORIES.c.id, _STORIES.c.title, _STORIES.c.first_seen)
+                .where(_STORIES.c.id > self._recent_max)
+                .order_by(_STORIES.c.id)
+            )
+            for sid, title, seen in rows:
+                self._recent.add(sid, title, seen)
+                self._recent_max = max(self._recent_max, sid)
         if self._recent is None:
             recent: RecentTitles[int] = RecentTitles(
                 window=DEDUP_WINDOW, max_size=RECENT_TITLES_MAX
@@ -463,6 +533,7 @@ class Storage:
             for sid, title, seen in rows:
                 recent.add(sid, title, seen)
             self._recent = recent
+            self._recent_max = conn.scalar(select(func.max(_STORIES.c.id))) or 0
         return self._recent
 
     def record_poll(
@@ -478,6 +549,7 @@ class Storage:
         feed_title: str | None = None,
         parse_error: str | None = None,
         on_story: StoryHook | None = None,
+        lease_owner: str | None = None,
         chunks: FeedChunks | None = None,
         track_chunks: bool = False,
         on_source: SourceHook | None = None,
@@ -489,12 +561,23 @@ class Storage:
 
         Rows are written with Core statements, a few per poll rather than several per item:
         the ORM's per-object bookkeeping cost more than everything else in a cold fill.
+
+        With `lease_owner` (a feed leased by lease_due_feeds) the poll is recorded only while
+        that instance still holds the feed; else LeaseLost, and nothing is written.
         """
         new_titles: list[tuple[int, str]] = []
         # A bare connection: most polls write one row, and a Session costs more than that.
         # The story hook, which wants one, gets a Session joined to this same transaction.
         with self._write_lock:
             with self.engine.begin() as conn:
+                if self.shared:
+                    # Polls of one feed record one after another (a manual `poll` beside the
+                    # instances' leased ones), each seeing the entries the last one stored.
+                    holder = conn.scalar(
+                        select(_FEEDS.c.lease_owner).where(_FEEDS.c.id == feed_id).with_for_update()
+                    )
+                    if lease_owner is not None and holder != lease_owner:
+                        raise LeaseLost(f"feed {feed_id} is now polled by {holder}")
                 row = conn.execute(_SELECT_FEED, {"fid": feed_id}).first()
                 if row is None:
                     raise KeyError(f"no feed with id {feed_id}")
@@ -542,6 +625,8 @@ class Storage:
                         "last_error": error[:2000],
                         "last_error_at": now,
                         "consecutive_failures": _FEEDS.c.consecutive_failures + 1,
+                        "lease_owner": None,
+                        "lease_until": None,
                     }
                     if result.status is FetchStatus.GONE:
                         values["disabled_reason"] = f"the server says the feed is gone: {error}"
@@ -562,6 +647,7 @@ class Storage:
             if self._recent is not None:
                 for sid, title in new_titles:
                     self._recent.add(sid, title, now)
+                    self._recent_max = max(self._recent_max, sid)
         return outcome
 
     def _add_items(
@@ -603,6 +689,10 @@ class Storage:
         fresh = [(h, item) for h, item in hashes.items() if h not in seen]
         if not fresh:
             return 0
+        # Several instances: one at a time decides which entries are new stories, so that the
+        # same story arriving through two feeds in two processes becomes one story with two
+        # sources (held to the commit; the lookups below then see the others' stories).
+        coord.xact_lock(conn, coord.STORIES_KEY)
 
         keys = [title_key(item.title) for _, item in fresh]
         # A link that entries with different headlines share within one feed (a section page,

@@ -25,7 +25,8 @@ What it does (enough for delivery and for slash-command adapters):
   server: a client killed meanwhile has posted without knowing it).
 
 Records: `fake.requests` (every HTTP request), `fake.messages` (messages created, in order),
-`fake.identify` (IDENTIFY payloads), `fake.commands` (application commands last PUT).
+`fake.identify` (IDENTIFY payloads), `fake.commands` (application commands last PUT),
+`fake.peak_gateways` (the most gateway sessions that were open at one time).
 
 Point discord.py at it with `with fake.patched():` (sets and restores
 `discord.http.Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY`). Webhook URLs must still
@@ -107,6 +108,7 @@ class FakeDiscord(FakeServer):
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
+        self.peak_gateways = 0  # gateway sessions open at once, at most
         self._gateway_seq = 0
 
     # -- addresses ------------------------------------------------------------------------------
@@ -448,6 +450,7 @@ class FakeDiscord(FakeServer):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
+        self.peak_gateways = max(self.peak_gateways, len(self._sockets))
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
         try:
             async for msg in ws:
