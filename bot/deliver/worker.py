@@ -86,6 +86,7 @@ BACKOFF_BASE = 15.0
 BACKOFF_CAP = 3600.0
 
 RenderAlert = Callable[[str, StoryPost], list[Any]]
+_Posts = Mapping[int, StoryPost]
 RenderDigest = Callable[[str, Digest], list[Any]]
 RenderNotice = Callable[[str, FeedNotice], list[Any]]
 
@@ -122,8 +123,12 @@ class Pacer:
         self._monotonic = monotonic
         self._last: dict[int, float] = {}
 
+    def interval(self, dest: DestinationInfo) -> float:
+        """Seconds between two posts to this destination."""
+        return self.intervals.get(dest.platform, self._default)
+
     async def wait(self, dest: DestinationInfo) -> None:
-        gap = self.intervals.get(dest.platform, self._default)
+        gap = self.interval(dest)
         last = self._last.get(dest.id)
         if gap > 0 and last is not None:
             delay = last + gap - self._monotonic()
@@ -152,6 +157,13 @@ def new_nonce() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Prefetched:
+    destination: DestinationInfo | None
+    posts: _Posts  # story id -> what an alert (or a follow-up) shows
+    rows: int  # how many of the next rows this covers
+
+
+@dataclass(frozen=True, slots=True)
 class _Claimed:
     id: int
     destination: DestinationInfo
@@ -176,6 +188,11 @@ class _Wait(Exception):
 
 
 _CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+# Rows whose rendering is read ahead in one go, at most: the rest of a long backlog is read
+# when its turn comes, so a story's later sources still count...
+PREFETCH_ROWS = 100
+# ...and a paced destination reads no further ahead than this many seconds of its posts.
+PREFETCH_SECONDS = 5.0
 
 
 def _due_condition(now: datetime) -> Any:
@@ -262,7 +279,47 @@ class Worker:
                 total += 1
         return dict(out)
 
-    def _claim(self, row_id: int, now: datetime) -> _Claimed | None:
+    def _prefetch(self, row_ids: Sequence[int]) -> _Prefetched:
+        """Read ahead, in a few queries, what rendering the next rows of one destination
+        needs: the destination and the StoryPost of each alert's (and follow-up's) story.
+        As many rows as PREFETCH_SECONDS of its pacing (all of PREFETCH_ROWS when unpaced):
+        rows are rendered from the database at send time, so a story's later sources are
+        named."""
+        with self.storage.session() as s:
+            dest = s.scalar(
+                select(Destination)
+                .join(OutboxMessage, OutboxMessage.destination_id == Destination.id)
+                .where(OutboxMessage.id == row_ids[0])
+            )
+            if dest is None:
+                return _Prefetched(None, {}, 1)
+            info = DestinationInfo(
+                id=dest.id,
+                platform=dest.platform,
+                guild=dest.guild,
+                channel=dest.channel,
+                webhook_env=dest.webhook_env,
+            )
+            gap = self.pacer.interval(info)
+            ahead = PREFETCH_ROWS if gap <= 0 else int(PREFETCH_SECONDS / gap)
+            ids = list(row_ids[: max(1, min(PREFETCH_ROWS, ahead))])
+            story_ids = s.scalars(
+                select(OutboxMessage.story_id).where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.kind.in_(("alert", FOLLOWUP)),
+                    OutboxMessage.destination_id == info.id,
+                    OutboxMessage.story_id.is_not(None),
+                )
+            ).all()
+            ids_read = [i for i in story_ids if i is not None]
+            posts = load_story_posts(s, ids_read) if ids_read else {}
+        return _Prefetched(info, posts, len(ids))
+
+    def _claim(
+        self, row_id: int, now: datetime, prefetched: _Prefetched | None = None
+    ) -> _Claimed | None:
+        """Claim a row and render it: its story from what `_prefetch` read when it has it,
+        else (a digest, a notice, a story it did not see) from the database."""
         with self.storage.write() as s:
             disabled = s.scalar(
                 select(Destination.disabled_reason)
@@ -293,22 +350,27 @@ class Worker:
             if getattr(res, "rowcount", 0) != 1:
                 return None  # claimed by someone else meanwhile, or put back
             row = s.get(OutboxMessage, row_id, populate_existing=True)
-            dest = s.get(Destination, row.destination_id) if row is not None else None
-            if row is None or dest is None:
+            if row is None:
                 return None
             assert row.nonce is not None
-            info = DestinationInfo(
-                id=dest.id,
-                platform=dest.platform,
-                guild=dest.guild,
-                channel=dest.channel,
-                webhook_env=dest.webhook_env,
-            )
+            info, posts = (prefetched.destination, prefetched.posts) if prefetched else (None, {})
+            if info is None or info.id != row.destination_id:
+                dest = s.get(Destination, row.destination_id)
+                if dest is None:
+                    return None
+                info = DestinationInfo(
+                    id=dest.id,
+                    platform=dest.platform,
+                    guild=dest.guild,
+                    channel=dest.channel,
+                    webhook_env=dest.webhook_env,
+                )
+                posts = {}
             payloads: list[Any] = []
             error: str | None = None
             wait_until: datetime | None = None
             try:
-                payloads = self._render(s, row, info)
+                payloads = self._render(s, row, info, posts)
                 if not payloads:
                     error = (
                         "nothing left to post (its stories were deleted)"
@@ -336,13 +398,16 @@ class Worker:
                 wait_until=wait_until,
             )
 
-    def _render(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
-        """The payloads of a claimed row, placed (pings, threads) by its subscription."""
+    def _render(
+        self, s: Any, row: OutboxMessage, info: DestinationInfo, ahead: _Posts
+    ) -> list[Any]:
+        """The payloads of a claimed row, placed (pings, threads) by its subscription; its
+        story from `ahead` (read for the batch) when there, else from the database."""
         sub = s.get(Subscription, row.subscription_id) if row.subscription_id else None
         posting = Posting.of(sub)
         styler = self.styler
         if row.kind == FOLLOWUP:
-            return self._render_followup(s, row, info)
+            return self._render_followup(s, row, info, ahead)
         if row.kind == NOTICE_KIND:
             payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
             if error is not None:
@@ -350,11 +415,11 @@ class Worker:
             return payloads
         if row.kind == "alert":
             sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
-            posts = load_story_posts(s, [sid] if sid is not None else [])
-            if sid not in posts:
+            post = _story_post(s, sid, ahead)
+            if post is None:
                 return []
-            payloads = self.render_alert(info.platform, posts[sid])
-            placement = alert_placement(posting, posts[sid]) if styler else None
+            payloads = self.render_alert(info.platform, post)
+            placement = alert_placement(posting, post) if styler else None
             if styler is not None and placement is not None:
                 payloads = [styler.place(info.platform, payloads[0], placement), *payloads[1:]]
             return payloads
@@ -379,7 +444,9 @@ class Worker:
             for p, pl in zip(payloads, placements, strict=True)
         ]
 
-    def _render_followup(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
+    def _render_followup(
+        self, s: Any, row: OutboxMessage, info: DestinationInfo, ahead: _Posts
+    ) -> list[Any]:
         """A new source of a story, into the thread its alert started here."""
         if self.styler is None or row.story_id is None:
             raise _Skip("follow-ups need the platform renderers")
@@ -404,14 +471,14 @@ class Worker:
             .order_by(Entry.id)
             .limit(1)
         ).first()
-        posts = load_story_posts(s, [row.story_id])
-        if found is None or row.story_id not in posts:
+        post = _story_post(s, row.story_id, ahead) if found is not None else None
+        if found is None or post is None:
             return []
         source = Source(name=found[0], url=found[1])
         into = Placement(thread_id=alert.thread_id)
         return [
             self.styler.place(info.platform, p, into)
-            for p in self.styler.followup(info.platform, posts[row.story_id], source)
+            for p in self.styler.followup(info.platform, post, source)
         ]
 
     def _notice_payloads(self, s: Any, kind: str, key: str) -> tuple[list[Any], str | None]:
@@ -544,11 +611,17 @@ class Worker:
         self, row_ids: Sequence[int], clock: Callable[[], datetime]
     ) -> DrainStats:
         stats = DrainStats()
+        prefetched: _Prefetched | None = None
+        ahead = 0  # rows left that `prefetched` covers
         for n, row_id in enumerate(row_ids):
             if self.stopping:
                 stats.skipped += len(row_ids) - n
                 break
-            claimed = await asyncio.to_thread(self._claim, row_id, clock())
+            if ahead == 0:
+                prefetched = await asyncio.to_thread(self._prefetch, row_ids[n:])
+                ahead = prefetched.rows
+            ahead -= 1
+            claimed = await asyncio.to_thread(self._claim, row_id, clock(), prefetched)
             if claimed is None:
                 stats.skipped += 1
                 continue
@@ -665,6 +738,14 @@ class Worker:
 
 class _Skip(Exception):
     """A row that cannot be posted, and why (parked as failed, the destination untouched)."""
+
+
+def _story_post(s: Any, story_id: int | None, ahead: _Posts) -> StoryPost | None:
+    """A story as a post shows it: read ahead for the batch, else loaded now."""
+    if story_id is None:
+        return None
+    post = ahead.get(story_id)
+    return post if post is not None else load_story_posts(s, [story_id]).get(story_id)
 
 
 def _in_thread(payload: Any, thread: str | None) -> Any:
