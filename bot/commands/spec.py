@@ -53,70 +53,68 @@ class CommandSpec:
         return tuple(o for o in self.options if o.positional)
 
 
-_SHARE = Option("share", "bool", "Post the answer in the channel instead of only to you")
+_SHARE = Option("share", "bool", "Post the answer in the channel")
 _JUR = Option(
     "jurisdiction",
     "str",
-    "Country or bloc: a code (EU, US, CN) or a name",
+    "A code (EU, US, CN) or a name",
     aliases=("jurisdictions", "j", "country", "region"),
     complete="jurisdiction",
 )
 _TOPIC = Option(
     "topic",
     "str",
-    "A topic such as legislation or export-controls",
+    "e.g. legislation, export-controls",
     aliases=("topics", "t"),
     complete="topic",
 )
-_SINCE = Option(
-    "since", "str", "How far back: 24h, 7d, 30d or a date (2026-01-31)", aliases=("after", "last")
-)
+_SINCE = Option("since", "str", "24h, 7d, 30d or a date (2026-01-31)", aliases=("after", "last"))
 
 # What a subscription filters on: subscribe and preview take the same options.
 _FILTERS: tuple[Option, ...] = (
     Option(
         "jurisdictions",
         "list",
-        "Comma-separated codes or names, e.g. CN,EU (empty: all)",
+        "Comma-separated, e.g. CN,EU (empty: all)",
         aliases=("jurisdiction", "j", "countries", "country"),
         complete="jurisdiction",
     ),
     Option(
         "topics",
         "list",
-        "Comma-separated topics, e.g. legislation,regulation (empty: all)",
+        "Comma-separated, e.g. legislation (empty: all)",
         aliases=("topic", "t"),
         complete="topic",
     ),
     Option(
         "instruments",
         "list",
-        "Comma-separated laws or policies, e.g. eu-ai-act (empty: all)",
+        "Comma-separated, e.g. eu-ai-act (empty: all)",
         aliases=("instrument", "i", "laws", "law"),
         complete="instrument",
     ),
     Option(
         "keywords",
         "list",
-        "Comma-separated words a story must contain",
+        "Words a story must contain",
         aliases=("keyword", "k", "words"),
     ),
     Option(
         "languages",
         "list",
-        "Comma-separated language codes, e.g. en,fr",
+        "Language codes, e.g. en,fr",
         aliases=("language", "lang", "langs"),
     ),
     Option(
         "min_score",
         "float",
-        "Only stories the classifier scored at least this, 0 to 1 (default 0)",
+        "Minimum score, 0 to 1 (default 0)",
         aliases=("score", "threshold"),
     ),
     Option(
         "feeds",
         "list",
-        "Feed names or tag:NAME: all they post, flagged or not",
+        "Feed names or tag:NAME: all they post",
         aliases=("feed", "sources", "source"),
     ),
     Option(
@@ -128,14 +126,14 @@ _FILTERS: tuple[Option, ...] = (
     Option(
         "exclude_jurisdictions",
         "list",
-        "Jurisdictions left out, e.g. US",
+        "Jurisdictions left out",
         aliases=("exclude_jurisdiction", "xj"),
         complete="jurisdiction",
     ),
     Option(
         "exclude_topics",
         "list",
-        "Topics left out, e.g. standards-safety",
+        "Topics left out",
         aliases=("exclude_topic", "xt"),
         complete="topic",
     ),
@@ -153,7 +151,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 _TOPIC,
                 _SINCE,
                 Option("source", "str", "Only stories from this feed", aliases=("feed",)),
-                Option("lang", "str", "Language code, e.g. en, zh, fr", aliases=("language",)),
+                Option("lang", "str", "Language code, e.g. en", aliases=("language",)),
                 Option("page", "int", "Result page", aliases=("p",)),
                 Option("all", "bool", "Include stories not flagged as AI governance"),
                 _SHARE,
@@ -169,49 +167,49 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option(
                     "mode",
                     "choice",
-                    "instant alerts or a daily/weekly digest",
+                    "instant, daily or weekly",
                     choices=MODES,
                     aliases=("m",),
                 ),
-                Option("at", "str", "Digest time of day, HH:MM (default 09:00)", aliases=("time",)),
+                Option("at", "str", "Digest time, HH:MM (default 09:00)", aliases=("time",)),
                 Option("day", "choice", "Weekly digest day (default mon)", choices=DAYS),
                 Option(
                     "timezone",
                     "str",
-                    "Time zone of `at`, e.g. Europe/Berlin (default UTC)",
+                    "Zone of `at`, e.g. Europe/Berlin (default UTC)",
                     aliases=("tz", "zone"),
                 ),
                 Option("name", "str", "A name for this subscription"),
                 Option(
                     "mention",
                     "str",
-                    "Role (Discord) or user group (Slack) to ping with each story",
+                    "Role or user group to ping",
                     aliases=("ping",),
                 ),
                 Option(
                     "mention_min_score",
                     "float",
-                    "Ping only for stories scored at least this, 0 to 1",
+                    "Ping only at this score or more, 0 to 1",
                     aliases=("ping_score",),
                 ),
                 Option(
                     "mention_instruments",
                     "list",
-                    "Ping only for stories naming one of these laws or policies",
+                    "Ping only for these laws or policies",
                     aliases=("ping_instruments",),
                     complete="instrument",
                 ),
                 Option(
                     "post_as",
                     "choice",
-                    "Each story as a message, a thread, or a forum post (Discord forums)",
+                    "message, thread, or forum (Discord forum channels)",
                     choices=POST_AS,
                     aliases=("as",),
                 ),
                 Option(
                     "digest_thread",
                     "bool",
-                    "Digests: the header in the channel, the stories in its thread",
+                    "Digests: stories in the header's thread",
                 ),
             ),
             admin=True,
@@ -226,7 +224,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option(
                     "id",
                     "str",
-                    "The subscription id (see subscriptions), or all",
+                    "Subscription id, or all",
                     positional=True,
                     aliases=("subscription",),
                 ),
@@ -242,7 +240,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option(
                     "all_channels",
                     "bool",
-                    "Every channel of this server/workspace",
+                    "Every channel of this server",
                     aliases=("all",),
                 ),
             ),
@@ -282,13 +280,13 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             "preview",
-            "What a subscription with these filters would have posted lately",
+            "What these filters would have posted lately",
             (
                 *_FILTERS,
                 # Discord takes the filters as one text, as typed in Slack (its command stays
                 # within Discord's size limit); the handler parses it like Slack's text.
-                Option("filters", "str", "Filters as for subscribe: feeds:tag:privacy exclude:x"),
-                Option("days", "int", "How many days back (default 7, at most 30)", aliases=("d",)),
+                Option("filters", "str", "As for subscribe: feeds:tag:x exclude:y"),
+                Option("days", "int", "Days back (default 7, at most 30)", aliases=("d",)),
                 Option("page", "int", "Result page", aliases=("p",)),
             ),
             usage="preview feeds=tag:privacy exclude=crypto",
@@ -300,7 +298,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option(
                     "hours",
                     "int",
-                    "How many hours back (default 24, at most 720)",
+                    "Hours back (default 24, at most 720)",
                     positional=True,
                     aliases=("h",),
                 ),
@@ -332,7 +330,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option(
                     "jurisdictions",
                     "list",
-                    "Jurisdictions the feed covers (add), e.g. EU",
+                    "Jurisdictions it covers, e.g. EU",
                     aliases=("jurisdiction",),
                 ),
             ),
@@ -346,7 +344,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option(
                     "item",
                     "rest",
-                    "A story id (shown under each story), its link, or title words",
+                    "A story id, its link, or title words",
                     positional=True,
                     aliases=("story", "id"),
                 ),
@@ -361,7 +359,7 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option(
                     "item",
                     "rest",
-                    "The story's link, its id, or words of its headline",
+                    "The story's link, id, or headline words",
                     positional=True,
                     aliases=("story", "url"),
                 ),

@@ -274,7 +274,7 @@ def subscribe_target(interaction: discord.Interaction[Any], post_as: str | None)
 class PolicyGroup(
     app_commands.Group,
     name="policy",
-    description="AI-governance news: search, subscriptions, digests, feeds",
+    description="AI-governance news: search, subscribe, digests",
 ):
     """/policy ... (a class so the callbacks share the runner)."""
 
@@ -297,12 +297,12 @@ class PolicyGroup(
     async def search(
         self,
         interaction: discord.Interaction[Any],
-        query: app_commands.Range[str, 0, 200] | None = None,
-        jurisdiction: app_commands.Range[str, 0, 60] | None = None,
-        topic: app_commands.Range[str, 0, 60] | None = None,
-        since: app_commands.Range[str, 0, 30] | None = None,
-        source: app_commands.Range[str, 0, 100] | None = None,
-        lang: app_commands.Range[str, 0, 20] | None = None,
+        query: app_commands.Range[str, None, 200] | None = None,
+        jurisdiction: app_commands.Range[str, None, 60] | None = None,
+        topic: app_commands.Range[str, None, 60] | None = None,
+        since: app_commands.Range[str, None, 30] | None = None,
+        source: app_commands.Range[str, None, 100] | None = None,
+        lang: app_commands.Range[str, None, 20] | None = None,
         share: bool = False,
     ) -> None:
         args = {
@@ -357,24 +357,24 @@ class PolicyGroup(
     async def subscribe(
         self,
         interaction: discord.Interaction[Any],
-        jurisdictions: app_commands.Range[str, 0, 200] | None = None,
-        topics: app_commands.Range[str, 0, 300] | None = None,
-        instruments: app_commands.Range[str, 0, 300] | None = None,
-        keywords: app_commands.Range[str, 0, 300] | None = None,
+        jurisdictions: app_commands.Range[str, None, 200] | None = None,
+        topics: app_commands.Range[str, None, 300] | None = None,
+        instruments: app_commands.Range[str, None, 300] | None = None,
+        keywords: app_commands.Range[str, None, 300] | None = None,
         mode: Mode = "instant",
-        at: app_commands.Range[str, 0, 5] | None = None,
+        at: app_commands.Range[str, None, 5] | None = None,
         day: Day | None = None,
-        timezone: app_commands.Range[str, 0, 64] | None = None,
-        languages: app_commands.Range[str, 0, 100] | None = None,
+        timezone: app_commands.Range[str, None, 64] | None = None,
+        languages: app_commands.Range[str, None, 100] | None = None,
         min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
-        name: app_commands.Range[str, 0, 100] | None = None,
+        name: app_commands.Range[str, None, 100] | None = None,
         feeds: str | None = None,
         exclude: str | None = None,
         exclude_jurisdictions: str | None = None,
         exclude_topics: str | None = None,
-        mention: app_commands.Range[str, 0, 100] | None = None,
+        mention: app_commands.Range[str, None, 100] | None = None,
         mention_min_score: app_commands.Range[float, 0.0, 1.0] | None = None,
-        mention_instruments: app_commands.Range[str, 0, 300] | None = None,
+        mention_instruments: app_commands.Range[str, None, 300] | None = None,
         post_as: PostAsChoice | None = None,
         digest_thread: bool | None = None,
     ) -> None:
@@ -531,7 +531,7 @@ class PolicyGroup(
     async def feeds_list(self, interaction: discord.Interaction[Any]) -> None:
         await self.runner.run(interaction, "feeds", {"action": "list"})
 
-    @feeds.command(name="status", description="Each feed's health: last success, errors")
+    @feeds.command(name="status", description="Each feed's health")
     async def feeds_status(self, interaction: discord.Interaction[Any]) -> None:
         await self.runner.run(interaction, "feeds", {"action": "status"})
 
@@ -547,7 +547,7 @@ class PolicyGroup(
         interaction: discord.Interaction[Any],
         url: app_commands.Range[str, 8, 2000],
         name: app_commands.Range[str, 1, 100] | None = None,
-        jurisdictions: app_commands.Range[str, 0, 200] | None = None,
+        jurisdictions: app_commands.Range[str, None, 200] | None = None,
     ) -> None:
         args = {
             "action": "add",
@@ -563,7 +563,7 @@ class PolicyGroup(
     ) -> list[app_commands.Choice[str]]:
         return await self.runner.list_choices("jurisdiction", current)
 
-    @feeds.command(name="remove", description="Stop following a feed (one added from chat)")
+    @feeds.command(name="remove", description="Stop following a feed added from chat")
     @app_commands.describe(name=_desc("feeds", "name"))
     @app_commands.check(_admin_check)
     async def feeds_remove(
