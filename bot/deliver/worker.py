@@ -51,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import String, Table, bindparam, exists, func, select, update
 
 from bot.clock import as_utc, utcnow
 from bot.deliver.followup import FOLLOWUP, parse_followup_key
@@ -60,7 +60,7 @@ from bot.deliver.load import load_digest, load_story_posts
 from bot.deliver.placement import Posting, alert_placement, digest_placements
 from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
 from bot.store import coord
-from bot.store.models import Destination, Entry, Feed, OutboxMessage, Subscription
+from bot.store.models import Base, Destination, Entry, Feed, OutboxMessage, Subscription
 from bot.store.storage import Storage
 from bot.types import (
     PARENT_THREAD,
@@ -90,6 +90,7 @@ BACKOFF_BASE = 15.0
 BACKOFF_CAP = 3600.0
 
 RenderAlert = Callable[[str, StoryPost], list[Any]]
+_Posts = Mapping[int, StoryPost]
 RenderDigest = Callable[[str, Digest], list[Any]]
 RenderNotice = Callable[[str, FeedNotice], list[Any]]
 
@@ -126,8 +127,12 @@ class Pacer:
         self._monotonic = monotonic
         self._last: dict[int, float] = {}
 
+    def interval(self, dest: DestinationInfo) -> float:
+        """Seconds between two posts to this destination."""
+        return self.intervals.get(dest.platform, self._default)
+
     async def wait(self, dest: DestinationInfo) -> None:
-        gap = self.intervals.get(dest.platform, self._default)
+        gap = self.interval(dest)
         last = self._last.get(dest.id)
         if gap > 0 and last is not None:
             delay = last + gap - self._monotonic()
@@ -162,6 +167,13 @@ def new_nonce() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Prefetched:
+    destination: DestinationInfo | None
+    posts: _Posts  # story id -> what an alert (or a follow-up) shows
+    rows: int  # how many of the next rows this covers
+
+
+@dataclass(frozen=True, slots=True)
 class _Claimed:
     id: int
     destination: DestinationInfo
@@ -186,6 +198,83 @@ class _Wait(Exception):
 
 
 _CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+_OUTBOX: Table = Base.metadata.tables["outbox"]
+_DESTINATIONS: Table = Base.metadata.tables["destinations"]
+# Rows whose rendering is read ahead in one go, at most: the rest of a long backlog is read
+# when its turn comes, so a story's later sources still count...
+PREFETCH_ROWS = 100
+# ...and a paced destination reads no further ahead than this many seconds of its posts.
+PREFETCH_SECONDS = 5.0
+
+# The claim: one conditional UPDATE (whoever changes the row owns it, on SQLite, where
+# SELECT ... FOR UPDATE locks nothing, as on PostgreSQL; someone else's live claim has its
+# lease in the future and does not match; a disabled destination's rows do not match
+# either), returning what sending and rendering need. Built once: it runs for every message.
+_CLAIM = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("row_id"),
+        _OUTBOX.c.status.in_(_CLAIMABLE),
+        _OUTBOX.c.next_attempt_at <= bindparam("now"),
+        ~exists().where(
+            _DESTINATIONS.c.id == _OUTBOX.c.destination_id,
+            _DESTINATIONS.c.disabled_reason.is_not(None),
+        ),
+    )
+    .values(
+        status=OutboxStatus.SENDING.value,
+        next_attempt_at=bindparam("lease"),
+        claimed_by=bindparam("owner"),
+        nonce=func.coalesce(_OUTBOX.c.nonce, bindparam("nonce", type_=String())),
+    )
+    .returning(
+        _OUTBOX.c.id,
+        _OUTBOX.c.kind,
+        _OUTBOX.c.story_id,
+        _OUTBOX.c.story_ids,
+        _OUTBOX.c.dedup_key,
+        _OUTBOX.c.subscription_id,
+        _OUTBOX.c.period_start,
+        _OUTBOX.c.period_end,
+        _OUTBOX.c.created_at,
+        _OUTBOX.c.nonce,
+        _OUTBOX.c.parts_sent,
+        _OUTBOX.c.attempts,
+        _OUTBOX.c.destination_id,
+        _OUTBOX.c.thread_id,
+    )
+)
+# A row's status before its claim: "sending" then means its process died with a part in flight.
+_STATUS = select(_OUTBOX.c.status).where(_OUTBOX.c.id == bindparam("row_id"))
+# A part posted: the last one makes the row sent, an earlier one renews the lease...
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        parts_sent=bindparam("parts"),
+        status=OutboxStatus.SENT.value,
+        claimed_by=None,
+        sent_at=bindparam("now"),
+        last_error=None,
+    )
+)
+_MARK_PART = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(parts_sent=bindparam("parts"), next_attempt_at=bindparam("lease"))
+)
+# ...and the first one keeps what it became (message id, thread) for later parts and posts.
+_FIRST_PART = {
+    "message_id": bindparam("message_id", type_=String()),
+    "thread_id": func.coalesce(bindparam("thread_id", type_=String()), _OUTBOX.c.thread_id),
+}
+_MARK_SENT_FIRST = _MARK_SENT.values(**_FIRST_PART)
+_MARK_PART_FIRST = _MARK_PART.values(**_FIRST_PART)
+_DESTINATION_SENT = (
+    update(_DESTINATIONS)
+    .where(_DESTINATIONS.c.id == bindparam("dest_id"))
+    .values(last_sent_at=bindparam("now"))
+)
 
 
 def _due_condition(now: datetime) -> Any:
@@ -278,19 +367,52 @@ class Worker:
                 total += 1
         return dict(out)
 
-    def _claim(self, row_id: int, now: datetime) -> _Claimed | None:
-        with self.storage.write() as s:
-            disabled = s.scalar(
-                select(Destination.disabled_reason)
+    def _prefetch(self, row_ids: Sequence[int]) -> _Prefetched:
+        """Read ahead, in a few queries, what rendering the next rows of one destination
+        needs: the destination and the StoryPost of each alert's (and follow-up's) story.
+        As many rows as PREFETCH_SECONDS of its pacing (all of PREFETCH_ROWS when unpaced):
+        rows are rendered from the database at send time, so a story's later sources are
+        named."""
+        with self.storage.session() as s:
+            dest = s.scalar(
+                select(Destination)
                 .join(OutboxMessage, OutboxMessage.destination_id == Destination.id)
-                .where(OutboxMessage.id == row_id)
+                .where(OutboxMessage.id == row_ids[0])
             )
-            if disabled is not None:
-                return None
+            if dest is None:
+                return _Prefetched(None, {}, 1)
+            info = DestinationInfo(
+                id=dest.id,
+                platform=dest.platform,
+                guild=dest.guild,
+                channel=dest.channel,
+                webhook_env=dest.webhook_env,
+            )
+            gap = self.pacer.interval(info)
+            ahead = PREFETCH_ROWS if gap <= 0 else int(PREFETCH_SECONDS / gap)
+            ids = list(row_ids[: max(1, min(PREFETCH_ROWS, ahead))])
+            story_ids = s.scalars(
+                select(OutboxMessage.story_id).where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.kind.in_(("alert", FOLLOWUP)),
+                    OutboxMessage.destination_id == info.id,
+                    OutboxMessage.story_id.is_not(None),
+                )
+            ).all()
+            ids_read = [i for i in story_ids if i is not None]
+            posts = load_story_posts(s, ids_read) if ids_read else {}
+        return _Prefetched(info, posts, len(ids))
+
+    def _claim(
+        self, row_id: int, now: datetime, prefetched: _Prefetched | None = None
+    ) -> _Claimed | None:
+        """Claim a row and render it: its story from what `_prefetch` read when it has it,
+        else (a digest, a notice, a story it did not see) from the database."""
+        with self.storage.write_connection() as conn:
             if self.storage.shared:
                 # Renew our lease on the row's destination; gone means another instance
                 # took the destination over (ours expired): leave its rows to it.
-                renewed = s.execute(
+                renewed = conn.execute(
                     update(Destination)
                     .where(
                         Destination.id
@@ -300,48 +422,34 @@ class Worker:
                         Destination.lease_owner == self.owner,
                     )
                     .values(lease_until=now + LEASE)
-                    .execution_options(synchronize_session=False)
                 )
                 if getattr(renewed, "rowcount", 0) != 1:
                     return None
-            was = s.scalar(select(OutboxMessage.status).where(OutboxMessage.id == row_id))
-            # One conditional UPDATE is the claim: whoever changes the row owns it, on SQLite
-            # (where SELECT ... FOR UPDATE locks nothing) as on PostgreSQL. Someone else's
-            # live claim has its lease in the future and does not match.
-            res = s.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row_id,
-                    OutboxMessage.status.in_(_CLAIMABLE),
-                    OutboxMessage.next_attempt_at <= now,
-                )
-                .values(
-                    status=OutboxStatus.SENDING.value,
-                    next_attempt_at=now + LEASE,
-                    claimed_by=self.owner,
-                    nonce=func.coalesce(OutboxMessage.nonce, new_nonce()),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(res, "rowcount", 0) != 1:
-                return None  # claimed by someone else meanwhile, or put back
-            row = s.get(OutboxMessage, row_id, populate_existing=True)
-            dest = s.get(Destination, row.destination_id) if row is not None else None
-            if row is None or dest is None:
+            was = conn.scalar(_STATUS, {"row_id": row_id})
+            row = conn.execute(
+                _CLAIM,
+                {
+                    "row_id": row_id,
+                    "now": now,
+                    "lease": now + LEASE,
+                    "owner": self.owner,
+                    "nonce": new_nonce(),
+                },
+            ).first()
+            if row is None:
+                return None  # claimed by someone else meanwhile, put back, or disabled
+        info, posts = (prefetched.destination, prefetched.posts) if prefetched else (None, {})
+        if info is None or info.id != row.destination_id:
+            info, posts = self._destination(row.destination_id), {}
+            if info is None:
                 return None
-            assert row.nonce is not None
-            info = DestinationInfo(
-                id=dest.id,
-                platform=dest.platform,
-                guild=dest.guild,
-                channel=dest.channel,
-                webhook_env=dest.webhook_env,
-            )
-            payloads: list[Any] = []
-            error: str | None = None
-            wait_until: datetime | None = None
+        payloads: list[Any] = []
+        error: str | None = None
+        wait_until: datetime | None = None
+        # Rendered outside the claim's transaction: the writers' lock is not held meanwhile.
+        with self.storage.session() as s:
             try:
-                payloads = self._render(s, row, info)
+                payloads = self._render(s, row, info, posts)
                 if not payloads:
                     error = (
                         "nothing left to post (its stories were deleted)"
@@ -355,27 +463,28 @@ class Worker:
             except Exception as exc:  # a renderer bug must park the row, not stop delivery
                 log.exception("render failed", outbox=row.id)
                 error = f"could not render: {type(exc).__name__}: {exc}"
-            return _Claimed(
-                id=row.id,
-                destination=info,
-                nonce=row.nonce,
-                parts_sent=row.parts_sent,
-                attempts=row.attempts,
-                queued_at=as_utc(row.created_at),
-                payloads=tuple(payloads),
-                error=error,
-                maybe_posted=was == OutboxStatus.SENDING.value,
-                thread_id=row.thread_id,
-                wait_until=wait_until,
-            )
+        return _Claimed(
+            id=row.id,
+            destination=info,
+            nonce=row.nonce,
+            parts_sent=row.parts_sent,
+            attempts=row.attempts,
+            queued_at=as_utc(row.created_at),
+            payloads=tuple(payloads),
+            error=error,
+            maybe_posted=was == OutboxStatus.SENDING.value,
+            thread_id=row.thread_id,
+            wait_until=wait_until,
+        )
 
-    def _render(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
-        """The payloads of a claimed row, placed (pings, threads) by its subscription."""
+    def _render(self, s: Any, row: Any, info: DestinationInfo, ahead: _Posts) -> list[Any]:
+        """The payloads of a claimed row, placed (pings, threads) by its subscription; its
+        story from `ahead` (read for the batch) when there, else from the database."""
         sub = s.get(Subscription, row.subscription_id) if row.subscription_id else None
         posting = Posting.of(sub)
         styler = self.styler
         if row.kind == FOLLOWUP:
-            return self._render_followup(s, row, info)
+            return self._render_followup(s, row, info, ahead)
         if row.kind == NOTICE_KIND:
             payloads, error = self._notice_payloads(s, info.platform, row.dedup_key)
             if error is not None:
@@ -383,11 +492,11 @@ class Worker:
             return payloads
         if row.kind == "alert":
             sid = row.story_id if row.story_id is not None else (row.story_ids or [None])[0]
-            posts = load_story_posts(s, [sid] if sid is not None else [])
-            if sid not in posts:
+            post = _story_post(s, sid, ahead)
+            if post is None:
                 return []
-            payloads = self.render_alert(info.platform, posts[sid])
-            placement = alert_placement(posting, posts[sid]) if styler else None
+            payloads = self.render_alert(info.platform, post)
+            placement = alert_placement(posting, post) if styler else None
             if styler is not None and placement is not None:
                 payloads = [styler.place(info.platform, payloads[0], placement), *payloads[1:]]
             return payloads
@@ -412,7 +521,7 @@ class Worker:
             for p, pl in zip(payloads, placements, strict=True)
         ]
 
-    def _render_followup(self, s: Any, row: OutboxMessage, info: DestinationInfo) -> list[Any]:
+    def _render_followup(self, s: Any, row: Any, info: DestinationInfo, ahead: _Posts) -> list[Any]:
         """A new source of a story, into the thread its alert started here."""
         if self.styler is None or row.story_id is None:
             raise _Skip("follow-ups need the platform renderers")
@@ -437,14 +546,14 @@ class Worker:
             .order_by(Entry.id)
             .limit(1)
         ).first()
-        posts = load_story_posts(s, [row.story_id])
-        if found is None or row.story_id not in posts:
+        post = _story_post(s, row.story_id, ahead) if found is not None else None
+        if found is None or post is None:
             return []
         source = Source(name=found[0], url=found[1])
         into = Placement(thread_id=alert.thread_id)
         return [
             self.styler.place(info.platform, p, into)
-            for p in self.styler.followup(info.platform, posts[row.story_id], source)
+            for p in self.styler.followup(info.platform, post, source)
         ]
 
     def _notice_payloads(self, s: Any, kind: str, key: str) -> tuple[list[Any], str | None]:
@@ -456,35 +565,41 @@ class Worker:
             return [], "this process cannot render feed notices"
         return self.render_notice(kind, notice), None
 
+    def _destination(self, dest_id: int) -> DestinationInfo | None:
+        with self.storage.session() as s:
+            dest = s.get(Destination, dest_id)
+            if dest is None:
+                return None
+            return DestinationInfo(
+                id=dest.id,
+                platform=dest.platform,
+                guild=dest.guild,
+                channel=dest.channel,
+                webhook_env=dest.webhook_env,
+            )
+
     def _part_sent(
         self,
         row_id: int,
+        dest_id: int,
         parts_sent: int,
         total: int,
         now: datetime,
         result: SendResult | None = None,
     ) -> None:
-        with self.storage.write() as s:
-            row = s.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            row.parts_sent = parts_sent
-            if result is not None and parts_sent == 1:
-                # What the first part became: later posts find the thread by these.
-                row.message_id = (result.message_ids or (None,))[0] or None
-                row.thread_id = result.thread_id or row.thread_id
-            if parts_sent >= total:
-                row.status = OutboxStatus.SENT.value
-                row.claimed_by = None
-                row.sent_at = now
-                row.last_error = None
-            else:
-                row.next_attempt_at = now + LEASE  # renew the lease for the next part
-            s.execute(
-                update(Destination)
-                .where(Destination.id == row.destination_id)
-                .values(last_sent_at=now)
-            )
+        params: dict[str, Any] = {"row_id": row_id, "parts": parts_sent}
+        if parts_sent >= total:
+            stmt, params["now"] = _MARK_SENT, now
+        else:
+            stmt, params["lease"] = _MARK_PART, now + LEASE  # renewed for the next part
+        if result is not None and parts_sent == 1:
+            # What the first part became: later posts find the thread by these.
+            stmt = _MARK_SENT_FIRST if stmt is _MARK_SENT else _MARK_PART_FIRST
+            params["message_id"] = (result.message_ids or (None,))[0] or None
+            params["thread_id"] = result.thread_id or None
+        with self.storage.write_connection() as conn:
+            if conn.execute(stmt, params).rowcount:
+                conn.execute(_DESTINATION_SENT, {"dest_id": dest_id, "now": now})
 
     def _release(self, row_id: int, now: datetime) -> None:
         """Give a claimed row back unsent (shutdown cancelled its send): due again at once,
@@ -693,11 +808,17 @@ class Worker:
         self, row_ids: Sequence[int], clock: Callable[[], datetime]
     ) -> DrainStats:
         stats = DrainStats()
+        prefetched: _Prefetched | None = None
+        ahead = 0  # rows left that `prefetched` covers
         for n, row_id in enumerate(row_ids):
             if self.stopping:
                 stats.skipped += len(row_ids) - n
                 break
-            claimed = await asyncio.to_thread(self._claim, row_id, clock())
+            if ahead == 0:
+                prefetched = await asyncio.to_thread(self._prefetch, row_ids[n:])
+                ahead = prefetched.rows
+            ahead -= 1
+            claimed = await asyncio.to_thread(self._claim, row_id, clock(), prefetched)
             if claimed is None:
                 stats.skipped += 1
                 continue
@@ -786,7 +907,9 @@ class Worker:
             if part == 0:
                 thread = result.thread_id
             stats.parts += 1
-            await asyncio.to_thread(self._part_sent, claimed.id, part + 1, total, clock(), result)
+            await asyncio.to_thread(
+                self._part_sent, claimed.id, dest.id, part + 1, total, clock(), result
+            )
             if self.on_sent is not None:
                 self.on_sent(dest.platform, 1)
         if self.on_delivered is not None and claimed.queued_at is not None:
@@ -821,6 +944,14 @@ class Worker:
 
 class _Skip(Exception):
     """A row that cannot be posted, and why (parked as failed, the destination untouched)."""
+
+
+def _story_post(s: Any, story_id: int | None, ahead: _Posts) -> StoryPost | None:
+    """A story as a post shows it: read ahead for the batch, else loaded now."""
+    if story_id is None:
+        return None
+    post = ahead.get(story_id)
+    return post if post is not None else load_story_posts(s, [story_id]).get(story_id)
 
 
 def _in_thread(payload: Any, thread: str | None) -> Any:

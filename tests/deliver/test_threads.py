@@ -364,3 +364,56 @@ async def test_a_discord_digest_thread_and_a_resend_after_a_crash(storage: Stora
     assert row.message_id == header["id"] and row.thread_id == header["id"]
     assert again.ok and again.thread_id == header["id"] and again.message_ids == (header["id"],)
     assert len(fake.messages_in("111111111111111111")) == 1 and len(fake.threads) == 1
+
+
+async def test_a_threaded_backlog_reads_its_stories_once_per_batch(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Alerts that start threads, then their follow-ups: each drain reads the stories of its
+    batch in one query, and every reply still lands in its own story's thread."""
+    from sqlalchemy import event
+
+    a, b = storage.sync_feeds(config(tmp_path, "Politico", "Euractiv").feed_options(), NOW)
+    with storage.write() as s:
+        h.subscription(s, h.destination(s, "slack", "C0BATCH"), post_as="thread")
+        subscriptions_changed()
+    titles = [
+        "AI Act fines for chatbot makers",
+        "Spain opens its AI Act sandbox",
+        "Parliament debates AI Act codes of practice",
+        "Biometrics guidance under the AI Act",
+        "Commission delays AI Act standards",
+    ]
+    urls = [f"https://news.example/ai-rule-{i}" for i in range(5)]
+    for i, url in enumerate(urls):
+        _poll(storage, a.id, f"a{i}", titles[i], url)
+    story_reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM stories" in statement:
+            story_reads.append(statement)
+
+    async with FakeSlack() as fake:
+        sender = SlackBotSender("xoxb-test", base_url=fake.api_base)
+        event.listen(storage.engine, "before_cursor_execute", count)
+        try:
+            first = await worker(storage, {"slack": sender}).drain(now=NOW)
+            reads_first = len(story_reads)
+            for i, url in enumerate(urls):
+                _poll(storage, b.id, f"b{i}", titles[i], url)
+            story_reads.clear()
+            then = await worker(storage, {"slack": sender}).drain(now=NOW + timedelta(minutes=1))
+        finally:
+            event.remove(storage.engine, "before_cursor_execute", count)
+            await sender.aclose()
+    assert first.sent == 5 and then.sent == 5 and not first.errors and not then.errors
+    assert reads_first == 1 and len(story_reads) == 1  # one batch each, not one per message
+    tops = [p for p in fake.posts_in("C0BATCH") if "thread_ts" not in p]
+    assert len(tops) == 5
+    for i, top in enumerate(tops):
+        assert titles[i] in str(top)
+        (reply,) = fake.replies("C0BATCH", top["ts"])
+        assert "Euractiv" in reply["text"] and f"ai-rule-{i}" in str(reply)
+    with storage.session() as s:
+        alerts = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert")))
+    assert sorted(r.thread_id or "" for r in alerts) == sorted(t["ts"] for t in tops)

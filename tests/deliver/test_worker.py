@@ -513,3 +513,32 @@ async def test_slack_bot_first_send_does_not_read_history(
     assert stats.sent == 2 and len(slack.posts) == 2
     assert slack.requests_to("POST", "/api/conversations.history") == []
     assert slack.requests_to("GET", "/api/conversations.history") == []
+
+
+async def test_a_backlog_reads_its_stories_in_one_query_per_batch(
+    storage: Storage, senders: dict[str, Any]
+) -> None:
+    """What rendering needs is read ahead for a batch of rows, not loaded per message; and
+    every message still shows its story (both sources named)."""
+    from sqlalchemy import event
+
+    titles = [f"AI rule {i} adopted" for i in range(12)]
+    route_stories(storage, titles, [("console", "", ""), ("slack-webhook", "", "SHOOK")])
+    story_reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM stories" in statement:
+            story_reads.append(statement)
+
+    event.listen(storage.engine, "before_cursor_execute", count)
+    try:
+        stats = await make_worker(storage, senders).drain(now=NOW + timedelta(minutes=1))
+    finally:
+        event.remove(storage.engine, "before_cursor_execute", count)
+    assert stats.sent == 24 and not stats.errors
+    assert len(story_reads) == 2  # one batch per destination, not 24 loads
+    out = senders["console"]._stream.getvalue()
+    for t in titles:
+        assert t in out
+    assert out.count("Politico Europe") == 12 and out.count("Euractiv") == 12
+    assert all(r.status == "sent" for r in rows(storage))
