@@ -10,27 +10,18 @@ from sqlalchemy import Select, select
 
 from bot.core import validate
 from bot.core.validate import show, suggest
-from bot.deliver.route import feed_table, get_or_create_destination, subscriptions_changed
+from bot.deliver.route import (
+    FILTER_FIELDS,
+    feed_table,
+    get_or_create_destination,
+    row_values,
+    subscription_values,
+    subscriptions_changed,
+)
 from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from bot.store.models import Destination, Subscription
 from bot.store.storage import Storage
 from bot.types import DestinationOptions, Origin, SubscriptionInfo, SubscriptionOptions
-
-_FIELDS = (
-    "jurisdictions",
-    "topics",
-    "instruments",
-    "keywords",
-    "languages",
-    # feed routing and exclusions
-    "feeds",
-    "exclude",
-    "exclude_jurisdictions",
-    "exclude_topics",
-)
-_SCHEDULE = ("mode", "at", "day", "timezone", "min_score", "name")
-_DELIVERY = ("mention", "mention_min_score", "post_as", "digest_thread")  # pings and threads
-_DELIVERY_LISTS = ("mention_instruments",)
 
 
 def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
@@ -66,20 +57,12 @@ def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
     )
 
 
-def _values(o: SubscriptionOptions) -> dict[str, Any]:
-    values: dict[str, Any] = {f: list(getattr(o, f)) for f in _FIELDS}
-    values.update({f: getattr(o, f) for f in _SCHEDULE})
-    values.update({f: getattr(o, f) for f in _DELIVERY})
-    values.update({f: list(getattr(o, f)) for f in _DELIVERY_LISTS})
-    return values
-
-
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two subscriptions do the same: lists compared as sets, any case."""
 
     def canon(v: dict[str, Any]) -> dict[str, Any]:
         out = dict(v)
-        for f in _FIELDS:
+        for f in FILTER_FIELDS:
             out[f] = sorted({str(x).casefold() for x in v[f] or ()})
         out["min_score"] = float(v["min_score"] or 0.0)
         return out
@@ -173,12 +156,12 @@ def subscribe(
     options = check_delivery(options)
     d = options.destination
     options = check_options(storage, options)
-    wanted = _values(options)
+    wanted = subscription_values(options)
     with storage.write() as s:
         dest = get_or_create_destination(s, d.platform, guild=d.guild, channel=d.channel)
         rows = list(s.scalars(select(Subscription).where(Subscription.destination_id == dest.id)))
         for r in rows:
-            if _same(_row_values(r), wanted):
+            if _same(row_values(r), wanted):
                 raise ConflictError(
                     f"this channel has the same subscription already (id {r.id});"
                     f" remove it first with `unsubscribe {r.id}`"
@@ -199,17 +182,6 @@ def subscribe(
         out = info(row, dest)
     subscriptions_changed()
     return out
-
-
-def _row_values(row: Subscription) -> dict[str, Any]:
-    values: dict[str, Any] = {f: list(getattr(row, f) or []) for f in _FIELDS}
-    values.update({f: getattr(row, f) for f in _SCHEDULE})
-    values["min_score"] = float(row.min_score or 0.0)
-    values.update({f: getattr(row, f) for f in _DELIVERY})
-    values.update({f: list(getattr(row, f) or []) for f in _DELIVERY_LISTS})
-    values["mention_min_score"] = float(row.mention_min_score or 0.0)
-    values["digest_thread"] = bool(row.digest_thread)
-    return values
 
 
 def subscriptions(

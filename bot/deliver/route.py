@@ -107,7 +107,7 @@ def get_or_create_destination(
     return row
 
 
-_FILTER_FIELDS = (
+FILTER_FIELDS = (
     "jurisdictions",
     "topics",
     "instruments",
@@ -123,8 +123,9 @@ _SCHEDULE_FIELDS = ("mode", "at", "day", "timezone")
 _DELIVERY_FIELDS = ("mention", "post_as")  # pings and threads (with the two below)
 
 
-def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
-    values: dict[str, Any] = {f: list(getattr(sc, f)) for f in _FILTER_FIELDS}
+def subscription_values(sc: SubscriptionOptions) -> dict[str, Any]:
+    """A subscription's settings as the columns of its row (lists as lists)."""
+    values: dict[str, Any] = {f: list(getattr(sc, f)) for f in FILTER_FIELDS}
     values.update({f: getattr(sc, f) for f in _SCHEDULE_FIELDS})
     values["min_score"] = float(sc.min_score)
     values["name"] = sc.name
@@ -135,10 +136,11 @@ def _config_values(sc: SubscriptionOptions) -> dict[str, Any]:
     return values
 
 
-def _row_values(row: Subscription) -> dict[str, Any]:
-    values: dict[str, Any] = {f: list(getattr(row, f) or []) for f in _FILTER_FIELDS}
+def row_values(row: Subscription) -> dict[str, Any]:
+    """A stored subscription's settings, comparable with `subscription_values`."""
+    values: dict[str, Any] = {f: list(getattr(row, f) or []) for f in FILTER_FIELDS}
     values.update({f: getattr(row, f) for f in _SCHEDULE_FIELDS})
-    values["min_score"] = float(row.min_score)
+    values["min_score"] = float(row.min_score or 0.0)
     values["name"] = row.name
     values.update({f: getattr(row, f) for f in _DELIVERY_FIELDS})
     values["mention_min_score"] = float(row.mention_min_score or 0.0)
@@ -175,9 +177,9 @@ def sync_config_subscriptions(
         dest = get_or_create_destination(
             session, platform, guild=guild, channel=channel, webhook_env=webhook_env
         )
-        wanted = _config_values(sc)
+        wanted = subscription_values(sc)
         candidates = [r for r in unmatched.values() if r.destination_id == dest.id]
-        row = next((r for r in candidates if _row_values(r) == wanted), None)
+        row = next((r for r in candidates if row_values(r) == wanted), None)
         if row is None and sc.name is not None:
             row = next((r for r in candidates if r.name == sc.name), None)
         if row is None:
@@ -186,7 +188,7 @@ def sync_config_subscriptions(
             created += 1
         else:
             del unmatched[row.id]
-            if _row_values(row) != wanted:
+            if row_values(row) != wanted:
                 for k, v in wanted.items():
                     setattr(row, k, v)
                 updated += 1
