@@ -302,10 +302,7 @@ _DATABASE_TROUBLE = (
 def cannot_write(exc: BaseException) -> bool:
     """Whether `exc` says this process may not write the SQLite file, or beside it: the
     cases where a command that only reads can still open the file read-only."""
-    text = f"{exc}".lower()
-    return any(
-        n in text for n in ("readonly database", "read-only", "unable to open database file")
-    )
+    return isinstance(database_error(exc), ReadOnlyDatabase)
 
 
 def database_error(exc: BaseException) -> StorageError | None:
