@@ -174,6 +174,9 @@ class SubscriptionOptions:
     mention_instruments: tuple[str, ...] = ()  # ping only for stories naming one of these
     post_as: str = PostAs.MESSAGE.value  # a PostAs value
     digest_thread: bool = False  # digests: header in the channel, the stories in its thread
+    # Feeds (names or "tag:NAME") whose stories are left out ("Exclude source" after a
+    # "Not relevant" adds one).
+    exclude_feeds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +252,7 @@ class SubscriptionInfo:
     mention_instruments: tuple[str, ...] = ()
     post_as: str = PostAs.MESSAGE.value
     digest_thread: bool = False
+    exclude_feeds: tuple[str, ...] = ()
 
     def schedule(self) -> str:
         """'instant', 'daily at 09:00 UTC' or 'weekly, mon 09:00 UTC'."""
@@ -384,3 +388,34 @@ class FeedbackInfo:
     jurisdictions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     created: bool = True  # False: the same person had said so already (nothing stored again)
+
+
+class ExclusionKind(StrEnum):
+    """What a one-click exclusion after "Not relevant" leaves out of a channel's subscriptions."""
+
+    SOURCE = "source"  # the feed that brought the story (`exclude_feeds`)
+    KEYWORD = "keyword"  # a word of the story (`exclude`)
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionInfo:
+    """An exclusion a channel may add (or has added) after "Not relevant" on a story.
+
+    `subscriptions`: the channel's subscriptions that would post the story were it not for
+    this exclusion and that chat may edit; `excluded`: those of them that leave it out
+    already; `config`: subscriptions of the config file that would post it (edited there,
+    not from chat); `changed`: what the last add or undo changed.
+    """
+
+    story_id: int
+    kind: str  # an ExclusionKind
+    value: str  # the feed's name, or the word (feed text: hostile until escaped)
+    subscriptions: tuple[int, ...] = ()
+    excluded: tuple[int, ...] = ()
+    config: tuple[int, ...] = ()
+    changed: tuple[int, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        """Every editable subscription it concerns leaves it out already."""
+        return bool(self.subscriptions) and set(self.subscriptions) <= set(self.excluded)

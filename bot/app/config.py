@@ -229,6 +229,26 @@ class DestinationConfig(_Model):
         return self
 
 
+def _check_feed_spec(label: str, spec: str, names: dict[str, str], tags: set[str]) -> None:
+    """A feed name of the file or tag:NAME of one of its tags, else ValueError."""
+    if spec.casefold().startswith("tag:"):
+        tag = spec[4:].strip()
+        if not tag:
+            raise ValueError(f"{label}: {spec!r} needs a tag name: tag:privacy")
+        if tag.casefold() not in tags:
+            raise ValueError(
+                f"{label}: no feed has the tag {tag!r}; give feeds `tags: [{tag}]`, or check"
+                " the spelling"
+            )
+    elif spec.casefold() not in names:
+        close = difflib.get_close_matches(spec, list(names.values()), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"{label}: no feed is called {spec!r}{hint}; name a feed of this file's `feeds:`,"
+            " or tag:NAME"
+        )
+
+
 class SubscriptionConfig(_Model):
     name: str | None = None
     destination: DestinationConfig
@@ -248,6 +268,8 @@ class SubscriptionConfig(_Model):
     exclude: list[str] = Field(default_factory=list)
     exclude_jurisdictions: CodeList = Field(default_factory=list)
     exclude_topics: list[str] = Field(default_factory=list)
+    # Feeds (names of this file, or tag:NAME) whose stories are left out.
+    exclude_feeds: Annotated[list[str], BeforeValidator(_code_list)] = Field(default_factory=list)
     # Pings and threads (README, Subscriptions): one line each, to ease merging.
     mention: str | None = Field(default=None, description="Discord role id or Slack group id")
     mention_min_score: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -361,6 +383,7 @@ class SubscriptionConfig(_Model):
             mention_instruments=tuple(self.mention_instruments),
             post_as=self.post_as,
             digest_thread=self.digest_thread,
+            exclude_feeds=tuple(self.exclude_feeds),
         )
 
 
@@ -436,23 +459,15 @@ class AppConfig(_Model):
         tags = {t.casefold() for f in self.feeds for t in f.tags}
         for i, sub in enumerate(self.subscriptions):
             label = f"subscriptions[{i}]" + (f" ({sub.name!r})" if sub.name else "")
-            for spec in sub.feeds:
-                if spec.casefold().startswith("tag:"):
-                    tag = spec[4:].strip()
-                    if not tag:
-                        raise ValueError(f"{label}: feeds: {spec!r} needs a tag name: tag:privacy")
-                    if tag.casefold() not in tags:
-                        raise ValueError(
-                            f"{label}: feeds: no feed has the tag {tag!r}; give feeds"
-                            f" `tags: [{tag}]`, or check the spelling"
-                        )
-                elif spec.casefold() not in names:
-                    close = difflib.get_close_matches(spec, list(names.values()), n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise ValueError(
-                        f"{label}: feeds: no feed is called {spec!r}{hint}; name a feed of"
-                        " this file's `feeds:`, or tag:NAME"
-                    )
+            for key, specs in (("feeds", sub.feeds), ("exclude_feeds", sub.exclude_feeds)):
+                for spec in specs:
+                    _check_feed_spec(f"{label}: {key}", spec, names, tags)
+            both = {f.casefold() for f in sub.feeds} & {f.casefold() for f in sub.exclude_feeds}
+            if both:
+                raise ValueError(
+                    f"{label}: {', '.join(sorted(both))} is both in `feeds` and in"
+                    " `exclude_feeds`: keep it in one"
+                )
         return self
 
     def interval_for(self, feed: FeedConfig) -> timedelta:

@@ -1,41 +1,30 @@
-"""Relevance feedback from a channel: the "Not relevant" button under alerts, and
-`/policy missed URL-or-words` for a story the bot should have flagged.
+"""Relevance feedback from a channel: the "Not relevant" button under alerts, the one-click
+exclusions it offers, and `/policy missed URL-or-words` for a story the bot should have
+flagged.
 
-Both are stored with the story, who, when and where (PolicyBot.report_*), listed and exported
-by `policybot feedback list|export`; neither changes the classifier.
+Feedback is stored with the story, who, when and where (PolicyBot.report_*), listed and
+exported by `policybot feedback list|export`; it never changes the classifier.
 
-`EXCLUSION_OFFERS` is the hook for offering the channel an exclusion in one click after a
-"Not relevant" (its source, or a keyword): when per-subscription exclusions exist, a function
-(feedback, caller) -> offers is registered there, and the adapters show each offer as a
-button that runs the command in it (the caller's rights are checked by that command).
+After "Not relevant", when subscriptions of this channel would post that story, the reply
+offers buttons (`Reply.actions`) that run the button-only `exclude` command: "Exclude source
+FEED" adds the feed that brought the story to those subscriptions' `exclude_feeds`, "Exclude
+keyword WORD" adds a word of the story to their `exclude` (PolicyBot.exclusion_offers and
+exclude_from_channel; the word is chosen by bot.core.exclusions.choose_keyword). Only this
+channel's own subscriptions change; the caller needs the rights of `subscribe`. A second click
+changes nothing and says so; each answer carries the button that undoes it, and "Not relevant"
+clicked again on the alert offers "Allow ... again" for what is excluded already.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-from bot.commands.args import int_arg, str_arg
+from bot.commands.args import bool_arg, destination_key, int_arg, require_admin, str_arg
 from bot.commands.context import CommandContext
-from bot.commands.types import Caller, Reply, Request
+from bot.commands.spec import EXCLUDE_COMMAND, NOT_RELEVANT_COMMAND
+from bot.commands.types import Action, Caller, Reply, Request
 from bot.errors import InputError
-from bot.types import FeedbackInfo
+from bot.types import ExclusionInfo, ExclusionKind
 
-NOT_RELEVANT_COMMAND = "not-relevant"  # a button's command, not one people type
-
-
-@dataclass(frozen=True, slots=True)
-class ExclusionOffer:
-    """One exclusion a channel may add in one click: a label and the command it runs."""
-
-    label: str  # "Exclude source Example News"
-    command: str  # e.g. "subscribe"
-    args: dict[str, Any] = field(default_factory=dict)
-
-
-ExclusionHook = Callable[[FeedbackInfo, Caller], list[ExclusionOffer]]
-EXCLUSION_OFFERS: list[ExclusionHook] = []
+__all__ = ["EXCLUDE_COMMAND", "NOT_RELEVANT_COMMAND", "cmd_exclude", "cmd_missed"]
 
 
 def _where(caller: Caller) -> dict[str, str]:
@@ -52,6 +41,35 @@ def _quoted(title: str) -> str:
     return f"“{t[:150]}{'…' if len(t) > 150 else ''}”"
 
 
+def _what(info: ExclusionInfo) -> str:
+    if info.kind == ExclusionKind.SOURCE:
+        return f"stories from the feed {_quoted(info.value)}"
+    return f"stories holding the word {_quoted(info.value)}"
+
+
+def _ids(ids: tuple[int, ...]) -> str:
+    return f"subscription{'s' if len(ids) > 1 else ''} {', '.join(str(i) for i in ids)}"
+
+
+def _button(info: ExclusionInfo, *, undo: bool, label: str | None = None) -> Action:
+    what = "source" if info.kind == ExclusionKind.SOURCE else "keyword"
+    if label is None:
+        label = f"{'Allow' if undo else 'Exclude'} {what} {info.value}" + (" again" if undo else "")
+    args: dict[str, object] = {"story": info.story_id, "by": info.kind}
+    if undo:
+        args["undo"] = True
+    return Action(label=label, command=EXCLUDE_COMMAND, args=args, primary=not undo)
+
+
+def _config_note(info: ExclusionInfo) -> str:
+    key = "exclude_feeds" if info.kind == ExclusionKind.SOURCE else "exclude"
+    return (
+        f" ({_ids(info.config)} of the config file: the operator adds `{key}` there.)"
+        if info.config
+        else ""
+    )
+
+
 async def cmd_not_relevant(req: Request, ctx: CommandContext) -> Reply:
     story_id = int_arg(req.args, "story", 0, 1, 2**63 - 1)
     if not story_id:
@@ -63,10 +81,74 @@ async def cmd_not_relevant(req: Request, ctx: CommandContext) -> Reply:
         " reviews such feedback (`policybot feedback export`); the classifier does not change"
         " by itself."
     )
-    offers = [o for hook in EXCLUSION_OFFERS for o in hook(info, req.caller)]
-    if offers:
-        text += "\nTo stop similar posts here: " + "; ".join(o.label for o in offers)
-    return Reply(title="Not relevant", text=text)
+    c = req.caller
+    offers = (
+        await ctx.call(
+            ctx.bot.exclusion_offers,
+            story_id,
+            platform=c.platform,
+            scope=c.scope,
+            channel=c.channel,
+        )
+        if c.channel
+        else []
+    )
+    actions: list[Action] = []
+    lines: list[str] = []
+    for o in offers:
+        if o.subscriptions:
+            actions.append(_button(o, undo=o.done))
+            state = "leave out" if o.done else "would leave out"
+            lines.append(f"{_ids(o.subscriptions)} {state} {_what(o)}.{_config_note(o)}")
+        else:
+            lines.append(f"To leave out {_what(o)}:{_config_note(o)}")
+    if actions:
+        text += (
+            "\nStop stories like this in this channel only (admins; one click, undone the"
+            " same way):\n" + "\n".join(lines)
+        )
+    elif lines:
+        text += "\n" + "\n".join(lines)
+    return Reply(title="Not relevant", text=text, actions=tuple(actions))
+
+
+async def cmd_exclude(req: Request, ctx: CommandContext) -> Reply:
+    """The button-only `exclude`: args story, by (source|keyword), undo."""
+    require_admin(req.caller, "change this channel's subscriptions")
+    story_id = int_arg(req.args, "story", 0, 1, 2**63 - 1)
+    by = str_arg(req.args, "by", 20) or ""
+    if not story_id or not by:
+        raise InputError("this button names no exclusion: click Not relevant on the alert again")
+    undo = bool_arg(req.args, "undo")
+    platform, scope, channel = destination_key(req)
+    info = await ctx.call(
+        ctx.bot.exclude_from_channel,
+        story_id,
+        by,
+        platform=platform,
+        scope=scope,
+        channel=channel,
+        undo=undo,
+    )
+    what = _what(info)
+    if undo:
+        if info.changed:
+            text = f"Undone: {_ids(info.changed)} of this channel post {what} again."
+        else:
+            text = f"Not excluded: no subscription of this channel leaves out {what}."
+        actions = (_button(info, undo=False),)
+    else:
+        if info.changed:
+            text = f"Done: {_ids(info.changed)} of this channel now leave out {what}."
+        else:
+            text = f"Already excluded: {_ids(info.subscriptions)} leave out {what} already."
+        text += (
+            " To undo: the Undo button, or Not relevant on the alert again. `/policy"
+            " subscriptions` lists it under excluded."
+        )
+        actions = (_button(info, undo=True, label="Undo"),)
+    text += _config_note(info)
+    return Reply(title="Exclude", text=text, actions=actions)
 
 
 async def cmd_missed(req: Request, ctx: CommandContext) -> Reply:

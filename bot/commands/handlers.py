@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable
 
 from bot.commands.context import CommandContext
 from bot.commands.digest import cmd_digest
-from bot.commands.feedback import NOT_RELEVANT_COMMAND, cmd_missed, cmd_not_relevant
+from bot.commands.feedback import (
+    EXCLUDE_COMMAND,
+    NOT_RELEVANT_COMMAND,
+    cmd_exclude,
+    cmd_missed,
+    cmd_not_relevant,
+)
 from bot.commands.feeds import cmd_feeds
 from bot.commands.help import HELP, cmd_help
 from bot.commands.mute import cmd_mute, cmd_unmute
@@ -53,6 +59,7 @@ COMMANDS: dict[str, Callable[[Request, CommandContext], Awaitable[Reply]]] = {
     "help": cmd_help,
     "missed": cmd_missed,
     NOT_RELEVANT_COMMAND: cmd_not_relevant,  # the button under alerts, not typed
+    EXCLUDE_COMMAND: cmd_exclude,  # the exclusions "Not relevant" offers, not typed
 }
 
 

@@ -137,6 +137,14 @@ _FILTERS: tuple[Option, ...] = (
         aliases=("exclude_topic", "xt"),
         complete="topic",
     ),
+    # Not among Discord's slash options (the command's size limit): there, "Exclude source"
+    # after "Not relevant" sets it, and preview takes it in its `filters` text.
+    Option(
+        "exclude_feeds",
+        "list",
+        "Feeds (or tag:NAME) left out",
+        aliases=("exclude_feed", "exclude_sources", "xf"),
+    ),
 )
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -382,12 +390,19 @@ COMMANDS: dict[str, CommandSpec] = {
 
 FEED_ADMIN_ACTIONS = frozenset({"add", "remove"})
 
+# Commands that only buttons run (never typed, not in Discord's slash tree): "Not relevant"
+# under alerts, and the exclusion it offers, which changes the channel's subscriptions and so
+# needs the rights of `subscribe`.
+NOT_RELEVANT_COMMAND = "not-relevant"
+EXCLUDE_COMMAND = "exclude"
+BUTTON_COMMANDS: dict[str, bool] = {NOT_RELEVANT_COMMAND: False, EXCLUDE_COMMAND: True}
+
 
 def needs_admin(command: str, args: dict[str, object]) -> bool:
     """Whether this request changes shared settings (so the caller's rights matter)."""
     spec = COMMANDS.get(command)
     if spec is None:
-        return False
+        return BUTTON_COMMANDS.get(command, False)
     if command == "feeds":
         return str(args.get("action", "list")) in FEED_ADMIN_ACTIONS
     return spec.admin

@@ -43,7 +43,12 @@ def describe(sub: SubscriptionInfo, now: datetime | None = None) -> tuple[str, .
         return ", ".join(v) or "any"
 
     excluded = ", ".join(
-        (*sub.exclude_jurisdictions, *sub.exclude_topics, *(f'"{w}"' for w in sub.exclude))
+        (
+            *sub.exclude_jurisdictions,
+            *sub.exclude_topics,
+            *(f'"{w}"' for w in sub.exclude),
+            *(f"feed {f}" for f in sub.exclude_feeds),
+        )
     )
     when = sub.schedule()
     if now is not None and sub.muted_until is not None and sub.muted_until > now:
@@ -114,6 +119,7 @@ def subscription_options(req: Request, dest: DestinationOptions) -> Subscription
             [validate.jurisdiction(j) for j in list_arg(a, "exclude_jurisdictions")]
         ),
         exclude_topics=_uniq([validate.topic(t) for t in list_arg(a, "exclude_topics")]),
+        exclude_feeds=_feed_specs(list_arg(a, "exclude_feeds", commas_only=True)),
         mention=str_arg(a, "mention", 100),
         mention_min_score=float_arg(a, "mention_min_score", 0.0, 0.0, 1.0),
         mention_instruments=tuple(list_arg(a, "mention_instruments", commas_only=True)),

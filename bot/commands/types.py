@@ -37,6 +37,18 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class Action:
+    """A button under a reply that runs `command` with `args` for whoever clicks it, with
+    that person's rights (a button-only command: spec.BUTTON_COMMANDS). The label is plain
+    text and may hold feed text: each platform escapes it and cuts it to its limit."""
+
+    label: str
+    command: str
+    args: dict[str, Any] = field(default_factory=dict)
+    primary: bool = False  # the platform's emphasised style
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What a handler answers. Plain text only: the platform renderer escapes and formats it."""
 
@@ -54,6 +66,7 @@ class Reply:
     suggestions: tuple[str, ...] = ()  # "did you mean"
     digest: Digest | None = None  # `digest`: post it to the channel (stories holds the same)
     notices: tuple[str, ...] = ()  # side remarks ("query shortened...") for a footer
+    actions: tuple[Action, ...] = ()  # buttons under the reply (one-click exclusions)
 
     def page_args(self, delta: int) -> dict[str, Any] | None:
         """The args that show the page `delta` away from this one; None when there is no such

@@ -40,6 +40,7 @@ def view_from_options(
         exclude=options.exclude,
         exclude_jurisdictions=options.exclude_jurisdictions,
         exclude_topics=options.exclude_topics,
+        exclude_feed_ids=resolve_feeds(options.exclude_feeds, feeds),
     )
 
 
@@ -55,7 +56,12 @@ def preview(
         ids = [
             sid
             for sid, facts in candidate_facts(
-                s, start, now, newest_first=True, feed_ids=view.feed_ids or frozenset()
+                s,
+                start,
+                now,
+                newest_first=True,
+                feed_ids=view.feed_ids or frozenset(),
+                sources=view.exclude_feed_ids,
             )
             if index.match_mask(facts)
         ]

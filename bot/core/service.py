@@ -33,6 +33,7 @@ from bot.store.search import SearchPage
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import (
     DigestPreview,
+    ExclusionInfo,
     Explanation,
     FeedAdded,
     FeedbackInfo,
@@ -404,6 +405,66 @@ class PolicyBot:
             channel=channel,
             user=user,
             now=self.now(),
+        )
+
+    def exclusion_offers(
+        self, story_id: int, *, platform: str, scope: str, channel: str
+    ) -> list[ExclusionInfo]:
+        """The exclusions a channel may add in one click after "Not relevant" on a story: its
+        source feed and a keyword of it (bot.core.exclusions.choose_keyword), each with the
+        channel's subscriptions that would post the story and those that leave it out
+        already. Empty when no subscription of the channel would post it.
+
+        Args:
+            story_id: the story the button was under.
+            platform, scope, channel: the channel (guild or workspace as scope).
+
+        Raises:
+            NotFoundError: the story is not stored (any more).
+        """
+        from bot.core import exclusions  # local: this module's imports stay as they are
+
+        return exclusions.offers(
+            self.storage, story_id, platform=platform, scope=scope, channel=channel
+        )
+
+    def exclude_from_channel(
+        self,
+        story_id: int,
+        kind: str,
+        *,
+        platform: str,
+        scope: str,
+        channel: str,
+        undo: bool = False,
+    ) -> ExclusionInfo:
+        """Leave a story's source (`kind` "source": `exclude_feeds`) or keyword ("keyword":
+        `exclude`) out of the channel's subscriptions that would post it; those that leave
+        it out already are not changed (`changed` lists the edited ones). `undo` removes it
+        again. Never touches the classifier. The caller checks the person's rights (those of
+        `subscribe`).
+
+        Args:
+            story_id: the story the "Not relevant" was about.
+            kind: an ExclusionKind value.
+            platform, scope, channel: the channel whose subscriptions change.
+            undo: remove the exclusion instead of adding it.
+
+        Raises:
+            NotFoundError: the story is gone, or no subscription of the channel posts it.
+            PermissionDenied: only config-file subscriptions post it (edited in the file).
+            InputError: an unknown kind, or a subscription with too many exclusions.
+        """
+        from bot.core import exclusions
+
+        return exclusions.apply(
+            self.storage,
+            story_id,
+            kind,
+            platform=platform,
+            scope=scope,
+            channel=channel,
+            undo=undo,
         )
 
     def feedback(

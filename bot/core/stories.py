@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.core.validate import show, suggest
 from bot.deliver.match import SubscriptionIndex
-from bot.deliver.route import candidate_facts, followed_feeds, view_of
+from bot.deliver.route import candidate_facts, excluded_feeds, followed_feeds, view_of
 from bot.errors import NotFoundError
 from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
 from bot.store.search import SearchPage, parse_since, search_stories, story_posts
@@ -137,7 +137,12 @@ def digest_preview(
         ids = [
             sid
             for sid, facts in candidate_facts(
-                s, start, now, newest_first=True, feed_ids=followed_feeds(views)
+                s,
+                start,
+                now,
+                newest_first=True,
+                feed_ids=followed_feeds(views),
+                sources=excluded_feeds(views),
             )
             if index is None or index.match_mask(facts)
         ]

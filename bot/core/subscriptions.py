@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,7 @@ def info(row: Subscription, dest: Destination) -> SubscriptionInfo:
         mention_instruments=tuple(row.mention_instruments or ()),
         post_as=row.post_as or "message",
         digest_thread=bool(row.digest_thread),
+        exclude_feeds=tuple(row.exclude_feeds or ()),
     )
 
 
@@ -72,7 +74,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def check_options(storage: Storage, options: SubscriptionOptions) -> SubscriptionOptions:
     """Refuse contradictions and feeds that do not exist; returns the options with feed
-    names spelt as stored.
+    names (`feeds`, `exclude_feeds`) spelt as stored.
 
     Raises:
         InputError: a value both included and excluded.
@@ -90,14 +92,28 @@ def check_options(storage: Storage, options: SubscriptionOptions) -> Subscriptio
             raise InputError(
                 f"{', '.join(both)} is both in `{field}` and in `{other}`: keep it in one"
             )
-    if not options.feeds:
+    if not options.feeds and not options.exclude_feeds:
         return options
     with storage.session() as s:
         table = feed_table(s)
+    feeds = _feed_specs(options.feeds, table)
+    left_out = _feed_specs(options.exclude_feeds, table)
+    both = [x for x in feeds if x.casefold() in {e.casefold() for e in left_out}]
+    if both:
+        raise InputError(
+            f"{', '.join(both)} is both in `feeds` and in `exclude_feeds`: keep it in one"
+        )
+    return dataclasses.replace(options, feeds=feeds, exclude_feeds=left_out)
+
+
+def _feed_specs(
+    specs: tuple[str, ...], table: list[tuple[int, str, Sequence[str]]]
+) -> tuple[str, ...]:
+    """Feed names and tag:NAME as stored (any case typed); NotFoundError for unknown ones."""
     names = {name.casefold(): name for _, name, _ in table}
     tags = {str(t).casefold(): str(t) for _, _, ts in table for t in ts}
     out: list[str] = []
-    for spec in options.feeds:
+    for spec in specs:
         if spec.casefold().startswith("tag:"):
             tag = spec[4:].strip()
             if tag.casefold() not in tags:
@@ -114,7 +130,7 @@ def check_options(storage: Storage, options: SubscriptionOptions) -> Subscriptio
                     suggest(spec, list(names.values())),
                 )
             out.append(names[spec.casefold()])
-    return dataclasses.replace(options, feeds=tuple(dict.fromkeys(out)))
+    return tuple(dict.fromkeys(out))
 
 
 def check_delivery(options: SubscriptionOptions) -> SubscriptionOptions:

@@ -8,6 +8,8 @@ for the include keywords, one for the `exclude` ones: the same whole-word matche
 
 Feed routing: a subscription that follows feeds (`feed_ids` not None) matches only stories
 from those feeds, flagged or not; every other subscription matches flagged stories only.
+Excluded feeds (`exclude_feed_ids`) work the other way: a story one of them brought (its
+`feeds`) is left out.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class SubscriptionView:
     exclude: tuple[str, ...] = ()
     exclude_jurisdictions: tuple[str, ...] = ()
     exclude_topics: tuple[str, ...] = ()
+    # The ids of the feeds whose stories are left out (`exclude_feeds`, names and tags
+    # resolved): a story that one of them brought does not match.
+    exclude_feed_ids: frozenset[int] = frozenset()
     # Posts are held back until then: the subscription's own mute or its channel's, the later.
     muted_until: datetime | None = None
 
@@ -213,6 +218,7 @@ class SubscriptionIndex:
         self._lang = _Dimension()
         self._xjur = _Dimension()
         self._xtopic = _Dimension()
+        self._xfeeds = _Dimension()
         self._include = _KeywordSet()
         self._exclude = _KeywordSet()
         self._feeds = _Dimension()  # unfiltered: the subscriptions that follow no feed
@@ -225,6 +231,7 @@ class SubscriptionIndex:
             self._lang.add(bit, {x for v in s.languages if (x := norm_lang(v))})
             self._xjur.add(bit, {norm_code(v) for v in s.exclude_jurisdictions})
             self._xtopic.add(bit, {norm_tag(v) for v in s.exclude_topics})
+            self._xfeeds.add(bit, [str(f) for f in s.exclude_feed_ids])
             if s.feed_ids is None:
                 self._feeds.add(bit, ())
             else:
@@ -241,6 +248,10 @@ class SubscriptionIndex:
         self.feed_mask = self.all_mask & ~self._flag_only
         self.followed_feeds: frozenset[int] = frozenset(
             f for s in self.subs for f in (s.feed_ids or ())
+        )
+        # Feeds some subscription leaves out: routing must know which feeds brought a story.
+        self.excluded_feeds: frozenset[int] = frozenset(
+            f for s in self.subs for f in s.exclude_feed_ids
         )
         # Score thresholds: subscriptions sorted by min_score, with prefix masks, so "min_score
         # <= score" is one bisect.
@@ -274,6 +285,8 @@ class SubscriptionIndex:
             )
         if self._xtopic.by_value:
             m &= ~self._xtopic.mask([norm_tag(v) for v in story.topics]) | self._xtopic.unfiltered
+        if self._xfeeds.by_value and story.feeds:
+            m &= ~self._xfeeds.mask([str(f) for f in story.feeds]) | self._xfeeds.unfiltered
         if not m:
             return 0
         m &= self._jur.mask(norm_code(v) for v in story.jurisdictions)

@@ -25,6 +25,7 @@ from bot.deliver.match import SubscriptionIndex, SubscriptionView
 from bot.deliver.route import (
     QueuedDigest,
     candidate_facts,
+    excluded_feeds,
     feed_table,
     followed_feeds,
     insert_ignore,
@@ -78,7 +79,13 @@ def catch_up(
     index = SubscriptionIndex(instant)
     matched = [
         sid
-        for sid, facts in candidate_facts(session, since, until, feed_ids=followed_feeds(instant))
+        for sid, facts in candidate_facts(
+            session,
+            since,
+            until,
+            feed_ids=followed_feeds(instant),
+            sources=excluded_feeds(instant),
+        )
         if index.match_mask(facts)
     ]
     sent = _already_sent(session, destination_id, matched)
@@ -143,7 +150,7 @@ def end_channel_mute(session: Session, dest: Destination, now: datetime) -> list
         return []
     end = min(until, now)
     rows = list(session.scalars(select(Subscription).where(Subscription.destination_id == dest.id)))
-    feeds = feed_table(session) if any(r.feeds for r in rows) else []
+    feeds = feed_table(session) if any(r.feeds or r.exclude_feeds for r in rows) else []
     views = []
     for r in rows:
         # A subscription muted on its own beyond the channel's mute catches up when its

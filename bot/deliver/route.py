@@ -118,6 +118,7 @@ FILTER_FIELDS = (
     "exclude",
     "exclude_jurisdictions",
     "exclude_topics",
+    "exclude_feeds",
 )
 _SCHEDULE_FIELDS = ("mode", "at", "day", "timezone")
 _DELIVERY_FIELDS = ("mention", "post_as")  # pings and threads (with the two below)
@@ -283,11 +284,14 @@ def view_of(
     """A row as routing sees it. `feeds` (see feed_table) resolves feed routing and
     `channel_muted_until` is its channel's mute; both are loaded here when not given."""
     specs = tuple(row.feeds or ())
+    excluded = tuple(row.exclude_feeds or ())
     feed_ids: frozenset[int] | None = None
-    if specs:
+    exclude_feed_ids: frozenset[int] = frozenset()
+    if specs or excluded:
         session = object_session(row)
         table = feeds if feeds is not None else (feed_table(session) if session else [])
-        feed_ids = resolve_feeds(specs, table)
+        feed_ids = resolve_feeds(specs, table) if specs else None
+        exclude_feed_ids = resolve_feeds(excluded, table)
     if channel_muted_until is _LOOK_UP:
         channel_muted_until = row.destination.muted_until if row.destination else None
     return SubscriptionView(
@@ -309,6 +313,7 @@ def view_of(
         exclude=tuple(row.exclude or ()),
         exclude_jurisdictions=tuple(row.exclude_jurisdictions or ()),
         exclude_topics=tuple(row.exclude_topics or ()),
+        exclude_feed_ids=exclude_feed_ids,
         muted_until=_later(row.muted_until, channel_muted_until),
         mention=row.mention or None,
         mention_min_score=float(row.mention_min_score or 0.0),
@@ -336,7 +341,7 @@ def load_subscription_views(session: Session) -> list[SubscriptionView]:
             )
         )
     }
-    feeds = feed_table(session) if any(r.feeds for r in rows) else []
+    feeds = feed_table(session) if any(r.feeds or r.exclude_feeds for r in rows) else []
     views = [view_of(r, feeds, channel_muted_until=mutes.get(r.destination_id)) for r in rows]
     # The implicit console subscription stands in only while nothing real exists.
     if any(v.origin != "implicit" for v in views):
@@ -548,6 +553,10 @@ class Router:
         *,
         feed_subscriptions_only: bool = False,
     ) -> None:
+        if not feeds and self.index(session).excluded_feeds:
+            # Some subscription leaves feeds out: which feeds brought this new story (the
+            # polled one; its entries are written in this transaction).
+            feeds = story_feeds(session, story.id)
         facts = StoryFacts(
             title=story.title,
             summary=story.summary or "",
@@ -627,6 +636,12 @@ class QueuedDigest:
     story_ids: tuple[int, ...]
 
 
+def story_feeds(session: Session, story_id: int) -> tuple[int, ...]:
+    """The ids of the feeds that brought a story (for excluded feeds)."""
+    q = select(Entry.feed_id).where(Entry.story_id == story_id).distinct()
+    return tuple(sorted(session.scalars(q)))
+
+
 def candidate_facts(
     session: Session,
     start: datetime,
@@ -634,11 +649,13 @@ def candidate_facts(
     *,
     newest_first: bool = False,
     feed_ids: frozenset[int] = frozenset(),
+    sources: frozenset[int] = frozenset(),
 ) -> list[tuple[int, StoryFacts]]:
     """The stories of (start, end] that may be posted, with the facts subscriptions match
     on: flagged stories first seen then, and (feed routing) any story that one of `feed_ids`
     brought then (a new story, or one the feed joined later). A new feed's back catalogue
-    (announce False) is stored for search, never posted.
+    (announce False) is stored for search, never posted. A story that one of `sources`
+    (excluded feeds) brought then has that feed in its `feeds` too, adding no story.
 
     These are the facts instant routing sees, as the polls saw them: a story is `relevant`
     (open to every subscription) when it was first seen in the window; one a followed feed
@@ -660,13 +677,14 @@ def candidate_facts(
     window = (Story.announce.is_(True), Story.first_seen > start, Story.first_seen <= end)
     rows = list(session.execute(base.where(Verdict.relevant.is_(True), *window)))
     feeds_of: dict[int, set[int]] = {}
-    if feed_ids:
+    watched = feed_ids | sources
+    if watched:
         brought = (
             select(Entry.story_id, Entry.feed_id)
             .join(Story, Story.id == Entry.story_id)
             .where(
                 Story.announce.is_(True),
-                Entry.feed_id.in_(sorted(feed_ids)),
+                Entry.feed_id.in_(sorted(watched)),
                 Entry.first_seen > start,
                 Entry.first_seen <= end,
             )
@@ -674,7 +692,7 @@ def candidate_facts(
         for sid, fid in session.execute(brought):
             feeds_of.setdefault(sid, set()).add(fid)
         have = {r[0] for r in rows}
-        extra = sorted(set(feeds_of) - have)
+        extra = sorted({sid for sid, fs in feeds_of.items() if fs & feed_ids} - have)
         for i in range(0, len(extra), 500):
             chunk = extra[i : i + 500]
             rows.extend(session.execute(base.where(Story.id.in_(chunk))))
@@ -704,6 +722,11 @@ def candidate_facts(
 
 def followed_feeds(views: Sequence[SubscriptionView]) -> frozenset[int]:
     return frozenset(f for v in views for f in (v.feed_ids or ()))
+
+
+def excluded_feeds(views: Sequence[SubscriptionView]) -> frozenset[int]:
+    """The feeds some of `views` leave out (candidate_facts' `sources`)."""
+    return frozenset(f for v in views for f in v.exclude_feed_ids)
 
 
 def queue_due_digests(
@@ -751,7 +774,11 @@ def queue_due_digests(
         story_ids = tuple(
             sid
             for sid, facts in candidate_facts(
-                session, start, end, feed_ids=view.feed_ids or frozenset()
+                session,
+                start,
+                end,
+                feed_ids=view.feed_ids or frozenset(),
+                sources=view.exclude_feed_ids,
             )
             if index.match_mask(facts)
         )

@@ -25,6 +25,8 @@ DISCORD_DESCRIPTION = 4096
 DISCORD_FIELDS = 25
 DISCORD_FIELD_VALUE = 1024
 DISCORD_FOOTER = 2048
+DISCORD_BUTTON_LABEL = 80
+DISCORD_CUSTOM_ID = 100
 DISCORD_MESSAGE_TOTAL = 6000  # titles, descriptions, field names/values, footers, authors
 
 # -- Slack ------------------------------------------------------------------------------------
@@ -36,6 +38,9 @@ SLACK_SECTION_FIELDS = 10
 SLACK_FIELD = 2000
 SLACK_CONTEXT_ELEMENTS = 10
 SLACK_ACTIONS = 25
+SLACK_BUTTON_TEXT = 75
+SLACK_BUTTON_VALUE = 2000
+SLACK_ACTION_ID = 255
 SLACK_TEXT = 40_000
 SLACK_BLOCK_ID = 255
 # msg_blocks_too_long shows up at about 13,000 characters of blocks JSON: stay well under.
@@ -96,6 +101,11 @@ def validate_discord_message(payload: dict[str, Any]) -> list[str]:
         problems.append(f"embeds: {len(embeds)} embeds, limit {DISCORD_EMBEDS}")
     if not embeds and not (isinstance(content, str) and content.strip()):
         problems.append("message: neither content nor embeds (Discord refuses an empty message)")
+    for r, row in enumerate(payload.get("components") or []):
+        for c, comp in enumerate((row or {}).get("components") or []):
+            where = f"components[{r}][{c}]"
+            _check_len(problems, f"{where}.label", comp.get("label"), DISCORD_BUTTON_LABEL)
+            _check_len(problems, f"{where}.custom_id", comp.get("custom_id"), DISCORD_CUSTOM_ID)
     total = 0
     for i, e in enumerate(embeds):
         where = f"embeds[{i}]"
@@ -231,6 +241,31 @@ def validate_slack_message(payload: dict[str, Any]) -> list[str]:
             elements = b.get("elements")
             if not isinstance(elements, list) or not 1 <= len(elements) <= SLACK_ACTIONS:
                 problems.append(f"{where}.elements: 1 to {SLACK_ACTIONS} elements")
+            else:
+                ids = [el.get("action_id") for el in elements if isinstance(el, dict)]
+                if len(set(ids)) != len(ids):
+                    problems.append(f"{where}.elements: action_id repeated in one block")
+                for j, el in enumerate(elements):
+                    if isinstance(el, dict) and el.get("type") == "button":
+                        _check_text_object(
+                            problems,
+                            f"{where}.elements[{j}].text",
+                            el.get("text"),
+                            SLACK_BUTTON_TEXT,
+                            kinds=("plain_text",),
+                        )
+                        _check_len(
+                            problems,
+                            f"{where}.elements[{j}].value",
+                            el.get("value"),
+                            SLACK_BUTTON_VALUE,
+                        )
+                        _check_len(
+                            problems,
+                            f"{where}.elements[{j}].action_id",
+                            el.get("action_id"),
+                            SLACK_ACTION_ID,
+                        )
         elif kind not in ("divider", "image"):
             problems.append(f"{where}.type: unknown block type {kind!r}")
     return problems

@@ -248,6 +248,8 @@ class Subscription(Base):
     mention_instruments: Mapped[list[Any]] = mapped_column(JSON, default=list)
     post_as: Mapped[str] = mapped_column(String(16), default="message")
     digest_thread: Mapped[bool] = mapped_column(Boolean, default=False)
+    # -- migration 0011: feeds (names or "tag:NAME") whose stories are left out.
+    exclude_feeds: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
     destination: Mapped[Destination] = relationship()
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from bot.commands.feedback import NOT_RELEVANT_COMMAND
 from bot.commands.handlers import COMMANDS as HANDLERS
-from bot.commands.spec import COMMANDS, needs_admin
+from bot.commands.spec import BUTTON_COMMANDS, COMMANDS, needs_admin
 from bot.commands.textargs import Parsed, TextArgsError, parse, tokenize, unslack
 
 
@@ -140,8 +140,10 @@ def test_tokenize_and_unslack() -> None:
 
 
 def test_spec_matches_the_handlers() -> None:
-    # "not-relevant" is the button under alerts: no one types it
-    assert set(COMMANDS) == set(HANDLERS) - {NOT_RELEVANT_COMMAND}
+    # "not-relevant" is the button under alerts, "exclude" the ones it offers: no one types them
+    assert set(COMMANDS) == set(HANDLERS) - set(BUTTON_COMMANDS)
+    assert set(BUTTON_COMMANDS) == {NOT_RELEVANT_COMMAND, "exclude"}
+    assert needs_admin("exclude", {"story": 1}) and not needs_admin(NOT_RELEVANT_COMMAND, {})
     assert needs_admin("subscribe", {}) and needs_admin("unsubscribe", {"id": "1"})
     assert needs_admin("feeds", {"action": "add"}) and needs_admin("feeds", {"action": "remove"})
     assert not needs_admin("feeds", {}) and not needs_admin("search", {"query": "x"})

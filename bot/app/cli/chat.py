@@ -33,6 +33,9 @@ FEEDS_OPT = typer.Option(
 EXCLUDE_OPT = typer.Option(None, "--exclude", help="Words that keep a story out.")
 EXCLUDE_JUR_OPT = typer.Option(None, "--exclude-jurisdictions", help="e.g. US,CN")
 EXCLUDE_TOPICS_OPT = typer.Option(None, "--exclude-topics", help="e.g. standards-safety")
+EXCLUDE_FEEDS_OPT = typer.Option(
+    None, "--exclude-feeds", help='Feed names or tag:NAME whose stories are left out: "Example".'
+)
 
 
 def _clean(s: str) -> str:
@@ -335,6 +338,7 @@ def subs_add(
     exclude: str | None = EXCLUDE_OPT,
     exclude_jurisdictions: str | None = EXCLUDE_JUR_OPT,
     exclude_topics: str | None = EXCLUDE_TOPICS_OPT,
+    exclude_feeds: str | None = EXCLUDE_FEEDS_OPT,
     mention: str | None = typer.Option(
         None, "--mention", help="Discord role id or Slack user group id to ping."
     ),
@@ -355,7 +359,8 @@ def subs_add(
     """Add a subscription to a destination.
 
     With --feeds and no other filter it posts everything those feeds publish, flagged or
-    not; --exclude, --exclude-jurisdictions and --exclude-topics keep stories out.
+    not; --exclude, --exclude-jurisdictions, --exclude-topics and --exclude-feeds keep
+    stories out.
     """
     _check_destination(platform, channel)
     args = {
@@ -363,6 +368,7 @@ def subs_add(
         "exclude": exclude,
         "exclude_jurisdictions": exclude_jurisdictions,
         "exclude_topics": exclude_topics,
+        "exclude_feeds": exclude_feeds,
         "platform": platform,
         "scope": scope,
         "channel": channel,
@@ -457,6 +463,7 @@ def subs_preview(
     exclude: str | None = EXCLUDE_OPT,
     exclude_jurisdictions: str | None = EXCLUDE_JUR_OPT,
     exclude_topics: str | None = EXCLUDE_TOPICS_OPT,
+    exclude_feeds: str | None = EXCLUDE_FEEDS_OPT,
     days: int = typer.Option(7, "--days", min=1, max=30, help="How many days back."),
     page: int = typer.Option(1, "--page", min=1, help="Result page (5 a page)."),
     as_json: bool = JSON_OPT,
@@ -476,6 +483,7 @@ def subs_preview(
         "exclude": exclude,
         "exclude_jurisdictions": exclude_jurisdictions,
         "exclude_topics": exclude_topics,
+        "exclude_feeds": exclude_feeds,
         "days": days,
         "page": page,
     }

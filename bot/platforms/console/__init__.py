@@ -9,6 +9,7 @@ from bot.commands.types import Reply
 from bot.deliver.ports import Sender
 from bot.platforms.console.render import console_alert, console_digest
 from bot.platforms.console.send import ConsoleSender
+from bot.platforms.text import inline
 from bot.types import Digest, FeedNotice, StoryPost
 
 
@@ -28,6 +29,10 @@ class ConsolePlatform:
     def render_reply(self, reply: Reply) -> list[Any]:
         parts = [p for p in (reply.title, reply.text) if p]
         parts.extend(console_alert(s) for s in reply.stories)
+        if reply.actions:  # nothing to click in a terminal: say what each button would do
+            parts.append(
+                "\n".join(f"[{inline(a.label)}] ({a.command} {a.args})" for a in reply.actions)
+            )
         return ["\n\n".join(parts)]
 
     def render_notice(self, notice: FeedNotice) -> list[Any]:

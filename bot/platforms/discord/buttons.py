@@ -4,8 +4,10 @@
 
 - `NotRelevantButton` under each alert the bot posts (bot messages only: a channel
   webhook's message cannot carry buttons);
-- `PageButton`: Previous/More under paged command replies. The client registers both at
-  start (`add_dynamic_items`), so a page turns after a restart as it did before.
+- `PageButton`: Previous/More under paged command replies;
+- `ActionButton`: a reply's actions (Reply.actions: "Exclude source ..." after "Not
+  relevant", its Undo), each running a button-only command with the clicker's rights.
+The client registers them at start (`add_dynamic_items`), so they work after a restart.
 """
 
 from __future__ import annotations
@@ -16,23 +18,29 @@ from typing import Any
 import discord
 import structlog
 
-from bot.commands.feedback import NOT_RELEVANT_COMMAND
-from bot.commands.types import Reply, Request
+from bot.commands.spec import BUTTON_COMMANDS, NOT_RELEVANT_COMMAND
+from bot.commands.types import Action, Reply, Request
 from bot.platforms.chat import FAILED_TEXT, call_handler
 from bot.platforms.discord.ids import (
+    ACTION,
     DISABLED_PREFIX,
     NOT_RELEVANT,
     PAGE,
+    action_id,
     not_relevant_id,
     page_id,
+    parse_action_id,
     parse_page_id,
 )
 from bot.platforms.discord.interaction import caller_from, tell
 from bot.platforms.discord.reply import discord_reply
+from bot.platforms.limits import DISCORD_BUTTON_LABEL
+from bot.platforms.text import discord_plain, inline, truncate
 
 log = structlog.get_logger("policybot.discord")
 
 NOT_YOURS = "Only the person who searched can turn these pages: run `/policy search` yourself."
+MAX_ACTIONS = 5  # buttons in one action row
 
 
 def _runner(interaction: discord.Interaction[Any]) -> Any:
@@ -68,16 +76,87 @@ class NotRelevantButton(
         if runner is None:
             await tell(interaction, FAILED_TEXT)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        request = Request(NOT_RELEVANT_COMMAND, {"story": self.story_id}, caller_from(interaction))
-        reply = await call_handler(runner.handler, request, runner.ctx)
-        for payload in discord_reply(reply, ephemeral=True):
-            await interaction.followup.send(
-                content=payload.get("content") or "",
-                embeds=[discord.Embed.from_dict(e) for e in payload.get("embeds", ())],
-                ephemeral=True,
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+        await run_button(interaction, runner, NOT_RELEVANT_COMMAND, {"story": self.story_id})
+
+
+async def run_button(
+    interaction: discord.Interaction[Any], runner: Any, command: str, args: dict[str, Any]
+) -> None:
+    """Run a button's command for the one who clicked and answer them privately, with the
+    reply's own actions as buttons under its last message."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    request = Request(command, args, caller_from(interaction))
+    reply = await call_handler(runner.handler, request, runner.ctx)
+    payloads = discord_reply(reply, ephemeral=True)
+    for i, payload in enumerate(payloads):
+        kwargs: dict[str, Any] = {
+            "content": payload.get("content") or "",
+            "embeds": [discord.Embed.from_dict(e) for e in payload.get("embeds", ())],
+            "ephemeral": True,
+            "allowed_mentions": discord.AllowedMentions.none(),
+        }
+        view = action_view(reply) if i == len(payloads) - 1 else None
+        if view is not None:
+            kwargs["view"] = view
+        await interaction.followup.send(**kwargs)
+
+
+def button_label(text: str) -> str:
+    """A label from text that may hold feed text: one line, no mention or link syntax, at
+    most 80 characters (labels show no markdown, so nothing else needs escaping)."""
+    return truncate(inline(discord_plain(text)), DISCORD_BUTTON_LABEL) or "…"
+
+
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTION.pattern):
+    """One of a reply's actions: its command and args are its custom id."""
+
+    def __init__(self, custom_id: str, label: str, *, primary: bool = False) -> None:
+        parsed = parse_action_id(custom_id)
+        if parsed is None:
+            raise ValueError(f"not an action id: {custom_id!r}")
+        style = discord.ButtonStyle.primary if primary else discord.ButtonStyle.secondary
+        super().__init__(
+            discord.ui.Button(label=button_label(label), style=style, custom_id=custom_id)
+        )
+        self.command, self.args = parsed
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ActionButton:
+        return cls(match.string, getattr(item, "label", None) or "…")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        runner = _runner(interaction)
+        if runner is None or self.command not in BUTTON_COMMANDS:
+            await tell(interaction, FAILED_TEXT)
+            return
+        await run_button(interaction, runner, self.command, dict(self.args))
+
+
+def action_view(reply: Reply) -> discord.ui.View | None:
+    """The reply's actions as buttons whose state is their custom id; None when it has none
+    (an action whose state does not fit in an id is left out)."""
+    buttons = [b for a in reply.actions[:MAX_ACTIONS] if (b := _action_button(a)) is not None]
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for b in buttons:
+        view.add_item(b)
+    view.stop()  # the registered DynamicItem answers the clicks, not this object
+    return view
+
+
+def _action_button(action: Action) -> ActionButton | None:
+    custom_id = action_id(action.command, action.args)
+    if custom_id is None:
+        log.warning("action_state_too_long", command=action.command)
+        return None
+    return ActionButton(custom_id, action.label, primary=action.primary)
 
 
 class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAGE.pattern):
@@ -160,4 +239,8 @@ def page_view(owner: int, command: str, reply: Reply) -> discord.ui.View | None:
     return view
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (NotRelevantButton, PageButton)
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    NotRelevantButton,
+    PageButton,
+    ActionButton,
+)

@@ -27,7 +27,7 @@ from bot.platforms.chat import (
     default_handler,
     next_page_args,
 )
-from bot.platforms.discord.buttons import DYNAMIC_ITEMS, page_view
+from bot.platforms.discord.buttons import DYNAMIC_ITEMS, action_view, page_view
 from bot.platforms.discord.interaction import caller_from, is_admin
 from bot.platforms.discord.interaction import tell as _tell
 from bot.platforms.discord.reply import EPHEMERAL_FLAG, discord_reply
@@ -133,6 +133,10 @@ class Runner:
                     # Only the first message can be edited through the interaction token.
                     origin=interaction if len(messages) == 1 else None,
                 )
+            elif reply.actions and i == len(messages) - 1:
+                view = action_view(reply)
+                if view is not None:
+                    kwargs["view"] = view
             if not interaction.response.is_done():
                 await interaction.response.send_message(
                     allowed_mentions=discord.AllowedMentions.none(), **kwargs

@@ -25,14 +25,13 @@ from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.feedback import NOT_RELEVANT_COMMAND
-from bot.commands.spec import COMMANDS, needs_admin
+from bot.commands.spec import BUTTON_COMMANDS, COMMANDS, NOT_RELEVANT_COMMAND, needs_admin
 from bot.commands.textargs import Parsed, TextArgsError, parse
 from bot.commands.types import Caller, Reply, Request
 from bot.errors import CredentialsError
 from bot.platforms.chat import Handler, call_handler, default_handler
 from bot.platforms.slack.notice import NOT_RELEVANT_ACTION
-from bot.platforms.slack.reply import SLACK_PAGE_ACTION, slack_reply
+from bot.platforms.slack.reply import SLACK_PAGE_ACTION, SLACK_REPLY_ACTION, slack_reply
 
 log = structlog.get_logger("policybot.slack")
 
@@ -40,6 +39,7 @@ ADMINS_ENV = "POLICYBOT_SLACK_ADMINS"
 ADMIN_CACHE_SECONDS = 300.0
 PAGED_COMMANDS = frozenset({"search", "preview"})
 _PAGE_ACTION = re.compile(rf"^{SLACK_PAGE_ACTION}_(prev|next)$")
+_REPLY_ACTION = re.compile(rf"^{SLACK_REPLY_ACTION}_[0-9]+$")
 
 
 def parse_admins(value: str | Iterable[str] | None) -> frozenset[str]:
@@ -219,6 +219,35 @@ class SlackCommands:
         reply = await call_handler(self.handler, request, self.ctx)
         await self._send(respond, reply, Parsed(NOT_RELEVANT_COMMAND, {}), owner=caller.user_id)
 
+    async def on_action(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
+        """A reply's action (e.g. "Exclude source ..." after "Not relevant"): its value
+        names a button-only command and its args; the command checks the clicker's rights.
+        Answered only to the one who clicked."""
+        await ack()
+        user = body.get("user") or {}
+        try:
+            action = (body.get("actions") or [{}])[0]
+            value = json.loads(action.get("value") or "{}")
+            command, args = str(value["c"]), dict(value["a"])
+        except (ValueError, KeyError, TypeError, IndexError):
+            log.warning("slack_action_bad_value")
+            return
+        if command not in BUTTON_COMMANDS:
+            return
+        caller = await self.caller(
+            client,
+            user_id=str(user.get("id", "")),
+            team_id=str((body.get("team") or {}).get("id") or user.get("team_id", "")),
+            channel_id=str((body.get("channel") or {}).get("id", "")),
+            user_name=str(user.get("username") or user.get("name") or ""),
+            command=command,
+            args=args,
+        )
+        reply = await call_handler(self.handler, Request(command, args, caller), self.ctx)
+        await self._send(respond, reply, Parsed(command, {}), owner=caller.user_id)
+
     async def _send(
         self, respond: Any, reply: Reply, parsed: Parsed, *, owner: str, replace: bool = False
     ) -> None:
@@ -261,7 +290,8 @@ def build_app(
     token: str | None = None,
     signing_secret: str | None = None,
 ) -> AsyncApp:
-    """The bolt app with the slash command, the paging buttons and "Not relevant".
+    """The bolt app with the slash command, the paging buttons, "Not relevant" and the
+    actions of replies (the exclusions it offers).
 
     Tokens come from settings (slack_bot_token, slack_signing_secret) unless given; `client`
     replaces the Web API client (tests point it at a local fake); `admins` defaults to
@@ -285,6 +315,7 @@ def build_app(
     app.command(command)(commands.on_command)
     app.action(_PAGE_ACTION)(commands.on_page)
     app.action(NOT_RELEVANT_ACTION)(commands.on_not_relevant)
+    app.action(_REPLY_ACTION)(commands.on_action)
 
     @app.error
     async def _on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from bot.commands.types import Reply
 from bot.platforms.limits import (
     SLACK_BLOCKS,
     SLACK_BLOCKS_JSON,
+    SLACK_BUTTON_TEXT,
     SLACK_HEADER,
     SLACK_SECTION,
     blocks_json_len,
@@ -36,6 +37,7 @@ from bot.platforms.text import (
     safe_link,
     slack_plain,
     slack_text,
+    truncate,
 )
 from bot.types import Digest, StoryPost
 
@@ -43,6 +45,8 @@ SLACK_TEXT = 3000  # the notification fallback: far under 40,000, it is only a p
 SLACK_MAX_MESSAGES = 5  # a response_url takes at most 5 responses
 SLACK_BUTTON_VALUE = 2000
 SLACK_PAGE_ACTION = "policy_page"  # action_id prefix of the Previous/More buttons
+SLACK_REPLY_ACTION = "policy_do"  # action_id prefix of a reply's actions (Reply.actions)
+MAX_ACTIONS = 5
 # Kept free in every Slack message for the "(N more not shown)" note block.
 SLACK_NOTE_RESERVE = 200
 
@@ -120,6 +124,37 @@ def slack_page_actions(
     return {"type": "actions", "elements": buttons} if buttons else None
 
 
+def action_value(command: str, args: dict[str, Any]) -> str | None:
+    """What an action button runs, as its value; None when too long."""
+    value = json.dumps({"c": command, "a": args}, separators=(",", ":"), default=str)
+    return value if platform_len(value) <= SLACK_BUTTON_VALUE else None
+
+
+def button_text(text: str) -> str:
+    """A button's plain_text from text that may hold feed text: one line, no mention, at
+    most 75 characters."""
+    return truncate(inline(slack_plain(text)), SLACK_BUTTON_TEXT) or "…"
+
+
+def slack_reply_actions(reply: Reply) -> dict[str, Any] | None:
+    """The reply's actions as buttons (each action_id unique in the block)."""
+    buttons = []
+    for i, action in enumerate(reply.actions[:MAX_ACTIONS]):
+        value = action_value(action.command, action.args)
+        if value is None:
+            continue
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": f"{SLACK_REPLY_ACTION}_{i}",
+            "text": {"type": "plain_text", "text": button_text(action.label), "emoji": False},
+            "value": value,
+        }
+        if action.primary:
+            button["style"] = "primary"
+        buttons.append(button)
+    return {"type": "actions", "elements": buttons} if buttons else None
+
+
 def _slack_units(
     reply: Reply, command: str, owner: str | None = None
 ) -> list[list[dict[str, Any]]]:
@@ -141,6 +176,9 @@ def _slack_units(
     actions = slack_page_actions(reply, command, owner)
     if actions:
         units.append([actions])
+    offered = slack_reply_actions(reply)
+    if offered:
+        units.append([offered])
     return units
 
 
