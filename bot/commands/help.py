@@ -30,7 +30,7 @@ HELP: dict[str, tuple[str, str]] = {
         " /policy subscribe instruments:eu-ai-act min_score:0.6 ·"
         " /policy subscribe feeds:tag:privacy (everything those feeds publish) ·"
         " /policy subscribe jurisdictions:EU exclude:crypto,blockchain"
-        " exclude_topics:standards-safety ·"
+        " exclude_topics:standards-safety exclude_feeds:Example (Slack) ·"
         " /policy subscribe mention:@policy-team mention_min_score:0.8 post_as:thread",
     ),
     "unsubscribe": (
@@ -70,8 +70,10 @@ HELP: dict[str, tuple[str, str]] = {
     ),
     "missed": (
         "Report a story the bot should have flagged (its link, id or headline words); under"
-        " each alert, the Not relevant button reports the opposite. Both go to the operator"
-        " for review; nothing changes the classifier by itself.",
+        " each alert, the Not relevant button reports the opposite, and offers admins to"
+        " leave that story's source or a word of it out of this channel's subscriptions in"
+        " one click (undone the same way). Reports go to the operator for review; nothing"
+        " changes the classifier by itself.",
         "/policy missed https://example.org/news/ai-law · /policy missed Kenya AI bill",
     ),
     "help": ("This help.", "/policy help search"),

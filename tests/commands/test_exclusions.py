@@ -33,8 +33,8 @@ ELSEWHERE = Caller("discord", "u1", scope="guildA", channel="chan2", is_admin=Tr
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    storage = Storage.open(f"sqlite:///{tmp_path / 'x.db'}")
+def world(db_url: str) -> Iterator[World]:  # SQLite and PostgreSQL
+    storage = Storage.open(db_url)
     yield World.make(storage)
     storage.close()
 
