@@ -16,10 +16,10 @@ import re
 from typing import Any
 
 import discord
-import structlog
 
 from bot.commands.spec import BUTTON_COMMANDS, NOT_RELEVANT_COMMAND
 from bot.commands.types import Action, Reply, Request
+from bot.log import get_logger
 from bot.platforms.chat import FAILED_TEXT, call_handler
 from bot.platforms.discord.ids import (
     ACTION,
@@ -33,11 +33,11 @@ from bot.platforms.discord.ids import (
     parse_page_id,
 )
 from bot.platforms.discord.interaction import caller_from, tell
+from bot.platforms.discord.limits import DISCORD_BUTTON_LABEL
 from bot.platforms.discord.reply import discord_reply
-from bot.platforms.limits import DISCORD_BUTTON_LABEL
 from bot.platforms.text import discord_plain, inline, truncate
 
-log = structlog.get_logger("policybot.discord")
+log = get_logger("policybot.discord")
 
 NOT_YOURS = "Only the person who searched can turn these pages: run `/policy search` yourself."
 MAX_ACTIONS = 5  # buttons in one action row
