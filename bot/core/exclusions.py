@@ -29,7 +29,15 @@ from bot.deliver.match import StoryFacts, SubscriptionIndex, SubscriptionView
 from bot.deliver.route import feed_table, resolve_feeds, subscriptions_changed, view_of
 from bot.errors import InputError, NotFoundError, PermissionDenied
 from bot.ingest.lang import _function_words
-from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
+from bot.store.models import (
+    Destination,
+    Entry,
+    Feed,
+    OutboxMessage,
+    Story,
+    Subscription,
+    Verdict,
+)
 from bot.store.storage import Storage
 from bot.types import ExclusionInfo, ExclusionKind, Origin
 
@@ -105,6 +113,23 @@ def choose_keyword(title: str, summary: str, evidence: Sequence[Any]) -> str | N
     return min(candidates)[2] if candidates else None
 
 
+def _home_channel(s: Session, platform: str, story_id: int, channel: str) -> str:
+    """The channel whose subscriptions posted the story where the button was clicked: a
+    Discord forum post's button answers from inside the post (a thread), whose id the outbox
+    row of that post keeps as its thread."""
+    q = (
+        select(Destination.channel)
+        .join(OutboxMessage, OutboxMessage.destination_id == Destination.id)
+        .where(
+            OutboxMessage.story_id == story_id,
+            OutboxMessage.thread_id == channel,
+            Destination.platform == platform,
+        )
+        .limit(1)
+    )
+    return s.scalar(q) or channel
+
+
 def _channel_rows(s: Session, platform: str, scope: str, channel: str) -> list[Subscription]:
     # A channel named in the config file has no guild until a chat command is typed there.
     q = (
@@ -173,7 +198,7 @@ def _plan(
         probe = SubscriptionView(id=0, destination_id=0, exclude=(word,))
         if SubscriptionIndex([probe]).match_mask(dataclasses.replace(facts, relevant=True)):
             word = None
-    rows = _channel_rows(s, platform, scope, channel)
+    rows = _channel_rows(s, platform, scope, _home_channel(s, platform, story_id, channel))
     table = feed_table(s) if rows else []
     posting: list[Subscription] = []
     for row in rows:

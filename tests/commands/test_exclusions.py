@@ -22,7 +22,7 @@ from bot.deliver.route import queue_due_digests
 from bot.platforms.console import PLATFORM as CONSOLE
 from bot.platforms.discord.buttons import button_label
 from bot.platforms.slack.reply import button_text
-from bot.store.models import Story, Subscription
+from bot.store.models import OutboxMessage, Story, Subscription
 from bot.store.storage import Storage
 from tests.deliver.helpers import NOW
 from tests.deliver.routing_world import FEEDS, World, item
@@ -195,3 +195,22 @@ def test_offer_labels_are_inert_and_short() -> None:
     )
     (text,) = CONSOLE.render_reply(reply)
     assert "[Exclude source X]" in text
+
+
+async def test_a_forum_posts_button_edits_the_forums_subscription(
+    ctx: CommandContext, world: World
+) -> None:
+    # A Discord forum post's buttons answer from inside the post (a thread): the
+    # subscription is the forum channel's, found through the post's outbox row.
+    assert not (await run(ctx, "subscribe", jurisdictions="EU")).error
+    world.poll("Wire", [item("EU AI forum item")], now=NOW)
+    sid = _story(world, "EU AI forum item")
+    with world.storage.write() as s:
+        row = s.scalars(select(OutboxMessage).where(OutboxMessage.story_id == sid)).one()
+        row.thread_id = "thread9"
+    in_post = Caller("discord", "u1", scope="guildA", channel="thread9", is_admin=True)
+    offered = await run(ctx, NOT_RELEVANT_COMMAND, in_post, story=sid)
+    assert offered.actions[0].label == "Exclude source Wire"
+    done = await run(ctx, EXCLUDE_COMMAND, in_post, **offered.actions[0].args)
+    assert "Done: subscription 1" in done.text
+    assert ctx.bot.subscriptions("discord", "guildA", "chan1")[0].exclude_feeds == ("Wire",)
