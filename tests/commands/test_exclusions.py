@@ -5,6 +5,7 @@ chosen."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,8 +13,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from bot.app.cli import app
 from bot.app.config import ConfigError, parse_config
+from bot.clock import utcnow
 from bot.commands import CommandContext, handle
 from bot.commands.spec import EXCLUDE_COMMAND, NOT_RELEVANT_COMMAND
 from bot.commands.types import Action, Caller, Reply, Request
@@ -214,3 +218,22 @@ async def test_a_forum_posts_button_edits_the_forums_subscription(
     done = await run(ctx, EXCLUDE_COMMAND, in_post, **offered.actions[0].args)
     assert "Done: subscription 1" in done.text
     assert ctx.bot.subscriptions("discord", "guildA", "chan1")[0].exclude_feeds == ("Wire",)
+
+
+def test_cli_exclude_feeds(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("POLICYBOT_DATABASE_URL", world.storage.engine.url.render_as_string(False))
+    monkeypatch.setenv("POLICYBOT_FEEDS", str(tmp_path / "absent.yaml"))
+    r = CliRunner()
+    dest = ["--platform", "slack", "--scope", "T1", "--channel", "C1"]
+    ok = r.invoke(app, ["subscriptions", "add", *dest, "--exclude-feeds", "edpb", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["table"]["rows"][0][5] == "feed EDPB"
+    bad = r.invoke(app, ["subscriptions", "add", *dest, "--exclude-feeds", "Nope"])
+    assert bad.exit_code == 2 and "no feed is called 'Nope'" in bad.output
+    today = utcnow()  # the CLI's clock is the real one
+    world.poll("EDPB", [item("Fresh EDPB opinion", published=today)], now=today)
+    world.poll("CNIL", [item("Fresh CNIL opinion", published=today)], now=today)
+    args = ["subscriptions", "preview", "--feeds", "tag:privacy", "--exclude-feeds", "EDPB"]
+    shown = r.invoke(app, [*args, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert [s["title"] for s in json.loads(shown.output)["stories"]] == ["Fresh CNIL opinion"]
