@@ -16,7 +16,14 @@ from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
-from bot.classify.lexicon import Entry, Lexicon, base_char_map, lower_same_length
+from bot.classify.lexicon import (
+    FINAL_SIGMA,
+    SIGMA,
+    Entry,
+    Lexicon,
+    base_char_map,
+    lower_same_length,
+)
 
 # A sentence ends after a lower-case letter or closing mark plus . ! ? ; (so "U.S." and
 # "Gen. AI" initials do not split), after a year or a longer number plus a period, or at CJK
@@ -338,12 +345,13 @@ class Matcher:
                     folded = self._latin1_folded(text)
                     if folded is None:
                         text = self._table_re.sub(self._fold_run, text)
-                        low = text.lower()  # lower_same_length(), unless a letter lowers to two
-                        return (
-                            text,
-                            low if len(low) == len(text) else lower_same_length(text),
-                            _OTHER,
-                        )
+                        # lower_same_length(), inlined for the common case
+                        low = text.lower()
+                        if len(low) != len(text):
+                            low = lower_same_length(text)
+                        elif FINAL_SIGMA in low:
+                            low = low.replace(FINAL_SIGMA, SIGMA)
+                        return text, low, _OTHER
             if folded is not None:
                 low = folded.lower()
                 return (
