@@ -551,17 +551,47 @@ def _same(a: Entry, b: Entry) -> bool:
 
 def _merge_places(bucket: list[Entry]) -> list[Entry]:
     """One surface form naming the same code twice ("China" the country, "china" Spanish for
-    Chinese) keeps only its strongest reading, so evidence and scores count it once."""
+    Chinese) keeps only its strongest reading, so evidence and scores count it once. So does
+    a word that several languages' groups list with the same meaning and different weights
+    ("tribunal" in es, pt and fr, "multa" in es and pt): one word, one piece of evidence."""
     best: dict[tuple[object, ...], Entry] = {}
     out: list[Entry] = []
     for e in bucket:
         if e.kind != "jurisdiction":
-            out.append(e)
+            k = _meaning(e)
+            i = best.get(k)
+            if i is None:
+                best[k] = e
+                out.append(e)
+            elif e.weight > i.weight:
+                best[k] = e
+                out[out.index(i)] = e
             continue
-        k = (e.jurisdictions, e.case, e.term if e.case else "", e.langs)
+        k = ("place", e.jurisdictions, e.case, e.term if e.case else "", e.langs)
         if k not in best or e.weight > best[k].weight:
             best[k] = e
-    return out + list(best.values())
+    return out + [e for k, e in best.items() if k[0] == "place"]
+
+
+def _meaning(e: Entry) -> tuple[object, ...]:
+    """What an entry says, its weight aside (see _same)."""
+    return (
+        e.kind,
+        e.case,
+        e.term if e.case else "",
+        e.topics,
+        e.jurisdictions,
+        e.needs_actor,
+        e.ai,
+        e.label,
+        e.ident,
+        e.langs,
+        e.generic,
+        e.from_actor,
+        e.near,
+        e.scope,
+        e.unless_actor,
+    )
 
 
 def guess_script_language(text: str) -> str | None:

@@ -69,3 +69,16 @@ def test_greek_sigma_and_accents_fold_alike(clf: Classifier) -> None:
         assert "Μητσοτακης" in _terms(clf, f"{text} για την AI"), text
     _, low = clf.matcher.normalise("ΝΟΜΟΣ νόμος ΣΟΣ")
     assert "ς" not in low and low == "νομοσ νομοσ σοσ"
+
+
+def test_a_word_several_languages_list_counts_once(clf: Classifier) -> None:
+    # "tribunal" is an enforcement word in the Spanish, Portuguese and French groups, each with
+    # its own weight: one match is one piece of evidence, at the strongest weight
+    listed = [e for e in clf.lexicon.entries if e.key == "tribunal" and e.kind == "governance"]
+    assert len({e.weight for e in listed}) > 1
+    hits = [
+        h
+        for h in clf.matcher.scan("Un tribunal condena a una empresa de IA", "")
+        if h.text == "tribunal"
+    ]
+    assert len(hits) == 1 and hits[0].entry.weight == max(e.weight for e in listed)
