@@ -68,6 +68,22 @@ def test_search_loads_neither_the_classifier_nor_its_lexicons(tmp_path: Path) ->
     assert _loaded(tmp_path, ["search", "AI Act"], heavy) == []
 
 
+def test_search_loads_only_its_own_command_family(tmp_path: Path) -> None:
+    # The core service loads a family on first use (bot/lazy.py), loggers load structlog on
+    # their first line (bot/log.py), and a SQLite process needs no PostgreSQL dialect.
+    _loaded(tmp_path, ["search", "AI Act"], [])
+    heavy = [
+        "bot.deliver.route",
+        "bot.deliver.worker",
+        "bot.core.feedback",
+        "bot.core.mute",
+        "bot.app.config",
+        "structlog",
+        "sqlalchemy.dialects.postgresql",
+    ]
+    assert _loaded(tmp_path, ["search", "AI Act"], heavy) == []
+
+
 def test_the_installed_entry_point_exits_0_on_version_and_2_on_a_usage_error() -> None:
     exe = Path(sys.executable).with_name("policybot")
     if not exe.exists():
