@@ -40,8 +40,7 @@ def _load() -> Any:
 
 
 class _Logger:
-    __slots__ = ("_logger", "_name")
-
+    # No __slots__: tests replace a method on a module's logger (monkeypatch.setattr).
     def __init__(self, name: str) -> None:
         self._name = name
         self._logger: Any = None

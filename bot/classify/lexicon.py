@@ -225,12 +225,20 @@ def base_char_map() -> dict[int, str]:
     return m
 
 
+# Greek has two lower-case sigmas: final ς and σ elsewhere. str.lower() picks one by the
+# letter's place in the word, but the compiled build's lower() maps Σ to σ everywhere, so a
+# key and a text could disagree between builds. Keys and texts alike fold ς to σ.
+FINAL_SIGMA = "\u03c2"
+SIGMA = "\u03c3"
+
+
 def lower_same_length(text: str) -> str:
+    """`text` lower-cased with its length (and so every offset) kept, final sigma folded."""
     low = text.lower()
-    if len(low) == len(text):
-        return low
-    # A handful of characters (e.g. U+0130) lower to two: keep those as they are.
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    if len(low) != len(text):
+        # A handful of characters (e.g. U+0130) lower to two: keep those as they are.
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return low.replace(FINAL_SIGMA, SIGMA) if FINAL_SIGMA in low else low
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -429,11 +437,11 @@ def make_entry(
     if case is None:
         case = bool(_SHORT_ACRONYM.match(term)) and sum(c.isalpha() for c in term) <= 5
     first, last = term[0], term[-1]  # (is_word_char, inlined: called for every term)
-    low = term.lower()
+    low = term.lower() if term.isascii() else lower_same_length(term)
     return Entry(
         kind=kind,
         term=term,
-        key=low if len(low) == len(term) else lower_same_length(term),
+        key=low,
         case=case,
         left=not left_star and first.isalnum() and not is_wide(first),
         right=not right_star and last.isalnum() and not is_wide(last),
