@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 
 from bot.classify.evidence import HINT_WEIGHT, hint_evidence
+from bot.classify.folding import is_wide, lower_same_length
 from bot.classify.kernel import JurHit
-from bot.classify.lexicon import is_wide, lower_same_length
 from bot.verdict import Evidence
 
 # How a hit's weight as jurisdiction evidence is found (Rule.jur_mode): its own, or it may be a

@@ -16,14 +16,8 @@ from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
-from bot.classify.lexicon import (
-    FINAL_SIGMA,
-    SIGMA,
-    Entry,
-    Lexicon,
-    base_char_map,
-    lower_same_length,
-)
+from bot.classify.entries import Entry, Lexicon
+from bot.classify.folding import FINAL_SIGMA, SIGMA, base_char_map, lower_same_length
 
 # A sentence ends after a lower-case letter or closing mark plus . ! ? ; (so "U.S." and
 # "Gen. AI" initials do not split), after a year or a longer number plus a period, or at CJK
@@ -109,7 +103,7 @@ _QUICK_FOLD = (
     ("\u3000", " "),
 )
 _WIDE_TEXT = re.compile("[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef]")
-# lexicon.is_wide() as a pattern: one search per key instead of a call per character.
+# folding.is_wide() as a pattern: one search per key instead of a call per character.
 _WIDE_CHAR = re.compile(
     "[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
 )

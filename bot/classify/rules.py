@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.classify import jurisdictions, kernel, relevance, topics
+from bot.classify.entries import Entry, Lexicon
+from bot.classify.folding import is_wide, lower_same_length
 from bot.classify.kernel import Rule
-from bot.classify.lexicon import Entry, Lexicon, is_wide, lower_same_length, make_entry
+from bot.classify.lexicon import make_entry
 
 KIND_CODES = {
     "ai": kernel.AI,
