@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert
 
-from bot.deliver.worker import Pacer, Worker
+from bot.deliver.pacing import Pacer
+from bot.deliver.worker import Worker
 from bot.platforms import render_alert, render_digest
 from bot.platforms.console.send import ConsoleSender
 from bot.platforms.slack.send import SlackWebhookSender

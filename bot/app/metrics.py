@@ -151,7 +151,7 @@ def start_metrics_server(
     """Serve /healthz (the scheduler's heartbeat, then the database) and /metrics in a
     daemon thread."""
     if storage is not None:
-        from bot.deliver.worker import outbox_depth
+        from bot.deliver.outbox import outbox_depth
 
         def depth() -> float:
             try:

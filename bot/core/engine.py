@@ -20,20 +20,12 @@ from bot.core.pipeline import Pipeline
 from bot.deliver.followup import queue_followups
 from bot.deliver.health import sweep as sweep_feed_health
 from bot.deliver.mute import queue_scheduled
+from bot.deliver.outbox import disabled_destinations, recover_in_flight, resume_after_credentials
+from bot.deliver.pacing import Pacer
 from bot.deliver.ports import Outcome, Sender, Styler
 from bot.deliver.route import Router
 from bot.deliver.status import PLATFORM_NEEDS, waiting_without_sender
-from bot.deliver.worker import (
-    DrainStats,
-    Pacer,
-    RenderAlert,
-    RenderDigest,
-    RenderNotice,
-    Worker,
-    disabled_destinations,
-    recover_in_flight,
-    resume_after_credentials,
-)
+from bot.deliver.worker import DrainStats, RenderAlert, RenderDigest, RenderNotice, Worker
 from bot.ingest.fetch import Fetcher
 from bot.log import get_logger
 from bot.store.db import database_error

@@ -47,9 +47,9 @@ if TYPE_CHECKING:
     from bot.core import stories as _stories
     from bot.core import subscriptions as _subs
     from bot.core.engine import Engine
+    from bot.deliver import outbox as _outbox
     from bot.deliver import route as _route
     from bot.deliver import status as _status
-    from bot.deliver import worker as _worker
     from bot.deliver.status import DestinationStatus
     from bot.deliver.worker import DrainStats
     from bot.ingest.check import FeedCheck, Policy
@@ -65,7 +65,7 @@ else:
     _subs = LazyModule("bot.core.subscriptions")
     _route = LazyModule("bot.deliver.route")
     _status = LazyModule("bot.deliver.status")
-    _worker = LazyModule("bot.deliver.worker")
+    _outbox = LazyModule("bot.deliver.outbox")
 
 FeedChecker = Callable[[str], Awaitable["FeedCheck"]]
 
@@ -554,7 +554,7 @@ class PolicyBot:
         if not 0 < destination_id < 2**63:
             raise NotFoundError(f"no destination {destination_id}")
         try:
-            return _worker.enable_destination(self.storage, destination_id, now=self.now())
+            return _outbox.enable_destination(self.storage, destination_id, now=self.now())
         except KeyError:
             raise NotFoundError(f"no destination {destination_id}") from None
 

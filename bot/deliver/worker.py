@@ -43,9 +43,8 @@ import asyncio
 import dataclasses
 import random
 import secrets
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +55,8 @@ from bot.clock import as_utc, utcnow
 from bot.deliver.followup import FOLLOWUP, parse_followup_key
 from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
+from bot.deliver.outbox import CLAIMABLE, CREDENTIALS_REJECTED, GAVE_UP
+from bot.deliver.pacing import Pacer, backoff_delay
 from bot.deliver.placement import Posting, alert_placement, digest_placements
 from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
 from bot.log import get_logger
@@ -75,19 +76,14 @@ from bot.types import (
 
 log = get_logger("policybot.deliver")
 
-# Seconds between two posts to one destination of a kind the pacer was not told about: the
-# platforms state their own (bot.platforms.pacing()), which the app passes in.
-DEFAULT_INTERVAL = 1.0
+# The pacer of workers made without one: it outlives each worker, so pacing holds across drains.
+_default_pacer = Pacer()
+
 LEASE = timedelta(minutes=5)  # a "sending" row whose worker died is retried after this
 # A row is parked as failed only after this many transient failures AND this age: a
 # platform outage of several days loses nothing, a message that can never go stops trying.
 MAX_ATTEMPTS = 25
 GIVE_UP_AFTER = timedelta(days=7)
-GAVE_UP = "gave up after"  # prefix of last_error for rows parked that way
-# Prefix of a destination's disabled_reason when the platform refused the bot's credentials.
-CREDENTIALS_REJECTED = "credentials rejected: "
-BACKOFF_BASE = 15.0
-BACKOFF_CAP = 3600.0
 
 RenderAlert = Callable[[str, StoryPost], list[Any]]
 _Posts = Mapping[int, StoryPost]
@@ -110,56 +106,6 @@ class DrainStats:
         for k in ("picked", "sent", "parts", "transient", "permanent", "rejected", "skipped"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.errors.extend(other.errors)
-
-
-class Pacer:
-    """Minimum spacing between posts to one destination; lives across drains."""
-
-    def __init__(
-        self,
-        intervals: Mapping[str, float] | None = None,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.intervals = dict(intervals or {})
-        # Kinds not named wait DEFAULT_INTERVAL, unless the caller named the kinds itself.
-        self._default = DEFAULT_INTERVAL if intervals is None else 0.0
-        self._monotonic = monotonic
-        self._last: dict[int, float] = {}
-
-    def interval(self, dest: DestinationInfo) -> float:
-        """Seconds between two posts to this destination."""
-        return self.intervals.get(dest.platform, self._default)
-
-    async def wait(self, dest: DestinationInfo) -> None:
-        gap = self.interval(dest)
-        last = self._last.get(dest.id)
-        if gap > 0 and last is not None:
-            delay = last + gap - self._monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-
-    def mark(self, dest: DestinationInfo) -> None:
-        self._last[dest.id] = self._monotonic()
-
-    def seed(self, dest: DestinationInfo, last: datetime, now: datetime) -> None:
-        """Another instance posted to `dest` until `last` (wall clock): pace from there."""
-        ago = (now - last).total_seconds()
-        mono = self._monotonic() - max(0.0, ago)
-        self._last[dest.id] = max(self._last.get(dest.id, mono), mono)
-
-
-_default_pacer = Pacer()
-
-
-def backoff_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
-    """Seconds to wait before attempt `attempts + 1`: the platform's Retry-After when given
-    (plus a little jitter so queued rows do not all return at once), else exponential backoff
-    with full jitter on its upper half."""
-    if retry_after is not None and retry_after > 0:
-        return retry_after * (1.0 + 0.1 * rng.random())
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * float(2 ** min(max(0, attempts - 1), 30)))
-    return ceiling * (0.5 + 0.5 * rng.random())
 
 
 def new_nonce() -> str:
@@ -197,7 +143,6 @@ class _Wait(Exception):
         self.until = until
 
 
-_CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 _OUTBOX: Table = Base.metadata.tables["outbox"]
 _DESTINATIONS: Table = Base.metadata.tables["destinations"]
 # Rows whose rendering is read ahead in one go, at most: the rest of a long backlog is read
@@ -214,7 +159,7 @@ _CLAIM = (
     update(_OUTBOX)
     .where(
         _OUTBOX.c.id == bindparam("row_id"),
-        _OUTBOX.c.status.in_(_CLAIMABLE),
+        _OUTBOX.c.status.in_(CLAIMABLE),
         _OUTBOX.c.next_attempt_at <= bindparam("now"),
         ~exists().where(
             _DESTINATIONS.c.id == _OUTBOX.c.destination_id,
@@ -278,7 +223,7 @@ _DESTINATION_SENT = (
 
 
 def _due_condition(now: datetime) -> Any:
-    return OutboxMessage.status.in_(_CLAIMABLE) & (OutboxMessage.next_attempt_at <= now)
+    return OutboxMessage.status.in_(CLAIMABLE) & (OutboxMessage.next_attempt_at <= now)
 
 
 def process_owner() -> str:
@@ -534,7 +479,7 @@ class Worker:
         )
         if alert is None:
             raise _Skip("the story was never posted here")
-        if alert.status in _CLAIMABLE and not alert.thread_id:
+        if alert.status in CLAIMABLE and not alert.thread_id:
             raise _Wait(max(as_utc(alert.next_attempt_at), utcnow()) + timedelta(seconds=5))
         if not alert.thread_id:
             raise _Skip("the story's post has no thread to add this source to")
@@ -677,7 +622,7 @@ class Worker:
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.destination_id == dest_id,
-                    OutboxMessage.status.in_(_CLAIMABLE),
+                    OutboxMessage.status.in_(CLAIMABLE),
                 )
                 .values(
                     status=OutboxStatus.FAILED.value,
@@ -984,103 +929,3 @@ async def drain_outbox(
         digest_renderer=digest_renderer,
     )
     return await worker.drain(now=now, limit=limit)
-
-
-def recover_in_flight(
-    storage: Storage, *, now: datetime | None = None, expired_only: bool = False
-) -> int:
-    """At startup: rows left "sending" by a dead worker become due now (same nonce). They stay
-    "sending" with no owner, so that their next claim knows the part in flight may have been
-    posted (see `Sender.send`'s `resend`).
-
-    Call it holding the instance lock (bot.store.lock): then, on SQLite, no other process can
-    own a claim, and every "sending" row is a dead one's. With `expired_only`, and always on
-    PostgreSQL (instances share it), only rows whose lease ran out or whose owner stopped
-    running are taken back.
-    """
-    now = now or utcnow()
-    cond = OutboxMessage.status == OutboxStatus.SENDING.value
-    with storage.write() as s:
-        if expired_only or storage.shared:
-            owners = s.scalars(select(OutboxMessage.claimed_by).where(cond).distinct())
-            dead = coord.dead_owners(s.connection(), list(owners))
-            cond = cond & (
-                (OutboxMessage.next_attempt_at <= now)
-                | OutboxMessage.claimed_by.in_(dead)
-                | OutboxMessage.claimed_by.is_(None)  # claimed before claims were signed
-            )
-        res = s.execute(
-            update(OutboxMessage).where(cond).values(next_attempt_at=now, claimed_by=None)
-        )
-        return int(getattr(res, "rowcount", 0) or 0)
-
-
-def enable_destination(
-    storage: Storage, destination_id: int, *, now: datetime | None = None
-) -> int:
-    """Clear a destination's permanent error and requeue its parked rows; returns how many."""
-    now = now or utcnow()
-    with storage.write() as s:
-        dest = s.get(Destination, destination_id)
-        if dest is None:
-            raise KeyError(destination_id)
-        dest.disabled_reason = None
-        dest.disabled_at = None
-        res = s.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.destination_id == destination_id,
-                OutboxMessage.status == OutboxStatus.FAILED.value,
-                # Rows parked with the destination or after a long outage: messages the
-                # platform itself refused (bad rendering) would only be refused again.
-                OutboxMessage.last_error.like("destination disabled:%")
-                | OutboxMessage.last_error.like(f"{GAVE_UP} %"),
-            )
-            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, attempts=0)
-        )
-        return int(getattr(res, "rowcount", 0) or 0)
-
-
-def resume_after_credentials(storage: Storage, kinds: Iterable[str]) -> list[DestinationInfo]:
-    """At start: destinations disabled because the platform refused the credentials are
-    tried again (the operator may have fixed the token and restarted); returns them. Only
-    for kinds that have a sender now. If the token is still wrong, the first send says so
-    and disables them again."""
-    kinds = set(kinds)
-    resumed = [
-        d
-        for d, reason in disabled_destinations(storage)
-        if d.platform in kinds and reason.startswith(CREDENTIALS_REJECTED)
-    ]
-    for d in resumed:
-        enable_destination(storage, d.id)
-    return resumed
-
-
-def disabled_destinations(storage: Storage) -> list[tuple[DestinationInfo, str]]:
-    """Disabled destinations and why, for the warning every start logs."""
-    with storage.session() as s:
-        rows = s.scalars(
-            select(Destination)
-            .where(Destination.disabled_reason.is_not(None))
-            .order_by(Destination.id)
-        )
-        return [
-            (
-                DestinationInfo(d.id, d.platform, d.guild, d.channel, d.webhook_env),
-                d.disabled_reason or "",
-            )
-            for d in rows
-        ]
-
-
-def outbox_depth(storage: Storage) -> int:
-    with storage.session() as s:
-        return int(
-            s.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.status.in_(_CLAIMABLE))
-            )
-            or 0
-        )

@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from bot.app import runtime as runtime_module
 from bot.app.config import SAMPLE_DIR
+from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo, Outcome, SendResult
-from bot.deliver.worker import Pacer, Worker
+from bot.deliver.worker import Worker
 from bot.store import coord
 from bot.store.lock import Busy, InstanceLock
 from bot.store.models import OutboxMessage

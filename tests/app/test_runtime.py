@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.app.config import SAMPLE_DIR
 from bot.app.runtime import Runtime
 from bot.app.settings import Settings
-from bot.deliver.worker import outbox_depth
+from bot.deliver.outbox import outbox_depth
 from bot.platforms.console.send import ConsoleSender
 from bot.platforms.discord.send import DiscordWebhookSender
 from bot.store.models import OutboxMessage

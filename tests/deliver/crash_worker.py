@@ -17,7 +17,9 @@ from typing import Any
 
 import discord.http
 
-from bot.deliver.worker import Pacer, Worker, outbox_depth, recover_in_flight
+from bot.deliver.outbox import outbox_depth, recover_in_flight
+from bot.deliver.pacing import Pacer
+from bot.deliver.worker import Worker
 from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
 from bot.platforms.slack.send import SlackBotSender, SlackWebhookSender
 from bot.store.storage import Storage

@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from bot import platforms
 from bot.deliver.followup import queue_followups
+from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo
 from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
-from bot.deliver.worker import Pacer, Worker
+from bot.deliver.worker import Worker
 from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
 from bot.platforms.slack.send import SlackBotSender
 from bot.store.models import Destination, OutboxMessage

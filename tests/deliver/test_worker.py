@@ -11,18 +11,14 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import metrics
+from bot.deliver import outbox as outbox_mod
 from bot.deliver import worker as worker_mod
+from bot.deliver.outbox import enable_destination, outbox_depth, recover_in_flight
+from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo
 from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
 from bot.deliver.status import destination_status
-from bot.deliver.worker import (
-    LEASE,
-    Pacer,
-    Worker,
-    enable_destination,
-    outbox_depth,
-    recover_in_flight,
-)
+from bot.deliver.worker import LEASE, Worker
 from bot.platforms.console.send import ConsoleSender
 from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
 from bot.platforms.slack.send import SlackBotSender, SlackWebhookSender
@@ -435,15 +431,15 @@ async def test_a_rejected_token_disables_until_a_restart_with_a_good_one(
     stats = await make_worker(storage, bad).drain(now=NOW)
     assert stats.permanent == 4 and stats.sent == 0
     await bad["slack"].aclose()
-    reasons = {d.platform: why for d, why in worker_mod.disabled_destinations(storage)}
-    assert reasons["slack"].startswith(worker_mod.CREDENTIALS_REJECTED)
+    reasons = {d.platform: why for d, why in outbox_mod.disabled_destinations(storage)}
+    assert reasons["slack"].startswith(outbox_mod.CREDENTIALS_REJECTED)
     assert "invalid_auth" in reasons["slack"]
-    assert not reasons["discord"].startswith(worker_mod.CREDENTIALS_REJECTED)
+    assert not reasons["discord"].startswith(outbox_mod.CREDENTIALS_REJECTED)
 
     # The restart: the operator fixed SLACK_BOT_TOKEN; Discord's channel is still broken.
-    resumed = worker_mod.resume_after_credentials(storage, senders)
+    resumed = outbox_mod.resume_after_credentials(storage, senders)
     assert [d.platform for d in resumed] == ["slack"]
-    assert [d.platform for d, _ in worker_mod.disabled_destinations(storage)] == ["discord"]
+    assert [d.platform for d, _ in outbox_mod.disabled_destinations(storage)] == ["discord"]
     stats = await make_worker(storage, senders).drain()  # requeued "now": the real clock
     assert stats.sent == 2 and len(slack.posts) == 2
 

@@ -21,8 +21,9 @@ from sqlalchemy import select
 
 from bot import platforms
 from bot.commands import CommandContext
+from bot.deliver.pacing import Pacer
 from bot.deliver.route import Router, subscriptions_changed
-from bot.deliver.worker import Pacer, Worker
+from bot.deliver.worker import Worker
 from bot.platforms.discord.chat import build_client
 from bot.platforms.discord.send import DiscordBotSender
 from bot.platforms.slack.chat import run_slack_http

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from bot import platforms as render
 from bot.commands import CommandContext
 from bot.deliver.mute import queue_scheduled
+from bot.deliver.pacing import Pacer
 from bot.deliver.ports import Sender
-from bot.deliver.worker import Pacer, Worker
+from bot.deliver.worker import Worker
 from bot.platforms.discord.chat import build_client
 from bot.platforms.discord.send import DiscordBotSender
 from bot.platforms.slack.chat import run_slack_http
