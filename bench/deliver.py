@@ -32,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select
 
+from bot.deliver.config_sync import get_or_create_destination
 from bot.deliver.load import load_story_posts
 from bot.deliver.match import StoryFacts
-from bot.deliver.route import Router, get_or_create_destination
+from bot.deliver.route import Router
 from bot.platforms import render_alert
 from bot.store.models import Entry, Feed, OutboxMessage, Story, Subscription
 from bot.store.storage import Storage, store_verdict

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.validate import show
+from bot.deliver.config_sync import get_or_create_destination
 from bot.deliver.mute import end_channel_mute, end_subscription_mute
-from bot.deliver.route import get_or_create_destination, subscriptions_changed
+from bot.deliver.route import subscriptions_changed
 from bot.errors import InputError, NotFoundError
 from bot.store.models import Destination, Subscription
 from bot.store.storage import Storage

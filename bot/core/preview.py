@@ -13,15 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.deliver.digests import candidate_facts, excluded_feeds, followed_feeds
 from bot.deliver.match import SubscriptionIndex, SubscriptionView
-from bot.deliver.route import (
-    candidate_facts,
-    excluded_feeds,
-    feed_table,
-    followed_feeds,
-    resolve_feeds,
-    view_of,
-)
+from bot.deliver.route import feed_table, resolve_feeds, view_of
 from bot.store.models import Destination, Subscription
 from bot.store.search import story_posts
 from bot.store.storage import Storage

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from bot.core import stories as _stories
     from bot.core import subscriptions as _subs
     from bot.core.engine import Engine
+    from bot.deliver import config_sync as _config_sync
     from bot.deliver import outbox as _outbox
-    from bot.deliver import route as _route
     from bot.deliver import status as _status
     from bot.deliver.status import DestinationStatus
     from bot.deliver.worker import DrainStats
@@ -63,7 +63,7 @@ else:
     _preview = LazyModule("bot.core.preview")
     _stories = LazyModule("bot.core.stories")
     _subs = LazyModule("bot.core.subscriptions")
-    _route = LazyModule("bot.deliver.route")
+    _config_sync = LazyModule("bot.deliver.config_sync")
     _status = LazyModule("bot.deliver.status")
     _outbox = LazyModule("bot.deliver.outbox")
 
@@ -148,7 +148,7 @@ class PolicyBot:
             if subscriptions is not None:
                 # Instances starting together sync one after another (else each adds rows).
                 with self.storage.write(lock=SYNC_KEY) as s:
-                    _route.sync_config_subscriptions(
+                    _config_sync.sync_config_subscriptions(
                         s, subscriptions, has_chat_platform=has_chat_platform
                     )
         except Exception as exc:

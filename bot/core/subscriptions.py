@@ -11,14 +11,13 @@ from sqlalchemy import Select, select
 
 from bot.core import validate
 from bot.core.validate import show, suggest
-from bot.deliver.route import (
+from bot.deliver.config_sync import (
     FILTER_FIELDS,
-    feed_table,
     get_or_create_destination,
     row_values,
     subscription_values,
-    subscriptions_changed,
 )
+from bot.deliver.route import feed_table, subscriptions_changed
 from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from bot.store.models import Destination, Subscription
 from bot.store.storage import Storage

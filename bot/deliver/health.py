@@ -33,7 +33,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.deliver.route import get_or_create_destination, load_subscription_views
+from bot.deliver.config_sync import get_or_create_destination
+from bot.deliver.route import load_subscription_views
 from bot.log import get_logger
 from bot.store import coord
 from bot.store.models import Entry, Feed, FeedNoticeRow, OutboxMessage

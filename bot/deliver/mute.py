@@ -20,18 +20,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.deliver.match import SubscriptionIndex, SubscriptionView
-from bot.deliver.route import (
+from bot.deliver.digests import (
     QueuedDigest,
     candidate_facts,
     excluded_feeds,
-    feed_table,
     followed_feeds,
-    insert_ignore,
     queue_due_digests,
-    subscriptions_changed,
-    view_of,
 )
+from bot.deliver.match import SubscriptionIndex, SubscriptionView
+from bot.deliver.route import feed_table, insert_ignore, subscriptions_changed, view_of
 from bot.log import get_logger
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage

@@ -1,10 +1,12 @@
-"""Subscriptions and routing: which destination gets which story, and when.
+"""Routing: which destination gets which story, as an alert, when a poll stores it.
 
-- `sync_config_subscriptions` makes the config-file subscriptions (origin "config") follow the
-  file and keeps the implicit console subscription in step.
 - `Router` is the StoryHook of `Storage.record_poll`: inside the poll's transaction it writes
-  one alert row per matching destination for each new flagged story.
-- `queue_due_digests` writes one digest row per daily/weekly subscription and period.
+  one alert row per matching destination for each new flagged story (or, for a subscription
+  that follows the story's feed, for any story of that feed).
+- `view_of` and `load_subscription_views` give the subscriptions as routing sees them.
+
+The config file's subscriptions are synced by `deliver/config_sync.py`; digests are queued by
+`deliver/digests.py`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
+from datetime import UTC, datetime
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -32,10 +31,8 @@ from bot.deliver.match import (
     norm_tag,
 )
 from bot.log import get_logger
-from bot.store import coord
 from bot.store.models import Destination, Entry, Feed, OutboxMessage, Story, Subscription, Verdict
-from bot.store.storage import Storage
-from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
+from bot.types import OutboxStatus
 from bot.verdict import Verdict as VerdictValue
 
 log = get_logger("policybot.route")
@@ -57,188 +54,6 @@ def subscriptions_changed() -> None:
 
 def subscriptions_version() -> int:
     return _subscriptions_version
-
-
-# -- destinations and config sync ---------------------------------------------------------------
-
-
-def destination_key(cfg: DestinationOptions) -> tuple[str, str, str, str]:
-    return (cfg.platform, cfg.guild or "", cfg.channel or "", cfg.webhook_env or "")
-
-
-# Platforms whose channel ids are unique on their own (Discord snowflakes; Slack channel ids):
-# the config file names a channel without its guild or workspace, chat commands know both.
-_CHANNEL_PLATFORMS = ("discord", "slack")
-
-
-def get_or_create_destination(
-    session: Session, platform: str, *, guild: str = "", channel: str = "", webhook_env: str = ""
-) -> Destination:
-    """The destination row for this place, created if new.
-
-    A channel named in the config file (no guild) and the same channel subscribed from chat
-    (with its guild) are one destination: otherwise each story would be posted there twice.
-    The first chat command in such a channel records its guild on the config-made row.
-    """
-    rows = list(
-        session.scalars(
-            select(Destination)
-            .where(
-                Destination.platform == platform,
-                Destination.channel == channel,
-                Destination.webhook_env == webhook_env,
-            )
-            .order_by(Destination.id)
-        )
-    )
-    row = next((r for r in rows if r.guild == guild), None)
-    if row is None and channel and platform in _CHANNEL_PLATFORMS:
-        if guild:
-            row = next((r for r in rows if r.guild == ""), None)
-            if row is not None:
-                row.guild = guild
-                session.flush()
-        elif rows:
-            row = rows[0]
-    if row is None:
-        row = Destination(platform=platform, guild=guild, channel=channel, webhook_env=webhook_env)
-        session.add(row)
-        session.flush()
-    return row
-
-
-FILTER_FIELDS = (
-    "jurisdictions",
-    "topics",
-    "instruments",
-    "keywords",
-    "languages",
-    # feed routing and exclusions
-    "feeds",
-    "exclude",
-    "exclude_jurisdictions",
-    "exclude_topics",
-    "exclude_feeds",
-)
-_SCHEDULE_FIELDS = ("mode", "at", "day", "timezone")
-_DELIVERY_FIELDS = ("mention", "post_as")  # pings and threads (with the two below)
-
-
-def subscription_values(sc: SubscriptionOptions) -> dict[str, Any]:
-    """A subscription's settings as the columns of its row (lists as lists)."""
-    values: dict[str, Any] = {f: list(getattr(sc, f)) for f in FILTER_FIELDS}
-    values.update({f: getattr(sc, f) for f in _SCHEDULE_FIELDS})
-    values["min_score"] = float(sc.min_score)
-    values["name"] = sc.name
-    values.update({f: getattr(sc, f) for f in _DELIVERY_FIELDS})
-    values["mention_min_score"] = float(sc.mention_min_score)
-    values["mention_instruments"] = list(sc.mention_instruments)
-    values["digest_thread"] = bool(sc.digest_thread)
-    return values
-
-
-def row_values(row: Subscription) -> dict[str, Any]:
-    """A stored subscription's settings, comparable with `subscription_values`."""
-    values: dict[str, Any] = {f: list(getattr(row, f) or []) for f in FILTER_FIELDS}
-    values.update({f: getattr(row, f) for f in _SCHEDULE_FIELDS})
-    values["min_score"] = float(row.min_score or 0.0)
-    values["name"] = row.name
-    values.update({f: getattr(row, f) for f in _DELIVERY_FIELDS})
-    values["mention_min_score"] = float(row.mention_min_score or 0.0)
-    values["mention_instruments"] = list(row.mention_instruments or [])
-    values["digest_thread"] = bool(row.digest_thread)
-    return values
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    created: int
-    updated: int
-    deleted: int
-    implicit_console: bool  # whether the implicit console subscription exists afterwards
-
-
-def sync_config_subscriptions(
-    session: Session, subscriptions: Sequence[SubscriptionOptions], *, has_chat_platform: bool
-) -> SyncResult:
-    """Make the origin="config" subscriptions follow the config file (idempotent).
-
-    A config subscription keeps its row (and so its digest bookmark) while the file keeps it:
-    rows are matched by destination and name, or, for unnamed ones, by identical settings.
-    Chat-made subscriptions are never touched. `has_chat_platform` (Discord or Slack
-    credentials present) decides the implicit console subscription.
-    """
-    existing = list(
-        session.scalars(select(Subscription).where(Subscription.origin == Origin.CONFIG.value))
-    )
-    unmatched = {row.id: row for row in existing}
-    created = updated = 0
-    for sc in subscriptions:
-        platform, guild, channel, webhook_env = destination_key(sc.destination)
-        dest = get_or_create_destination(
-            session, platform, guild=guild, channel=channel, webhook_env=webhook_env
-        )
-        wanted = subscription_values(sc)
-        candidates = [r for r in unmatched.values() if r.destination_id == dest.id]
-        row = next((r for r in candidates if row_values(r) == wanted), None)
-        if row is None and sc.name is not None:
-            row = next((r for r in candidates if r.name == sc.name), None)
-        if row is None:
-            row = Subscription(destination_id=dest.id, origin=Origin.CONFIG.value, **wanted)
-            session.add(row)
-            created += 1
-        else:
-            del unmatched[row.id]
-            if row_values(row) != wanted:
-                for k, v in wanted.items():
-                    setattr(row, k, v)
-                updated += 1
-    for row in unmatched.values():
-        session.delete(row)
-    session.flush()
-    implicit = ensure_implicit_console(session, has_chat_platform=has_chat_platform)
-    if created or updated or unmatched:
-        subscriptions_changed()
-    return SyncResult(created, updated, len(unmatched), implicit)
-
-
-def ensure_implicit_console(session: Session, *, has_chat_platform: bool) -> bool:
-    """With no chat credentials and no subscription at all, every flagged story goes to the
-    console (so a first run shows something); once real subscriptions exist, it goes away.
-
-    Returns whether the implicit subscription exists afterwards.
-    """
-    real = session.scalar(
-        select(func.count()).select_from(Subscription).where(Subscription.origin != "implicit")
-    )
-    implicit_rows = list(
-        session.scalars(select(Subscription).where(Subscription.origin == "implicit"))
-    )
-    want = not has_chat_platform and not real
-    if want and not implicit_rows:
-        dest = get_or_create_destination(session, CONSOLE)
-        session.add(
-            Subscription(
-                destination_id=dest.id,
-                origin="implicit",
-                name="console (no subscriptions configured)",
-                mode="instant",
-                jurisdictions=[],
-                topics=[],
-                instruments=[],
-                keywords=[],
-                languages=[],
-                min_score=0.0,
-            )
-        )
-        session.flush()
-        subscriptions_changed()
-    elif not want and implicit_rows:
-        for row in implicit_rows:
-            session.delete(row)
-        session.flush()
-        subscriptions_changed()
-    return want
 
 
 # -- routing ---------------------------------------------------------------------------------
@@ -592,243 +407,10 @@ class Router:
         self.queued += len(params)
 
 
-# -- digests ---------------------------------------------------------------------------------
-
-
-def _at(sub: SubscriptionView) -> dtime:
-    hh, mm = sub.at.split(":")
-    return dtime(int(hh), int(mm))
-
-
-def period_length(mode: str) -> timedelta:
-    return timedelta(days=7) if mode == "weekly" else timedelta(days=1)
-
-
-def last_scheduled(sub: SubscriptionView, now: datetime) -> datetime:
-    """The latest scheduled digest time at or before `now` (UTC), in the subscription's zone."""
-    tz = ZoneInfo(sub.timezone)
-    local_now = now.astimezone(tz)
-    at = _at(sub)
-
-    def at_day(d: date) -> datetime:
-        # Wall-clock time in the zone; zoneinfo resolves DST gaps and folds.
-        return datetime.combine(d, at, tzinfo=tz).astimezone(UTC)
-
-    d = local_now.date()
-    if sub.mode == "weekly":
-        d -= timedelta(days=(d.weekday() - DAYS.index(sub.day)) % 7)
-        step = 7
-    else:
-        step = 1
-    when = at_day(d)
-    while when > now:
-        d -= timedelta(days=step)
-        when = at_day(d)
-    return when
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedDigest:
-    subscription_id: int
-    destination_id: int
-    period_start: datetime
-    period_end: datetime
-    story_ids: tuple[int, ...]
-
-
 def story_feeds(session: Session, story_id: int) -> tuple[int, ...]:
     """The ids of the feeds that brought a story (for excluded feeds)."""
     q = select(Entry.feed_id).where(Entry.story_id == story_id).distinct()
     return tuple(sorted(session.scalars(q)))
-
-
-def candidate_facts(
-    session: Session,
-    start: datetime,
-    end: datetime,
-    *,
-    newest_first: bool = False,
-    feed_ids: frozenset[int] = frozenset(),
-    sources: frozenset[int] = frozenset(),
-) -> list[tuple[int, StoryFacts]]:
-    """The stories of (start, end] that may be posted, with the facts subscriptions match
-    on: flagged stories first seen then, and (feed routing) any story that one of `feed_ids`
-    brought then (a new story, or one the feed joined later). A new feed's back catalogue
-    (announce False) is stored for search, never posted. A story that one of `sources`
-    (excluded feeds) brought then has that feed in its `feeds` too, adding no story.
-
-    These are the facts instant routing sees, as the polls saw them: a story is `relevant`
-    (open to every subscription) when it was first seen in the window; one a followed feed
-    joined in the window is open to the subscriptions following that feed only.
-    """
-    columns = (
-        Story.id,
-        Story.title,
-        Story.summary,
-        Story.language,
-        Story.first_seen,
-        Verdict.relevant,
-        Verdict.score,
-        Verdict.jurisdictions,
-        Verdict.topics,
-        Verdict.instruments,
-    )
-    base = select(*columns).join(Verdict, Verdict.story_id == Story.id)
-    window = (Story.announce.is_(True), Story.first_seen > start, Story.first_seen <= end)
-    rows = list(session.execute(base.where(Verdict.relevant.is_(True), *window)))
-    feeds_of: dict[int, set[int]] = {}
-    watched = feed_ids | sources
-    if watched:
-        brought = (
-            select(Entry.story_id, Entry.feed_id)
-            .join(Story, Story.id == Entry.story_id)
-            .where(
-                Story.announce.is_(True),
-                Entry.feed_id.in_(sorted(watched)),
-                Entry.first_seen > start,
-                Entry.first_seen <= end,
-            )
-        )
-        for sid, fid in session.execute(brought):
-            feeds_of.setdefault(sid, set()).add(fid)
-        have = {r[0] for r in rows}
-        extra = sorted({sid for sid, fs in feeds_of.items() if fs & feed_ids} - have)
-        for i in range(0, len(extra), 500):
-            chunk = extra[i : i + 500]
-            rows.extend(session.execute(base.where(Story.id.in_(chunk))))
-    out: list[tuple[datetime, int, StoryFacts]] = []
-    for sid, title, summary, lang, first_seen, relevant, score, jur, top, inst in rows:
-        new = start < first_seen <= end
-        out.append(
-            (
-                first_seen,
-                sid,
-                StoryFacts(
-                    title=title,
-                    summary=summary or "",
-                    language=lang,
-                    score=float(score),
-                    jurisdictions=tuple(jur or ()),
-                    topics=tuple(top or ()),
-                    instruments=tuple(inst or ()),
-                    relevant=bool(relevant) and new,
-                    feeds=tuple(sorted(feeds_of.get(sid, ()))),
-                ),
-            )
-        )
-    out.sort(key=lambda t: (t[0], t[1]), reverse=newest_first)
-    return [(sid, facts) for _, sid, facts in out]
-
-
-def followed_feeds(views: Sequence[SubscriptionView]) -> frozenset[int]:
-    return frozenset(f for v in views for f in (v.feed_ids or ()))
-
-
-def excluded_feeds(views: Sequence[SubscriptionView]) -> frozenset[int]:
-    """The feeds some of `views` leave out (candidate_facts' `sources`)."""
-    return frozenset(f for v in views for f in v.exclude_feed_ids)
-
-
-def queue_due_digests(
-    session: Session, now: datetime, *, send_empty: bool = False
-) -> list[QueuedDigest]:
-    """Queue one digest per daily/weekly subscription whose scheduled time has come.
-
-    The period runs from the subscription's bookmark (`last_digest_at`, or one period before
-    the first scheduled time) to the latest scheduled time; missed runs (downtime) therefore
-    coalesce into one digest that loses nothing, and the bookmark stops any repeat. A new
-    subscription's first digest is the first scheduled time after it was created. Empty
-    periods move the bookmark without posting unless `send_empty`.
-    """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    subs = list(
-        session.scalars(
-            select(Subscription)
-            .where(Subscription.mode.in_(("daily", "weekly")))
-            .order_by(Subscription.id)
-        )
-    )
-    queued: list[QueuedDigest] = []
-    for row in subs:
-        view = view_of(row)
-        if view.muted_at(now):
-            # Muted: no digest and the bookmark stays, so the first digest after the mute
-            # holds the muted period's stories too (a first digest gets its bookmark here).
-            _hold_bookmark(row, view, now)
-            continue
-        try:
-            end = last_scheduled(view, now)
-        except (ValueError, KeyError) as exc:  # a bad zone or time in a chat-made row
-            log.warning("digest schedule invalid", subscription=row.id, error=str(exc))
-            continue
-        if row.last_digest_at is not None:
-            if end <= row.last_digest_at:
-                continue
-            start = row.last_digest_at
-        else:
-            if row.created_at is not None and end <= row.created_at:
-                continue
-            start = end - period_length(view.mode)
-        index = SubscriptionIndex([view])
-        story_ids = tuple(
-            sid
-            for sid, facts in candidate_facts(
-                session,
-                start,
-                end,
-                feed_ids=view.feed_ids or frozenset(),
-                sources=view.exclude_feed_ids,
-            )
-            if index.match_mask(facts)
-        )
-        if story_ids or send_empty:
-            insert_ignore(
-                session,
-                [
-                    {
-                        "destination_id": row.destination_id,
-                        "subscription_id": row.id,
-                        "kind": "digest",
-                        "story_id": None,
-                        # Keyed by subscription too: two digests of one channel at the same
-                        # hour (say EU and US) must both post.
-                        "dedup_key": f"{end.isoformat()}#{row.id}",
-                        "story_ids": list(story_ids),
-                        "period_start": start,
-                        "period_end": end,
-                        "status": OutboxStatus.PENDING.value,
-                        "attempts": 0,
-                        "parts_sent": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                ],
-            )
-            queued.append(QueuedDigest(row.id, row.destination_id, start, end, story_ids))
-        row.last_digest_at = end
-    session.flush()
-    return queued
-
-
-def _hold_bookmark(row: Subscription, view: SubscriptionView, now: datetime) -> None:
-    if row.last_digest_at is not None:
-        return
-    try:
-        end = last_scheduled(view, now)
-    except (ValueError, KeyError):
-        return
-    if row.created_at is None or end > row.created_at:
-        row.last_digest_at = end - period_length(view.mode)
-
-
-def queue_digests(storage: Storage, now: datetime | None = None) -> list[QueuedDigest]:
-    """`queue_due_digests` in its own transaction (for the scheduler). Instances sharing a
-    database queue one after another, each seeing the bookmarks the last one moved, so each
-    period of each subscription is queued once (and the outbox's unique key stops a
-    repeat in any case)."""
-    with storage.write(lock=coord.DIGESTS_KEY) as s:
-        return queue_due_digests(s, now or datetime.now(UTC))
 
 
 def delete_subscription(session: Session, subscription_id: int) -> bool:

@@ -22,7 +22,7 @@ from bot.commands import CommandContext, handle
 from bot.commands.spec import EXCLUDE_COMMAND, NOT_RELEVANT_COMMAND
 from bot.commands.types import Action, Caller, Reply, Request
 from bot.core.exclusions import choose_keyword
-from bot.deliver.route import queue_due_digests
+from bot.deliver.digests import queue_due_digests
 from bot.platforms.console import PLATFORM as CONSOLE
 from bot.platforms.discord.buttons import button_label
 from bot.platforms.slack.reply import button_text

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.deliver.config_sync import get_or_create_destination
 from bot.deliver.match import StoryFacts
-from bot.deliver.route import get_or_create_destination
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
 from bot.store.storage import store_verdict
 from bot.verdict import Verdict as VerdictValue

@@ -61,7 +61,7 @@ class World:
 
     @classmethod
     def make(cls, storage: Storage, subscriptions: Sequence[dict[str, Any]] = ()) -> World:
-        from bot.deliver.route import sync_config_subscriptions
+        from bot.deliver.config_sync import sync_config_subscriptions
 
         cfg = parse_config({"feeds": FEEDS, "subscriptions": list(subscriptions)}, _path())
         world = cls(storage)

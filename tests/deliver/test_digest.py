@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.deliver.digests import last_scheduled, queue_due_digests
 from bot.deliver.match import SubscriptionView
-from bot.deliver.route import last_scheduled, queue_due_digests
 from bot.store.models import OutboxMessage, Subscription
 from bot.store.storage import Storage
 from tests.deliver import helpers as h

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bot import platforms as render
+from bot.deliver.digests import queue_due_digests
 from bot.deliver.pacing import Pacer
-from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
+from bot.deliver.route import Router, subscriptions_changed
 from bot.deliver.worker import Worker
 from bot.platforms.console.send import ConsoleSender
 from bot.platforms.discord.send import DiscordBotSender

@@ -11,13 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app.config import AppConfig, parse_config
+from bot.deliver.config_sync import ensure_implicit_console, sync_config_subscriptions
 from bot.deliver.match import SubscriptionIndex, SubscriptionView, subscription_matches
-from bot.deliver.route import (
-    Router,
-    ensure_implicit_console,
-    subscriptions_changed,
-    sync_config_subscriptions,
-)
+from bot.deliver.route import Router, subscriptions_changed
 from bot.ingest.types import FetchResult, FetchStatus, Item
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
@@ -369,7 +365,7 @@ def test_a_config_channel_and_the_same_channel_from_chat_are_one_destination(
 ) -> None:
     """The config file names a channel without its guild; a chat subscribe there knows the
     guild. One destination, so a story matching both subscriptions is posted there once."""
-    from bot.deliver.route import get_or_create_destination
+    from bot.deliver.config_sync import get_or_create_destination
 
     config = cfg(
         tmp_path, [{"destination": {"platform": "discord", "channel": "555555555555555555"}}]

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from bot import platforms
+from bot.deliver.digests import queue_due_digests
 from bot.deliver.followup import queue_followups
 from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo
-from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
+from bot.deliver.route import Router, subscriptions_changed
 from bot.deliver.worker import Worker
 from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
 from bot.platforms.slack.send import SlackBotSender

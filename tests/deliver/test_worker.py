@@ -13,10 +13,11 @@ from sqlalchemy import select, update
 from bot.app import metrics
 from bot.deliver import outbox as outbox_mod
 from bot.deliver import worker as worker_mod
+from bot.deliver.digests import queue_due_digests
 from bot.deliver.outbox import enable_destination, outbox_depth, recover_in_flight
 from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo
-from bot.deliver.route import Router, queue_due_digests, subscriptions_changed
+from bot.deliver.route import Router, subscriptions_changed
 from bot.deliver.status import destination_status
 from bot.deliver.worker import LEASE, Worker
 from bot.platforms.console.send import ConsoleSender

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.deliver.digests import queue_digests
 from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo, Outcome, SendResult
-from bot.deliver.route import Router, queue_digests, subscriptions_changed
+from bot.deliver.route import Router, subscriptions_changed
 from bot.deliver.worker import Worker
 from bot.store import coord
 from bot.store.db import current_revision, head_revision, make_engine, migrate
