@@ -17,6 +17,7 @@ from bot.classify import native
 native.select()
 
 from bot.classify.engine import DEFAULT_THRESHOLD, Classifier  # noqa: E402
+from bot.classify.lazy import Classifies, LazyClassifier  # noqa: E402
 from bot.classify.lexicon import LexiconError  # noqa: E402
 from bot.verdict import TOPICS, Evidence, Verdict  # noqa: E402
 
@@ -24,7 +25,9 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "TOPICS",
     "Classifier",
+    "Classifies",
     "Evidence",
+    "LazyClassifier",
     "LexiconError",
     "Verdict",
     "get_classifier",

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bot.classify import Classifier
+from bot.classify import Classifies
 from bot.clock import utcnow
 from bot.core.pipeline import Pipeline
 from bot.deliver.followup import queue_followups
@@ -69,7 +69,7 @@ class Engine:
 
     storage: Storage
     fetcher: Fetcher
-    classifier: Classifier
+    classifier: Classifies
     pipeline: Pipeline
     router: Router
     senders: dict[str, Sender]
@@ -245,7 +245,7 @@ def build_engine(
     storage: Storage,
     *,
     fetcher: Fetcher,
-    classifier: Classifier,
+    classifier: Classifies,
     senders: Mapping[str, Sender],
     alert_renderer: RenderAlert,
     digest_renderer: RenderDigest,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from bot.classify import Classifier
+from bot.classify import Classifies
 from bot.clock import utcnow
 from bot.errors import StorageError
 from bot.ingest.fetch import Fetcher, next_poll_delay
@@ -39,7 +39,7 @@ WARN_AFTER_FAILURES = 3
 class Pipeline:
     storage: Storage
     fetcher: Fetcher
-    classifier: Classifier
+    classifier: Classifies
     # How far back a new feed's entries may be posted; the longest pause after failures.
     backfill_window: timedelta = timedelta(hours=48)
     max_backoff: timedelta = timedelta(hours=12)
