@@ -22,7 +22,7 @@ from bot.app import metrics
 from bot.app.config import SAMPLE_CONFIG, AppConfig, load_config
 from bot.app.logging import FailureLog, describe
 from bot.app.settings import Settings
-from bot.classify import Classifier
+from bot.classify import Classifier, LazyClassifier
 from bot.clock import utcnow
 from bot.core import BotOptions, PolicyBot, make_bot, make_feed_checker
 from bot.core.engine import Engine, build_engine
@@ -103,6 +103,16 @@ def load_classifier(config: AppConfig) -> Classifier:
     return Classifier.load(extra_lexicons=extra, threshold=config.classifier.threshold)
 
 
+def poll_classifier(config: AppConfig) -> Classifier | LazyClassifier:
+    """The classifier the poll uses. With only the shipped lexicons it is read when the first
+    new entry needs a verdict (a poll where every feed answered 304 never does); the user's
+    own lexicon files are read at start, so that a mistake in one stops the start with its
+    message instead of failing each poll."""
+    if config.classifier.lexicons:
+        return load_classifier(config)
+    return LazyClassifier(lambda: load_classifier(config))
+
+
 def _count_outcome(outcome: PollOutcome) -> None:
     metrics.FEEDS_POLLED.labels(status=outcome.status).inc()
     metrics.observe_poll(outcome.seconds)
@@ -151,7 +161,7 @@ class Runtime:
                 config.subscription_options(),
                 has_chat_platform=settings.has_chat_platform,
             )
-            classifier = load_classifier(config)
+            classifier = poll_classifier(config)
         except BaseException:
             bot.close()
             raise
@@ -175,7 +185,9 @@ class Runtime:
             on_delivered=metrics.observe_delivery,
         )
         engine.on_outcome.append(_count_outcome)
-        bot.classifier = lambda: classifier
+        bot.classifier = (
+            classifier.get if isinstance(classifier, LazyClassifier) else lambda: classifier
+        )
         bot.feed_checker = make_feed_checker(fetch_options(config))
         bot.engine = engine
         return cls(settings, config, bot, engine)
@@ -199,7 +211,12 @@ class Runtime:
 
     @property
     def classifier(self) -> Classifier:
-        return self.engine.classifier
+        """The poll's classifier, read now if it has not been yet."""
+        c = self.engine.classifier
+        if isinstance(c, LazyClassifier):
+            return c.get()
+        assert isinstance(c, Classifier)
+        return c
 
     @property
     def fetcher(self) -> Fetcher:
@@ -371,6 +388,10 @@ class Runtime:
             # on PostgreSQL only those of instances no longer running, or whose lease expired.
             recovered = await self.engine.recover()
             await asyncio.to_thread(self.warn_unsendable)
+            # A process that runs for good needs the classifier soon: read it now, so that the
+            # first poll is not the one to pay for it (and a shutdown need not wait for it).
+            if isinstance(self.engine.classifier, LazyClassifier):
+                await asyncio.to_thread(self.engine.classifier.get)
             # One dispatcher looks for due feeds: each feed's next_poll_at (interval with
             # jitter, or backoff after failures, or Retry-After) is kept in the database, so it
             # survives restarts.

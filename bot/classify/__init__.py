@@ -18,13 +18,16 @@ native.select()
 
 from bot.classify.engine import DEFAULT_THRESHOLD, Classifier  # noqa: E402
 from bot.classify.entries import LexiconError  # noqa: E402
+from bot.classify.lazy import Classifies, LazyClassifier  # noqa: E402
 from bot.verdict import TOPICS, Evidence, Verdict  # noqa: E402
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "TOPICS",
     "Classifier",
+    "Classifies",
     "Evidence",
+    "LazyClassifier",
     "LexiconError",
     "Verdict",
     "get_classifier",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.classify import Classifier
+from bot.classify import Classifies
 from bot.clock import utcnow
 from bot.core.pipeline import Pipeline
 from bot.deliver.followup import queue_followups
@@ -60,7 +60,7 @@ class Engine:
 
     storage: Storage
     fetcher: Fetcher
-    classifier: Classifier
+    classifier: Classifies
     pipeline: Pipeline
     router: Router
     senders: dict[str, Sender]
@@ -236,7 +236,7 @@ def build_engine(
     storage: Storage,
     *,
     fetcher: Fetcher,
-    classifier: Classifier,
+    classifier: Classifies,
     senders: Mapping[str, Sender],
     alert_renderer: RenderAlert,
     digest_renderer: RenderDigest,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.classify import Classifier
+from bot.classify import Classifies
 from bot.clock import utcnow
 from bot.errors import StorageError
 from bot.ingest.fetch import Fetcher, next_poll_delay
@@ -38,7 +38,7 @@ WARN_AFTER_FAILURES = 3
 class Pipeline:
     storage: Storage
     fetcher: Fetcher
-    classifier: Classifier
+    classifier: Classifies
     # How far back a new feed's entries may be posted; the longest pause after failures.
     backfill_window: timedelta = timedelta(hours=48)
     max_backoff: timedelta = timedelta(hours=12)

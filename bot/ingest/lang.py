@@ -97,14 +97,61 @@ def _identifier() -> Any:
 
 
 def _load_model() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    path = MODEL_DIR / MODEL_FILE
+    parts = _read_model_arrays(path)
+    if parts is None:  # another layout than the one read below: the library's own loader
+        ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    else:
+        ptc, pc, classes, nextmove, row, out = parts
+        ident = LanguageIdentifier(ptc, pc, classes, nextmove, out, norm_probs=True, tk_row=row)
+        ident._rowbase = _buffer(row.astype("int64") << 8)
     ident.set_languages(list(DETECTABLE_LANGUAGES))
     if hasattr(ident, "_full_model"):
         # Kept only to undo set_languages, which we never do: ~27 MB of weights freed.
         ident._full_model = (ident.nb_ptc, ident.nb_pc, ident.nb_classes)
     return ident
+
+
+def _buffer(arr: Any) -> memoryview:
+    """A flat view of a numpy array that indexes to plain ints, as fast as an array.array."""
+    return memoryview(arr).cast("B").cast(arr.dtype.char)
+
+
+def _read_model_arrays(path: Any) -> tuple[Any, ...] | None:
+    """The model's arrays (py3langid's npz inside LZMA), with the DFA tables kept as numpy
+    arrays seen through memoryviews. The library's loader copies its 39 MB transition table
+    into an array.array and its per-state tables into lists of ints: tens of MB more at the
+    peak, and ~7 MB more for good. None when the file is not laid out as expected."""
+    import lzma
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryFile(suffix=".npz") as tmp:
+        with lzma.open(path) as src:
+            shutil.copyfileobj(src, tmp, length=1 << 20)
+        tmp.seek(0)
+        with np.load(tmp, allow_pickle=False) as data:
+            if not {"ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat"} <= set(
+                data.files
+            ):
+                return None
+            nextmove = data["nextmove"]
+            row = data["nextmove_row"]
+            out = data["out_feat"]
+            if nextmove.dtype.char not in "HI" or row.dtype.char not in "HI":
+                return None
+            return (
+                np.asarray(data["ptc"]),
+                np.asarray(data["pc"]),
+                data["classes"].tolist(),
+                _buffer(np.ascontiguousarray(nextmove)),
+                row,
+                _buffer(np.ascontiguousarray(out, dtype=np.int32)),
+            )
 
 
 def model_loaded() -> bool:

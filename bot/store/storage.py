@@ -374,9 +374,8 @@ class Storage:
         # Instances starting together sync one after another (feed names are unique).
         with self.write(lock=coord.SYNC_KEY) as s:
             rows = {f.name: f for f in s.scalars(select(Feed))}
-            names = set()
+            mine: dict[str, Feed] = {}  # the config's feeds, in its order
             for fc in feeds:
-                names.add(fc.name)
                 url = fc.url
                 row = rows.get(fc.name)
                 if row is None:
@@ -404,13 +403,14 @@ class Storage:
                 row.enabled = fc.enabled
                 row.tags = list(fc.tags)
                 row.in_config = True
+                mine[fc.name] = row
             for name, row in rows.items():
                 # Feeds added from chat live in the database only: the file does not own them.
-                if name not in names and row.origin == Origin.CONFIG:
+                if name not in mine and row.origin == Origin.CONFIG:
                     row.in_config = False
             s.flush()
-            for fc in feeds:
-                out.append(FeedInfo.of(s.scalars(select(Feed).where(Feed.name == fc.name)).one()))
+            # The rows at hand, not one query per feed (1,000 feeds took a third of a second).
+            out = [FeedInfo.of(mine[fc.name]) for fc in feeds]
         return out
 
     def feeds(self) -> list[FeedInfo]:

@@ -433,3 +433,64 @@ async def test_a_poll_that_crashes_backs_off_and_keeps_nothing_half_written(
     assert rt.storage.due_feeds(after.last_polled_at or feed.added_at) == []  # not every tick
     assert after.entry_count == 0 and _outbox_count(rt.storage) == 0
     await rt.aclose()
+
+
+async def test_the_classifier_is_read_only_when_a_new_entry_needs_a_verdict(
+    tmp_path: Path,
+) -> None:
+    """A poll that finds nothing new (here an unchanged body) never reads the lexicons; the
+    first new entry does, and its verdicts are those of the classifier read at start."""
+    from bot.classify import LazyClassifier, get_classifier
+    from bot.store.models import Story
+
+    cfg = tmp_path / "feeds.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"backfill_window": "3650d"},
+                "feeds": [{"name": "Asia", "url": (SAMPLE_DIR / "asia-en.xml").as_uri()}],
+            }
+        )
+    )
+    settings = Settings(data_dir=tmp_path / "data")
+    quiet: dict[str, Any] = {"console": ConsoleSender(io.StringIO())}
+
+    rt = Runtime.build(settings, cfg, senders=quiet)
+    lazy = rt.engine.classifier
+    assert isinstance(lazy, LazyClassifier) and not lazy.loaded
+    (first,) = await rt.pipeline.poll_feeds(rt.active_feeds())
+    assert first.status == "ok" and first.new_stories > 0 and first.flagged > 0
+    assert lazy.loaded
+    with rt.storage.session() as s:
+        for story in s.scalars(select(Story)):
+            assert story.verdict is not None
+            want = get_classifier().classify(story.title, story.summary, lang=story.language)
+            assert (story.verdict.relevant, story.verdict.score) == (want.relevant, want.score)
+    await rt.aclose()
+
+    again = Runtime.build(settings, cfg, senders=quiet)
+    (second,) = await again.pipeline.poll_feeds(again.active_feeds())
+    assert second.status == "unchanged" and second.new_entries == 0
+    idle = again.engine.classifier
+    assert isinstance(idle, LazyClassifier) and not idle.loaded  # nothing new: never read
+    await again.aclose()
+
+
+def test_a_users_lexicon_is_read_at_start_so_its_mistakes_stop_the_start(
+    tmp_path: Path,
+) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("terms: [oops\n", encoding="utf-8")
+    cfg = tmp_path / "feeds.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "classifier": {"lexicons": ["mine.yaml"]},
+                "feeds": [{"name": "Asia", "url": (SAMPLE_DIR / "asia-en.xml").as_uri()}],
+            }
+        )
+    )
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"mine\.yaml"):
+        Runtime.build(Settings(data_dir=tmp_path / "data"), cfg, senders={})

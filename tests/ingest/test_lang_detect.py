@@ -76,3 +76,27 @@ def test_without_a_usual_language_the_answers_are_the_models() -> None:
         assert lang.detect_language(text) == lang.detect_language(text, usual=None)
     assert lang.detect_language(ENGLISH) == "en"
     assert lang.detect_language("EU fines Meta") is None
+
+
+def test_the_model_read_with_views_scores_as_the_librarys_own_loader() -> None:
+    """bot.ingest.lang reads py3langid's model file itself (numpy arrays seen through
+    memoryviews instead of copies into lists): every language's score must be the same."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    ours = lang._load_model()
+    assert isinstance(ours.tk_nextmove, memoryview)  # our reader, not the fallback
+    theirs = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    theirs.set_languages(list(lang.DETECTABLE_LANGUAGES))
+    texts = [
+        "The European Parliament adopted the artificial intelligence act on Wednesday",
+        "La Commission européenne publie des lignes directrices sur les modèles d'IA",
+        "Die Bundesregierung beschließt neue Regeln für künstliche Intelligenz",
+        "El gobierno presentó un proyecto de ley sobre inteligencia artificial",
+        "Правительство утвердило концепцию регулирования искусственного интеллекта",
+        "Pemerintah menerbitkan pedoman etika kecerdasan artifisial",
+        "中国发布人工智能安全治理框架",
+        "x",
+        "",
+    ]
+    for text in texts:
+        assert ours.rank(text) == theirs.rank(text), text
