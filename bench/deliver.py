@@ -38,7 +38,8 @@ from bot.deliver.match import StoryFacts
 from bot.deliver.route import Router
 from bot.platforms import render_alert
 from bot.store.models import Entry, Feed, OutboxMessage, Story, Subscription
-from bot.store.storage import Storage, store_verdict
+from bot.store.pollwrite import store_verdict
+from bot.store.storage import Storage
 from bot.verdict import TOPICS
 from bot.verdict import Verdict as VerdictValue
 

@@ -35,7 +35,8 @@ from bot.app.config import parse_config
 from bot.classify import Classifier
 from bot.core.pipeline import Pipeline
 from bot.ingest.fetch import Fetcher
-from bot.store.storage import PollOutcome, Storage
+from bot.store.records import PollOutcome
+from bot.store.storage import Storage
 
 HERE = Path(__file__).resolve().parent
 

@@ -32,7 +32,8 @@ from bot.deliver.worker import DrainStats, Worker
 from bot.ingest.fetch import Fetcher
 from bot.log import get_logger
 from bot.store.lock import Busy, InstanceLock
-from bot.store.storage import FeedInfo, PollOutcome, Storage
+from bot.store.records import FeedInfo, PollOutcome
+from bot.store.storage import Storage
 
 log = get_logger("policybot")
 

@@ -29,7 +29,8 @@ from bot.deliver.worker import DrainStats, RenderAlert, RenderDigest, RenderNoti
 from bot.ingest.fetch import Fetcher
 from bot.log import get_logger
 from bot.store.db import database_error
-from bot.store.storage import FeedInfo, PollOutcome, Storage
+from bot.store.records import FeedInfo, PollOutcome
+from bot.store.storage import Storage
 from bot.types import FeedHealthOptions
 
 log = get_logger("policybot")

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from bot.types import Origin
 
 if TYPE_CHECKING:
-    from bot.store.storage import FeedInfo
+    from bot.store.records import FeedInfo
 
 
 def safe_url(url: str) -> str:

@@ -18,7 +18,8 @@ from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.log import get_logger
 from bot.store.db import database_error
-from bot.store.storage import FeedInfo, LeaseLost, PollOutcome, SourceHook, Storage, StoryHook
+from bot.store.records import FeedInfo, LeaseLost, PollOutcome, SourceHook, StoryHook
+from bot.store.storage import Storage
 from bot.verdict import Verdict
 
 log = get_logger("policybot.poll")

@@ -21,7 +21,8 @@ from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
 from bot.lazy import LazyModule
 from bot.store.coord import SYNC_KEY, LeaderLock
 from bot.store.db import cannot_write, database_error
-from bot.store.storage import FeedInfo, PollOutcome, Storage
+from bot.store.records import FeedInfo, PollOutcome
+from bot.store.storage import Storage
 from bot.types import (
     DigestPreview,
     ExclusionInfo,

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from bot.app.cli import app
 from bot.store.models import Story
-from bot.store.storage import Storage, store_verdict
+from bot.store.pollwrite import store_verdict
+from bot.store.storage import Storage
 from bot.verdict import Verdict
 
 

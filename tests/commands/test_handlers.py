@@ -15,7 +15,8 @@ from bot.commands import Caller, CommandContext, Reply, Request, autocomplete, h
 from bot.ingest.check import FeedCheck, Policy
 from bot.platforms.slack.reply import slack_reply
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
-from bot.store.storage import Storage, store_verdict
+from bot.store.pollwrite import store_verdict
+from bot.store.storage import Storage
 from bot.verdict import Evidence, Verdict
 from tests.commands.feedserver import feed_server
 

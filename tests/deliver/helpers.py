@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.deliver.config_sync import get_or_create_destination
 from bot.deliver.match import StoryFacts
 from bot.store.models import Destination, Entry, Feed, Story, Subscription
-from bot.store.storage import store_verdict
+from bot.store.pollwrite import store_verdict
 from bot.verdict import Verdict as VerdictValue
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -15,7 +15,8 @@ from bot.app.config import parse_config
 from bot.deliver.route import Router
 from bot.ingest.types import FetchResult, FetchStatus, Item
 from bot.store.models import OutboxMessage, Story
-from bot.store.storage import FeedInfo, PollOutcome, Storage
+from bot.store.records import FeedInfo, PollOutcome
+from bot.store.storage import Storage
 from bot.verdict import Verdict
 from tests.deliver.helpers import NOW
 

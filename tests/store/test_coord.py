@@ -23,7 +23,8 @@ from bot.store import coord
 from bot.store.db import current_revision, head_revision, make_engine, migrate
 from bot.store.lock import InstanceLock
 from bot.store.models import Entry, OutboxMessage, Story
-from bot.store.storage import LeaseLost, Storage
+from bot.store.records import LeaseLost
+from bot.store.storage import Storage
 from bot.types import FeedOptions
 from tests.conftest import fresh_pg_database
 from tests.deliver import helpers as h

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from bot.deliver.load import load_digest, load_story_posts
 from bot.store.models import Entry, Feed, Story
+from bot.store.pollwrite import store_verdict
 from bot.store.posts import UNKNOWN_SOURCE, story_posts
 from bot.store.search import search_stories
-from bot.store.storage import Storage, store_verdict
+from bot.store.storage import Storage
 from bot.types import Source
 from bot.verdict import Verdict
 

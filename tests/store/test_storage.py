@@ -17,7 +17,8 @@ from bot.ingest.types import FetchResult, FetchStatus, Item
 from bot.store.db import _head_from_files, current_revision, head_revision, migrations_dir
 from bot.store.models import Base, Entry, Feed, Story, StoryTag
 from bot.store.models import Verdict as VerdictRow
-from bot.store.storage import PollOutcome, Storage
+from bot.store.records import PollOutcome
+from bot.store.storage import Storage
 from bot.verdict import Evidence, Verdict
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

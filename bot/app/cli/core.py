@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bot.app.runtime import Runtime
     from bot.app.settings import Settings
     from bot.deliver.worker import DrainStats
-    from bot.store.storage import FeedInfo, PollOutcome
+    from bot.store.records import FeedInfo, PollOutcome
 
 feeds_app = typer.Typer(help="List feeds, show their health, import or export OPML.")
 db_app = typer.Typer(help="Database schema migrations.")

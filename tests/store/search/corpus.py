@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from bot.store.models import Entry, Feed, Story
+from bot.store.pollwrite import store_verdict
 from bot.store.search import search_stories
-from bot.store.storage import Storage, store_verdict
+from bot.store.storage import Storage
 from bot.verdict import Verdict
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 
 from bot.store.models import Entry, Feed, Story
+from bot.store.pollwrite import store_verdict
 from bot.store.search import api, lanes, parse_query, postgres, search_stories
 from bot.store.search.match import Matcher
-from bot.store.storage import Storage, store_verdict
+from bot.store.storage import Storage
 from bot.verdict import Verdict
 from tests.store.search.corpus import NOW
 

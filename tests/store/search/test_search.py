@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, text
 
 from bot.store.models import Story
+from bot.store.pollwrite import store_verdict
 from bot.store.search import WINDOW, SearchError, parse_query, search_stories
-from bot.store.storage import Storage, store_verdict
+from bot.store.storage import Storage
 from bot.verdict import Verdict
 from tests.store.search.corpus import CORPUS, NOW, add, seed, titles
 
