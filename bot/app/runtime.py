@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from bot import platforms
 from bot.app import metrics
 from bot.app.config import SAMPLE_CONFIG, AppConfig, load_config
@@ -32,10 +30,11 @@ from bot.core.pipeline import Pipeline
 from bot.deliver.ports import Sender
 from bot.deliver.worker import DrainStats, Worker
 from bot.ingest.fetch import Fetcher
+from bot.log import get_logger
 from bot.store.lock import Busy, InstanceLock
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 
-log = structlog.get_logger("policybot")
+log = get_logger("policybot")
 
 TICK_SECONDS = 15  # how often the scheduler looks for due feeds
 DRAIN_SECONDS = 5  # how often the outbox is checked for due messages (and after each poll)

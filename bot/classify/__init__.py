@@ -17,7 +17,7 @@ from bot.classify import native
 native.select()
 
 from bot.classify.engine import DEFAULT_THRESHOLD, Classifier  # noqa: E402
-from bot.classify.lexicon import LexiconError  # noqa: E402
+from bot.classify.entries import LexiconError  # noqa: E402
 from bot.verdict import TOPICS, Evidence, Verdict  # noqa: E402
 
 __all__ = [

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.classify.engine import Classifier
-from bot.classify.lexicon import Entry, Group
+from bot.classify.entries import Entry, Group
 
 # Which way a match pushes the verdict, by kind. Kinds not listed (topic, context) only
 # qualify other evidence and contradict nothing.

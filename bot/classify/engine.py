@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.classify import kernel
+from bot.classify.entries import Lexicon
 from bot.classify.evidence import hint_evidence, score_evidence
 from bot.classify.instruments import instruments
 from bot.classify.jurisdictions import jurisdictions, nouns
-from bot.classify.lexicon import Lexicon, load_lexicon
+from bot.classify.lexicon import load_lexicon
 from bot.classify.matcher import Matcher
 from bot.classify.relevance import DEFAULT_THRESHOLD, Relevance, relevance
 from bot.classify.rules import compile_rule, pycountry_entries, weak_terms

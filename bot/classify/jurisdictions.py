@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 
 from bot.classify.evidence import HINT_WEIGHT, hint_evidence
+from bot.classify.folding import is_wide, lower_same_length
 from bot.classify.kernel import JurHit
-from bot.classify.lexicon import is_wide
 from bot.verdict import Evidence
 
 # How a hit's weight as jurisdiction evidence is found (Rule.jur_mode): its own, or it may be a
@@ -212,7 +212,7 @@ def _modified_noun_at(text: str, end: int, nouns: Nouns) -> int:
     for i, w in enumerate(m.groups(), 1):
         if w is None:
             break
-        lw = w.lower()
+        lw = w.lower() if w.isascii() else lower_same_length(w)
         if lw in words:
             return m.start(i)
         if lw.startswith(wide) and is_wide(w[0]):

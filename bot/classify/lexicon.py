@@ -6,41 +6,27 @@ a mapping of optional sections, each a list of *groups*; a group names some surf
 appending their groups, so a user file can add terms, negatives, institutions or instruments
 without repeating the shipped data. Each group also has an `id` and `examples:` headlines
 (`lexicon check` and tests run them); terms may be patterns ("H.R. <number>") and weights
-named levels (WEIGHT_LEVELS).
+named levels (WEIGHT_LEVELS). The records live in entries.py, the folding of terms and
+texts in folding.py, the YAML reader in yamlfile.py and the context rule in context_rule.py.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot import errors
+from bot.classify.context_rule import check_context_rule
+from bot.classify.entries import Entry, Group, Lexicon, LexiconError
+from bot.classify.folding import base_char_map, is_wide, lower_same_length
+from bot.classify.yamlfile import load_yaml
 from bot.lang import normalise_language
 from bot.verdict import TOPICS
 
 DATA_DIR = Path(__file__).parent / "data"
-
-# What a match of each section means to the scorer.
-KINDS: tuple[str, ...] = (
-    "ai",  # evidence that the item is about AI
-    "compute",  # chips/compute: AI evidence only next to export-control or industrial policy
-    "governance",  # evidence of law/policy/regulatory action
-    "ai_governance",  # both at once ("AI regulation", "人工智能治理")
-    "topic",  # topic cue only: says which topic, adds nothing to relevance
-    "negative",  # evidence the item is something else (funding round, sports, research result)
-    "actor",  # a governmental actor (government, ministry, lawmakers, named leaders)
-    "neutral",  # matches only to shadow a shorter, misleading term ("Star Alliance")
-    "jurisdiction",  # a place name, demonym, capital or multilateral body -> a code
-    "institution",  # a public body -> a code, governance weight, maybe AI weight
-    "instrument",  # a named law or policy instrument -> canonical name, code(s), topics
-    "context",  # the cues next to it are not the news: "rather than a law", "under the AI Act"
-)
 
 SECTION_KIND: dict[str, str] = {
     "ai": "ai",
@@ -115,122 +101,6 @@ _PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     # a number: a digit, and the rest of the number (or anything) after it
     "number": tuple(f"{d}*" for d in "0123456789"),
 }
-
-
-class LexiconError(errors.ConfigError):
-    """A problem in a lexicon file, worded for the person who wrote it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    kind: str
-    term: str  # as written (minus '*' markers): also the case-sensitive form
-    key: str  # normalised, lower-cased form used in the automaton
-    weight: float = 1.0
-    topics: tuple[str, ...] = ()
-    jurisdictions: tuple[str, ...] = ()
-    case: bool = False  # case-sensitive: the text must match `term` exactly
-    left: bool = True  # require a word boundary before (Latin-script starts only)
-    right: bool = True  # ... and after
-    needs_actor: bool = False  # counts fully only next to a governmental actor
-    ai: float = 0.0  # AI evidence carried by an institution/instrument/ai_governance match
-    label: str = ""  # instrument canonical name, jurisdiction subtype, negative category...
-    ident: str = ""  # instrument id
-    langs: tuple[str, ...] = ()  # when set, the entry only counts in items of these languages
-    generic: bool = False  # a topic cue that yields to a specific one ("rules", "restricts")
-    # A verb whose topic is the role of the governmental actor in its sentence ("parliament
-    # approves" -> legislation, "cabinet approves" -> executive action; `topics` of actors).
-    from_actor: bool = False
-    near: tuple[str, ...] = ()  # topic counts only with a hit of these kinds in the sentence
-    scope: str = ""  # context: the words "after" it or "before" it (SOV languages)
-    # context: holds only where no governmental actor precedes it in the sentence ("Apple
-    # says its model complies with the rules", not "EU regulators say it complies")
-    unless_actor: bool = False
-    source: str = ""  # file it came from, for error messages and `explain`
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """One group of a section as written: what `lexicon check` and the examples test read."""
-
-    section: str
-    kind: str
-    id: str
-    source: str
-    index: int  # its place in the section, for messages
-    terms: tuple[str, ...]  # as written, patterns expanded
-    entries: tuple[Entry, ...]
-    examples: tuple[str, ...] = ()
-    not_examples: tuple[str, ...] = ()
-    langs: tuple[str, ...] = ()
-    hides: frozenset[str] = frozenset()  # context: governance terms it hides on purpose
-    # terms another group reads the other way on purpose ("investigación": research or an
-    # investigation); `lexicon check` reports other such terms as conflicts
-    ambiguous: frozenset[str] = frozenset()
-    explicit_id: bool = True  # False: derived from the first term (no `id:` in the file)
-
-    @property
-    def where(self) -> str:
-        return f"{self.source}: {self.section}[{self.index}] (id {self.id})"
-
-
-@dataclass
-class Lexicon:
-    entries: list[Entry] = field(default_factory=list)
-    groups: list[Group] = field(default_factory=list)
-    char_map: dict[int, str] = field(default_factory=dict)
-    instruments: dict[str, str] = field(default_factory=dict)  # id -> canonical name
-    sources: list[str] = field(default_factory=list)
-    # Lower-case nouns that a place name in front of them only describes: "the US journal",
-    # "a China-based start-up", "U.S. tech giants" (the place is not the actor).
-    modified_nouns: set[str] = field(default_factory=set)
-
-
-# --- text normalisation shared by terms and texts -------------------------------------------
-
-
-def is_wide(ch: str) -> bool:
-    """Scripts written without spaces between words (CJK, kana) or with particles glued to
-    words (Hangul): terms in them match as substrings."""
-    o = ord(ch)
-    return (
-        0x1100 <= o <= 0x11FF
-        or 0x2E80 <= o <= 0xD7FF
-        or 0xF900 <= o <= 0xFAFF
-        or 0xFF00 <= o <= 0xFFEF
-        or 0x20000 <= o <= 0x3FFFF
-    )
-
-
-def is_word_char(ch: str) -> bool:
-    """A letter or digit of a spaced script, or a combining mark inside such a word (Devanagari
-    vowel signs, Arabic vowel points): a term ending in one still needs a word boundary."""
-    return (ch.isalnum() or unicodedata.category(ch)[0] == "M") and not is_wide(ch)
-
-
-def base_char_map() -> dict[int, str]:
-    """One-to-one character folding that keeps offsets: full-width ASCII, quotes, dashes."""
-    m: dict[int, str] = {}
-    for o in range(0xFF01, 0xFF5F):
-        m[o] = chr(o - 0xFEE0)
-    m[0x3000] = " "
-    for q in "\u2018\u2019\u201b\u2032\u00b4`":
-        m[ord(q)] = "'"
-    for q in "\u201c\u201d\u201e\u201f\u00ab\u00bb":
-        m[ord(q)] = '"'
-    for d in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212":
-        m[ord(d)] = "-"
-    for s in "\u00a0\u2007\u202f\u2009\u200a":
-        m[ord(s)] = " "
-    return m
-
-
-def lower_same_length(text: str) -> str:
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    # A handful of characters (e.g. U+0130) lower to two: keep those as they are.
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -429,11 +299,11 @@ def make_entry(
     if case is None:
         case = bool(_SHORT_ACRONYM.match(term)) and sum(c.isalpha() for c in term) <= 5
     first, last = term[0], term[-1]  # (is_word_char, inlined: called for every term)
-    low = term.lower()
+    low = term.lower() if term.isascii() else lower_same_length(term)
     return Entry(
         kind=kind,
         term=term,
-        key=low if len(low) == len(term) else lower_same_length(term),
+        key=low,
         case=case,
         left=not left_star and first.isalnum() and not is_wide(first),
         right=not right_star and last.isalnum() and not is_wide(last),
@@ -652,62 +522,13 @@ def parse_lexicon_data(lex: Lexicon, data: Any, source: str) -> None:
     lex.sources.append(source)
 
 
-# libyaml's parser when PyYAML has it (its wheels do): the same documents, read ~10x faster,
-# which is most of the classifier's start-up.
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-_STR = "tag:yaml.org,2002:str"
-_SCALARS = frozenset(
-    f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null")
-)  # fmt: skip
-_MERGE = "tag:yaml.org,2002:merge"
-
-
-def _load_yaml(text: str) -> Any:
-    """yaml.load(text, Loader=_YAML_LOADER), with the plain strings, lists and mappings that
-    lexicons are made of built by one recursive walk of the composed nodes: PyYAML's own
-    constructor, generators and all, took as long as libyaml's parsing. Other nodes (a merge
-    key, a timestamp) are built by PyYAML's constructor, as before."""
-    loader = _YAML_LOADER(text)
-    try:
-        node = loader.get_single_node()
-        return None if node is None else _build(loader, node)
-    finally:
-        loader.dispose()
-
-
-def _build(loader: Any, node: yaml.Node) -> Any:
-    tag = node.tag
-    if tag == _STR:
-        return node.value
-    if isinstance(node, yaml.SequenceNode) and tag == "tag:yaml.org,2002:seq":
-        return [_build(loader, n) for n in node.value]
-    if (
-        isinstance(node, yaml.MappingNode)
-        and tag == "tag:yaml.org,2002:map"
-        and not any(k.tag == _MERGE for k, _ in node.value)
-    ):
-        out = {}
-        for k, v in node.value:
-            key = _build(loader, k)
-            try:
-                out[key] = _build(loader, v)
-            except TypeError:  # an unhashable key: PyYAML's message
-                return loader.construct_document(node)
-        return out
-    if tag in _SCALARS:
-        return loader.construct_object(node)
-    return loader.construct_document(node)
-
-
 def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LexiconError(f"{path}: cannot read lexicon file: {exc}") from None
     try:
-        return _load_yaml(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -718,78 +539,6 @@ def read_yaml(path: Path) -> Any:
 
 def builtin_files() -> list[Path]:
     return sorted(DATA_DIR.glob("*.yaml"))
-
-
-# Kinds a context term must not contain: the longer context match would hide their evidence
-# ("in breach of" would hide "breach"). A context term that is itself one of them is fine:
-# matches of the same span are all kept.
-_HIDDEN_BY_CONTEXT = ("governance", "ai_governance")
-
-
-_WORD = re.compile(r"[^\W_]+")  # a run of letters and digits (is_word_char in Latin text)
-_WIDE = re.compile("[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]")
-
-
-def context_conflicts(lex: Lexicon) -> list[tuple[Entry, Entry]]:
-    """(context entry, governance entry inside it) for every context term that contains a
-    governance term: see _HIDDEN_BY_CONTEXT. Cheap enough to run at every load."""
-    bounded: dict[str, list[Entry]] = {}  # whole-word Latin keys and CJK keys
-    # 'regulat*', '*gesetz', by their first two characters (few share a context key's pairs)
-    open_ended: dict[str, list[Entry]] = {}
-    for e in lex.entries:
-        if e.kind in _HIDDEN_BY_CONTEXT:
-            if (e.left and e.right) or _WIDE.search(e.key):
-                bounded.setdefault(e.key, []).append(e)
-            else:
-                open_ended.setdefault(e.key[:2], []).append(e)
-    found: list[tuple[Entry, Entry]] = []
-
-    def hit(c: Entry, g: Entry, i: int, j: int) -> None:
-        if (not g.case or c.term[i:j] == g.term) and (
-            not (g.langs and c.langs) or set(g.langs) & set(c.langs)
-        ):
-            found.append((c, g))
-
-    for c in lex.entries:
-        if c.kind != "context":
-            continue
-        key, n = c.key, len(c.key)
-        if _WIDE.search(key):
-            pairs = [(i, j) for i in range(n) for j in range(i + 1, n + 1)]
-        else:
-            words = [m.span() for m in _WORD.finditer(key)]
-            pairs = [(i, j) for i, _ in words for _, j in words if j > i]
-        for i, j in pairs:
-            if (i, j) != (0, n):
-                for g in bounded.get(key[i:j], ()):
-                    hit(c, g, i, j)
-        pairs_here = {key[i : i + 2] for i in range(n)}
-        for g in [g for p in pairs_here for g in open_ended.get(p, ())]:
-            i = key.find(g.key)
-            while i >= 0:
-                j = i + len(g.key)
-                inside = (i, j) != (0, n)
-                left_ok = not g.left or i == 0 or not is_word_char(key[i - 1])
-                right_ok = not g.right or j == n or not is_word_char(key[j])
-                if inside and left_ok and right_ok:
-                    hit(c, g, i, j)
-                    break
-                i = key.find(g.key, i + 1)
-    return found
-
-
-def check_context_rule(lex: Lexicon) -> None:
-    """Raise on the first context term that contains a governance term it does not list in
-    its group's `hides:` (a phrase that means something else: "rules out", "de acuerdo con")."""
-    hides = {id(e): g.hides for g in lex.groups if g.kind == "context" for e in g.entries}
-    for c, g in context_conflicts(lex):
-        if g.key not in hides.get(id(c), ()):
-            raise LexiconError(
-                f"{c.source}: context term {c.term!r} contains the {g.kind} term {g.term!r}"
-                f" ({g.source}), and the longer context match hides it. Shorten the context"
-                f" term so that it ends before {g.term!r}; or, if the phrase means something"
-                f' else ("rules out" is no rule), add {g.term!r} to the group\'s `hides:`'
-            )
 
 
 def load_lexicon(extra: Sequence[Path] = (), *, builtin: Iterable[Path] | None = None) -> Lexicon:

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import ahocorasick_rs
 
-from bot.classify.lexicon import Entry, Lexicon, base_char_map, lower_same_length
+from bot.classify.entries import Entry, Lexicon
+from bot.classify.folding import FINAL_SIGMA, SIGMA, base_char_map, lower_same_length
 
 # A sentence ends after a lower-case letter or closing mark plus . ! ? ; (so "U.S." and
 # "Gen. AI" initials do not split), after a year or a longer number plus a period, or at CJK
@@ -102,7 +103,7 @@ _QUICK_FOLD = (
     ("\u3000", " "),
 )
 _WIDE_TEXT = re.compile("[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef]")
-# lexicon.is_wide() as a pattern: one search per key instead of a call per character.
+# folding.is_wide() as a pattern: one search per key instead of a call per character.
 _WIDE_CHAR = re.compile(
     "[\u1100-\u11ff\u2e80-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
 )
@@ -338,12 +339,13 @@ class Matcher:
                     folded = self._latin1_folded(text)
                     if folded is None:
                         text = self._table_re.sub(self._fold_run, text)
-                        low = text.lower()  # lower_same_length(), unless a letter lowers to two
-                        return (
-                            text,
-                            low if len(low) == len(text) else lower_same_length(text),
-                            _OTHER,
-                        )
+                        # lower_same_length(), inlined for the common case
+                        low = text.lower()
+                        if len(low) != len(text):
+                            low = lower_same_length(text)
+                        elif FINAL_SIGMA in low:
+                            low = low.replace(FINAL_SIGMA, SIGMA)
+                        return text, low, _OTHER
             if folded is not None:
                 low = folded.lower()
                 return (
@@ -543,17 +545,47 @@ def _same(a: Entry, b: Entry) -> bool:
 
 def _merge_places(bucket: list[Entry]) -> list[Entry]:
     """One surface form naming the same code twice ("China" the country, "china" Spanish for
-    Chinese) keeps only its strongest reading, so evidence and scores count it once."""
+    Chinese) keeps only its strongest reading, so evidence and scores count it once. So does
+    a word that several languages' groups list with the same meaning and different weights
+    ("tribunal" in es, pt and fr, "multa" in es and pt): one word, one piece of evidence."""
     best: dict[tuple[object, ...], Entry] = {}
     out: list[Entry] = []
     for e in bucket:
         if e.kind != "jurisdiction":
-            out.append(e)
+            k = _meaning(e)
+            i = best.get(k)
+            if i is None:
+                best[k] = e
+                out.append(e)
+            elif e.weight > i.weight:
+                best[k] = e
+                out[out.index(i)] = e
             continue
-        k = (e.jurisdictions, e.case, e.term if e.case else "", e.langs)
+        k = ("place", e.jurisdictions, e.case, e.term if e.case else "", e.langs)
         if k not in best or e.weight > best[k].weight:
             best[k] = e
-    return out + list(best.values())
+    return out + [e for k, e in best.items() if k[0] == "place"]
+
+
+def _meaning(e: Entry) -> tuple[object, ...]:
+    """What an entry says, its weight aside (see _same)."""
+    return (
+        e.kind,
+        e.case,
+        e.term if e.case else "",
+        e.topics,
+        e.jurisdictions,
+        e.needs_actor,
+        e.ai,
+        e.label,
+        e.ident,
+        e.langs,
+        e.generic,
+        e.from_actor,
+        e.near,
+        e.scope,
+        e.unless_actor,
+    )
 
 
 def guess_script_language(text: str) -> str | None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.classify import jurisdictions, kernel, relevance, topics
+from bot.classify.entries import Entry, Lexicon
+from bot.classify.folding import is_wide, lower_same_length
 from bot.classify.kernel import Rule
-from bot.classify.lexicon import Entry, Lexicon, is_wide, make_entry
+from bot.classify.lexicon import make_entry
 
 KIND_CODES = {
     "ai": kernel.AI,
@@ -189,7 +191,7 @@ def pycountry_entries(lex: Lexicon) -> list[Entry]:
     def add(code: str, name: str | None, label: str, weight: float) -> None:
         if not name or "," in name or "(" in name:
             return
-        key = name.lower()
+        key = lower_same_length(name)
         if key in known or key in _AMBIGUOUS_COUNTRY_NAMES:
             return
         known.add(key)

@@ -6,7 +6,7 @@ from bot.commands.args import list_arg, require_admin, str_arg, who
 from bot.commands.context import CommandContext
 from bot.commands.types import Reply, Request, Table
 from bot.core import validate
-from bot.core.feeds import health, safe_url
+from bot.core.feedstate import health, safe_url
 from bot.errors import FeedError, InputError
 from bot.types import Origin
 

@@ -14,8 +14,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import structlog
-
 from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.core.pipeline import Pipeline
@@ -37,11 +35,12 @@ from bot.deliver.worker import (
     resume_after_credentials,
 )
 from bot.ingest.fetch import Fetcher
+from bot.log import get_logger
 from bot.store.db import database_error
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import FeedHealthOptions
 
-log = structlog.get_logger("policybot")
+log = get_logger("policybot")
 
 # One drain sends at most this many rows; run_once repeats drains until nothing is due.
 DRAIN_LIMIT = 200

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select
 
+from bot.core.feedstate import health, safe_url
 from bot.core.validate import show, suggest
 
 __all__ = ["add", "check_new", "health", "remove", "safe_url", "show", "suggest", "warnings"]
 from bot.deliver.health import warned_feeds
 from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from bot.store.models import Feed
-from bot.store.storage import FeedInfo, Storage
+from bot.store.storage import Storage
 from bot.types import Origin
-
-
-def safe_url(url: str) -> str:
-    """Scheme, host and path only: query strings may hold keys."""
-    p = urlsplit(url)
-    if not p.netloc:
-        return url.split("?")[0][:200]
-    return f"{p.scheme}://{p.hostname or ''}{':' + str(p.port) if p.port else ''}{p.path}"[:200]
-
-
-def health(f: FeedInfo) -> str:
-    """One short word or phrase for a feed's state: ok, failing (3x): ..., stopped: ..."""
-    if not f.enabled or not f.in_config:
-        return "removed" if f.origin != Origin.CONFIG or not f.in_config else "disabled"
-    if f.disabled_reason:
-        return "stopped: " + f.disabled_reason[:80]
-    if f.consecutive_failures:
-        return f"failing ({f.consecutive_failures}x): {(f.last_error or '')[:60]}"
-    if f.last_success_at is None:
-        return "not polled yet"
-    return "ok"
 
 
 def check_new(storage: Storage, url: str, *, max_runtime_feeds: int) -> None:

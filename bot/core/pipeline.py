@@ -9,8 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-import structlog
-
 from bot.classify import Classifier
 from bot.clock import utcnow
 from bot.errors import StorageError
@@ -18,11 +16,12 @@ from bot.ingest.fetch import Fetcher, next_poll_delay
 from bot.ingest.normalise import item_language, normalise
 from bot.ingest.parse import parse_feed
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
+from bot.log import get_logger
 from bot.store.db import database_error
 from bot.store.storage import FeedInfo, LeaseLost, PollOutcome, SourceHook, Storage, StoryHook
 from bot.verdict import Verdict
 
-log = structlog.get_logger("policybot.poll")
+log = get_logger("policybot.poll")
 
 # Polls parsed and stored at once (each in a worker thread); the rest wait, holding only
 # their fetch result. Enough to overlap parsing with SQLite's work (which frees the GIL).

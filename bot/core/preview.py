@@ -1,4 +1,5 @@
-"""What a subscription would have posted: the same matching as routing, over past stories.
+"""What a subscription would have posted, and what a channel's digest would hold: the same
+matching as routing, over past stories.
 
 `preview` builds the subscription as routing would see it (a SubscriptionView, feeds resolved
 as stored), takes the stories of the window as the polls saw them (`candidate_facts`, which
@@ -10,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from bot.deliver.match import SubscriptionIndex, SubscriptionView
-from bot.deliver.route import candidate_facts, feed_table, resolve_feeds
+from bot.deliver.route import candidate_facts, feed_table, followed_feeds, resolve_feeds, view_of
+from bot.store.models import Destination, Subscription
 from bot.store.search import story_posts
 from bot.store.storage import Storage
-from bot.types import SubscriptionOptions, SubscriptionPreview
+from bot.types import Digest, DigestPreview, SubscriptionOptions, SubscriptionPreview
 
 PREVIEW_DAYS = 7
 PREVIEW_MAX_STORIES = 50
+DIGEST_MAX_STORIES = 50
 
 
 def view_from_options(
@@ -63,3 +68,42 @@ def preview(
     return SubscriptionPreview(
         stories=tuple(posts), total=len(ids), days=days, start=start, end=now
     )
+
+
+def digest_preview(
+    storage: Storage, platform: str, scope: str, channel: str, *, hours: int, now: datetime
+) -> DigestPreview:
+    """The flagged stories of the last `hours` that the channel's subscriptions would take
+    (all flagged stories when it has none), the newest DIGEST_MAX_STORIES of them."""
+    start = now - timedelta(hours=hours)
+    with storage.session() as s:
+        subs = list(
+            s.scalars(
+                select(Subscription)
+                .join(Destination, Destination.id == Subscription.destination_id)
+                .where(
+                    Destination.platform == platform,
+                    Destination.guild == scope,
+                    Destination.channel == channel,
+                )
+            )
+        )
+        views = [view_of(r) for r in subs]
+        index = SubscriptionIndex(views) if subs else None
+        ids = [
+            sid
+            for sid, facts in candidate_facts(
+                s, start, now, newest_first=True, feed_ids=followed_feeds(views)
+            )
+            if index is None or index.match_mask(facts)
+        ]
+        posts = story_posts(s, ids[:DIGEST_MAX_STORIES])
+    digest = None
+    if posts:
+        digest = Digest(
+            title=f"AI governance digest: last {hours} h",
+            period_start=start,
+            period_end=now,
+            stories=tuple(posts),
+        )
+    return DigestPreview(digest=digest, total=len(ids), hours=hours, filtered=bool(subs))

@@ -17,19 +17,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.clock import utcnow
-from bot.core import feedback as _feedback
-from bot.core import feeds as _feeds
-from bot.core import mute as _mute
-from bot.core import preview as _preview
-from bot.core import stories as _stories
-from bot.core import subscriptions as _subs
-from bot.deliver.route import sync_config_subscriptions
-from bot.deliver.status import DestinationStatus, destination_status
-from bot.deliver.worker import DrainStats, enable_destination
 from bot.errors import FeedError, InputError, NotFoundError, PolicyBotError
+from bot.lazy import LazyModule
 from bot.store.coord import SYNC_KEY, LeaderLock
 from bot.store.db import cannot_write, database_error
-from bot.store.search import SearchPage
 from bot.store.storage import FeedInfo, PollOutcome, Storage
 from bot.types import (
     DigestPreview,
@@ -45,10 +36,35 @@ from bot.types import (
     SubscriptionPreview,
 )
 
-if TYPE_CHECKING:  # the engine (aiohttp, the classifier) loads only where it runs
+if TYPE_CHECKING:
+    # The engine (aiohttp, the classifier) loads only where it runs.
     from bot.classify import Classifier
+    from bot.core import feedback as _feedback
+    from bot.core import feeds as _feeds
+    from bot.core import mute as _mute
+    from bot.core import preview as _preview
+    from bot.core import stories as _stories
+    from bot.core import subscriptions as _subs
     from bot.core.engine import Engine
+    from bot.deliver import route as _route
+    from bot.deliver import status as _status
+    from bot.deliver import worker as _worker
+    from bot.deliver.status import DestinationStatus
+    from bot.deliver.worker import DrainStats
     from bot.ingest.check import FeedCheck, Policy
+    from bot.store.search import SearchPage
+else:
+    # Each command family loads when a command first uses it: a search need not import
+    # routing, delivery and feedback (bot/lazy.py).
+    _feedback = LazyModule("bot.core.feedback")
+    _feeds = LazyModule("bot.core.feeds")
+    _mute = LazyModule("bot.core.mute")
+    _preview = LazyModule("bot.core.preview")
+    _stories = LazyModule("bot.core.stories")
+    _subs = LazyModule("bot.core.subscriptions")
+    _route = LazyModule("bot.deliver.route")
+    _status = LazyModule("bot.deliver.status")
+    _worker = LazyModule("bot.deliver.worker")
 
 FeedChecker = Callable[[str], Awaitable["FeedCheck"]]
 
@@ -131,7 +147,9 @@ class PolicyBot:
             if subscriptions is not None:
                 # Instances starting together sync one after another (else each adds rows).
                 with self.storage.write(lock=SYNC_KEY) as s:
-                    sync_config_subscriptions(s, subscriptions, has_chat_platform=has_chat_platform)
+                    _route.sync_config_subscriptions(
+                        s, subscriptions, has_chat_platform=has_chat_platform
+                    )
         except Exception as exc:
             trouble = database_error(exc)
             if trouble is None:
@@ -361,7 +379,7 @@ class PolicyBot:
 
     def digest_preview(self, platform: str, scope: str, channel: str, hours: int) -> DigestPreview:
         """What a digest of the last `hours` would post to a channel (newest first)."""
-        return _stories.digest_preview(
+        return _preview.digest_preview(
             self.storage, platform, scope, channel, hours=hours, now=self.now()
         )
 
@@ -464,7 +482,7 @@ class PolicyBot:
 
     def destinations(self) -> list[DestinationStatus]:
         """Every destination with its queue counts and last error."""
-        return destination_status(self.storage)
+        return _status.destination_status(self.storage)
 
     def enable_destination(self, destination_id: int) -> int:
         """Clear a destination's permanent error and requeue its parked messages.
@@ -475,7 +493,7 @@ class PolicyBot:
         if not 0 < destination_id < 2**63:
             raise NotFoundError(f"no destination {destination_id}")
         try:
-            return enable_destination(self.storage, destination_id, now=self.now())
+            return _worker.enable_destination(self.storage, destination_id, now=self.now())
         except KeyError:
             raise NotFoundError(f"no destination {destination_id}") from None
 

@@ -1,24 +1,20 @@
-"""Stories seen from outside: search, why an item was flagged, what a digest would hold."""
+"""Stories seen from outside: search, and why an item was flagged."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.core.validate import show, suggest
-from bot.deliver.match import SubscriptionIndex
-from bot.deliver.route import candidate_facts, followed_feeds, view_of
 from bot.errors import NotFoundError
-from bot.store.models import Destination, Entry, Feed, Story, Subscription, Verdict
+from bot.store.models import Entry, Feed, Story, Verdict
 from bot.store.search import SearchPage, parse_since, search_stories, story_posts
 from bot.store.storage import Storage
-from bot.types import Digest, DigestPreview, Explanation, SearchQuery
-
-DIGEST_MAX_STORIES = 50
+from bot.types import Explanation, SearchQuery
 
 
 def search(storage: Storage, q: SearchQuery, *, now: datetime) -> SearchPage:
@@ -112,42 +108,3 @@ def explain(
         live=live,
         note=note,
     )
-
-
-def digest_preview(
-    storage: Storage, platform: str, scope: str, channel: str, *, hours: int, now: datetime
-) -> DigestPreview:
-    """The flagged stories of the last `hours` that the channel's subscriptions would take
-    (all flagged stories when it has none), the newest DIGEST_MAX_STORIES of them."""
-    start = now - timedelta(hours=hours)
-    with storage.session() as s:
-        subs = list(
-            s.scalars(
-                select(Subscription)
-                .join(Destination, Destination.id == Subscription.destination_id)
-                .where(
-                    Destination.platform == platform,
-                    Destination.guild == scope,
-                    Destination.channel == channel,
-                )
-            )
-        )
-        views = [view_of(r) for r in subs]
-        index = SubscriptionIndex(views) if subs else None
-        ids = [
-            sid
-            for sid, facts in candidate_facts(
-                s, start, now, newest_first=True, feed_ids=followed_feeds(views)
-            )
-            if index is None or index.match_mask(facts)
-        ]
-        posts = story_posts(s, ids[:DIGEST_MAX_STORIES])
-    digest = None
-    if posts:
-        digest = Digest(
-            title=f"AI governance digest: last {hours} h",
-            period_start=start,
-            period_end=now,
-            stories=tuple(posts),
-        )
-    return DigestPreview(digest=digest, total=len(ids), hours=hours, filtered=bool(subs))

@@ -30,17 +30,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.deliver.route import get_or_create_destination, load_subscription_views
+from bot.log import get_logger
 from bot.store import coord
 from bot.store.models import Entry, Feed, FeedNoticeRow, OutboxMessage
 from bot.store.storage import IN_CHUNK, Storage
 from bot.types import FeedHealthOptions, FeedNotice, FeedNoticeKind, OutboxStatus
 
-log = structlog.get_logger("policybot.health")
+log = get_logger("policybot.health")
 
 NOTICE_KIND = "notice"  # the outbox kind of feed-health notices
 DAY = timedelta(days=1)

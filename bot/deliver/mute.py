@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,11 +31,12 @@ from bot.deliver.route import (
     subscriptions_changed,
     view_of,
 )
+from bot.log import get_logger
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
 from bot.types import OutboxStatus
 
-log = structlog.get_logger("policybot.mute")
+log = get_logger("policybot.mute")
 
 
 def _already_sent(session: Session, destination_id: int, ids: Sequence[int]) -> set[int]:

@@ -18,7 +18,6 @@ from datetime import time as dtime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import structlog
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -32,13 +31,14 @@ from bot.deliver.match import (
     iter_bits,
     norm_tag,
 )
+from bot.log import get_logger
 from bot.store import coord
 from bot.store.models import Destination, Entry, Feed, OutboxMessage, Story, Subscription, Verdict
 from bot.store.storage import Storage
 from bot.types import DAYS, DestinationOptions, Origin, OutboxStatus, SubscriptionOptions
 from bot.verdict import Verdict as VerdictValue
 
-log = structlog.get_logger("policybot.route")
+log = get_logger("policybot.route")
 
 CONSOLE = "console"
 

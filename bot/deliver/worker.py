@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import structlog
 from sqlalchemy import String, Table, bindparam, exists, func, select, update
 
 from bot.clock import as_utc, utcnow
@@ -61,6 +60,7 @@ from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
 from bot.deliver.placement import Posting, alert_placement, digest_placements
 from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
+from bot.log import get_logger
 from bot.store import coord
 from bot.store.models import Base, Destination, Entry, Feed, OutboxMessage, Subscription
 from bot.store.storage import Storage
@@ -75,7 +75,7 @@ from bot.types import (
     StoryPost,
 )
 
-log = structlog.get_logger("policybot.deliver")
+log = get_logger("policybot.deliver")
 
 # Seconds between two posts to one destination of a kind the pacer was not told about: the
 # platforms state their own (bot.platforms.pacing()), which the app passes in.

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import structlog
 import yarl
 from aiohttp.abc import AbstractResolver
 
@@ -27,10 +26,11 @@ from bot.ingest import parse as parse_module
 from bot.ingest.fetch import Fetcher
 from bot.ingest.netguard import allow_private_from_env, literal_ip, shorten
 from bot.ingest.types import FeedState, FetchStatus
+from bot.log import get_logger
 
 __all__ = ["FeedCheck", "FeedChecker", "Policy", "check_feed", "url_problem"]
 
-log = structlog.get_logger("policybot.feedcheck")
+log = get_logger("policybot.feedcheck")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_TOTAL_TIMEOUT = 30.0  # seconds for the whole fetch: a person is waiting for it

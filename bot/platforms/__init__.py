@@ -16,8 +16,9 @@ from bot.deliver.ports import Sender
 from bot.platforms import console, discord, slack
 from bot.platforms.base import Platform
 from bot.platforms.console.render import console_alert, console_digest
+from bot.platforms.discord.limits import validate_discord_message
 from bot.platforms.discord.render import discord_alert, discord_digest
-from bot.platforms.limits import validate_discord_message, validate_slack_message
+from bot.platforms.slack.limits import validate_slack_message
 from bot.platforms.slack.render import slack_alert, slack_digest
 from bot.platforms.styler import STYLER
 from bot.platforms.text import (

@@ -7,11 +7,10 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
-
 from bot.commands.types import Reply, Request
+from bot.log import get_logger
 
-log = structlog.get_logger("policybot.adapters")
+log = get_logger("policybot.adapters")
 
 # handle(request, ctx) -> Reply; ctx is whatever bot.commands needs (its CommandContext).
 Handler = Callable[[Request, Any], Awaitable[Reply]]

@@ -9,7 +9,7 @@ invite or masked link from feed text can link, no markdown can break out. The on
 the stories' own safe_link() URLs. A `digest` reply is rendered by the digest renderers
 themselves (grouped by jurisdiction and topic, split like scheduled digests).
 
-Lengths are measured exactly as bot.platforms.limits' validators measure them (UTF-16
+Lengths are measured exactly as the platforms' limits validators measure them (UTF-16
 units; Slack blocks as compact JSON), and every limit is enforced by cutting, then by splitting
 into several messages.
 """

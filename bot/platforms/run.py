@@ -11,16 +11,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import discord
-import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CredentialsError
+from bot.log import get_logger
 from bot.platforms.chat import Handler
 from bot.platforms.discord.chat import run_discord
 from bot.platforms.slack.chat import run_slack_http, run_slack_socket_mode
 
-log = structlog.get_logger("policybot.adapters")
+log = get_logger("policybot.adapters")
 
 DEFAULT_SLACK_PORT = 3000
 # A platform that cannot be reached is tried again after RETRY_FIRST_SECONDS, doubling each

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from bot.clock import as_utc
@@ -340,3 +341,20 @@ def day(dt: datetime) -> str:
 def period(start: datetime, end: datetime) -> str:
     a, b = day(start), day(end)
     return a if a == b else f"{a} – {b}"
+
+
+def check_len(
+    problems: list[str], where: str, value: Any, limit: int, *, required: bool = False
+) -> None:
+    """Adds to `problems` when `value` at `where` is not a string of at most `limit`
+    UTF-16 units (or is empty when `required`); the validators' one length rule."""
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        problems.append(f"{where}: expected a string, got {type(value).__name__}")
+        return
+    n = platform_len(value)
+    if n > limit:
+        problems.append(f"{where}: {n} characters, limit {limit}")
+    if required and not value.strip():
+        problems.append(f"{where}: must not be empty")

@@ -10,15 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import structlog
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 import bot
 from bot.errors import ReadOnlyDatabase, StorageError
+from bot.log import get_logger
 
-log = structlog.get_logger("policybot.db")
+log = get_logger("policybot.db")
 
 # The session advisory lock migrations run under on PostgreSQL (bot.store.coord names the
 # others; this module sits below it).

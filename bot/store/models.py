@@ -110,7 +110,9 @@ class Story(Base):
 
     # Search's text and language indexes are the migrations' own (0002, 0003): FTS5 tables
     # on SQLite; on PostgreSQL indexes on expressions, which autogenerate cannot compare.
-    __table_args__ = (Index("ix_stories_url", "url", postgresql_using="hash"),)
+    # The migration makes ix_stories_url a hash index on PostgreSQL; naming that option here
+    # would import SQLAlchemy's PostgreSQL dialect in every process, SQLite ones included.
+    __table_args__ = (Index("ix_stories_url", "url"),)
 
 
 class Entry(Base):

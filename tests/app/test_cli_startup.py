@@ -61,10 +61,24 @@ def test_search_loads_no_network_client_and_no_migration_tool(tmp_path: Path) ->
     assert _loaded(tmp_path, ["search", "AI Act"], [*_NEVER, "sqlalchemy"]) == ["sqlalchemy"]
 
 
-def test_search_loads_neither_the_classifier_nor_its_lexicons(tmp_path: Path) -> None:
-    # Stored verdicts are records (bot.verdict); reading them needs no engine or lexicon.
+def test_search_loads_only_its_own_command_family(tmp_path: Path) -> None:
+    # Stored verdicts are records (bot.verdict): reading them needs no classifier engine or
+    # lexicon. The core service loads a family on first use (bot/lazy.py), loggers load
+    # structlog on their first line (bot/log.py), and a SQLite process needs no PostgreSQL
+    # dialect.
     _loaded(tmp_path, ["search", "AI Act"], [])
-    heavy = ["bot.classify.engine", "bot.classify.lexicon", "bot.classify.kernel"]
+    heavy = [
+        "bot.classify.engine",
+        "bot.classify.lexicon",
+        "bot.classify.kernel",
+        "bot.deliver.route",
+        "bot.deliver.worker",
+        "bot.core.feedback",
+        "bot.core.mute",
+        "bot.app.config",
+        "structlog",
+        "sqlalchemy.dialects.postgresql",
+    ]
     assert _loaded(tmp_path, ["search", "AI Act"], heavy) == []
 
 

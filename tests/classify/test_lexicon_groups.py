@@ -11,9 +11,9 @@ import yaml
 
 from bot.classify import Classifier, LexiconError, get_classifier
 from bot.classify.check import example_lang, misleads, yields
+from bot.classify.entries import Group
 from bot.classify.lexicon import (
     WEIGHT_LEVELS,
-    Group,
     builtin_files,
     expand_pattern,
     load_lexicon,

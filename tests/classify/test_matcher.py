@@ -60,3 +60,25 @@ def test_bill_abbreviations_need_a_number(clf: Classifier) -> None:
     assert "SB 9" in _terms(clf, "California passes SB 942 on AI detection")
     assert "HB-1" in _terms(clf, "Texas HB-149 on AI")
     assert not {"SB", "SB 0"} & _terms(clf, "合弁会社「SB OpenAI Japan」を設立")
+
+
+def test_greek_sigma_and_accents_fold_alike(clf: Classifier) -> None:
+    # Σ lowers to ς or σ depending on its place (and on the build): both sigmas fold to one,
+    # and capitals written without their accent match the accented term.
+    for text in ("Μητσοτάκης", "ΜΗΤΣΟΤΑΚΗΣ", "ΜΗΤΣΟΤΆΚΗΣ", "ο μητσοτακης", "ΜΗΤΣΟΤΑΚΗΣ:"):
+        assert "Μητσοτακης" in _terms(clf, f"{text} για την AI"), text
+    _, low = clf.matcher.normalise("ΝΟΜΟΣ νόμος ΣΟΣ")
+    assert "ς" not in low and low == "νομοσ νομοσ σοσ"
+
+
+def test_a_word_several_languages_list_counts_once(clf: Classifier) -> None:
+    # "tribunal" is an enforcement word in the Spanish, Portuguese and French groups, each with
+    # its own weight: one match is one piece of evidence, at the strongest weight
+    listed = [e for e in clf.lexicon.entries if e.key == "tribunal" and e.kind == "governance"]
+    assert len({e.weight for e in listed}) > 1
+    hits = [
+        h
+        for h in clf.matcher.scan("Un tribunal condena a una empresa de IA", "")
+        if h.text == "tribunal"
+    ]
+    assert len(hits) == 1 and hits[0].entry.weight == max(e.weight for e in listed)

@@ -135,6 +135,36 @@ def test_compiled_and_pure_builds_give_the_same_verdicts() -> None:
     assert 0.1 * len(items) < relevant < 0.9 * len(items)
 
 
+# Greek has two lower-case sigmas (final ς, σ elsewhere); str.lower() picks one by position
+# while the compiled build's lower() always gives σ. Capitals, a final sigma in lower case and
+# an accent-less capital spelling, in titles and deep in summaries.
+_GREEK = [
+    ("ΜΗΤΣΟΤΑΚΗΣ: ΝΕΟΙ ΚΑΝΟΝΕΣ ΓΙΑ ΤΗΝ AI ΣΤΟ ΔΗΜΟΣΙΟ", ""),
+    ("Ο Μητσοτάκης παρουσίασε κανόνες για την AI", ""),
+    ("ΠΡΟΣΤΙΜΟ ΑΠΟ ΤΗΝ ΑΡΧΗ ΠΡΟΣΤΑΣΙΑΣ ΔΕΔΟΜΕΝΩΝ ΓΙΑ ΚΑΜΕΡΕΣ AI", ""),
+    (
+        "Πρόστιμο για κάμερες AI",
+        "Η Αρχή Προστασίας Δεδομένων επέβαλε πρόστιμο. ΣΧΟΛΙΑΣΕ Ο ΜΗΤΣΟΤΑΚΗΣ.",
+    ),
+    ("ΑΡΧΗ ΠΡΟΣΤΑΣΙΑΣ ΔΕΔΟΜΕΝΩΝ: AI rules for cameras", "ΣΣΣ ς σ Σ"),
+]
+
+
+def test_both_builds_fold_greek_sigma_alike() -> None:
+    _need_compiled()
+    items: list[dict[str, object]] = []
+    for title, summary in _GREEK:
+        for lang in (None, "el", "en"):
+            items.append({"title": title, "summary": summary, "lang": lang, "hints": []})
+    compiled = _run(items, pure=False)
+    pure = _run(items, pure=True)
+    assert "compiled" in compiled[0] and "pure Python" in pure[0]
+    assert compiled[1:] == pure[1:]
+    # ... and both find the Greek actor or regulator in every item, whatever the case
+    for line in compiled[1:]:
+        assert "GR" in json.loads(line)["jurisdictions"], line
+
+
 def _copy_installed(dst: Path) -> Path:
     """This checkout's bot package, compiled modules and their record included, in `dst`."""
     shutil.copytree(REPO / "bot", dst / "bot", ignore=shutil.ignore_patterns("__pycache__", "data"))

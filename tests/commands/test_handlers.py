@@ -322,7 +322,7 @@ async def test_subscribe_instrument_and_score_mistakes(
 
 
 async def test_instruments_come_from_the_running_classifier(storage: Storage) -> None:
-    from bot.classify.lexicon import Lexicon
+    from bot.classify.entries import Lexicon
 
     class Custom:
         lexicon = Lexicon(instruments={"x-ai-law": "Examplestan AI Law"})

@@ -20,7 +20,7 @@ from bot.platforms import (
     validate_discord_message,
     validate_slack_message,
 )
-from bot.platforms.limits import blocks_json_len
+from bot.platforms.slack.limits import blocks_json_len
 from bot.platforms.text import ZWSP
 from bot.types import Digest, Source, StoryPost
 from tests.deliver.test_render_checks import (

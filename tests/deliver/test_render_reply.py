@@ -20,8 +20,8 @@ from bot.platforms.discord.reply import (
     discord_interaction_response,
     discord_reply,
 )
-from bot.platforms.limits import SLACK_BLOCKS_JSON, blocks_json_len
 from bot.platforms.reply import fit
+from bot.platforms.slack.limits import SLACK_BLOCKS_JSON, blocks_json_len
 from bot.platforms.slack.reply import SLACK_MAX_MESSAGES, slack_reply
 from bot.platforms.text import ZWSP, discord_escape, platform_len, slack_text
 from bot.types import Digest, Source, StoryPost

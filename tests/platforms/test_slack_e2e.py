@@ -22,8 +22,8 @@ from bot.app.settings import Settings
 from bot.commands.types import Reply, Request
 from bot.platforms import validate_slack_message
 from bot.platforms.chat import FAILED_TEXT
-from bot.platforms.limits import SLACK_BLOCKS_JSON, blocks_json_len
 from bot.platforms.slack.chat import admins_from_env, run_slack_http, run_slack_socket_mode
+from bot.platforms.slack.limits import SLACK_BLOCKS_JSON, blocks_json_len
 from tests.fakes.server import json_response
 from tests.fakes.slack import FakeSlack
 from tests.platforms.helpers import (

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from bot.log import on_load
+
 if TYPE_CHECKING:
     from bot.app.settings import Settings
 
@@ -188,12 +190,17 @@ class _StderrNow:
 
 def log_to_stderr() -> None:
     """Send the store's log lines (a new database's migration, say) to stderr, as `run` does:
-    unconfigured, structlog prints to stdout, which --json readers parse."""
-    import structlog
+    unconfigured, structlog prints to stdout, which --json readers parse. Set up when the
+    first line is logged (bot/log.py): a command that logs nothing never loads structlog."""
 
-    if not structlog.is_configured():
-        stderr = cast("TextIO", _StderrNow())  # it writes and flushes: all a logger does
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stderr))
+    def setup() -> None:
+        import structlog
+
+        if not structlog.is_configured():
+            stderr = cast("TextIO", _StderrNow())  # it writes and flushes: all a logger does
+            structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=stderr))
+
+    on_load(setup)
 
 
 def iso(t: datetime | None) -> str | None:
@@ -222,7 +229,6 @@ def open_bot(
     classifier for the commands that need one. Says what is wrong and exits on a bad config
     or an unreachable database (no traceback). `read_only_ok`: a command that only reads opens
     a SQLite file it may not write read-only (then the config file is not synced)."""
-    from bot.app.config import ConfigError, load_config
     from bot.core import BotOptions, make_bot
     from bot.errors import ReadOnlyDatabase
 
@@ -230,6 +236,8 @@ def open_bot(
     log_to_stderr()
     cfg = None
     if sync:
+        from bot.app.config import ConfigError, load_config  # pydantic models: only to sync
+
         try:
             cfg = load_config(feeds_path(ctx, sample))
         except ConfigError as exc:

@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.commands.types import Reply
 from bot.deliver.ports import Sender
+from bot.platforms.discord.limits import validate_discord_message
 from bot.platforms.discord.render import discord_alert, discord_digest
-from bot.platforms.limits import validate_discord_message
 from bot.types import Digest, FeedNotice, StoryPost
 
 # Discord allows 5 messages per 5 s per channel and about 30 per minute per webhook;

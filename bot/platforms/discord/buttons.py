@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 import discord
-import structlog
 
 from bot.commands.feedback import NOT_RELEVANT_COMMAND
 from bot.commands.types import Reply, Request
+from bot.log import get_logger
 from bot.platforms.chat import FAILED_TEXT, call_handler
 from bot.platforms.discord.ids import (
     DISABLED_PREFIX,
@@ -30,7 +30,7 @@ from bot.platforms.discord.ids import (
 from bot.platforms.discord.interaction import caller_from, tell
 from bot.platforms.discord.reply import discord_reply
 
-log = structlog.get_logger("policybot.discord")
+log = get_logger("policybot.discord")
 
 NOT_YOURS = "Only the person who searched can turn these pages: run `/policy search` yourself."
 

@@ -12,11 +12,11 @@ import dataclasses
 from typing import Any, Literal
 
 import discord
-import structlog
 from discord import app_commands
 
 from bot.commands.spec import COMMANDS
 from bot.commands.types import Reply, Request
+from bot.log import get_logger
 from bot.platforms.chat import (
     FAILED_TEXT,
     Completer,
@@ -34,7 +34,7 @@ from bot.platforms.discord.reply import EPHEMERAL_FLAG, discord_reply
 
 __all__ = ["PolicyClient", "Runner", "build_client", "caller_from", "is_admin", "run_discord"]
 
-log = structlog.get_logger("policybot.discord")
+log = get_logger("policybot.discord")
 
 # Paging state too long for a button's custom id falls back to a view kept in memory, whose
 # edits go through the interaction token: it dies after 15 min, and with the process.

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import discord
-import structlog
 
 from bot.commands.types import Caller
+from bot.log import get_logger
 
-log = structlog.get_logger("policybot.discord")
+log = get_logger("policybot.discord")
 
 
 def is_admin(interaction: discord.Interaction[Any]) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.platforms.discord.ids import not_relevant_id
+from bot.platforms.discord.limits import DISCORD_CONTENT
 from bot.platforms.discord.render import NO_MENTIONS
-from bot.platforms.limits import DISCORD_CONTENT
 from bot.platforms.notice import NOT_RELEVANT_LABEL, notice_text
 from bot.platforms.text import discord_escape, truncate
 from bot.types import FeedNotice

@@ -12,8 +12,8 @@ import dataclasses
 from typing import Any
 
 from bot.deliver.ports import PLACEMENT_KEY
+from bot.platforms.discord.limits import DISCORD_CONTENT
 from bot.platforms.discord.render import NO_MENTIONS
-from bot.platforms.limits import DISCORD_CONTENT
 from bot.platforms.render import title_of
 from bot.platforms.text import (
     discord_escape,

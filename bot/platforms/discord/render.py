@@ -3,14 +3,14 @@ it) for alerts and digests. Pure functions; no discord.py here.
 
 Feed text goes through discord_escape (no mention, masked link, autolink, code block, heading
 or list can come from a feed); the only links are our own safe_link() URLs. Every limit of
-docs/PLATFORMS.md is enforced here, by truncating and by splitting digests into messages.
+Discord (discord/limits.py) is enforced here, by truncating and by splitting digests into messages.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.platforms.limits import (
+from bot.platforms.discord.limits import (
     DISCORD_CONTENT,
     DISCORD_DESCRIPTION,
     DISCORD_EMBEDS,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.commands.types import Reply
-from bot.platforms.discord.render import discord_digest
-from bot.platforms.limits import (
+from bot.platforms.discord.limits import (
     DISCORD_CONTENT,
     DISCORD_DESCRIPTION,
     DISCORD_EMBEDS,
@@ -14,6 +13,7 @@ from bot.platforms.limits import (
     DISCORD_TITLE,
     embed_total,
 )
+from bot.platforms.discord.render import discord_digest
 from bot.platforms.render import (
     title_of,
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.commands.types import Reply
 from bot.deliver.ports import Sender
-from bot.platforms.limits import validate_slack_message
+from bot.platforms.slack.limits import validate_slack_message
 from bot.platforms.slack.render import slack_alert, slack_digest
 from bot.types import Digest, FeedNotice, StoryPost
 

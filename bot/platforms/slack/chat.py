@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
@@ -30,11 +29,12 @@ from bot.commands.spec import COMMANDS, needs_admin
 from bot.commands.textargs import Parsed, TextArgsError, parse
 from bot.commands.types import Caller, Reply, Request
 from bot.errors import CredentialsError
+from bot.log import get_logger
 from bot.platforms.chat import Handler, call_handler, default_handler
 from bot.platforms.slack.notice import NOT_RELEVANT_ACTION
 from bot.platforms.slack.reply import SLACK_PAGE_ACTION, slack_reply
 
-log = structlog.get_logger("policybot.slack")
+log = get_logger("policybot.slack")
 
 ADMINS_ENV = "POLICYBOT_SLACK_ADMINS"
 ADMIN_CACHE_SECONDS = 300.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.platforms.limits import SLACK_SECTION
 from bot.platforms.notice import NOT_RELEVANT_LABEL, notice_text
+from bot.platforms.slack.limits import SLACK_SECTION
 from bot.platforms.text import slack_text, truncate
 from bot.types import FeedNotice
 

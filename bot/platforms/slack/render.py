@@ -4,7 +4,7 @@ functions; no slack_sdk here.
 mrkdwn text goes through slack_text: slack_escape's &, <, > (that stops <!channel>, <@U123>
 and <http://evil|click> in feed text), bare URLs and domains broken so Slack cannot link them;
 *_~` formatting is tolerated. The only links are our own safe_link() URLs as <url|label>.
-plain_text (headers) is shown literally by Slack and only cleaned. Limits (PLATFORMS.md) are
+plain_text (headers) is shown literally by Slack and only cleaned. Limits (slack/limits.py) are
 enforced here; digests are split early, well below the ~13,000 characters of blocks where
 Slack starts answering msg_blocks_too_long.
 """
@@ -13,13 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.platforms.limits import (
-    SLACK_BLOCKS,
-    SLACK_BLOCKS_JSON,
-    SLACK_HEADER,
-    SLACK_SECTION,
-    blocks_json_len,
-)
 from bot.platforms.render import (
     DIGEST_SOURCES_SHOWN,
     MAX_SOURCES_SHOWN,
@@ -35,6 +28,13 @@ from bot.platforms.render import (
     source_items,
     title_of,
     topic_labels,
+)
+from bot.platforms.slack.limits import (
+    SLACK_BLOCKS,
+    SLACK_BLOCKS_JSON,
+    SLACK_HEADER,
+    SLACK_SECTION,
+    blocks_json_len,
 )
 from bot.platforms.text import (
     as_utc,

@@ -6,13 +6,6 @@ import json
 from typing import Any
 
 from bot.commands.types import Reply
-from bot.platforms.limits import (
-    SLACK_BLOCKS,
-    SLACK_BLOCKS_JSON,
-    SLACK_HEADER,
-    SLACK_SECTION,
-    blocks_json_len,
-)
 from bot.platforms.render import (
     title_of,
 )
@@ -28,6 +21,13 @@ from bot.platforms.reply import (
     reply_body,
     reply_footer,
     story_meta,
+)
+from bot.platforms.slack.limits import (
+    SLACK_BLOCKS,
+    SLACK_BLOCKS_JSON,
+    SLACK_HEADER,
+    SLACK_SECTION,
+    blocks_json_len,
 )
 from bot.platforms.slack.render import slack_digest
 from bot.platforms.text import (

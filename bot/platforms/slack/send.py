@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
-import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -23,9 +22,10 @@ from bot.deliver.ports import (
     part_nonce,
     webhook_url,
 )
+from bot.log import get_logger
 from bot.types import Placement, PostAs
 
-log = structlog.get_logger("policybot.slack")
+log = get_logger("policybot.slack")
 
 # Web API errors that mean the destination cannot work until a person acts.
 PERMANENT_ERRORS = frozenset(

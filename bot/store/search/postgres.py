@@ -16,13 +16,12 @@ from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
-import structlog
 from sqlalchemy import bindparam, cast, func, literal, literal_column, or_, select, text
-from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BooleanClauseList, ColumnElement
 
+from bot.log import get_logger
 from bot.store.models import Story
 from bot.store.search import lanes
 from bot.store.search.filters import Filters
@@ -30,7 +29,7 @@ from bot.store.search.lanes import BELOW, GIVE_UP, Driver, IdList, Lane
 from bot.store.search.match import GLUE_MIN, MAX_CHAR
 from bot.store.search.query import MIN_TRIGRAM, TOKEN, ParsedQuery, is_phrase_term
 
-log = structlog.get_logger("policybot.search")
+log = get_logger("policybot.search")
 
 # PgHits first looks for this many hits, which is cheap whether there are more or not.
 FIRST_LOOK = 2_000
@@ -95,6 +94,9 @@ def pairs_match(pairs: Sequence[str]) -> ColumnElement[bool]:
     """The stories whose pair index holds all of `pairs` (exact: no row is rechecked)."""
     # Lexemes quoted verbatim (they hold only [0-9a-z+]): no parser, so 'a+b' stays one.
     q = " & ".join(f"'{p}'" for p in pairs)
+    # Imported here: a SQLite process never needs SQLAlchemy's PostgreSQL dialect.
+    from sqlalchemy.dialects.postgresql import TSQUERY
+
     return literal_column(_PG_PAIRS).op("@@")(cast(literal(q), TSQUERY))
 
 
