@@ -27,7 +27,9 @@ do to delivery, per path:
   its thread already).
 A clean shutdown (SIGTERM) lets the part in flight finish or gives it back unsent: no repeat.
 
-Two processes never post the same row: the claim is atomic. On SQLite `run` holds the
+Two processes never post the same row: the claim is atomic (on PostgreSQL the row is locked
+with FOR UPDATE SKIP LOCKED first, so a claimer passes over a row another is claiming
+instead of waiting for it). On SQLite `run` holds the
 database's instance lock (bot.store.lock); on PostgreSQL several instances share the outbox
 (bot.store.coord): an instance drains a destination only while it holds the destination's
 lease, renewed with each claim, so one destination's posts go one after another, paced from
@@ -189,6 +191,21 @@ _CLAIM = (
         _OUTBOX.c.thread_id,
     )
 )
+# On PostgreSQL (instances share the outbox) the row is first locked with FOR UPDATE SKIP
+# LOCKED, as job queues there do: a row another instance is claiming right now (its claim
+# not yet committed) is passed over at once instead of waited for, and no two claims can
+# both take it. The conditions stay on the UPDATE too (they are rechecked on the locked row).
+_LOCK_CLAIMABLE = (
+    select(_OUTBOX.c.id)
+    .where(
+        _OUTBOX.c.id == bindparam("row_id"),
+        _OUTBOX.c.status.in_(CLAIMABLE),
+        _OUTBOX.c.next_attempt_at <= bindparam("now"),
+    )
+    .limit(1)
+    .with_for_update(skip_locked=True, of=_OUTBOX)
+)
+_CLAIM_SKIP_LOCKED = _CLAIM.where(_OUTBOX.c.id.in_(_LOCK_CLAIMABLE))
 # A row's status before its claim: "sending" then means its process died with a part in flight.
 _STATUS = select(_OUTBOX.c.status).where(_OUTBOX.c.id == bindparam("row_id"))
 # A part posted: the last one makes the row sent, an earlier one renews the lease...
@@ -372,7 +389,7 @@ class Worker:
                     return None
             was = conn.scalar(_STATUS, {"row_id": row_id})
             row = conn.execute(
-                _CLAIM,
+                _CLAIM_SKIP_LOCKED if self.storage.shared else _CLAIM,
                 {
                     "row_id": row_id,
                     "now": now,

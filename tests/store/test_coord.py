@@ -12,13 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from bot.clock import utcnow
 from bot.deliver.digests import queue_digests
 from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo, Outcome, SendResult
 from bot.deliver.route import Router, subscriptions_changed
-from bot.deliver.worker import Worker
+from bot.deliver.worker import _CLAIM_SKIP_LOCKED, LEASE, Worker
 from bot.store import coord
 from bot.store.db import current_revision, head_revision, make_engine, migrate
 from bot.store.lock import InstanceLock
@@ -290,6 +291,73 @@ async def test_workers_share_a_destination_one_at_a_time_and_keep_its_pacing(pg:
         # Each post started after the one before was answered plus the gap, whichever
         # worker made it (load only makes the gaps longer).
         assert min(y - x for x, y in itertools.pairwise(times)) >= gap - 0.005
+    finally:
+        la.release()
+        lb.release()
+        a.close()
+        b.close()
+
+
+def test_outbox_claims_skip_rows_another_instance_holds_and_never_share_one(pg: str) -> None:
+    from tests.deliver.test_worker import route_stories
+
+    a, b, la, lb = _two(pg)
+    # A claim that waited for a locked row would fail here instead of hanging.
+    event.listen(b.engine, "connect", lambda dbapi, _: dbapi.execute("SET lock_timeout = '10s'"))
+    try:
+        route_stories(a, [f"story {i}" for i in range(12)], [("console", "", "")])
+        with a.session() as s:
+            rows = list(s.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)))
+            dest = s.scalar(select(OutboxMessage.destination_id))
+        assert len(rows) == 12 and dest is not None
+        wb = Worker(
+            b,
+            {"console": _Timed([])},
+            alert_renderer=h.simple_alert,
+            digest_renderer=h.simple_digest,
+        )
+        wb.owner = lb.owner
+        now = utcnow() + timedelta(seconds=1)
+        assert wb._lease_destination(dest, now) is not False
+
+        def claim(conn: Any, row: int, owner: str) -> int | None:
+            got = conn.execute(
+                _CLAIM_SKIP_LOCKED,
+                {"row_id": row, "now": now, "lease": now + LEASE, "owner": owner, "nonce": owner},
+            ).first()
+            return None if got is None else int(got.id)
+
+        # Instance a is claiming rows[0] (its transaction not yet committed): b passes over
+        # it at once, and takes the next row.
+        with a.engine.connect() as held:
+            held.begin()
+            assert claim(held, rows[0], la.owner) == rows[0]
+            assert wb._claim(rows[0], now) is None
+            got = wb._claim(rows[1], now)
+            assert got is not None and got.id == rows[1]
+            held.commit()
+        assert wb._claim(rows[0], now) is None  # a's now, under its lease
+
+        # Two claimers over the same rows at once, in opposite orders: each row goes to one.
+        def claimer(storage: Storage, owner: str, order: list[int]) -> Callable[[], list[int]]:
+            def run() -> list[int]:
+                mine = []
+                for row in order:
+                    with storage.engine.begin() as conn:
+                        if claim(conn, row, owner) is not None:
+                            mine.append(row)
+                return mine
+
+            return run
+
+        rest = rows[2:]
+        got_a, got_b = _together([claimer(a, la.owner, rest), claimer(b, lb.owner, rest[::-1])])
+        assert not set(got_a) & set(got_b)
+        assert sorted(got_a + got_b) == rest
+        with a.session() as s:
+            owners = dict(s.execute(select(OutboxMessage.id, OutboxMessage.claimed_by)).all())
+        assert {owners[r] for r in got_a} <= {la.owner}
+        assert {owners[r] for r in got_b} <= {lb.owner}
     finally:
         la.release()
         lb.release()

@@ -7,7 +7,10 @@ import importlib.util
 import pytest
 from sqlalchemy import text
 
+from bot.store.models import StoryTag
 from bot.store.search import postgres
+from bot.store.search.filters import make_filters
+from bot.store.search.query import parse_query
 from bot.store.storage import Storage
 from tests.conftest import REPO
 from tests.store.search.corpus import add, titles
@@ -60,5 +63,45 @@ def test_search_without_pg_trgm_indexes(pg_url: str, monkeypatch: pytest.MonkeyP
             assert titles(s, "dérégul", lang="fr") == ["Une règle de dérégulation"]
             assert titles(s, '"more chips"') == ["Chips and more chips"]
         assert warned == ["search.no_pg_trgm"]
+    finally:
+        storage.close()
+
+
+def test_hit_set_is_joined_with_the_tag_and_source_filters(pg_url: str) -> None:
+    # A CJK term held by many stories and a jurisdiction few of them have: the hit set is
+    # the stories with both (joined in PostgreSQL), not every story with the term.
+    storage = Storage.open(pg_url)
+    try:
+        with storage.write() as s:
+            ids = [add(s, f"監管 报道 {i}", lang="zh") for i in range(12)]
+            s.add_all(StoryTag(story_id=i, kind="jurisdiction", value="CN") for i in ids[::4])
+            s.add(
+                StoryTag(story_id=add(s, "芯片 出口", lang="zh"), kind="jurisdiction", value="CN")
+            )
+        with storage.session() as s:
+            assert s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_verdicts_relevant_story'"
+                )
+            )
+            f = make_filters(
+                s,
+                jurisdiction="cn",
+                topic=None,
+                since=None,
+                source=None,
+                lang=None,
+                relevant_only=True,
+            )
+            assert f is not None
+            hits = [
+                lane.driver
+                for lane in postgres.pg_text_lanes(s, parse_query("監管"), f)
+                if isinstance(lane.driver, postgres.PgHits)
+            ]
+            assert len(hits) == 1
+            got, _ = hits[0].step(s, max(ids) + 10, 100)
+            assert got == sorted(ids[::4], reverse=True)
+            assert titles(s, "監管", jurisdiction="CN") == [f"監管 报道 {i}" for i in (8, 4, 0)]
     finally:
         storage.close()
