@@ -223,8 +223,16 @@ class SubscriptionIndex:
         self._exclude = _KeywordSet()
         self._feeds = _Dimension()  # unfiltered: the subscriptions that follow no feed
         self.instant_mask = 0
+        # Routing skips its per-subscription mute and ping checks where no bit is set here.
+        self.muted_mask = 0
+        self.mention_mask = 0
+        self.destination_of: tuple[int, ...] = tuple(s.destination_id for s in self.subs)
         for i, s in enumerate(self.subs):
             bit = 1 << i
+            if s.muted_until is not None:
+                self.muted_mask |= bit
+            if s.mention:
+                self.mention_mask |= bit
             self._jur.add(bit, {norm_code(v) for v in s.jurisdictions})
             self._topic.add(bit, {norm_tag(v) for v in s.topics})
             self._inst.add(bit, {norm_tag(v) for v in s.instruments})
