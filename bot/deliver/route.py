@@ -203,6 +203,7 @@ class _FastInsert:
             c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.columns
         }
         self.processors = [procs.get(name) for name in order]
+        self._last_datetimes: dict[int, tuple[datetime, Any]] = {}
 
     def all_params(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         # Rows of one story share most values (same datetimes, same JSON list objects):
@@ -228,19 +229,23 @@ class _FastInsert:
         return out
 
     def _template(self, common: dict[str, Any]) -> Any:
-        """One row of `common`'s values as the driver takes them (ids 0); an object used in
-        two columns with the same processor (`when` as next_attempt_at and created_at) is
-        converted once."""
-        done: dict[tuple[int, Any], Any] = {}
+        """One row of `common`'s values as the driver takes them (ids 0)."""
         values = []
-        for name, proc in zip(self.order, self.processors, strict=True):
+        last = self._last_datetimes
+        for i, (name, proc) in enumerate(zip(self.order, self.processors, strict=True)):
             v = 0 if name in ("destination_id", "subscription_id") else common.get(name)
-            if proc is not None and v is not None:
-                key = (id(v), proc)
-                if key not in done:
-                    done[key] = proc(v)
-                v = done[key]
-            values.append(v)
+            if proc is None or v is None:
+                values.append(v)
+            elif isinstance(v, datetime):
+                # A poll routes its stories with one `when`: equal instants store equally
+                # (UTC), so the last conversion is reused.
+                seen, stored = last.get(i, (None, None))
+                if seen is None or not (type(seen) is type(v) and seen == v):
+                    stored = proc(v)
+                    last[i] = (v, stored)
+                values.append(stored)
+            else:
+                values.append(proc(v))
         return tuple(values) if self.positional else dict(zip(self.order, values, strict=True))
 
     def fanned_params(

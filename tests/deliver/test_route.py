@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.app.config import AppConfig, parse_config
 from bot.deliver.config_sync import ensure_implicit_console, sync_config_subscriptions
-from bot.deliver.match import SubscriptionIndex, SubscriptionView, subscription_matches
+from bot.deliver.match import (
+    SubscriptionIndex,
+    SubscriptionView,
+    norm_text,
+    subscription_matches,
+)
 from bot.deliver.route import Router, subscriptions_changed
 from bot.ingest.types import FetchResult, FetchStatus, Item
 from bot.store.models import Destination, OutboxMessage, Subscription
@@ -89,6 +95,10 @@ def test_keywords_at_the_edges_and_with_lone_surrogates() -> None:
     assert subscription_matches(sub(keywords=("AI Act",)), h.facts("Das AI Act \udc00 Gesetz"))
 
 
+def test_keyword_text_collapses_every_kind_of_whitespace() -> None:
+    assert norm_text("  AI\u00a0\u3000Act\n\t\x1c now \u2028") == "ai act now"
+
+
 def test_any_keyword_of_a_subscription_suffices() -> None:
     s = sub(keywords=("export controls", "chips"))
     assert subscription_matches(s, h.facts("New chips rules"))
@@ -148,6 +158,22 @@ def test_router_writes_one_alert_per_destination(storage: Storage) -> None:
         assert r.kind == "alert" and r.dedup_key == str(ids[0]) and r.story_id == ids[0]
         assert r.status == "pending" and r.next_attempt_at == h.NOW
     assert router.routed == 2
+
+
+def test_a_failed_outbox_insert_raises_sqlalchemys_error(storage: Storage) -> None:
+    # The SQLite insert runs on the driver's cursor: its errors still reach callers as
+    # SQLAlchemy's, which the poll's transaction handling expects.
+    router = Router(refresh_seconds=3600)
+    with storage.write() as s:
+        d1 = h.destination(s, "discord", "1")
+        h.subscription(s, d1)
+        subscriptions_changed()
+        st, v = h.story(s, "first")
+        router(s, st, v)
+        s.execute(delete(Destination).where(Destination.id == d1.id))
+        st2, v2 = h.story(s, "second")
+        with pytest.raises(IntegrityError):  # the cached index still names the destination
+            router(s, st2, v2)
 
 
 def test_router_cache_follows_changes(storage: Storage) -> None:
