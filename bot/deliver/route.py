@@ -372,13 +372,15 @@ class Router:
         out: dict[int, SubscriptionView] = {}
         if not mask & index.mention_mask:
             # Nothing here pings: each destination takes its first matching subscription.
+            # The set bits read off the mask's binary digits, lowest first (string search
+            # in C rather than big-int arithmetic per bit).
             subs, dests = index.subs, index.destination_of
-            while mask:
-                low = mask & -mask
-                mask ^= low
-                i = low.bit_length() - 1
+            digits = bin(mask)[:1:-1]
+            i = digits.find("1")
+            while i >= 0:
                 if dests[i] not in out:
                     out[dests[i]] = subs[i]
+                i = digits.find("1", i + 1)
             return out
         for i in iter_bits(mask):
             sub = index.subs[i]
