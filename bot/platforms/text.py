@@ -44,11 +44,17 @@ def clean(text: str | None) -> str:
     """Drop control, bidi-override and lone-surrogate characters; keep line breaks."""
     if not text:
         return ""
+    if text.isprintable():
+        # No control, format (bidi, BOM), surrogate or separator character but the ASCII
+        # space: nothing to drop or fold (the common case, and renderers call this often).
+        return text
     return _JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
 
 
 def inline(text: str | None) -> str:
     """Feed text as one clean line: our own layout decides where lines break."""
+    if text and text.isprintable() and "  " not in text:
+        return text.strip()  # its only whitespace is single ASCII spaces (see clean)
     return _WS.sub(" ", clean(text)).strip()
 
 
