@@ -146,6 +146,15 @@ _HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}\.?$")
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "()%") + "%"
 
 
+# The common URL that safe_link() returns unchanged: a lowercase http(s) scheme and host
+# (labels as _HOST takes them, no port, user or trailing dot), then a path of printable
+# ASCII with nothing to refuse or encode; no query or fragment (an empty one would be
+# dropped). Anything else takes the full path below.
+_PLAIN_URL = re.compile(
+    rf"https?://(?:{_LABEL}\.)*{_LABEL}(?:/[^\x00-\x20\x7f-\U0010ffff<>|\"'`\\{{}}^()?#]*)?"
+)
+
+
 @lru_cache(maxsize=4096)  # digests look up the same source URLs again and again
 def safe_link(url: str | None) -> str | None:
     """An http(s) URL that is safe to link, or None. Refused: other schemes (javascript:, data:,
@@ -157,6 +166,8 @@ def safe_link(url: str | None) -> str | None:
     u = url.strip()
     if not u or len(u) > MAX_URL:
         return None
+    if _PLAIN_URL.fullmatch(u):
+        return u
     if u.isascii():
         if _ASCII_BAD.search(u):
             return None
