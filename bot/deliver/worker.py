@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, exists, func, select, update
+from sqlalchemy import String, Table, bindparam, exists, func, literal, select, update
 
 from bot.clock import as_utc, utcnow
 from bot.deliver.followup import FOLLOWUP, parse_followup_key
@@ -173,6 +173,10 @@ PREFETCH_ROWS = 100
 # ...and a paced destination reads no further ahead than this many seconds of its posts.
 PREFETCH_SECONDS = 5.0
 
+# The claimable statuses as plain bound values: an IN over a list would be rendered anew at
+# each execution (an "expanding" parameter), and this runs for every message.
+_IS_CLAIMABLE = _OUTBOX.c.status.in_([literal(v) for v in CLAIMABLE])
+
 # The claim: one conditional UPDATE (whoever changes the row owns it, on SQLite, where
 # SELECT ... FOR UPDATE locks nothing, as on PostgreSQL; someone else's live claim has its
 # lease in the future and does not match; a disabled destination's rows do not match
@@ -181,7 +185,7 @@ _CLAIM = (
     update(_OUTBOX)
     .where(
         _OUTBOX.c.id == bindparam("row_id"),
-        _OUTBOX.c.status.in_(CLAIMABLE),
+        _IS_CLAIMABLE,
         _OUTBOX.c.next_attempt_at <= bindparam("now"),
         ~exists().where(
             _DESTINATIONS.c.id == _OUTBOX.c.destination_id,
@@ -219,7 +223,7 @@ _LOCK_CLAIMABLE = (
     select(_OUTBOX.c.id)
     .where(
         _OUTBOX.c.id == bindparam("row_id"),
-        _OUTBOX.c.status.in_(CLAIMABLE),
+        _IS_CLAIMABLE,
         _OUTBOX.c.next_attempt_at <= bindparam("now"),
     )
     .limit(1)
