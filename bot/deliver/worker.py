@@ -10,7 +10,8 @@ Life of an outbox row:
 
 The claim (one conditional UPDATE: status "sending", a nonce, a lease in next_attempt_at,
 the process in claimed_by) is committed BEFORE the post, and "sent" right after it, each in
-its own small transaction. One destination's rows go one after another. So what a crash can
+its own small transaction (the sent mark first, then the next row's claim, in one hand-off
+to a thread). One destination's rows go one after another. So what a crash can
 do to delivery, per path:
 
 - nothing is lost: a row claimed by a process that died is due again at the next start;
