@@ -37,6 +37,8 @@ _WS = re.compile(r"\s+")
 
 def platform_len(text: str) -> int:
     """Length as the platforms' limits count it, conservatively (UTF-16 code units)."""
+    if text.isascii():
+        return len(text)  # one unit per character
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
