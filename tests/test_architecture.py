@@ -53,3 +53,17 @@ def test_outward_surfaces_never_import_the_orm() -> None:
         if imported == "bot.store.models" or imported.startswith("sqlalchemy")
     ]
     assert offenders == []
+
+
+def test_modules_log_through_bot_log() -> None:
+    # structlog (with the rich and pygments it loads) is imported when a line is first logged
+    # (bot/log.py), so that commands which log nothing start faster. Only the logging set-up
+    # itself imports it.
+    graph = grimp.build_graph("bot", include_external_packages=True, cache_dir=None)
+    allowed = {"bot.log", "bot.app.logging", "bot.app.cli.base"}
+    offenders = sorted(
+        m
+        for m in graph.modules
+        if m not in allowed and "structlog" in graph.find_modules_directly_imported_by(m)
+    )
+    assert offenders == [], f"use bot.log.get_logger in {offenders}"

@@ -37,8 +37,9 @@ from bot.deliver.config_sync import get_or_create_destination
 from bot.deliver.route import load_subscription_views
 from bot.log import get_logger
 from bot.store import coord
+from bot.store.db import IN_CHUNK
 from bot.store.models import Entry, Feed, FeedNoticeRow, OutboxMessage
-from bot.store.storage import IN_CHUNK, Storage
+from bot.store.storage import Storage
 from bot.types import FeedHealthOptions, FeedNotice, FeedNoticeKind, OutboxStatus
 
 log = get_logger("policybot.health")

@@ -10,7 +10,8 @@ Life of an outbox row:
 
 The claim (one conditional UPDATE: status "sending", a nonce, a lease in next_attempt_at,
 the process in claimed_by) is committed BEFORE the post, and "sent" right after it, each in
-its own small transaction. One destination's rows go one after another. So what a crash can
+its own small transaction (the sent mark first, then the next row's claim, in one hand-off
+to a thread). One destination's rows go one after another. So what a crash can
 do to delivery, per path:
 
 - nothing is lost: a row claimed by a process that died is due again at the next start;
@@ -42,6 +43,7 @@ a story's later sources are named too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 import secrets
@@ -51,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, exists, func, select, update
+from sqlalchemy import String, Table, bindparam, exists, func, literal, select, update
 
 from bot.clock import as_utc, utcnow
 from bot.deliver.followup import FOLLOWUP, parse_followup_key
@@ -119,6 +121,25 @@ class _Prefetched:
     destination: DestinationInfo | None
     posts: _Posts  # story id -> what an alert (or a follow-up) shows
     rows: int  # how many of the next rows this covers
+    # Row id -> its status when read ahead: the claim takes the row only if it still has it,
+    # which tells whether a part may be in flight without reading the status again.
+    status: Mapping[int, str] = field(default_factory=dict)
+    # Subscription id -> its ping and thread options, for the rows read ahead.
+    postings: Mapping[int, Posting] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """The last part of a row, posted and not yet marked sent: the mark goes in its own
+    transaction before anything else touches the database (the next claim included)."""
+
+    row_id: int
+    dest_id: int
+    platform: str
+    total: int
+    now: datetime
+    result: SendResult | None  # the last part's, None when no part was left to post
+    queued_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +174,10 @@ PREFETCH_ROWS = 100
 # ...and a paced destination reads no further ahead than this many seconds of its posts.
 PREFETCH_SECONDS = 5.0
 
+# The claimable statuses as plain bound values: an IN over a list would be rendered anew at
+# each execution (an "expanding" parameter), and this runs for every message.
+_IS_CLAIMABLE = _OUTBOX.c.status.in_([literal(v) for v in CLAIMABLE])
+
 # The claim: one conditional UPDATE (whoever changes the row owns it, on SQLite, where
 # SELECT ... FOR UPDATE locks nothing, as on PostgreSQL; someone else's live claim has its
 # lease in the future and does not match; a disabled destination's rows do not match
@@ -161,7 +186,7 @@ _CLAIM = (
     update(_OUTBOX)
     .where(
         _OUTBOX.c.id == bindparam("row_id"),
-        _OUTBOX.c.status.in_(CLAIMABLE),
+        _IS_CLAIMABLE,
         _OUTBOX.c.next_attempt_at <= bindparam("now"),
         ~exists().where(
             _DESTINATIONS.c.id == _OUTBOX.c.destination_id,
@@ -199,13 +224,17 @@ _LOCK_CLAIMABLE = (
     select(_OUTBOX.c.id)
     .where(
         _OUTBOX.c.id == bindparam("row_id"),
-        _OUTBOX.c.status.in_(CLAIMABLE),
+        _IS_CLAIMABLE,
         _OUTBOX.c.next_attempt_at <= bindparam("now"),
     )
     .limit(1)
     .with_for_update(skip_locked=True, of=_OUTBOX)
 )
 _CLAIM_SKIP_LOCKED = _CLAIM.where(_OUTBOX.c.id.in_(_LOCK_CLAIMABLE))
+# The same, taking the row only if its status is still the one read ahead ("was"): when it
+# matches, that is the status before the claim, so no separate read of it is needed.
+_CLAIM_WAS = _CLAIM.where(_OUTBOX.c.status == bindparam("was"))
+_CLAIM_SKIP_LOCKED_WAS = _CLAIM_SKIP_LOCKED.where(_OUTBOX.c.status == bindparam("was"))
 # A row's status before its claim: "sending" then means its process died with a part in flight.
 _STATUS = select(_OUTBOX.c.status).where(_OUTBOX.c.id == bindparam("row_id"))
 # A part posted: the last one makes the row sent, an earlier one renews the lease...
@@ -353,17 +382,30 @@ class Worker:
             gap = self.pacer.interval(info)
             ahead = PREFETCH_ROWS if gap <= 0 else int(PREFETCH_SECONDS / gap)
             ids = list(row_ids[: max(1, min(PREFETCH_ROWS, ahead))])
-            story_ids = s.scalars(
-                select(OutboxMessage.story_id).where(
-                    OutboxMessage.id.in_(ids),
-                    OutboxMessage.kind.in_(("alert", FOLLOWUP)),
-                    OutboxMessage.destination_id == info.id,
-                    OutboxMessage.story_id.is_not(None),
-                )
+            rows = s.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.status,
+                    OutboxMessage.kind,
+                    OutboxMessage.story_id,
+                    OutboxMessage.subscription_id,
+                ).where(OutboxMessage.id.in_(ids), OutboxMessage.destination_id == info.id)
             ).all()
-            ids_read = [i for i in story_ids if i is not None]
+            status = {r.id: r.status for r in rows}
+            ids_read = [
+                r.story_id for r in rows if r.kind in ("alert", FOLLOWUP) and r.story_id is not None
+            ]
             posts = load_story_posts(s, ids_read) if ids_read else {}
-        return _Prefetched(info, posts, len(ids))
+            sub_ids = {r.subscription_id for r in rows if r.kind == "alert" and r.subscription_id}
+            postings = (
+                {
+                    sub.id: Posting.of(sub)
+                    for sub in s.scalars(select(Subscription).where(Subscription.id.in_(sub_ids)))
+                }
+                if sub_ids
+                else {}
+            )
+        return _Prefetched(info, posts, len(ids), status, postings)
 
     def _claim(
         self, row_id: int, now: datetime, prefetched: _Prefetched | None = None
@@ -387,31 +429,48 @@ class Worker:
                 )
                 if getattr(renewed, "rowcount", 0) != 1:
                     return None
-            was = conn.scalar(_STATUS, {"row_id": row_id})
-            row = conn.execute(
-                _CLAIM_SKIP_LOCKED if self.storage.shared else _CLAIM,
-                {
-                    "row_id": row_id,
-                    "now": now,
-                    "lease": now + LEASE,
-                    "owner": self.owner,
-                    "nonce": new_nonce(),
-                },
-            ).first()
+            params = {
+                "row_id": row_id,
+                "now": now,
+                "lease": now + LEASE,
+                "owner": self.owner,
+                "nonce": new_nonce(),
+            }
+            shared = self.storage.shared
+            was = prefetched.status.get(row_id) if prefetched is not None else None
+            row = None
+            if was is not None:  # the status read ahead, if it still holds
+                stmt = _CLAIM_SKIP_LOCKED_WAS if shared else _CLAIM_WAS
+                row = conn.execute(stmt, {**params, "was": was}).first()
+            if row is None:
+                was = conn.scalar(_STATUS, {"row_id": row_id})
+                row = conn.execute(_CLAIM_SKIP_LOCKED if shared else _CLAIM, params).first()
             if row is None:
                 return None  # claimed by someone else meanwhile, put back, or disabled
-        info, posts = (prefetched.destination, prefetched.posts) if prefetched else (None, {})
+        info: DestinationInfo | None = None
+        posts: _Posts = {}
+        postings: Mapping[int, Posting] = {}
+        if prefetched is not None:
+            info, posts, postings = prefetched.destination, prefetched.posts, prefetched.postings
         if info is None or info.id != row.destination_id:
-            info, posts = self._destination(row.destination_id), {}
+            info, posts, postings = self._destination(row.destination_id), {}, {}
             if info is None:
                 return None
         payloads: list[Any] = []
         error: str | None = None
         wait_until: datetime | None = None
+        # An alert whose story and subscription were read ahead needs no database to render.
+        offline = (
+            row.kind == "alert"
+            and row.story_id is not None
+            and row.story_id in posts
+            and (row.subscription_id is None or row.subscription_id in postings)
+        )
         # Rendered outside the claim's transaction: the writers' lock is not held meanwhile.
-        with self.storage.session() as s:
+        with contextlib.ExitStack() as stack:
+            s = None if offline else stack.enter_context(self.storage.session())
             try:
-                payloads = self._render(s, row, info, posts)
+                payloads = self._render(s, row, info, posts, postings)
                 if not payloads:
                     error = (
                         "nothing left to post (its stories were deleted)"
@@ -439,11 +498,23 @@ class Worker:
             wait_until=wait_until,
         )
 
-    def _render(self, s: Any, row: Any, info: DestinationInfo, ahead: _Posts) -> list[Any]:
+    def _render(
+        self,
+        s: Any,
+        row: Any,
+        info: DestinationInfo,
+        ahead: _Posts,
+        postings: Mapping[int, Posting] | None = None,
+    ) -> list[Any]:
         """The payloads of a claimed row, placed (pings, threads) by its subscription; its
-        story from `ahead` (read for the batch) when there, else from the database."""
-        sub = s.get(Subscription, row.subscription_id) if row.subscription_id else None
-        posting = Posting.of(sub)
+        story from `ahead` (read for the batch) when there, else from the database (`s`,
+        None when the caller knows nothing has to be read)."""
+        sub: Subscription | None = None
+        if row.kind == "alert" and postings and row.subscription_id in postings:
+            posting = postings[row.subscription_id]  # (a digest's title needs the row)
+        else:
+            sub = s.get(Subscription, row.subscription_id) if row.subscription_id else None
+            posting = Posting.of(sub)
         styler = self.styler
         if row.kind == FOLLOWUP:
             return self._render_followup(s, row, info, ahead)
@@ -772,80 +843,128 @@ class Worker:
         stats = DrainStats()
         prefetched: _Prefetched | None = None
         ahead = 0  # rows left that `prefetched` covers
-        for n, row_id in enumerate(row_ids):
-            if self.stopping:
-                stats.skipped += len(row_ids) - n
+        # The previous row's last part, posted: it is marked sent first thing in the next
+        # trip to the database (its own transaction, before the next claim), so a message
+        # costs one hand-off to a thread, not two.
+        mark: _Mark | None = None
+        try:
+            for n, row_id in enumerate(row_ids):
+                if self.stopping:
+                    stats.skipped += len(row_ids) - n
+                    break
+                read_ahead = row_ids[n:] if ahead == 0 else None
+                done, mark = mark, None
+                got, claimed = await asyncio.to_thread(
+                    self._next, done, read_ahead, row_id, clock(), prefetched
+                )
+                if done is not None:
+                    self._delivered(done, stats, clock)
+                if got is not None:
+                    prefetched, ahead = got, got.rows
+                ahead -= 1
+                if claimed is None:
+                    stats.skipped += 1
+                    continue
+                stats.picked += 1
+                dest = claimed.destination
+                if claimed.wait_until is not None:
+                    await asyncio.to_thread(self._defer, claimed.id, claimed.wait_until)
+                    stats.picked -= 1
+                    stats.skipped += 1
+                    continue
+                if claimed.error is not None:
+                    await asyncio.to_thread(self._reject, claimed.id, claimed.error)
+                    stats.rejected += 1
+                    stats.errors.append(f"outbox {claimed.id}: {claimed.error}")
+                    continue
+                try:
+                    result = await self._send(claimed, stats, clock)
+                except asyncio.CancelledError:
+                    # Shutdown ran out of patience mid-send: give the row back rather than
+                    # leave it "sending" under a lease (a blocking write, but a short one, at
+                    # exit).
+                    self._release(claimed.id, clock())
+                    raise
+                if isinstance(result, _Mark):
+                    mark = result
+                    continue
+                error = result.error or result.outcome.value
+                if self.on_failure is not None:
+                    self.on_failure(dest.platform, result.outcome)
+                log.warning(
+                    "delivery failed",
+                    destination=dest.label(),
+                    outbox=claimed.id,
+                    outcome=result.outcome.value,
+                    error=error,
+                )
+                stats.errors.append(f"{dest.label()}: {error}")
+                if result.outcome is Outcome.REJECTED:
+                    await asyncio.to_thread(self._reject, claimed.id, error)
+                    stats.rejected += 1
+                    continue
+                if result.outcome is Outcome.PERMANENT:
+                    parked = await asyncio.to_thread(
+                        self._permanent,
+                        claimed.id,
+                        dest.id,
+                        error,
+                        clock(),
+                        credentials=result.credentials,
+                    )
+                    stats.permanent += max(parked, 1)
+                else:
+                    delay = await asyncio.to_thread(
+                        self._transient, claimed.id, claimed.attempts, result, clock()
+                    )
+                    self._paused[dest.id] = clock() + timedelta(seconds=delay)
+                    stats.transient += 1
+                # Either way this destination is done for this drain: do not hammer it.
+                stats.skipped += len(row_ids) - n - 1
                 break
-            if ahead == 0:
-                prefetched = await asyncio.to_thread(self._prefetch, row_ids[n:])
-                ahead = prefetched.rows
-            ahead -= 1
-            claimed = await asyncio.to_thread(self._claim, row_id, clock(), prefetched)
-            if claimed is None:
-                stats.skipped += 1
-                continue
-            stats.picked += 1
-            dest = claimed.destination
-            if claimed.wait_until is not None:
-                await asyncio.to_thread(self._defer, claimed.id, claimed.wait_until)
-                stats.picked -= 1
-                stats.skipped += 1
-                continue
-            if claimed.error is not None:
-                await asyncio.to_thread(self._reject, claimed.id, claimed.error)
-                stats.rejected += 1
-                stats.errors.append(f"outbox {claimed.id}: {claimed.error}")
-                continue
-            try:
-                result = await self._send(claimed, stats, clock)
-            except asyncio.CancelledError:
-                # Shutdown ran out of patience mid-send: give the row back rather than leave
-                # it "sending" under a lease (a blocking write, but a short one, at exit).
-                self._release(claimed.id, clock())
-                raise
-            if result is None:
-                stats.sent += 1
-                continue
-            error = result.error or result.outcome.value
-            if self.on_failure is not None:
-                self.on_failure(dest.platform, result.outcome)
-            log.warning(
-                "delivery failed",
-                destination=dest.label(),
-                outbox=claimed.id,
-                outcome=result.outcome.value,
-                error=error,
-            )
-            stats.errors.append(f"{dest.label()}: {error}")
-            if result.outcome is Outcome.REJECTED:
-                await asyncio.to_thread(self._reject, claimed.id, error)
-                stats.rejected += 1
-                continue
-            if result.outcome is Outcome.PERMANENT:
-                parked = await asyncio.to_thread(
-                    self._permanent,
-                    claimed.id,
-                    dest.id,
-                    error,
-                    clock(),
-                    credentials=result.credentials,
-                )
-                stats.permanent += max(parked, 1)
-            else:
-                delay = await asyncio.to_thread(
-                    self._transient, claimed.id, claimed.attempts, result, clock()
-                )
-                self._paused[dest.id] = clock() + timedelta(seconds=delay)
-                stats.transient += 1
-            # Either way this destination is done for this drain: do not hammer it.
-            stats.skipped += len(row_ids) - n - 1
-            break
+            if mark is not None:
+                done, mark = mark, None
+                await asyncio.to_thread(self._mark_sent, done)
+                self._delivered(done, stats, clock)
+        finally:
+            if mark is not None:
+                # Left by an exception between a post and its mark: mark it now (a short
+                # blocking write), so a part that went out is never posted again.
+                self._mark_sent(mark)
         return stats
+
+    def _next(
+        self,
+        done: _Mark | None,
+        read_ahead: Sequence[int] | None,
+        row_id: int,
+        now: datetime,
+        prefetched: _Prefetched | None,
+    ) -> tuple[_Prefetched | None, _Claimed | None]:
+        """One trip to the database between two posts: mark the row just posted sent (its
+        own transaction, committed first), read ahead when due, claim the next row."""
+        if done is not None:
+            self._mark_sent(done)
+        got = self._prefetch(read_ahead) if read_ahead is not None else None
+        return got, self._claim(row_id, now, got or prefetched)
+
+    def _mark_sent(self, mark: _Mark) -> None:
+        self._part_sent(mark.row_id, mark.dest_id, mark.total, mark.total, mark.now, mark.result)
+
+    def _delivered(self, mark: _Mark, stats: DrainStats, clock: Callable[[], datetime]) -> None:
+        """A row is sent (its mark committed): count it and tell the callbacks."""
+        stats.sent += 1
+        if self.on_sent is not None and mark.result is not None:
+            self.on_sent(mark.platform, 1)
+        if self.on_delivered is not None and mark.queued_at is not None:
+            self.on_delivered(mark.platform, (clock() - mark.queued_at).total_seconds())
 
     async def _send(
         self, claimed: _Claimed, stats: DrainStats, clock: Callable[[], datetime]
-    ) -> SendResult | None:
-        """Post the claimed row's parts in order; None when all went, else the failure."""
+    ) -> SendResult | _Mark:
+        """Post the claimed row's parts in order; each but the last is marked here, the last
+        comes back as a _Mark for the caller to commit before its next claim; or the
+        failure."""
         dest = claimed.destination
         sender = self.senders[dest.platform]
         total = len(claimed.payloads)
@@ -854,6 +973,7 @@ class Worker:
             self._seed = [(d, t) for d, t in self._seed if d != dest.id]
             self.pacer.seed(dest, max(seeded), clock())
         thread = claimed.thread_id  # kept in the row: a resumed digest finds its thread
+        last: SendResult | None = None
         for part in range(claimed.parts_sent, total):
             await self.pacer.wait(dest)
             result = await sender.send(
@@ -869,14 +989,23 @@ class Worker:
             if part == 0:
                 thread = result.thread_id
             stats.parts += 1
+            if part + 1 == total:
+                last = result
+                break
             await asyncio.to_thread(
                 self._part_sent, claimed.id, dest.id, part + 1, total, clock(), result
             )
             if self.on_sent is not None:
                 self.on_sent(dest.platform, 1)
-        if self.on_delivered is not None and claimed.queued_at is not None:
-            self.on_delivered(dest.platform, (clock() - claimed.queued_at).total_seconds())
-        return None
+        return _Mark(
+            row_id=claimed.id,
+            dest_id=dest.id,
+            platform=dest.platform,
+            total=total,
+            now=clock(),
+            result=last,
+            queued_at=claimed.queued_at,
+        )
 
     async def drain(self, *, now: datetime | None = None, limit: int = 200) -> DrainStats:
         """Send what is due (at most `limit` rows); destinations are drained concurrently,

@@ -37,6 +37,8 @@ _WS = re.compile(r"\s+")
 
 def platform_len(text: str) -> int:
     """Length as the platforms' limits count it, conservatively (UTF-16 code units)."""
+    if text.isascii():
+        return len(text)  # one unit per character
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
@@ -44,11 +46,17 @@ def clean(text: str | None) -> str:
     """Drop control, bidi-override and lone-surrogate characters; keep line breaks."""
     if not text:
         return ""
+    if text.isprintable():
+        # No control, format (bidi, BOM), surrogate or separator character but the ASCII
+        # space: nothing to drop or fold (the common case, and renderers call this often).
+        return text
     return _JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " "))
 
 
 def inline(text: str | None) -> str:
     """Feed text as one clean line: our own layout decides where lines break."""
+    if text and text.isprintable() and "  " not in text:
+        return text.strip()  # its only whitespace is single ASCII spaces (see clean)
     return _WS.sub(" ", clean(text)).strip()
 
 
@@ -140,6 +148,15 @@ _HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}\.?$")
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "()%") + "%"
 
 
+# The common URL that safe_link() returns unchanged: a lowercase http(s) scheme and host
+# (labels as _HOST takes them, no port, user or trailing dot), then a path of printable
+# ASCII with nothing to refuse or encode; no query or fragment (an empty one would be
+# dropped). Anything else takes the full path below.
+_PLAIN_URL = re.compile(
+    rf"https?://(?:{_LABEL}\.)*{_LABEL}(?:/[^\x00-\x20\x7f-\U0010ffff<>|\"'`\\{{}}^()?#]*)?"
+)
+
+
 @lru_cache(maxsize=4096)  # digests look up the same source URLs again and again
 def safe_link(url: str | None) -> str | None:
     """An http(s) URL that is safe to link, or None. Refused: other schemes (javascript:, data:,
@@ -151,6 +168,8 @@ def safe_link(url: str | None) -> str | None:
     u = url.strip()
     if not u or len(u) > MAX_URL:
         return None
+    if _PLAIN_URL.fullmatch(u):
+        return u
     if u.isascii():
         if _ASCII_BAD.search(u):
             return None

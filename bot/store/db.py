@@ -20,6 +20,9 @@ from bot.log import get_logger
 
 log = get_logger("policybot.db")
 
+# Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits on a statement.
+IN_CHUNK = 500
+
 # The session advisory lock migrations run under on PostgreSQL (bot.store.coord names the
 # others; this module sits below it).
 MIGRATE_KEY = 0x706F6C6963790001

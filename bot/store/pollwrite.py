@@ -22,6 +22,7 @@ from bot.ingest.chunks import pack as pack_chunks
 from bot.ingest.dedup import RecentTitles, same_story, title_key
 from bot.ingest.types import FeedChunks, FetchResult, FetchStatus, Item
 from bot.store import coord
+from bot.store.db import IN_CHUNK
 from bot.store.models import Base, Story, StoryTag, Verdict
 from bot.store.records import (
     Classify,
@@ -36,13 +37,6 @@ from bot.verdict import Verdict as VerdictValue
 # How far back a new entry is compared with earlier stories by title.
 DEDUP_WINDOW = timedelta(hours=72)
 RECENT_TITLES_MAX = 100_000
-# How long an instance may hold a due feed (PostgreSQL, several instances) before another
-# may take it over: longer than any fetch takes. A holder that dies loses it at once.
-FEED_LEASE = timedelta(minutes=10)
-# Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits on a statement.
-IN_CHUNK = 500
-# A feed's latest entries that say which language it usually has.
-USUAL_LANGUAGE_SAMPLE = 20
 
 _FEEDS: Table = Base.metadata.tables["feeds"]
 _STORIES: Table = Base.metadata.tables["stories"]

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from bot.store.db import IN_CHUNK
 from bot.store.models import Entry, Feed, Story, Verdict
-from bot.store.storage import IN_CHUNK
 from bot.types import Source, StoryPost
 
 # A source whose feed row is gone (an entry can outlive it only when foreign keys were off):

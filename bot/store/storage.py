@@ -16,16 +16,15 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TypeVar
 
-from sqlalchemy import Integer, Table, bindparam, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import StorageError
 from bot.ingest.chunks import unpack as unpack_chunks
 from bot.ingest.dedup import RecentTitles
-from bot.ingest.types import FeedChunks, FetchStatus
+from bot.ingest.types import FeedChunks
 from bot.store import coord
 from bot.store.db import at_head, make_engine, migrate, ping
 from bot.store.models import Base, Feed
@@ -33,55 +32,15 @@ from bot.store.pollwrite import PollWriter, in_chunks, uid_hash
 from bot.store.records import FeedInfo
 from bot.types import FeedOptions, Origin
 
-# How far back a new entry is compared with earlier stories by title.
-DEDUP_WINDOW = timedelta(hours=72)
-RECENT_TITLES_MAX = 100_000
 # How long an instance may hold a due feed (PostgreSQL, several instances) before another
 # may take it over: longer than any fetch takes. A holder that dies loses it at once.
 FEED_LEASE = timedelta(minutes=10)
-# Bound parameters per IN (...) list: far below SQLite's and PostgreSQL's limits on a statement.
-IN_CHUNK = 500
 # A feed's latest entries that say which language it usually has.
 USUAL_LANGUAGE_SAMPLE = 20
 
 _FEEDS: Table = Base.metadata.tables["feeds"]
-_STORIES: Table = Base.metadata.tables["stories"]
 _ENTRIES: Table = Base.metadata.tables["entries"]
-_VERDICTS: Table = Base.metadata.tables["verdicts"]
-_TAGS: Table = Base.metadata.tables["story_tags"]
 _CHUNKS: Table = Base.metadata.tables["feed_chunks"]
-
-_T = TypeVar("_T")
-_STORED_STATUSES = (FetchStatus.OK, FetchStatus.UNCHANGED, FetchStatus.NOT_MODIFIED)
-
-# The statements every poll runs, built once. Validators, URL and title are only replaced
-# when the poll brought new ones (NULL keeps the stored value).
-_SELECT_FEED = select(_FEEDS.c.name, _FEEDS.c.last_success_at, _FEEDS.c.jurisdictions).where(
-    _FEEDS.c.id == bindparam("fid")
-)
-_UPDATE_FEED_OK = (
-    update(_FEEDS)
-    .where(_FEEDS.c.id == bindparam("fid"))
-    .values(
-        last_polled_at=bindparam("now"),
-        next_poll_at=bindparam("next"),
-        last_success_at=bindparam("now"),
-        consecutive_failures=0,
-        last_status=bindparam("status"),
-        etag=func.coalesce(bindparam("etag", type_=_FEEDS.c.etag.type), _FEEDS.c.etag),
-        last_modified=func.coalesce(
-            bindparam("last_modified", type_=_FEEDS.c.last_modified.type), _FEEDS.c.last_modified
-        ),
-        body_hash=func.coalesce(
-            bindparam("body_hash", type_=_FEEDS.c.body_hash.type), _FEEDS.c.body_hash
-        ),
-        url=func.coalesce(bindparam("url", type_=_FEEDS.c.url.type), _FEEDS.c.url),
-        title=func.coalesce(bindparam("title", type_=_FEEDS.c.title.type), _FEEDS.c.title),
-        entry_count=_FEEDS.c.entry_count + bindparam("added", type_=Integer()),
-        lease_owner=None,
-        lease_until=None,
-    )
-)
 
 
 class Storage(PollWriter):

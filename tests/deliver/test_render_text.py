@@ -126,6 +126,15 @@ def test_clean_drops_controls_and_bidi_overrides() -> None:
         ("https://" + "a" * 2100 + ".org/", None),
         ("", None),
         (None, None),
+        # Near the plain URLs returned as they are: each still gets the full treatment.
+        ("https://example.org/a?", "https://example.org/a"),
+        ("https://example.org/a#", "https://example.org/a"),
+        ("https://example.org./a", "https://example.org./a"),
+        ("https://Example.org/a", "https://example.org/a"),
+        ("https://example.org:443/a", "https://example.org:443/a"),
+        ("https://example.org/a%2Fb~c;d=e", "https://example.org/a%2Fb~c;d=e"),
+        ("https://-bad.example/", None),
+        ("https://" + "a" * 64 + ".example/", None),
     ],
 )
 def test_safe_link(url: str | None, expected: str | None) -> None:

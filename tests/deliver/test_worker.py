@@ -539,3 +539,61 @@ async def test_a_backlog_reads_its_stories_in_one_query_per_batch(
         assert t in out
     assert out.count("Politico Europe") == 12 and out.count("Euractiv") == 12
     assert all(r.status == "sent" for r in rows(storage))
+
+
+class _CheckingSender(ConsoleSender):
+    """A console that, at each post, reads how the outbox stands."""
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(io.StringIO())
+        self.storage = storage
+        self.seen: list[dict[int, str]] = []
+
+    async def send(self, *args: Any, **kw: Any) -> Any:
+        with self.storage.session() as s:
+            self.seen.append(dict(s.execute(select(OutboxMessage.id, OutboxMessage.status)).all()))
+        return await super().send(*args, **kw)
+
+
+async def test_each_post_is_marked_sent_before_the_next_row_is_claimed(storage: Storage) -> None:
+    """The mark of a post rides with the next claim's trip to the database, but in front of
+    it: at every post, the rows posted before are sent and only the one being posted is
+    "sending"."""
+    route_stories(storage, [f"rule {i}" for i in range(5)], [("console", "", "")])
+    sender = _CheckingSender(storage)
+    stats = await make_worker(storage, {"console": sender}).drain(now=NOW)
+    assert stats.sent == 5 and not stats.errors
+    ids = [r.id for r in rows(storage)]
+    for n, seen in enumerate(sender.seen):
+        assert [seen[i] for i in ids] == ["sent"] * n + ["sending"] + ["pending"] * (4 - n)
+    assert all(r.status == "sent" for r in rows(storage))
+
+
+@pytest.mark.parametrize(
+    "read_ahead, meanwhile, maybe_posted",
+    [
+        ("pending", None, False),
+        # A process claimed it after the read ahead and died: its part may be out.
+        ("pending", "sending", True),
+        # Given back unsent after the read ahead: nothing is in flight.
+        ("sending", "pending", False),
+    ],
+)
+def test_the_claim_knows_a_part_may_be_in_flight_even_if_the_status_read_ahead_changed(
+    storage: Storage, read_ahead: str, meanwhile: str | None, maybe_posted: bool
+) -> None:
+    route_stories(storage, ["one"], [("console", "", "")])
+    (row,) = rows(storage)
+    w = make_worker(storage, {"console": ConsoleSender(io.StringIO())})
+    with storage.write() as s:
+        s.execute(update(OutboxMessage).values(status=read_ahead, next_attempt_at=NOW))
+    if storage.shared:  # (PostgreSQL) a claim needs this instance's lease on the destination
+        assert w._lease_destination(row.destination_id, NOW) is not False
+    ahead = w._prefetch([row.id])
+    assert dict(ahead.status) == {row.id: read_ahead}
+    if meanwhile is not None:
+        with storage.write() as s:
+            s.execute(update(OutboxMessage).values(status=meanwhile))
+    claimed = w._claim(row.id, NOW, ahead)
+    assert claimed is not None and claimed.maybe_posted is maybe_posted
+    assert rows(storage)[0].status == "sending"

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 from typer.testing import CliRunner
 
 from bot import platforms
@@ -26,16 +25,16 @@ from bot.deliver.route import Router, subscriptions_changed
 from bot.deliver.worker import Worker
 from bot.platforms.discord.chat import build_client
 from bot.platforms.discord.send import DiscordBotSender
-from bot.platforms.slack.chat import run_slack_http
 from bot.platforms.slack.send import SlackBotSender
 from bot.store.storage import Storage
 from bot.types import FeedbackKind
 from tests.conftest import shared_path
 from tests.deliver import helpers as h
 from tests.fakes.discord import FakeDiscord
-from tests.platforms.helpers import discord_problems, opt, slack_problems, sub_option, until
+from tests.platforms.helpers import discord_problems, opt, sub_option, until
+from tests.platforms.slack_server import slack_http
 from tests.platforms.test_slack_e2e import CHANNEL as SLACK_CHANNEL
-from tests.platforms.test_slack_e2e import TEAM, Env, FakeSlackWithUsers, settings
+from tests.platforms.test_slack_e2e import TEAM, Env, FakeSlackWithUsers
 
 DISCORD_CHANNEL, DISCORD_USER = 300000000000000001, 400000000000000001
 NOT_AI = "Football club signs striker"
@@ -196,26 +195,8 @@ async def slack_env(
     monkeypatch.setenv("POLICYBOT_SLACK_ADMINS", "U0BOSS")
     fake = FakeSlackWithUsers(admins=set())
     ctx = _ctx(db)
-    async with fake:
-        stop = asyncio.Event()
-        port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            run_slack_http(
-                ctx,
-                settings(),
-                0,
-                host="127.0.0.1",
-                client=AsyncWebClient(token="xoxb-test", base_url=fake.api_base),
-                stop=stop,
-                on_listening=port.set_result,
-            )
-        )
-        bound = await asyncio.wait_for(port, 10)
-        async with aiohttp.ClientSession() as session:
-            yield Env(fake, None, f"http://127.0.0.1:{bound}/slack/events", session), ctx  # type: ignore[arg-type]
-        assert slack_problems(fake) == []
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    async with fake, slack_http(ctx, fake) as url, aiohttp.ClientSession() as session:
+        yield Env(fake, None, url, session), ctx  # type: ignore[arg-type]
     ctx.bot.close()
 
 

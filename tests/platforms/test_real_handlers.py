@@ -14,12 +14,10 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.commands import CommandContext
 from bot.platforms.discord.chat import build_client
-from bot.platforms.slack.chat import run_slack_http
 from bot.store.models import Feed, Subscription
 from bot.store.storage import Storage
 from tests.deliver.helpers import NOW, story
@@ -29,11 +27,11 @@ from tests.platforms.helpers import (
     LIVE_SLACK_MENTION,
     discord_problems,
     opt,
-    slack_problems,
     sub_option,
     until,
 )
-from tests.platforms.test_slack_e2e import SECRET, FakeSlackWithUsers, settings
+from tests.platforms.slack_server import slack_http
+from tests.platforms.test_slack_e2e import SECRET, FakeSlackWithUsers
 
 MANAGE_GUILD = 1 << 5
 
@@ -175,25 +173,8 @@ async def slack(
 ) -> AsyncIterator[tuple[FakeSlackWithUsers, str]]:
     monkeypatch.setenv("POLICYBOT_SLACK_ADMINS", "U0ADMIN")
     fake = FakeSlackWithUsers(admins=set())
-    async with fake:
-        stop = asyncio.Event()
-        port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            run_slack_http(
-                ctx,
-                settings(),
-                0,
-                host="127.0.0.1",
-                client=AsyncWebClient(token="xoxb-test", base_url=fake.api_base),
-                stop=stop,
-                on_listening=port.set_result,
-            )
-        )
-        bound = await asyncio.wait_for(port, 10)
-        yield fake, f"http://127.0.0.1:{bound}/slack/events"
-        assert slack_problems(fake) == []
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    async with fake, slack_http(ctx, fake) as url:
+        yield fake, url
 
 
 async def _slash(

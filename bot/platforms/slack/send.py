@@ -234,6 +234,9 @@ class SlackWebhookSender:
         # One HTTP session for every post, so a backlog reuses its connections instead of
         # opening (and closing) one per message; made in the event loop that sends.
         self._session: aiohttp.ClientSession | None = None
+        # One client per webhook URL on that session (a client is a few objects to build,
+        # and it keeps no state between requests).
+        self._clients: dict[str, AsyncWebhookClient] = {}
 
     def _http(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -257,7 +260,11 @@ class SlackWebhookSender:
             url = webhook_url(destination)
         except WebhookUrlMissing as exc:
             return SendResult(Outcome.PERMANENT, error=str(exc))
-        client = AsyncWebhookClient(url, timeout=self._timeout, session=self._http())
+        session = self._http()
+        client = self._clients.get(url)
+        if client is None or client.session is not session:
+            client = AsyncWebhookClient(url, timeout=self._timeout, session=session)
+            self._clients[url] = client
         for i, payload in enumerate(payloads):
             try:
                 resp = await client.send_dict(message_args(payload))
