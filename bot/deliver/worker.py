@@ -53,9 +53,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, exists, func, literal, select, update
+from sqlalchemy import select, update
 
 from bot.clock import as_utc, utcnow
+from bot.deliver import claims
 from bot.deliver.followup import FOLLOWUP, parse_followup_key
 from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
@@ -65,7 +66,7 @@ from bot.deliver.placement import Posting, alert_placement, digest_placements
 from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
 from bot.log import get_logger
 from bot.store import coord
-from bot.store.models import Base, Destination, Entry, Feed, OutboxMessage, Subscription
+from bot.store.models import Destination, Entry, Feed, OutboxMessage, Subscription
 from bot.store.storage import Storage
 from bot.types import (
     PARENT_THREAD,
@@ -166,106 +167,11 @@ class _Wait(Exception):
         self.until = until
 
 
-_OUTBOX: Table = Base.metadata.tables["outbox"]
-_DESTINATIONS: Table = Base.metadata.tables["destinations"]
 # Rows whose rendering is read ahead in one go, at most: the rest of a long backlog is read
 # when its turn comes, so a story's later sources still count...
 PREFETCH_ROWS = 100
 # ...and a paced destination reads no further ahead than this many seconds of its posts.
 PREFETCH_SECONDS = 5.0
-
-# The claimable statuses as plain bound values: an IN over a list would be rendered anew at
-# each execution (an "expanding" parameter), and this runs for every message.
-_IS_CLAIMABLE = _OUTBOX.c.status.in_([literal(v) for v in CLAIMABLE])
-
-# The claim: one conditional UPDATE (whoever changes the row owns it, on SQLite, where
-# SELECT ... FOR UPDATE locks nothing, as on PostgreSQL; someone else's live claim has its
-# lease in the future and does not match; a disabled destination's rows do not match
-# either), returning what sending and rendering need. Built once: it runs for every message.
-_CLAIM = (
-    update(_OUTBOX)
-    .where(
-        _OUTBOX.c.id == bindparam("row_id"),
-        _IS_CLAIMABLE,
-        _OUTBOX.c.next_attempt_at <= bindparam("now"),
-        ~exists().where(
-            _DESTINATIONS.c.id == _OUTBOX.c.destination_id,
-            _DESTINATIONS.c.disabled_reason.is_not(None),
-        ),
-    )
-    .values(
-        status=OutboxStatus.SENDING.value,
-        next_attempt_at=bindparam("lease"),
-        claimed_by=bindparam("owner"),
-        nonce=func.coalesce(_OUTBOX.c.nonce, bindparam("nonce", type_=String())),
-    )
-    .returning(
-        _OUTBOX.c.id,
-        _OUTBOX.c.kind,
-        _OUTBOX.c.story_id,
-        _OUTBOX.c.story_ids,
-        _OUTBOX.c.dedup_key,
-        _OUTBOX.c.subscription_id,
-        _OUTBOX.c.period_start,
-        _OUTBOX.c.period_end,
-        _OUTBOX.c.created_at,
-        _OUTBOX.c.nonce,
-        _OUTBOX.c.parts_sent,
-        _OUTBOX.c.attempts,
-        _OUTBOX.c.destination_id,
-        _OUTBOX.c.thread_id,
-    )
-)
-# On PostgreSQL (instances share the outbox) the row is first locked with FOR UPDATE SKIP
-# LOCKED, as job queues there do: a row another instance is claiming right now (its claim
-# not yet committed) is passed over at once instead of waited for, and no two claims can
-# both take it. The conditions stay on the UPDATE too (they are rechecked on the locked row).
-_LOCK_CLAIMABLE = (
-    select(_OUTBOX.c.id)
-    .where(
-        _OUTBOX.c.id == bindparam("row_id"),
-        _IS_CLAIMABLE,
-        _OUTBOX.c.next_attempt_at <= bindparam("now"),
-    )
-    .limit(1)
-    .with_for_update(skip_locked=True, of=_OUTBOX)
-)
-_CLAIM_SKIP_LOCKED = _CLAIM.where(_OUTBOX.c.id.in_(_LOCK_CLAIMABLE))
-# The same, taking the row only if its status is still the one read ahead ("was"): when it
-# matches, that is the status before the claim, so no separate read of it is needed.
-_CLAIM_WAS = _CLAIM.where(_OUTBOX.c.status == bindparam("was"))
-_CLAIM_SKIP_LOCKED_WAS = _CLAIM_SKIP_LOCKED.where(_OUTBOX.c.status == bindparam("was"))
-# A row's status before its claim: "sending" then means its process died with a part in flight.
-_STATUS = select(_OUTBOX.c.status).where(_OUTBOX.c.id == bindparam("row_id"))
-# A part posted: the last one makes the row sent, an earlier one renews the lease...
-_MARK_SENT = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row_id"))
-    .values(
-        parts_sent=bindparam("parts"),
-        status=OutboxStatus.SENT.value,
-        claimed_by=None,
-        sent_at=bindparam("now"),
-        last_error=None,
-    )
-)
-_MARK_PART = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row_id"))
-    .values(parts_sent=bindparam("parts"), next_attempt_at=bindparam("lease"))
-)
-# ...and the first one keeps what it became (message id, thread) for later parts and posts.
-_FIRST_PART = {
-    "message_id": bindparam("message_id", type_=String()),
-    "thread_id": func.coalesce(bindparam("thread_id", type_=String()), _OUTBOX.c.thread_id),
-}
-_MARK_SENT_FIRST = _MARK_SENT.values(**_FIRST_PART)
-_MARK_PART_FIRST = _MARK_PART.values(**_FIRST_PART)
-_DESTINATION_SENT = (
-    update(_DESTINATIONS)
-    .where(_DESTINATIONS.c.id == bindparam("dest_id"))
-    .values(last_sent_at=bindparam("now"))
-)
 
 
 def _due_condition(now: datetime) -> Any:
@@ -440,11 +346,13 @@ class Worker:
             was = prefetched.status.get(row_id) if prefetched is not None else None
             row = None
             if was is not None:  # the status read ahead, if it still holds
-                stmt = _CLAIM_SKIP_LOCKED_WAS if shared else _CLAIM_WAS
+                stmt = claims.CLAIM_SKIP_LOCKED_WAS if shared else claims.CLAIM_WAS
                 row = conn.execute(stmt, {**params, "was": was}).first()
             if row is None:
-                was = conn.scalar(_STATUS, {"row_id": row_id})
-                row = conn.execute(_CLAIM_SKIP_LOCKED if shared else _CLAIM, params).first()
+                was = conn.scalar(claims.STATUS, {"row_id": row_id})
+                row = conn.execute(
+                    claims.CLAIM_SKIP_LOCKED if shared else claims.CLAIM, params
+                ).first()
             if row is None:
                 return None  # claimed by someone else meanwhile, put back, or disabled
         info: DestinationInfo | None = None
@@ -622,17 +530,17 @@ class Worker:
     ) -> None:
         params: dict[str, Any] = {"row_id": row_id, "parts": parts_sent}
         if parts_sent >= total:
-            stmt, params["now"] = _MARK_SENT, now
+            stmt, params["now"] = claims.MARK_SENT, now
         else:
-            stmt, params["lease"] = _MARK_PART, now + LEASE  # renewed for the next part
+            stmt, params["lease"] = claims.MARK_PART, now + LEASE  # renewed for the next part
         if result is not None and parts_sent == 1:
             # What the first part became: later posts find the thread by these.
-            stmt = _MARK_SENT_FIRST if stmt is _MARK_SENT else _MARK_PART_FIRST
+            stmt = claims.MARK_SENT_FIRST if stmt is claims.MARK_SENT else claims.MARK_PART_FIRST
             params["message_id"] = (result.message_ids or (None,))[0] or None
             params["thread_id"] = result.thread_id or None
         with self.storage.write_connection() as conn:
             if conn.execute(stmt, params).rowcount:
-                conn.execute(_DESTINATION_SENT, {"dest_id": dest_id, "now": now})
+                conn.execute(claims.DESTINATION_SENT, {"dest_id": dest_id, "now": now})
 
     def _release(self, row_id: int, now: datetime) -> None:
         """Give a claimed row back unsent (shutdown cancelled its send): due again at once,

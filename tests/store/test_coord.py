@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bot.clock import utcnow
+from bot.deliver.claims import CLAIM_SKIP_LOCKED
 from bot.deliver.digests import queue_digests
 from bot.deliver.pacing import Pacer
 from bot.deliver.ports import DestinationInfo, Outcome, SendResult
 from bot.deliver.route import Router, subscriptions_changed
-from bot.deliver.worker import _CLAIM_SKIP_LOCKED, LEASE, Worker
+from bot.deliver.worker import LEASE, Worker
 from bot.store import coord
 from bot.store.db import current_revision, head_revision, make_engine, migrate
 from bot.store.lock import InstanceLock
@@ -322,7 +323,7 @@ def test_outbox_claims_skip_rows_another_instance_holds_and_never_share_one(pg: 
 
         def claim(conn: Any, row: int, owner: str) -> int | None:
             got = conn.execute(
-                _CLAIM_SKIP_LOCKED,
+                CLAIM_SKIP_LOCKED,
                 {"row_id": row, "now": now, "lease": now + LEASE, "owner": owner, "nonce": owner},
             ).first()
             return None if got is None else int(got.id)
