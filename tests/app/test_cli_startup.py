@@ -82,6 +82,12 @@ def test_search_loads_only_its_own_command_family(tmp_path: Path) -> None:
     assert _loaded(tmp_path, ["search", "AI Act"], heavy) == []
 
 
+def test_a_poll_without_webhooks_loads_no_chat_sdk(tmp_path: Path) -> None:
+    # Webhook senders are made on their first message (platforms.base.LazySender): the
+    # sample's console channel needs neither discord.py nor slack_sdk.
+    assert _loaded(tmp_path, ["poll", "--sample"], ["discord", "slack_sdk"]) == []
+
+
 def test_the_installed_entry_point_exits_0_on_version_and_2_on_a_usage_error() -> None:
     exe = Path(sys.executable).with_name("policybot")
     if not exe.exists():

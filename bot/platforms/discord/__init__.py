@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.commands.types import Reply
 from bot.deliver.ports import Sender
+from bot.platforms.base import LazySender
 from bot.platforms.discord.limits import validate_discord_message
 from bot.platforms.discord.render import discord_alert, discord_digest
 from bot.types import Digest, FeedNotice, StoryPost
@@ -24,6 +25,12 @@ _BOT_TOKEN = re.compile(r"[A-Za-z0-9_-]{18,40}\.[A-Za-z0-9_-]{4,10}\.[A-Za-z0-9_
 _WEBHOOK = re.compile(
     r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/\d{15,22}/[A-Za-z0-9_-]{40,100}"
 )
+
+
+def _webhook_sender() -> Sender:
+    from bot.platforms.discord.send import DiscordWebhookSender
+
+    return DiscordWebhookSender()
 
 
 class DiscordPlatform:
@@ -58,12 +65,12 @@ class DiscordPlatform:
         return validate_discord_message(payload)
 
     def senders(self, credentials: Mapping[str, Any]) -> dict[str, Sender]:
-        from bot.platforms.discord.send import DiscordBotSender, DiscordWebhookSender
-
-        out: dict[str, Sender] = {"discord-webhook": DiscordWebhookSender()}
+        out: dict[str, Sender] = {"discord-webhook": LazySender(_webhook_sender)}
         token = credentials.get("discord_token")
         http = credentials.get("discord_http")  # a running client's HTTP, shared (not a str)
         if token or http is not None:
+            from bot.platforms.discord.send import DiscordBotSender
+
             out["discord"] = DiscordBotSender(token, http=http)
         return out
 

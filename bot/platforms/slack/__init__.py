@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.commands.types import Reply
 from bot.deliver.ports import Sender
+from bot.platforms.base import LazySender
 from bot.platforms.slack.limits import validate_slack_message
 from bot.platforms.slack.render import slack_alert, slack_digest
 from bot.types import Digest, FeedNotice, StoryPost
@@ -21,6 +22,12 @@ PACING: Mapping[str, float] = {"slack": 1.0, "slack-webhook": 1.0}
 _WEBHOOK = re.compile(
     r"https://hooks\.slack(?:-gov)?\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{10,200}"
 )
+
+
+def _webhook_sender() -> Sender:
+    from bot.platforms.slack.send import SlackWebhookSender
+
+    return SlackWebhookSender()
 
 
 class SlackPlatform:
@@ -55,12 +62,12 @@ class SlackPlatform:
         return validate_slack_message(payload)
 
     def senders(self, credentials: Mapping[str, Any]) -> dict[str, Sender]:
-        from bot.platforms.slack.send import SlackBotSender, SlackWebhookSender
-
-        out: dict[str, Sender] = {"slack-webhook": SlackWebhookSender()}
+        out: dict[str, Sender] = {"slack-webhook": LazySender(_webhook_sender)}
         token = credentials.get("slack_bot_token")
         client = credentials.get("slack_client")  # a running bolt app's client, shared
         if token or client is not None:
+            from bot.platforms.slack.send import SlackBotSender
+
             out["slack"] = SlackBotSender(token, client=client)
         return out
 
