@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -33,7 +32,7 @@ from tests.fakes.discord import FakeDiscord
 from tests.platforms.helpers import discord_problems, until
 from tests.platforms.slack_server import slack_http
 from tests.platforms.test_slack_e2e import CHANNEL as SLACK_CHANNEL
-from tests.platforms.test_slack_e2e import TEAM, Env, FakeSlackWithUsers
+from tests.platforms.test_slack_e2e import Env, FakeSlackWithUsers
 
 HERE, ELSEWHERE = 300000000000000001, 300000000000000002  # two Discord channels
 ADMIN, MEMBER = 400000000000000001, 400000000000000002
@@ -195,38 +194,6 @@ async def slack_env(
     ctx.bot.close()
 
 
-async def _slack_click(
-    env: Env, message: dict[str, Any], button: dict[str, Any], user: str = "U0BOSS"
-) -> dict[str, Any]:
-    url = env.fake.response_url()
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
-        "api_app_id": "A0001",
-        "token": "legacy",
-        "trigger_id": "1.2.4",
-        "team": {"id": TEAM, "domain": "fake"},
-        "channel": {"id": SLACK_CHANNEL, "name": "news"},
-        "container": {"type": "message", "is_ephemeral": True},
-        "message": {"ts": message.get("ts", "1.1"), "blocks": message["blocks"]},
-        "response_url": url,
-        "actions": [
-            {
-                "action_id": button["action_id"],
-                "block_id": "b1",
-                "type": "button",
-                "value": button["value"],
-                "action_ts": "1",
-            }
-        ],
-    }
-    resp = await env.post(urlencode({"payload": json.dumps(payload)}))
-    assert resp.status == 200
-    rid = url.rsplit("/", 1)[1]
-    (answer,) = await until(lambda: [r for r in env.fake.responses if r["_id"] == rid])
-    return answer
-
-
 def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         e
@@ -245,17 +212,17 @@ async def test_slack_exclude_keyword_from_the_not_relevant_reply(
     (alert,) = env.fake.posts_in(SLACK_CHANNEL)
     (not_relevant,) = _buttons(alert)
 
-    answer = await _slack_click(env, alert, not_relevant)
+    answer = await env.click(not_relevant, message=alert, user="U0BOSS")
     assert answer["response_type"] == "ephemeral"
     source, keyword = _buttons(answer)
     assert source["text"]["text"].startswith("Exclude source Sports Wire")
     assert len(source["text"]["text"]) <= 75 and "@everyone" not in source["text"]["text"]
     assert keyword["text"]["text"] == "Exclude keyword Football"
 
-    refused = await _slack_click(env, answer, keyword, user="U0ANN")  # not an admin
+    refused = await env.click(keyword, message=answer, user="U0ANN")  # not an admin
     assert "only server/workspace admins" in _text(refused)
 
-    done = await _slack_click(env, answer, keyword)
+    done = await env.click(keyword, message=answer, user="U0BOSS")
     assert "now leave out stories holding the word “Football”" in _text(done)
     (sub,) = ctx.bot.subscriptions("slack", "", SLACK_CHANNEL)
     assert sub.exclude == ("Football",) and sub.exclude_feeds == ()
@@ -267,11 +234,11 @@ async def test_slack_exclude_keyword_from_the_not_relevant_reply(
     }
     assert SLACK_CHANNEL in _route(db, "Tennis body adopts AI line calls", "Other Wire")
 
-    again = await _slack_click(env, answer, keyword)
+    again = await env.click(keyword, message=answer, user="U0BOSS")
     assert "Already excluded" in _text(again)
 
     (undo,) = _buttons(again)
-    undone = await _slack_click(env, again, undo)
+    undone = await env.click(undo, message=again, user="U0BOSS")
     assert "Undone" in _text(undone)
     (sub,) = ctx.bot.subscriptions("slack", "", SLACK_CHANNEL)
     assert sub.exclude == ()

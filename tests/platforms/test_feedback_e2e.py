@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -208,32 +207,7 @@ async def test_slack_not_relevant_click_and_missed_are_stored(
     (alert,) = env.fake.posts_in(SLACK_CHANNEL)
     (button,) = alert["blocks"][-1]["elements"]
     assert button["text"]["text"] == "Not relevant"
-    action_url = env.fake.response_url()
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U0ANN", "username": "ann", "team_id": TEAM},
-        "api_app_id": "A0001",
-        "token": "legacy",
-        "trigger_id": "1.2.4",
-        "team": {"id": TEAM, "domain": "fake"},
-        "channel": {"id": SLACK_CHANNEL, "name": "news"},
-        "container": {"type": "message", "is_ephemeral": False},
-        "message": {"ts": alert["ts"], "text": alert["text"], "blocks": alert["blocks"]},
-        "response_url": action_url,
-        "actions": [
-            {
-                "action_id": button["action_id"],
-                "block_id": "b1",
-                "type": "button",
-                "value": button["value"],
-                "action_ts": "1",
-            }
-        ],
-    }
-    resp = await env.post(urlencode({"payload": json.dumps(payload)}))
-    assert resp.status == 200
-    rid = action_url.rsplit("/", 1)[1]
-    (answer,) = await until(lambda: [r for r in env.fake.responses if r["_id"] == rid])
+    answer = await env.click(button, message=alert, ephemeral=False)
     assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
     assert "marked not relevant" in json.dumps(answer, ensure_ascii=False)
 

@@ -133,6 +133,47 @@ class Env:
         await until(lambda: len(self.responses_for(body)) >= n)
         return self.responses_for(body)
 
+    async def click(
+        self,
+        button: dict[str, Any],
+        *,
+        message: dict[str, Any] | None = None,
+        user: str = "U0ANN",
+        ephemeral: bool = True,
+    ) -> dict[str, Any]:
+        """Click `button` (under `message`, when given) as `user`, as a signed block_actions
+        payload; returns the one answer sent to its response URL."""
+        url = self.fake.response_url()
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+            "api_app_id": "A0001",
+            "token": "legacy",
+            "trigger_id": "1.2.4",
+            "team": {"id": TEAM, "domain": "fake"},
+            "channel": {"id": CHANNEL, "name": "news"},
+            "container": {"type": "message", "is_ephemeral": ephemeral},
+            "response_url": url,
+            "actions": [
+                {
+                    "action_id": button["action_id"],
+                    "block_id": "b1",
+                    "type": "button",
+                    "value": button["value"],
+                    "action_ts": "1",
+                }
+            ],
+        }
+        if message is not None:
+            payload["message"] = {"ts": message.get("ts", "1.1"), "blocks": message["blocks"]}
+            if "text" in message:
+                payload["message"]["text"] = message["text"]
+        resp = await self.post(urlencode({"payload": json.dumps(payload)}))
+        assert resp.status == 200
+        rid = url.rsplit("/", 1)[1]
+        (answer,) = await until(lambda: [r for r in self.fake.responses if r["_id"] == rid])
+        return answer
+
 
 @pytest.fixture
 async def env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
@@ -210,32 +251,7 @@ async def test_more_button_runs_the_next_page_in_place(env: Env) -> None:
     await env.post(body)
     (msg,) = await env.responses(body)
     button = next(b for b in msg["blocks"] if b["type"] == "actions")["elements"][0]
-    action_url = env.fake.response_url()
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U0ANN", "username": "ann", "team_id": TEAM},
-        "api_app_id": "A0001",
-        "token": "legacy",
-        "trigger_id": "1.2.4",
-        "team": {"id": TEAM, "domain": "fake"},
-        "channel": {"id": CHANNEL, "name": "news"},
-        "container": {"type": "message", "is_ephemeral": True},
-        "response_url": action_url,
-        "actions": [
-            {
-                "action_id": button["action_id"],
-                "block_id": "b1",
-                "type": "button",
-                "value": button["value"],
-                "action_ts": "1",
-            }
-        ],
-    }
-    resp = await env.post(urlencode({"payload": json.dumps(payload)}))
-    assert resp.status == 200
-    rid = action_url.rsplit("/", 1)[1]
-    await until(lambda: [r for r in env.fake.responses if r["_id"] == rid])
-    (update,) = [r for r in env.fake.responses if r["_id"] == rid]
+    update = await env.click(button)
     assert update["replace_original"] is True
     assert "results page 2" in json.dumps(update["blocks"])
     assert env.handler.requests[-1].args == {"query": "ai act", "page": 2}
@@ -245,13 +261,7 @@ async def test_more_button_runs_the_next_page_in_place(env: Env) -> None:
     assert labels == ["Previous", "More"]
 
     # someone else's click changes nothing
-    payload["user"] = {"id": "U0EVE", "username": "eve", "team_id": TEAM}
-    other_url = env.fake.response_url()
-    payload["response_url"] = other_url
-    await env.post(urlencode({"payload": json.dumps(payload)}))
-    rid2 = other_url.rsplit("/", 1)[1]
-    await until(lambda: [r for r in env.fake.responses if r["_id"] == rid2])
-    (refusal,) = [r for r in env.fake.responses if r["_id"] == rid2]
+    refusal = await env.click(button, user="U0EVE")
     assert "Only the person who searched" in refusal["text"]
     assert refusal["replace_original"] is False
     assert len(env.handler.requests) == 2
