@@ -1,4 +1,5 @@
-"""Feeds seen from outside: their health, and adding or removing feeds at run time."""
+"""Feeds seen from outside: adding, removing and switching feeds at run time, and the health
+warnings posted for them (a feed's state in words is bot/core/feedstate.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
-from bot.core.feedstate import health, safe_url
 from bot.core.validate import show, suggest
 
-__all__ = ["add", "check_new", "health", "remove", "safe_url", "show", "suggest", "warnings"]
+__all__ = ["add", "check_new", "remove", "set_enabled", "show", "suggest", "warnings"]
 from bot.deliver.health import warned_feeds
 from bot.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 from bot.store.models import Feed
