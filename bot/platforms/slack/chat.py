@@ -200,24 +200,14 @@ class SlackCommands:
     ) -> None:
         """ "Not relevant" under an alert: recorded, answered only to the one who clicked."""
         await ack()
-        user = body.get("user") or {}
         action = (body.get("actions") or [{}])[0]
         value = str(action.get("value") or "")
         if not value.isdigit():
             log.warning("slack_not_relevant_bad_value")
             return
-        caller = await self.caller(
-            client,
-            user_id=str(user.get("id", "")),
-            team_id=str((body.get("team") or {}).get("id") or user.get("team_id", "")),
-            channel_id=str((body.get("channel") or {}).get("id", "")),
-            user_name=str(user.get("username") or user.get("name") or ""),
-            command=NOT_RELEVANT_COMMAND,
-            args={},
+        await self._run_click(
+            body, respond, client, NOT_RELEVANT_COMMAND, {"story": int(value)}, caller_args={}
         )
-        request = Request(NOT_RELEVANT_COMMAND, {"story": int(value)}, caller)
-        reply = await call_handler(self.handler, request, self.ctx)
-        await self._send(respond, reply, Parsed(NOT_RELEVANT_COMMAND, {}), owner=caller.user_id)
 
     async def on_action(
         self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
@@ -226,7 +216,6 @@ class SlackCommands:
         names a button-only command and its args; the command checks the clicker's rights.
         Answered only to the one who clicked."""
         await ack()
-        user = body.get("user") or {}
         try:
             action = (body.get("actions") or [{}])[0]
             value = json.loads(action.get("value") or "{}")
@@ -236,6 +225,20 @@ class SlackCommands:
             return
         if command not in BUTTON_COMMANDS:
             return
+        await self._run_click(body, respond, client, command, args, caller_args=args)
+
+    async def _run_click(
+        self,
+        body: dict[str, Any],
+        respond: Any,
+        client: AsyncWebClient,
+        command: str,
+        args: dict[str, Any],
+        *,
+        caller_args: dict[str, Any],
+    ) -> None:
+        """Run a button's command as the one who clicked it, answered only to them."""
+        user = body.get("user") or {}
         caller = await self.caller(
             client,
             user_id=str(user.get("id", "")),
@@ -243,7 +246,7 @@ class SlackCommands:
             channel_id=str((body.get("channel") or {}).get("id", "")),
             user_name=str(user.get("username") or user.get("name") or ""),
             command=command,
-            args=args,
+            args=caller_args,
         )
         reply = await call_handler(self.handler, Request(command, args, caller), self.ctx)
         await self._send(respond, reply, Parsed(command, {}), owner=caller.user_id)
