@@ -24,6 +24,11 @@ GAVE_UP = "gave up after"  # prefix of last_error for rows parked after a long o
 CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 
 
+def destination_info(d: Destination) -> DestinationInfo:
+    """A destination row as the senders and renderers take it."""
+    return DestinationInfo(d.id, d.platform, d.guild, d.channel, d.webhook_env)
+
+
 def recover_in_flight(
     storage: Storage, *, now: datetime | None = None, expired_only: bool = False
 ) -> int:
@@ -105,7 +110,7 @@ def disabled_destinations(storage: Storage) -> list[tuple[DestinationInfo, str]]
         )
         return [
             (
-                DestinationInfo(d.id, d.platform, d.guild, d.channel, d.webhook_env),
+                destination_info(d),
                 d.disabled_reason or "",
             )
             for d in rows

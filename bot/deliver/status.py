@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from bot.deliver.outbox import destination_info
 from bot.deliver.ports import DestinationInfo
 from bot.store.models import Destination, OutboxMessage, Subscription
 from bot.store.storage import Storage
@@ -58,9 +59,7 @@ def destination_status(storage: Storage) -> list[DestinationStatus]:
         for d in s.scalars(select(Destination).order_by(Destination.id)):
             out.append(
                 DestinationStatus(
-                    destination=DestinationInfo(
-                        d.id, d.platform, d.guild, d.channel, d.webhook_env
-                    ),
+                    destination=destination_info(d),
                     subscriptions=int(subs.get(d.id, 0)),
                     pending=sum(counts.get((d.id, s), 0) for s in _QUEUED),
                     failed=counts.get((d.id, "failed"), 0),

@@ -60,7 +60,7 @@ from bot.deliver import claims
 from bot.deliver.followup import FOLLOWUP, parse_followup_key
 from bot.deliver.health import NOTICE_KIND, load_notice, notice_id_of
 from bot.deliver.load import load_digest, load_story_posts
-from bot.deliver.outbox import CLAIMABLE, CREDENTIALS_REJECTED, GAVE_UP
+from bot.deliver.outbox import CLAIMABLE, CREDENTIALS_REJECTED, GAVE_UP, destination_info
 from bot.deliver.pacing import Pacer, backoff_delay
 from bot.deliver.placement import Posting, alert_placement, digest_placements
 from bot.deliver.ports import PLACEMENT_KEY, DestinationInfo, Outcome, Sender, SendResult, Styler
@@ -278,13 +278,7 @@ class Worker:
             )
             if dest is None:
                 return _Prefetched(None, {}, 1)
-            info = DestinationInfo(
-                id=dest.id,
-                platform=dest.platform,
-                guild=dest.guild,
-                channel=dest.channel,
-                webhook_env=dest.webhook_env,
-            )
+            info = destination_info(dest)
             gap = self.pacer.interval(info)
             ahead = PREFETCH_ROWS if gap <= 0 else int(PREFETCH_SECONDS / gap)
             ids = list(row_ids[: max(1, min(PREFETCH_ROWS, ahead))])
@@ -511,13 +505,7 @@ class Worker:
             dest = s.get(Destination, dest_id)
             if dest is None:
                 return None
-            return DestinationInfo(
-                id=dest.id,
-                platform=dest.platform,
-                guild=dest.guild,
-                channel=dest.channel,
-                webhook_env=dest.webhook_env,
-            )
+            return destination_info(dest)
 
     def _part_sent(
         self,
